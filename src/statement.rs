@@ -1,0 +1,516 @@
+//! The signed statement (DESIGN §2, contract) and the small validated types it is made
+//! of. Every field that reaches a statement has passed through one of these types, so a
+//! statement in memory is always one we are willing to sign.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Sha256Digest;
+
+/// The `type` of every statement this version issues.
+pub const STATEMENT_TYPE: &str = "ai-provenance/statement/v1";
+
+/// Prefix of every IPTC Digital Source Type URI.
+pub const IPTC_DST_PREFIX: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/";
+
+/// Why a field value is not acceptable. `field` names the JSON path so that API errors
+/// can say exactly which field to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks a free-text field: non-empty after trimming, at most `max` characters and no
+/// control characters (they have no place in a disclosure and confuse log viewers).
+pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(FieldError::new(
+            field,
+            format!("is {chars} characters long, at most {max} are allowed"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// What kind of asset a statement is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    MarketingCopy,
+    Image,
+    Video,
+    Audio,
+    RecommendationExplanation,
+    Other,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MarketingCopy => "marketing_copy",
+            Kind::Image => "image",
+            Kind::Video => "video",
+            Kind::Audio => "audio",
+            Kind::RecommendationExplanation => "recommendation_explanation",
+            Kind::Other => "other",
+        }
+    }
+
+    /// The IPTC digital source type assumed when the issuer sends none.
+    ///
+    /// Generated copy and media come from trained generative models
+    /// (`trainedAlgorithmicMedia`). A recommendation explanation is usually rendered
+    /// from the recommender's own factors and weights, which IPTC calls
+    /// `algorithmicMedia`; an issuer that phrases explanations with an LLM should say so.
+    pub fn default_digital_source_type(self) -> DigitalSourceType {
+        let code = match self {
+            Kind::RecommendationExplanation => "algorithmicMedia",
+            _ => "trainedAlgorithmicMedia",
+        };
+        DigitalSourceType(format!("{IPTC_DST_PREFIX}{code}"))
+    }
+}
+
+/// Codes of the IPTC Digital Source Type vocabulary (NewsCodes, 2025 edition).
+const IPTC_DST_CODES: &[&str] = &[
+    "digitalCapture",
+    "computationalCapture",
+    "negativeFilm",
+    "positiveFilm",
+    "print",
+    "humanEdits",
+    "minorHumanEdits",
+    "compositeCapture",
+    "algorithmicallyEnhanced",
+    "dataDrivenMedia",
+    "digitalArt",
+    "virtualRecording",
+    "compositeSynthetic",
+    "trainedAlgorithmicMedia",
+    "algorithmicMedia",
+    "screenCapture",
+    "digitalCreation",
+    "compositeWithTrainedAlgorithmicMedia",
+    "softwareImage",
+];
+
+/// An IPTC Digital Source Type URI from the published vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigitalSourceType(String);
+
+impl DigitalSourceType {
+    /// # Errors
+    /// When `uri` is not `http://cv.iptc.org/newscodes/digitalsourcetype/<code>` with a
+    /// code from the vocabulary.
+    pub fn parse(uri: &str) -> Result<Self, FieldError> {
+        match uri.strip_prefix(IPTC_DST_PREFIX) {
+            Some(code) if IPTC_DST_CODES.contains(&code) => Ok(Self(uri.to_owned())),
+            Some(_) => Err(FieldError::new(
+                "digital_source_type",
+                "is not a code of the IPTC Digital Source Type vocabulary",
+            )),
+            None => Err(FieldError::new(
+                "digital_source_type",
+                format!("must be an IPTC URI starting with {IPTC_DST_PREFIX}"),
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DigitalSourceType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether a person was in the loop before publication (EU AI Act Art. 50(4)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HumanOversight {
+    #[default]
+    None,
+    Reviewed,
+    Edited,
+}
+
+/// The name of an issuer (the holder of a stamping token), written into statements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct IssuerName(String);
+
+impl IssuerName {
+    pub const MAX_LEN: usize = 64;
+
+    /// # Errors
+    /// Unless `name` is 1 to 64 characters of letters, digits, space, `.`, `_` or `-`,
+    /// not starting or ending with a space.
+    pub fn parse(name: &str) -> Result<Self, FieldError> {
+        let ok_chars = name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
+        if name.is_empty() || name.chars().count() > Self::MAX_LEN || !ok_chars || name.trim() != name {
+            return Err(FieldError::new(
+                "issuer",
+                "must be 1 to 64 letters, digits, spaces, '.', '_' or '-', without leading or trailing spaces",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IssuerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for IssuerName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A point in time as statements carry it: RFC 3339, UTC, millisecond precision.
+/// Fixed precision keeps the text form stable, which matters for signed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        // Truncate to whole milliseconds so that the value survives a text round trip.
+        let now = Utc::now();
+        let millis = now.timestamp_millis();
+        Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
+    }
+
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| Self(t.with_timezone(&Utc)))
+            .map_err(|e| serde::de::Error::custom(format!("not an RFC 3339 time: {e}")))
+    }
+}
+
+/// A MIME type such as `text/plain; charset=utf-8` or `image/png`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaType(String);
+
+impl MediaType {
+    /// # Errors
+    /// Unless `s` looks like `type/subtype` (optionally with parameters), at most 127 characters.
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let essence = s.split(';').next().unwrap_or_default().trim();
+        let token = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
+        let valid = s.len() <= 127
+            && s.is_ascii()
+            && !s.chars().any(|c| c.is_ascii_control())
+            && matches!(essence.split_once('/'), Some((t, st)) if token(t) && token(st));
+        if !valid {
+            return Err(FieldError::new(
+                "media_type",
+                "must be a MIME type such as text/plain or image/png",
+            ));
+        }
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_text(&self) -> bool {
+        self.0.starts_with("text/")
+    }
+}
+
+impl<'de> Deserialize<'de> for MediaType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the statement is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// SHA-256 of the exact bytes of the asset.
+    pub sha256: Sha256Digest,
+    pub media_type: MediaType,
+    /// Size in bytes; absent when the issuer sent only a hash and no size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// For text: SHA-256 of the normalised text (see `normalize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_text_sha256: Option<Sha256Digest>,
+}
+
+/// The system that generated the asset (SB 942's provider, system name and version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    pub provider: String,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+}
+
+impl Generator {
+    /// # Errors
+    /// When a field is empty, longer than 200 characters or holds control characters.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_text("generator.provider", &self.provider, 200)?;
+        check_text("generator.model", &self.model, 200)?;
+        if let Some(v) = &self.model_version {
+            check_text("generator.model_version", v, 200)?;
+        }
+        Ok(())
+    }
+}
+
+/// The human-readable disclosure shown to readers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    pub text: String,
+    /// BCP 47 language tag of `text`.
+    pub lang: String,
+}
+
+impl Disclosure {
+    pub const MAX_TEXT: usize = 2000;
+
+    /// # Errors
+    /// When the text is empty or too long, or `lang` is not shaped like a BCP 47 tag.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_text("disclosure.text", &self.text, Self::MAX_TEXT)?;
+        let lang_ok = !self.lang.is_empty()
+            && self.lang.len() <= 35
+            && self
+                .lang
+                .split('-')
+                .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            && self
+                .lang
+                .split('-')
+                .next()
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()));
+        if !lang_ok {
+            return Err(FieldError::new(
+                "disclosure.lang",
+                "must be a BCP 47 language tag such as en or de-CH",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// GDPR Art. 6(1) legal bases for processing behind a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    VitalInterests,
+    PublicTask,
+    LegitimateInterests,
+}
+
+/// One factor of a recommendation and its weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Factor {
+    pub name: String,
+    pub weight: f64,
+}
+
+/// Why an item was recommended: segments and data categories, never user identifiers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Explanation {
+    /// The item recommended (a product or content identifier, not a person).
+    pub item: String,
+    pub factors: Vec<Factor>,
+    pub data_categories: Vec<String>,
+    pub legal_basis: LegalBasis,
+}
+
+impl Explanation {
+    pub const MAX_FACTORS: usize = 50;
+    pub const MAX_CATEGORIES: usize = 50;
+
+    /// # Errors
+    /// When a field is empty or too long, a weight is not a finite number in [-1e6, 1e6],
+    /// or there are too many factors or categories.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_text("explanation.item", &self.item, 200)?;
+        if self.factors.is_empty() || self.factors.len() > Self::MAX_FACTORS {
+            return Err(FieldError::new(
+                "explanation.factors",
+                format!("must list 1 to {} factors", Self::MAX_FACTORS),
+            ));
+        }
+        for f in &self.factors {
+            check_text("explanation.factors.name", &f.name, 200)?;
+            if !f.weight.is_finite() || f.weight.abs() > 1e6 {
+                return Err(FieldError::new(
+                    "explanation.factors.weight",
+                    "must be a finite number between -1e6 and 1e6",
+                ));
+            }
+        }
+        if self.data_categories.len() > Self::MAX_CATEGORIES {
+            return Err(FieldError::new(
+                "explanation.data_categories",
+                format!("at most {} categories", Self::MAX_CATEGORIES),
+            ));
+        }
+        for c in &self.data_categories {
+            check_text("explanation.data_categories", c, 200)?;
+        }
+        Ok(())
+    }
+}
+
+/// A statement about one AI-involved asset. This is what is signed (as JCS bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    #[serde(rename = "type")]
+    pub statement_type: String,
+    pub subject: Subject,
+    pub kind: Kind,
+    pub digital_source_type: DigitalSourceType,
+    pub generator: Generator,
+    /// `SHA-256(salt || prompt)`; absent when no prompt was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_commitment: Option<Sha256Digest>,
+    pub disclosure: Disclosure,
+    pub human_oversight: HumanOversight,
+    pub issuer: IssuerName,
+    pub issued_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_source_types_are_in_the_vocabulary() {
+        for kind in [
+            Kind::MarketingCopy,
+            Kind::Image,
+            Kind::Video,
+            Kind::Audio,
+            Kind::RecommendationExplanation,
+            Kind::Other,
+        ] {
+            let dst = kind.default_digital_source_type();
+            assert_eq!(DigitalSourceType::parse(dst.as_str()).unwrap(), dst, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_source_types() {
+        assert!(DigitalSourceType::parse("http://cv.iptc.org/newscodes/digitalsourcetype/madeUp").is_err());
+        assert!(DigitalSourceType::parse("trainedAlgorithmicMedia").is_err());
+    }
+
+    #[test]
+    fn issuer_names() {
+        assert!(IssuerName::parse("Acme Marketing-EU").is_ok());
+        for bad in ["", " lead", "trail ", "a\nb", "x+y", &"a".repeat(65)] {
+            assert!(IssuerName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(
+            MediaType::parse("Text/Plain; charset=UTF-8").unwrap().as_str(),
+            "text/plain; charset=utf-8"
+        );
+        assert!(!MediaType::parse("image/png").unwrap().is_text());
+        for bad in ["", "text", "/png", "image/", "te xt/plain", "text/plain\n"] {
+            assert!(MediaType::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timestamp_round_trips_through_text() {
+        let t = Timestamp::now();
+        let json = serde_json::to_string(&t).unwrap();
+        assert!(json.ends_with("Z\""), "{json}");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn disclosure_language_tags() {
+        let ok = |lang: &str| {
+            Disclosure {
+                text: "AI-generated".into(),
+                lang: lang.into(),
+            }
+            .validate()
+            .is_ok()
+        };
+        assert!(ok("en") && ok("de-CH") && ok("zh-Hant-TW"));
+        assert!(!ok("") && !ok("12") && !ok("en_US") && !ok("en--x"));
+    }
+
+    #[test]
+    fn text_checks() {
+        assert!(check_text("f", "  ", 10).is_err());
+        assert!(check_text("f", "abc\u{7}", 10).is_err());
+        assert!(check_text("f", &"é".repeat(11), 10).is_err());
+        assert!(check_text("f", &"é".repeat(10), 10).is_ok());
+    }
+}
