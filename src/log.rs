@@ -1,0 +1,302 @@
+//! The provenance log: one writer thread appends leaves in batches (group commit),
+//! updates the Merkle tree, and signs a new checkpoint after each batch.
+//!
+//! Why one writer: the index of a leaf and every Merkle node depend on all leaves before
+//! it, so appends are inherently sequential. Making them sequential in one thread (and
+//! not with a lock held across an fsync) lets every stamp that arrives while a flush is
+//! running join the next batch: N concurrent stamps cost one fsync, not N.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use crate::merkle::{self, NodeId, NodeSource, TreeError};
+use crate::receipt::LogIndex;
+use crate::store::{LogStore, NewLeaf, StoreError};
+use crate::Sha256Digest;
+
+/// Most leaves in one batch: bounds the time a batch holds its callers and the memory
+/// of one sled batch.
+const MAX_BATCH: usize = 1024;
+/// Queue depth in front of the writer; callers wait (backpressure) when it is full.
+const QUEUE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Merkle tree: {0}")]
+    Tree(#[from] TreeError<StoreError>),
+    #[error("checkpoint: {0}")]
+    Note(#[from] NoteError),
+    #[error("this data directory belongs to the log with origin {stored:?}, not {configured:?}")]
+    OriginMismatch { stored: String, configured: String },
+    #[error("the log writer has stopped")]
+    WriterGone,
+    #[error("the append failed: {0}")]
+    AppendFailed(String),
+}
+
+/// A checkpoint and its signed-note text.
+#[derive(Debug, Clone)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub note: Arc<str>,
+}
+
+/// The result of one append: where the leaf is, and a checkpoint that includes it.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub index: LogIndex,
+    pub checkpoint: SignedCheckpoint,
+}
+
+struct Job {
+    leaf: NewLeaf,
+    reply: oneshot::Sender<Result<Appended, String>>,
+}
+
+/// Adapts any `LogStore` (sized or not) to the Merkle code's `NodeSource`.
+pub struct Nodes<'a>(pub &'a dyn LogStore);
+
+impl NodeSource for Nodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+        self.0.node(id)
+    }
+}
+
+/// Nodes written by the batch being built, in front of the stored ones.
+struct Overlay<'a> {
+    base: &'a dyn LogStore,
+    pending: HashMap<NodeId, Sha256Digest>,
+}
+
+impl NodeSource for Overlay<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+        match self.pending.get(&id) {
+            Some(h) => Ok(*h),
+            None => self.base.node(id),
+        }
+    }
+}
+
+/// A handle on the log; cheap to clone.
+#[derive(Clone)]
+pub struct Log {
+    store: Arc<dyn LogStore>,
+    tx: mpsc::Sender<Job>,
+    verifier: NoteVerifier,
+    latest: Arc<RwLock<SignedCheckpoint>>,
+}
+
+impl Log {
+    /// Opens the log on `store`, checks that it belongs to `origin`, makes sure a
+    /// checkpoint for the current size exists, and starts the writer thread. Startup
+    /// reads a handful of keys: it never replays the log.
+    ///
+    /// # Errors
+    /// On storage errors, or when the store was created for another origin.
+    pub fn open(store: Arc<dyn LogStore>, signer: NoteSigner) -> Result<Self, LogError> {
+        let origin = signer.verifier().name().to_owned();
+        match store.meta("origin")? {
+            Some(stored) if stored != origin.as_bytes() => {
+                return Err(LogError::OriginMismatch {
+                    stored: String::from_utf8_lossy(&stored).into(),
+                    configured: origin,
+                })
+            }
+            Some(_) => {}
+            None => store.set_meta("origin", origin.as_bytes())?,
+        }
+        let verifier = signer.verifier();
+        let size = store.size()?;
+        let existing = match store.latest_checkpoint()? {
+            Some(note) => Checkpoint::open_signed(&note, &verifier)
+                .ok()
+                .filter(|c| c.size == size)
+                .map(|checkpoint| SignedCheckpoint {
+                    checkpoint,
+                    note: note.into(),
+                }),
+            None => None,
+        };
+        let latest = match existing {
+            Some(c) => c,
+            None => {
+                // After a crash between the durable append and the checkpoint write,
+                // or after a key change: re-sign the durable tree.
+                let root = merkle::root(&Nodes(store.as_ref()), size)?;
+                let c = sign_checkpoint(&signer, size, root)?;
+                store.set_latest_checkpoint(&c.note)?;
+                c
+            }
+        };
+        tracing::info!(size, origin = %origin, "log opened");
+        let latest = Arc::new(RwLock::new(latest));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            store: store.clone(),
+            signer,
+            latest: latest.clone(),
+        };
+        std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LogError::AppendFailed(format!("cannot start the log writer: {e}")))?;
+        Ok(Self {
+            store,
+            tx,
+            verifier,
+            latest,
+        })
+    }
+
+    /// Appends `leaf` and waits until it is durable and covered by a signed checkpoint.
+    ///
+    /// # Errors
+    /// When the writer has stopped or storage failed; nothing was acknowledged then.
+    pub async fn append(&self, leaf: NewLeaf) -> Result<Appended, LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { leaf, reply })
+            .await
+            .map_err(|_| LogError::WriterGone)?;
+        rx.await
+            .map_err(|_| LogError::WriterGone)?
+            .map_err(LogError::AppendFailed)
+    }
+
+    pub fn store(&self) -> &Arc<dyn LogStore> {
+        &self.store
+    }
+
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+
+    /// The newest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> SignedCheckpoint {
+        // A poisoned lock only means a writer panicked mid-update of a value that is
+        // replaced whole; the value itself is still a valid checkpoint.
+        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of size `size` (blocking: sled reads).
+    ///
+    /// # Errors
+    /// When `index >= size`, `size` exceeds the log, or storage fails.
+    pub fn inclusion_proof(&self, index: LogIndex, size: u64) -> Result<Vec<Sha256Digest>, LogError> {
+        self.check_size(size)?;
+        Ok(merkle::inclusion_proof(&Nodes(self.store.as_ref()), index.0, size)?)
+    }
+
+    /// Consistency proof between two tree sizes (blocking: sled reads).
+    ///
+    /// # Errors
+    /// When the sizes are out of order or beyond the log, or storage fails.
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Sha256Digest>, LogError> {
+        self.check_size(second)?;
+        Ok(merkle::consistency_proof(&Nodes(self.store.as_ref()), first, second)?)
+    }
+
+    /// The size of the newest checkpoint: the largest tree a proof may be asked against.
+    pub fn published_size(&self) -> u64 {
+        self.latest_checkpoint().checkpoint.size
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LogError> {
+        let published = self.published_size();
+        if size > published {
+            return Err(LogError::Tree(TreeError::IndexOutOfRange {
+                index: size,
+                size: published,
+            }));
+        }
+        Ok(())
+    }
+}
+
+fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Sha256Digest) -> Result<SignedCheckpoint, LogError> {
+    let checkpoint = Checkpoint {
+        origin: signer.verifier().name().to_owned(),
+        size,
+        root,
+        extensions: Vec::new(),
+    };
+    let note = checkpoint.sign(signer)?;
+    Ok(SignedCheckpoint {
+        checkpoint,
+        note: note.into(),
+    })
+}
+
+struct Writer {
+    store: Arc<dyn LogStore>,
+    signer: NoteSigner,
+    latest: Arc<RwLock<SignedCheckpoint>>,
+}
+
+impl Writer {
+    fn run(self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            match self.append_batch(&jobs) {
+                Ok((size_before, checkpoint)) => {
+                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) = checkpoint.clone();
+                    for (offset, job) in jobs.into_iter().enumerate() {
+                        let appended = Appended {
+                            index: LogIndex(size_before + offset as u64),
+                            checkpoint: checkpoint.clone(),
+                        };
+                        // The caller may have gone away (client disconnected); the leaf
+                        // is in the log regardless.
+                        let _ = job.reply.send(Ok(appended));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, batch = jobs.len(), "log append failed; no stamp of this batch was acknowledged");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+        tracing::info!("log writer stopped");
+    }
+
+    fn append_batch(&self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
+        let store = self.store.as_ref();
+        let size_before = store.size()?;
+        let mut overlay = Overlay {
+            base: store,
+            pending: HashMap::new(),
+        };
+        let mut nodes = Vec::new();
+        for (offset, job) in jobs.iter().enumerate() {
+            let completed =
+                merkle::nodes_completed_by_append(&overlay, size_before + offset as u64, job.leaf.leaf_hash)?;
+            for (id, hash) in completed {
+                overlay.pending.insert(id, hash);
+                nodes.push((id, hash));
+            }
+        }
+        let new_size = size_before + jobs.len() as u64;
+        let root = merkle::root(&overlay, new_size)?;
+        let leaves: Vec<&NewLeaf> = jobs.iter().map(|j| &j.leaf).collect();
+        store.append(size_before, &leaves, &nodes)?;
+        let checkpoint = sign_checkpoint(&self.signer, new_size, root)?;
+        store.set_latest_checkpoint(&checkpoint.note)?;
+        tracing::debug!(batch = jobs.len(), size = new_size, "appended");
+        Ok((size_before, checkpoint))
+    }
+}
