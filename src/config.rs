@@ -1,0 +1,50 @@
+//! Command-line flags and their environment variables: the only place that reads the
+//! environment. Each flag of `serve` also works as `AIPROV_*`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::service::ServiceConfig;
+
+/// The default origin line of checkpoints; operators set their own (a host name and
+/// path they control, as C2SP tlog-checkpoint recommends).
+pub const DEFAULT_ORIGIN: &str = "localhost/ai-provenance";
+
+/// Where the service's state lives.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Directory of the sled database.
+    #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
+    pub data: PathBuf,
+    /// Directory of the signing keys (created with mode 0600 on first start).
+    #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
+    pub keys: PathBuf,
+    /// Origin line of the log's checkpoints and name of its note key.
+    #[arg(long = "origin", env = "AIPROV_ORIGIN", default_value = DEFAULT_ORIGIN)]
+    pub origin: String,
+}
+
+impl StateArgs {
+    pub fn service_config(&self) -> ServiceConfig {
+        ServiceConfig {
+            data_dir: self.data.clone(),
+            keys_dir: self.keys.clone(),
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// Flags of `aiprov serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (logged at start).
+    #[arg(long = "listen", env = "AIPROV_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Largest JSON request body in bytes.
+    #[arg(long = "max-json-bytes", env = "AIPROV_MAX_JSON_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_json_bytes: usize,
+    #[command(flatten)]
+    pub state: StateArgs,
+}

@@ -1,0 +1,16 @@
+//! `POST /v1/verify`: public, no token.
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::ApiError;
+use crate::service::{blocking, Service, VerifyRequest};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/verify", web::post().to(verify));
+}
+
+async fn verify(svc: web::Data<Service>, body: web::Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {
+    let svc = svc.into_inner();
+    let resp = blocking(move || svc.verify(body.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(resp))
+}

@@ -1,0 +1,46 @@
+//! ai-provenance: signed, logged, verifiable disclosures of AI involvement in content.
+//!
+//! A content pipeline stamps an AI-generated asset; the service signs a statement about
+//! it (Ed25519 over RFC 8785 canonical JSON), appends it to an RFC 6962 transparency log
+//! kept in sled, and returns a receipt that anyone can verify offline.
+//!
+//! # Layout
+//! - [`digest`]: `Sha256Digest`, the type of every hash.
+//! - [`jcs`]: RFC 8785 canonical JSON, the only way signed bytes are made.
+//! - [`normalize`]: the normalised text hash that survives copy and paste.
+//! - [`statement`]: the signed statement and its validated field types.
+//! - [`stamp`]: a stamp request to a statement (content hashing, prompt commitment).
+//! - [`pii`]: rejects personal identifiers in explanations.
+//! - [`receipt`]: signatures, log leaves, stamp ids, receipts.
+//! - [`keys`]: the keyring in the keys directory.
+//! - [`tokens`]: issuer bearer tokens, stored hashed.
+//! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over a node store.
+//! - [`checkpoint`]: C2SP tlog-checkpoint signed notes.
+//! - [`store`]: the `LogStore` trait and its sled backend.
+//! - [`log`]: the single-writer log with group commit and checkpoints.
+//! - [`verify`]: verdicts, named check by named check.
+//! - [`service`]: the operations behind the HTTP API.
+//! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
+//! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
+
+pub mod checkpoint;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod http;
+pub mod jcs;
+pub mod keys;
+pub mod log;
+pub mod merkle;
+pub mod normalize;
+pub mod pii;
+pub mod receipt;
+pub mod server;
+pub mod service;
+pub mod stamp;
+pub mod statement;
+pub mod store;
+pub mod tokens;
+pub mod verify;
+
+pub use digest::Sha256Digest;

@@ -1,0 +1,362 @@
+//! `Service`: the application's state and every operation the HTTP handlers expose.
+//! Handlers only decode requests and encode responses; the logic is here, where tests
+//! and tools can call it without HTTP.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::checkpoint::NoteSigner;
+use crate::error::ApiError;
+use crate::keys::{Keyring, PublicKeyInfo};
+use crate::log::{Log, SignedCheckpoint};
+use crate::receipt::{sign_statement, LogIndex, LogProof, Receipt, SignedStatement, StampId};
+use crate::stamp::{prepare, StampRequest};
+use crate::statement::{IssuerName, Timestamp};
+use crate::store::{NewLeaf, SledStore};
+use crate::tokens::TokenStore;
+use crate::verify::{verify_receipt, Check, ContentHashes, TrustAnchors, Verdict};
+use crate::Sha256Digest;
+
+/// Most stamps one lookup returns.
+pub const MAX_LOOKUP: usize = 100;
+
+/// Where the service keeps its state.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub data_dir: PathBuf,
+    pub keys_dir: PathBuf,
+    /// The log's origin line, also the name of its checkpoint key.
+    pub origin: String,
+}
+
+/// The response to a stamp: the public receipt plus, once, the prompt salt.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StampResponse {
+    #[serde(flatten)]
+    pub receipt: Receipt,
+    /// Hex of the 32-byte salt of the prompt commitment. Returned only here: keep it to
+    /// prove later which prompt produced the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_salt: Option<String>,
+}
+
+/// The body of `POST /v1/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<Sha256Digest>,
+    /// A receipt as JSON, checked exactly as given.
+    #[serde(default)]
+    pub receipt: Option<Value>,
+}
+
+/// A verdict and, for content-only verification, every stamp the content matched.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VerifyResponse {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Ids of the stamps in this log that match the content, newest first.
+    #[serde(default)]
+    pub matches: Vec<StampId>,
+}
+
+/// How to find stamps by content.
+#[derive(Debug, Clone)]
+pub enum ContentQuery {
+    Sha256(Sha256Digest),
+    /// Text: matched exactly, then by its normalised form.
+    Text(String),
+}
+
+pub struct Service {
+    log: Log,
+    keyring: Keyring,
+    tokens: TokenStore,
+    trust: TrustAnchors,
+}
+
+impl Service {
+    /// Opens the database and keys (creating both on first start) and starts the log.
+    ///
+    /// # Errors
+    /// When the data or keys directory cannot be opened, or belongs to another log.
+    pub fn open(config: &ServiceConfig) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let keyring = Keyring::open_or_create(&config.keys_dir).context("opening the keys directory")?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let store = SledStore::open(&config.data_dir).with_context(|| {
+            format!(
+                "opening the database in {} (is another aiprov using it?)",
+                config.data_dir.display()
+            )
+        })?;
+        let tokens = TokenStore::open(store.db())?;
+        let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
+            .context("the origin cannot name a checkpoint key")?;
+        let log = Log::open(Arc::new(store), signer)?;
+        let trust = TrustAnchors {
+            keys: keyring.public_keys().to_vec(),
+            log: Some(log.verifier().clone()),
+        };
+        Ok(Self {
+            log,
+            keyring,
+            tokens,
+            trust,
+        })
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
+    pub fn public_keys(&self) -> &[PublicKeyInfo] {
+        self.keyring.public_keys()
+    }
+
+    pub fn trust(&self) -> &TrustAnchors {
+        &self.trust
+    }
+
+    /// The issuer named by an `Authorization: Bearer` header value.
+    ///
+    /// # Errors
+    /// `401` when the header is missing, malformed, or the token is unknown or revoked.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<IssuerName, ApiError> {
+        let header = authorization.ok_or_else(|| {
+            ApiError::Unauthorized("stamping needs an issuer token: Authorization: Bearer <token>".into())
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be: Bearer <token>".into()))?;
+        self.tokens
+            .authenticate(token)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::Unauthorized("the issuer token is not valid".into()))
+    }
+
+    /// Stamps content: builds and signs the statement, appends it durably to the log,
+    /// and returns the receipt with an inclusion proof.
+    ///
+    /// # Errors
+    /// `4xx` for bad requests; `503` when the log cannot append.
+    pub async fn stamp(self: &Arc<Self>, issuer: IssuerName, req: StampRequest) -> Result<StampResponse, ApiError> {
+        let this = self.clone();
+        // Decoding, hashing and signing are CPU work: off the async executor.
+        let (signed, leaf, salt) = blocking(move || {
+            let mut salt = [0u8; 32];
+            getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
+            let prepared = prepare(req, issuer, salt, Timestamp::now())?;
+            let signature =
+                sign_statement(&prepared.statement, this.keyring.statement_key()).map_err(ApiError::internal)?;
+            let signed = SignedStatement {
+                statement: prepared.statement,
+                signature,
+            };
+            let bytes = signed.leaf_bytes().map_err(ApiError::internal)?;
+            let leaf = NewLeaf {
+                leaf_hash: crate::merkle::leaf_hash(&bytes),
+                leaf: bytes,
+                content_sha256: signed.statement.subject.sha256,
+                normalized_text_sha256: signed.statement.subject.normalized_text_sha256,
+                prompt_salt: prepared.prompt_salt,
+            };
+            Ok((signed, leaf, prepared.prompt_salt))
+        })
+        .await?;
+        let leaf_hash = leaf.leaf_hash;
+        let appended = self
+            .log
+            .append(leaf)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
+        let this = self.clone();
+        let receipt =
+            blocking(move || this.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)).await?;
+        Ok(StampResponse {
+            receipt,
+            prompt_salt: salt.map(hex::encode),
+        })
+    }
+
+    fn build_receipt(
+        &self,
+        signed: SignedStatement,
+        index: LogIndex,
+        leaf_hash: Sha256Digest,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Receipt, ApiError> {
+        let size = checkpoint.checkpoint.size;
+        let inclusion_proof = self.log.inclusion_proof(index, size).map_err(ApiError::internal)?;
+        Ok(Receipt {
+            id: StampId(leaf_hash),
+            statement: signed.statement,
+            signature: signed.signature,
+            log: LogProof {
+                index,
+                leaf_hash,
+                tree_size: size,
+                inclusion_proof,
+                checkpoint: checkpoint.note.to_string(),
+            },
+        })
+    }
+
+    /// The receipt of the leaf at `index`, proven against the newest checkpoint (blocking).
+    fn receipt_at(&self, index: LogIndex, checkpoint: &SignedCheckpoint) -> Result<Receipt, ApiError> {
+        let store = self.log.store();
+        let bytes = store
+            .leaf(index)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {index} is indexed but missing")))?;
+        let signed: SignedStatement = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))?;
+        self.build_receipt(signed, index, crate::merkle::leaf_hash(&bytes), checkpoint)
+    }
+
+    /// The public receipt of stamp `id` (blocking).
+    ///
+    /// # Errors
+    /// `404` when no stamp has this id.
+    pub fn receipt(&self, id: &StampId) -> Result<Receipt, ApiError> {
+        let checkpoint = self.log.latest_checkpoint();
+        match self.log.store().index_of(&id.0).map_err(ApiError::internal)? {
+            Some(index) if index.0 < checkpoint.checkpoint.size => self.receipt_at(index, &checkpoint),
+            _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
+        }
+    }
+
+    /// Receipts of the stamps for some content, newest first (blocking).
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub fn lookup(&self, query: &ContentQuery, limit: usize) -> Result<Vec<Receipt>, ApiError> {
+        let limit = limit.clamp(1, MAX_LOOKUP);
+        let store = self.log.store();
+        let mut indices = match query {
+            ContentQuery::Sha256(d) => store.find_by_content(d, limit).map_err(ApiError::internal)?,
+            ContentQuery::Text(t) => {
+                let hashes = ContentHashes::of_text(t);
+                let mut found = store
+                    .find_by_content(&hashes.sha256, limit)
+                    .map_err(ApiError::internal)?;
+                if let Some(norm) = &hashes.normalized_text_sha256 {
+                    found.extend(store.find_by_normalized_text(norm, limit).map_err(ApiError::internal)?);
+                }
+                found
+            }
+        };
+        indices.sort_unstable_by(|a, b| b.cmp(a));
+        indices.dedup();
+        indices.truncate(limit);
+        let checkpoint = self.log.latest_checkpoint();
+        indices
+            .into_iter()
+            .filter(|i| i.0 < checkpoint.checkpoint.size)
+            .map(|i| self.receipt_at(i, &checkpoint))
+            .collect()
+    }
+
+    /// A verdict for content and/or a receipt (blocking).
+    ///
+    /// # Errors
+    /// `4xx` when the request holds nothing to verify or undecodable content. Anything
+    /// wrong with the receipt itself is a failed check, never an error.
+    pub fn verify(&self, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+        let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()]
+            .iter()
+            .filter(|g| **g)
+            .count();
+        if given > 1 {
+            return Err(ApiError::unprocessable(
+                "invalid_content",
+                "send the content as at most one of text, content_base64 or sha256",
+            ));
+        }
+        let content = if let Some(text) = &req.text {
+            Some((ContentHashes::of_text(text), ContentQuery::Text(text.clone())))
+        } else if let Some(b64) = &req.content_base64 {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_base64",
+                        format!("content_base64 is not valid standard base64: {e}"),
+                    )
+                })?;
+            let hashes = ContentHashes::of_bytes(&bytes);
+            let query = match std::str::from_utf8(&bytes) {
+                Ok(t) => ContentQuery::Text(t.to_owned()),
+                Err(_) => ContentQuery::Sha256(hashes.sha256),
+            };
+            Some((hashes, query))
+        } else {
+            req.sha256
+                .map(|d| (ContentHashes::of_sha256(d), ContentQuery::Sha256(d)))
+        };
+
+        if let Some(receipt) = &req.receipt {
+            let (checks, stamp) = verify_receipt(receipt, content.as_ref().map(|c| &c.0), &self.trust);
+            return Ok(VerifyResponse {
+                verdict: Verdict::from_checks(checks, stamp),
+                matches: Vec::new(),
+            });
+        }
+        let Some((hashes, query)) = content else {
+            return Err(ApiError::unprocessable(
+                "nothing_to_verify",
+                "send content (text, content_base64 or sha256), a receipt, or both",
+            ));
+        };
+        let found = self.lookup(&query, 10)?;
+        let matches: Vec<StampId> = found.iter().map(|r| r.id).collect();
+        let Some(newest) = found.into_iter().next() else {
+            let check = Check {
+                name: "content".into(),
+                code: "content.unknown".into(),
+                passed: false,
+                message: "No stamp in this log matches this content, exactly or after whitespace normalisation.".into(),
+            };
+            return Ok(VerifyResponse {
+                verdict: Verdict::from_checks(vec![check], None),
+                matches,
+            });
+        };
+        let receipt = serde_json::to_value(&newest).map_err(ApiError::internal)?;
+        let (checks, stamp) = verify_receipt(&receipt, Some(&hashes), &self.trust);
+        Ok(VerifyResponse {
+            verdict: Verdict::from_checks(checks, stamp),
+            matches,
+        })
+    }
+}
+
+/// Runs blocking work (sled, hashing, signing) on the blocking pool.
+///
+/// # Errors
+/// The closure's error, or `500` when the pool task panicked.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}

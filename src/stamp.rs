@@ -1,0 +1,337 @@
+//! Turning a stamp request into a statement: decoding and hashing the content, the
+//! prompt commitment (DESIGN §4), defaults and validation. Pure: no I/O, no clock
+//! other than `issued_at`, so every rule is unit-tested here.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::normalize::normalized_text_sha256;
+use crate::pii;
+use crate::statement::{
+    DigitalSourceType, Disclosure, Explanation, Generator, HumanOversight, IssuerName, Kind, MediaType, Statement,
+    Subject, Timestamp, STATEMENT_TYPE,
+};
+use crate::Sha256Digest;
+
+/// Longest prompt accepted (characters). Prompts are hashed, never stored.
+pub const MAX_PROMPT_CHARS: usize = 200_000;
+
+/// The body of `POST /v1/stamps`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StampRequest {
+    /// The content as UTF-8 text (marketing copy, explanations).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The content as standard base64 (images and other binary assets).
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    /// Only the SHA-256 of content that stays private.
+    #[serde(default)]
+    pub sha256: Option<Sha256Digest>,
+    /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub media_type: Option<MediaType>,
+    pub kind: Kind,
+    #[serde(default)]
+    pub digital_source_type: Option<DigitalSourceType>,
+    pub generator: Generator,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    pub disclosure: Disclosure,
+    #[serde(default)]
+    pub human_oversight: Option<HumanOversight>,
+    #[serde(default)]
+    pub explanation: Option<Explanation>,
+}
+
+/// A statement ready to sign, and what must be kept beside it.
+pub struct PreparedStamp {
+    pub statement: Statement,
+    /// The salt of the prompt commitment: returned to the issuer once, stored erasably.
+    pub prompt_salt: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for PreparedStamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedStamp")
+            .field("statement", &self.statement)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `SHA-256(salt || prompt)`.
+pub fn prompt_commitment(salt: &[u8; 32], prompt: &str) -> Sha256Digest {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(prompt.as_bytes());
+    Sha256Digest::from_hasher(h)
+}
+
+/// Validates `req` and builds the statement for `issuer`. `salt` is the random salt to
+/// commit to the prompt with (passed in so that this stays deterministic in tests).
+///
+/// # Errors
+/// `400` for undecodable content, `422` naming the field for anything else.
+pub fn prepare(
+    req: StampRequest,
+    issuer: IssuerName,
+    salt: [u8; 32],
+    issued_at: Timestamp,
+) -> Result<PreparedStamp, ApiError> {
+    let provided = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()];
+    if provided.iter().filter(|p| **p).count() != 1 {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_content",
+            field: Some("text".into()),
+            message: "send the content as exactly one of text, content_base64 or sha256".into(),
+        });
+    }
+    if req.size.is_some() && req.sha256.is_none() {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            field: Some("size".into()),
+            message: "size: is computed from the content; send it only with sha256".into(),
+        });
+    }
+    let subject = if let Some(text) = &req.text {
+        if text.trim().is_empty() {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                field: Some("text".into()),
+                message: "text: must not be empty".into(),
+            });
+        }
+        let media_type = match req.media_type {
+            Some(m) if !m.is_text() => {
+                return Err(ApiError::Unprocessable {
+                    code: "invalid_field",
+                    field: Some("media_type".into()),
+                    message: "media_type: text content needs a text/* media type".into(),
+                })
+            }
+            Some(m) => m,
+            None => MediaType::parse("text/plain; charset=utf-8")?,
+        };
+        Subject {
+            sha256: Sha256Digest::of(text.as_bytes()),
+            media_type,
+            size: Some(text.len() as u64),
+            normalized_text_sha256: Some(normalized_text_sha256(text)),
+        }
+    } else if let Some(b64) = &req.content_base64 {
+        let bytes = STANDARD.decode(b64.trim()).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_base64",
+                format!("content_base64 is not valid standard base64: {e}"),
+            )
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                field: Some("content_base64".into()),
+                message: "content_base64: content must not be empty".into(),
+            });
+        }
+        let media_type = match req.media_type {
+            Some(m) => m,
+            None => MediaType::parse("application/octet-stream")?,
+        };
+        let normalized = if media_type.is_text() {
+            std::str::from_utf8(&bytes).ok().map(normalized_text_sha256)
+        } else {
+            None
+        };
+        Subject {
+            sha256: Sha256Digest::of(&bytes),
+            media_type,
+            size: Some(bytes.len() as u64),
+            normalized_text_sha256: normalized,
+        }
+    } else {
+        let media_type = match req.media_type {
+            Some(m) => m,
+            None => MediaType::parse("application/octet-stream")?,
+        };
+        Subject {
+            sha256: req.sha256.unwrap_or(Sha256Digest::of(b"")),
+            media_type,
+            size: req.size,
+            normalized_text_sha256: None,
+        }
+    };
+
+    req.generator.validate()?;
+    req.disclosure.validate()?;
+    let explanation = match (req.kind, req.explanation) {
+        (Kind::RecommendationExplanation, Some(e)) => {
+            e.validate()?;
+            pii::check_explanation(&e)?;
+            Some(e)
+        }
+        (Kind::RecommendationExplanation, None) => {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                field: Some("explanation".into()),
+                message: "explanation: required for kind recommendation_explanation".into(),
+            })
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::Unprocessable {
+                code: "invalid_field",
+                field: Some("explanation".into()),
+                message: "explanation: only allowed for kind recommendation_explanation".into(),
+            })
+        }
+        (_, None) => None,
+    };
+    let (prompt_commitment, prompt_salt) = match &req.prompt {
+        Some(prompt) => {
+            // Any character is allowed (prompts are hashed, never shown); only empty
+            // and oversized prompts are refused.
+            let chars = prompt.chars().count();
+            if prompt.trim().is_empty() || chars > MAX_PROMPT_CHARS {
+                return Err(ApiError::Unprocessable {
+                    code: "invalid_field",
+                    field: Some("prompt".into()),
+                    message: format!(
+                        "prompt: must be 1 to {MAX_PROMPT_CHARS} characters (got {chars}); omit it when there is none"
+                    ),
+                });
+            }
+            (Some(prompt_commitment(&salt, prompt)), Some(salt))
+        }
+        None => (None, None),
+    };
+    let statement = Statement {
+        statement_type: STATEMENT_TYPE.into(),
+        subject,
+        kind: req.kind,
+        digital_source_type: req
+            .digital_source_type
+            .unwrap_or_else(|| req.kind.default_digital_source_type()),
+        generator: req.generator,
+        prompt_commitment,
+        disclosure: req.disclosure,
+        human_oversight: req.human_oversight.unwrap_or_default(),
+        issuer,
+        issued_at,
+        explanation,
+    };
+    Ok(PreparedStamp { statement, prompt_salt })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(v: serde_json::Value) -> StampRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn base() -> serde_json::Value {
+        json!({
+            "text": "Our new  running shoe.\n",
+            "kind": "marketing_copy",
+            "generator": {"provider": "ExampleAI", "model": "writer", "model_version": "2026-10"},
+            "prompt": "write a slogan for a running shoe",
+            "disclosure": {"text": "This text was generated with AI.", "lang": "en"}
+        })
+    }
+
+    fn issuer() -> IssuerName {
+        IssuerName::parse("Acme").unwrap()
+    }
+
+    #[test]
+    fn text_stamp_gets_hashes_defaults_and_commitment() {
+        let salt = [7u8; 32];
+        let p = prepare(req(base()), issuer(), salt, Timestamp::now()).unwrap();
+        let s = &p.statement;
+        assert_eq!(s.subject.sha256, Sha256Digest::of(b"Our new  running shoe.\n"));
+        assert_eq!(
+            s.subject.normalized_text_sha256,
+            Some(Sha256Digest::of(b"Our new running shoe."))
+        );
+        assert_eq!(s.subject.media_type.as_str(), "text/plain; charset=utf-8");
+        assert_eq!(s.digital_source_type, Kind::MarketingCopy.default_digital_source_type());
+        assert_eq!(s.human_oversight, HumanOversight::None);
+        assert_eq!(
+            s.prompt_commitment,
+            Some(prompt_commitment(&salt, "write a slogan for a running shoe"))
+        );
+        assert_eq!(p.prompt_salt, Some(salt));
+        let json = serde_json::to_string(s).unwrap();
+        assert!(
+            !json.contains("slogan"),
+            "the prompt must never be in the statement: {json}"
+        );
+    }
+
+    #[test]
+    fn commitment_is_salted_sha256_of_salt_then_prompt() {
+        let salt = [1u8; 32];
+        let mut bytes = salt.to_vec();
+        bytes.extend_from_slice(b"hello");
+        assert_eq!(prompt_commitment(&salt, "hello"), Sha256Digest::of(&bytes));
+    }
+
+    #[test]
+    fn exactly_one_content_form() {
+        let mut two = base();
+        two["content_base64"] = json!("aGk=");
+        assert!(matches!(
+            prepare(req(two), issuer(), [0; 32], Timestamp::now()),
+            Err(ApiError::Unprocessable { .. })
+        ));
+        let mut none = base();
+        none.as_object_mut().unwrap().remove("text");
+        assert!(matches!(
+            prepare(req(none), issuer(), [0; 32], Timestamp::now()),
+            Err(ApiError::Unprocessable { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_base64_is_a_400() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["content_base64"] = json!("not base64!!");
+        assert!(matches!(
+            prepare(req(v), issuer(), [0; 32], Timestamp::now()),
+            Err(ApiError::BadRequest {
+                code: "invalid_base64",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn explanation_rules() {
+        let mut v = base();
+        v["kind"] = json!("recommendation_explanation");
+        assert!(prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).is_err());
+        v["explanation"] = json!({"item": "sku-123", "factors": [{"name": "viewed similar items", "weight": 0.7}], "data_categories": ["browsing history"], "legal_basis": "consent"});
+        let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
+        assert_eq!(
+            p.statement.digital_source_type,
+            Kind::RecommendationExplanation.default_digital_source_type()
+        );
+        let mut other = base();
+        other["explanation"] = json!({"item": "x", "factors": [{"name": "y", "weight": 1}], "data_categories": [], "legal_basis": "consent"});
+        assert!(prepare(req(other), issuer(), [0; 32], Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let mut v = base();
+        v["colour"] = json!("blue");
+        assert!(serde_json::from_value::<StampRequest>(v).is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! Verdicts: checking a receipt against content and trust anchors, one named check at a
+//! time (DESIGN §2). Pure functions over data, so the server, the offline CLI and tests
+//! share exactly the same rules; only "is it in *our* log" needs the server's store.
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::checkpoint::{Checkpoint, NoteVerifier};
+use crate::jcs;
+use crate::keys::{KeyPurpose, PublicKeyInfo};
+use crate::merkle;
+use crate::normalize::normalized_text_sha256;
+use crate::receipt::{leaf_bytes, Receipt, ALG_ED25519};
+use crate::statement::{Disclosure, Generator, HumanOversight, Kind, Timestamp};
+use crate::Sha256Digest;
+
+/// The hashes of the content a verifier holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentHashes {
+    pub sha256: Sha256Digest,
+    /// Present when the content is text.
+    pub normalized_text_sha256: Option<Sha256Digest>,
+}
+
+impl ContentHashes {
+    pub fn of_text(text: &str) -> Self {
+        Self {
+            sha256: Sha256Digest::of(text.as_bytes()),
+            normalized_text_sha256: Some(normalized_text_sha256(text)),
+        }
+    }
+
+    /// Bytes: treated as text too when they are valid UTF-8, so a saved `.txt` file
+    /// matches the stamp of the copy it holds.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::of_text(text),
+            Err(_) => Self {
+                sha256: Sha256Digest::of(bytes),
+                normalized_text_sha256: None,
+            },
+        }
+    }
+
+    pub fn of_sha256(sha256: Sha256Digest) -> Self {
+        Self {
+            sha256,
+            normalized_text_sha256: None,
+        }
+    }
+}
+
+/// What a verifier trusts: the service's published keys, and the log's note key.
+#[derive(Debug, Clone)]
+pub struct TrustAnchors {
+    pub keys: Vec<PublicKeyInfo>,
+    pub log: Option<NoteVerifier>,
+}
+
+/// One check, with a stable `code` in the spirit of C2PA validation status codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// What was checked: `receipt`, `key`, `signature`, `content`, `log`, `checkpoint`, `disclosure`.
+    pub name: String,
+    /// Stable outcome code, e.g. `signature.validated` or `content.hash.mismatch`.
+    pub code: String,
+    pub passed: bool,
+    /// A sentence a person can read.
+    pub message: String,
+}
+
+impl Check {
+    fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            code: code.into(),
+            passed,
+            message: message.into(),
+        }
+    }
+}
+
+/// The public facts of a stamp, for showing alongside a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StampSummary {
+    pub id: String,
+    pub kind: Kind,
+    pub digital_source_type: String,
+    pub generator: Generator,
+    pub disclosure: Disclosure,
+    pub human_oversight: HumanOversight,
+    pub issuer: String,
+    pub issued_at: Timestamp,
+    pub log_index: u64,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub verified: bool,
+    /// One sentence: what was verified and who vouches for it.
+    pub summary: String,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<StampSummary>,
+}
+
+impl Verdict {
+    /// A verdict from checks: verified only when every check passed.
+    pub fn from_checks(checks: Vec<Check>, stamp: Option<StampSummary>) -> Self {
+        let verified = !checks.is_empty() && checks.iter().all(|c| c.passed);
+        let summary = match (&stamp, verified) {
+            (Some(s), true) => format!(
+                "Genuine AI disclosure: issued by \"{}\" on {}, signed by this service's key and recorded in its public log at index {}.",
+                s.issuer,
+                s.issued_at.to_rfc3339(),
+                s.log_index
+            ),
+            _ => match checks.iter().find(|c| !c.passed) {
+                Some(failed) => format!("Not verified: {}", failed.message),
+                None => "Not verified: nothing to check.".into(),
+            },
+        };
+        Self {
+            verified,
+            summary,
+            checks,
+            stamp,
+        }
+    }
+
+    /// The first failing check, if any.
+    pub fn first_failure(&self) -> Option<&Check> {
+        self.checks.iter().find(|c| !c.passed)
+    }
+}
+
+/// Checks a receipt (as JSON, exactly as received) against the trust anchors and,
+/// when given, the content. Never fails: every problem becomes a failed check.
+pub fn verify_receipt(
+    receipt: &Value,
+    content: Option<&ContentHashes>,
+    trust: &TrustAnchors,
+) -> (Vec<Check>, Option<StampSummary>) {
+    let mut checks = Vec::new();
+    let parsed: Receipt = match serde_json::from_value(receipt.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            checks.push(Check::new(
+                "receipt",
+                false,
+                "receipt.malformed",
+                format!("The receipt is not a valid ai-provenance receipt: {e}."),
+            ));
+            return (checks, None);
+        }
+    };
+    // The signature covers the statement exactly as received, so it is checked on the
+    // received JSON, not on our re-serialisation of it.
+    let statement_json = receipt.get("statement").cloned().unwrap_or(Value::Null);
+    let summary = StampSummary {
+        id: parsed.id.to_string(),
+        kind: parsed.statement.kind,
+        digital_source_type: parsed.statement.digital_source_type.as_str().to_owned(),
+        generator: parsed.statement.generator.clone(),
+        disclosure: parsed.statement.disclosure.clone(),
+        human_oversight: parsed.statement.human_oversight,
+        issuer: parsed.statement.issuer.to_string(),
+        issued_at: parsed.statement.issued_at,
+        log_index: parsed.log.index.0,
+    };
+
+    // key
+    let kid = &parsed.signature.kid;
+    let key_info = trust
+        .keys
+        .iter()
+        .find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
+    let key: Option<VerifyingKey> = key_info.and_then(|k| k.verifying_key().ok());
+    checks.push(match (key_info, key) {
+        (Some(info), Some(_)) => {
+            let status = match &info.retired_at {
+                Some(t) => format!(
+                    " (retired on {}; it still verifies what it signed before)",
+                    t.to_rfc3339()
+                ),
+                None => String::new(),
+            };
+            Check::new(
+                "key",
+                true,
+                "key.known",
+                format!("Signed with key {kid}, one of this service's published statement keys{status}."),
+            )
+        }
+        _ => Check::new(
+            "key",
+            false,
+            "key.unknown",
+            format!("Key {kid} is not among this service's published statement keys."),
+        ),
+    });
+
+    // signature
+    checks.push(
+        match (key, parsed.signature.signature_bytes(), jcs::to_vec(&statement_json)) {
+            _ if parsed.signature.alg != ALG_ED25519 => Check::new(
+                "signature",
+                false,
+                "signature.algorithm.unsupported",
+                format!("Signature algorithm {:?} is not Ed25519.", parsed.signature.alg),
+            ),
+            (None, _, _) => Check::new(
+                "signature",
+                false,
+                "signature.unverifiable",
+                "The signature cannot be checked without a known key.",
+            ),
+            (_, None, _) => Check::new(
+                "signature",
+                false,
+                "signature.malformed",
+                "The signature is not base64url of 64 bytes.",
+            ),
+            (_, _, Err(e)) => Check::new(
+                "signature",
+                false,
+                "signature.malformed",
+                format!("The statement has no canonical form: {e}."),
+            ),
+            (Some(key), Some(sig), Ok(bytes)) => match key.verify_strict(&bytes, &sig) {
+                Ok(()) => Check::new(
+                    "signature",
+                    true,
+                    "signature.validated",
+                    "The Ed25519 signature over the canonical statement is valid.",
+                ),
+                Err(_) => Check::new(
+                    "signature",
+                    false,
+                    "signature.mismatch",
+                    "The signature does not match the statement: the statement or signature was altered.",
+                ),
+            },
+        },
+    );
+
+    // content
+    if let Some(content) = content {
+        let subject = &parsed.statement.subject;
+        checks.push(if subject.sha256 == content.sha256 {
+            Check::new(
+                "content",
+                true,
+                "content.hash.match",
+                "The content's SHA-256 matches the statement exactly.",
+            )
+        } else if content.normalized_text_sha256.is_some()
+            && content.normalized_text_sha256 == subject.normalized_text_sha256
+        {
+            Check::new(
+                "content",
+                true,
+                "content.hash.match",
+                "The text matches the statement after whitespace and Unicode normalisation.",
+            )
+        } else {
+            Check::new(
+                "content",
+                false,
+                "content.hash.mismatch",
+                "The content does not match the statement's hash: it is different or was altered.",
+            )
+        });
+    }
+
+    // log: the leaf hash and the inclusion proof
+    let log = &parsed.log;
+    let leaf_hash = leaf_bytes(&statement_json, &parsed.signature).map(|b| merkle::leaf_hash(&b));
+    let checkpoint = trust.log.as_ref().map(|v| Checkpoint::open_signed(&log.checkpoint, v));
+    checks.push(match (&leaf_hash, &checkpoint) {
+        (Err(e), _) => Check::new(
+            "log",
+            false,
+            "log.leaf.malformed",
+            format!("The log leaf cannot be rebuilt: {e}."),
+        ),
+        (Ok(h), _) if *h != log.leaf_hash || *h != parsed.id.0 => Check::new(
+            "log",
+            false,
+            "log.leaf.mismatch",
+            "The receipt's id or leaf hash does not match its statement and signature.",
+        ),
+        (Ok(_), None) => Check::new(
+            "log",
+            false,
+            "log.unverifiable",
+            "No log key is known, so the inclusion proof cannot be checked.",
+        ),
+        (Ok(_), Some(Err(_))) => Check::new(
+            "log",
+            false,
+            "log.unverifiable",
+            "The inclusion proof cannot be checked because the checkpoint is not valid.",
+        ),
+        (Ok(_), Some(Ok(cp))) if cp.size != log.tree_size => Check::new(
+            "log",
+            false,
+            "log.inclusion.mismatch",
+            format!(
+                "The proof is for a tree of {} leaves but the checkpoint has {}; rejected.",
+                log.tree_size, cp.size
+            ),
+        ),
+        (Ok(h), Some(Ok(cp))) => {
+            match merkle::verify_inclusion(h, log.index.0, cp.size, &log.inclusion_proof, &cp.root) {
+                Ok(()) => Check::new(
+                    "log",
+                    true,
+                    "log.included",
+                    format!(
+                        "Entry {} is included in the log's tree of {} entries (RFC 6962 inclusion proof).",
+                        log.index, cp.size
+                    ),
+                ),
+                Err(e) => Check::new(
+                    "log",
+                    false,
+                    "log.inclusion.mismatch",
+                    format!("The inclusion proof does not verify: {e}."),
+                ),
+            }
+        }
+    });
+
+    // checkpoint
+    checks.push(match (&trust.log, checkpoint) {
+        (None, _) | (_, None) => Check::new(
+            "checkpoint",
+            false,
+            "checkpoint.unverifiable",
+            "No log key is known to check the checkpoint with.",
+        ),
+        (Some(v), Some(Ok(cp))) => Check::new(
+            "checkpoint",
+            true,
+            "checkpoint.validated",
+            format!(
+                "The checkpoint (origin {}, {} entries) is signed by the log key {}.",
+                cp.origin,
+                cp.size,
+                v.to_vkey_string()
+            ),
+        ),
+        (Some(_), Some(Err(e))) => Check::new(
+            "checkpoint",
+            false,
+            "checkpoint.invalid",
+            format!("The checkpoint is not validly signed by this log: {e}."),
+        ),
+    });
+
+    // disclosure
+    let text = parsed.statement.disclosure.text.trim();
+    checks.push(if text.is_empty() {
+        Check::new(
+            "disclosure",
+            false,
+            "disclosure.missing",
+            "The statement carries no disclosure text.",
+        )
+    } else {
+        Check::new(
+            "disclosure",
+            true,
+            "disclosure.present",
+            format!("Disclosure ({}): \"{}\"", parsed.statement.disclosure.lang, text),
+        )
+    });
+
+    (checks, Some(summary))
+}
