@@ -1,0 +1,151 @@
+use std::net::SocketAddr;
+
+use ai_provenance::http::Limits;
+use ai_provenance::server::Application;
+use ai_provenance::service::ServiceConfig;
+use ai_provenance::statement::IssuerName;
+use serde_json::{json, Value};
+
+/// Largest JSON body in tests: small, so that the 413 path is cheap to reach.
+pub const TEST_MAX_JSON: usize = 256 * 1024;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub token: String,
+    /// Deleted when the test ends; held for that alone.
+    _dir: tempfile::TempDir,
+}
+
+fn init_logs() {
+    // Quiet unless TEST_LOG is set, as in zero-to-production.
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+pub fn config_in(dir: &std::path::Path) -> ServiceConfig {
+    ServiceConfig {
+        data_dir: dir.join("data"),
+        keys_dir: dir.join("keys"),
+        origin: "test.example/log".into(),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = Application::build(
+        &config_in(dir.path()),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits {
+            max_json_bytes: TEST_MAX_JSON,
+        },
+    )
+    .expect("the server starts");
+    let token = app
+        .service()
+        .tokens()
+        .create(IssuerName::parse("Acme Test").unwrap())
+        .expect("token")
+        .secret;
+    let addr = app.local_addr();
+    let server = app.into_server();
+    tokio::spawn(server);
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        token,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn stamp(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/stamps"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Stamps and returns the 201 body, failing the test otherwise.
+    pub async fn stamp_ok(&self, body: &Value) -> Value {
+        let resp = self.stamp(body).await;
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(status, 201, "stamp failed: {body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self.get(path).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("json body"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("json body"))
+    }
+
+    pub async fn verify(&self, body: &Value) -> Value {
+        let (status, v) = self.post_json("/v1/verify", body).await;
+        assert_eq!(status, 200, "verify answered {status}: {v}");
+        v
+    }
+}
+
+/// A typical marketing-copy stamp request.
+pub fn copy_request(text: &str) -> Value {
+    json!({
+        "text": text,
+        "kind": "marketing_copy",
+        "generator": {"provider": "ExampleAI", "model": "copywriter", "model_version": "2026-10"},
+        "prompt": "Write a two-line slogan for a trail running shoe. Customer: jane@example.com",
+        "disclosure": {"text": "This text was generated with AI and reviewed by our team.", "lang": "en"},
+        "human_oversight": "reviewed"
+    })
+}
+
+/// The code of the check named `name` in a verdict.
+pub fn check_code(verdict: &Value, name: &str) -> String {
+    verdict["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .map(|c| c["code"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_else(|| panic!("no check {name} in {verdict}"))
+}
+
+/// Asserts the shared JSON error shape, and returns the error code.
+pub fn assert_error(status: u16, body: &Value, expected_status: u16) -> String {
+    assert_eq!(status, expected_status, "body: {body}");
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"));
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message in {body}"
+    );
+    code.to_owned()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: each starts the real server on a random loopback port with a fresh
+//! data directory and keys, and talks HTTP to it. One test binary, so it links once.
+
+mod errors;
+mod helpers;
+mod log;
+mod restart;
+mod stamps;
+mod verify;

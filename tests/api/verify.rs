@@ -1,0 +1,130 @@
+use serde_json::{json, Value};
+
+use crate::helpers::{check_code, copy_request, spawn_app};
+
+fn receipt_of(stamped: &Value) -> Value {
+    let mut r = stamped.clone();
+    r.as_object_mut().unwrap().remove("prompt_salt");
+    r
+}
+
+#[tokio::test]
+async fn genuine_content_and_receipt_verify_with_every_check_named() {
+    let app = spawn_app().await;
+    let text = "Autumn sale: 30% off every jacket.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    let verdict = app
+        .verify(&json!({"text": text, "receipt": receipt_of(&stamped)}))
+        .await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    for (name, code) in [
+        ("key", "key.known"),
+        ("signature", "signature.validated"),
+        ("content", "content.hash.match"),
+        ("log", "log.included"),
+        ("checkpoint", "checkpoint.validated"),
+        ("disclosure", "disclosure.present"),
+    ] {
+        assert_eq!(check_code(&verdict, name), code, "{verdict}");
+    }
+    assert_eq!(verdict["stamp"]["issuer"], "Acme Test");
+    assert!(
+        verdict["summary"].as_str().unwrap().contains("Acme Test"),
+        "who vouches is said plainly: {verdict}"
+    );
+
+    // Content alone (as a journalist would paste it, respaced) finds and verifies it.
+    let verdict = app
+        .verify(&json!({"text": "Autumn sale:\n30% off   every jacket."}))
+        .await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["matches"][0], stamped["id"]);
+    assert_eq!(
+        verdict["stamp"]["disclosure"]["text"],
+        stamped["statement"]["disclosure"]["text"]
+    );
+
+    // A receipt alone verifies too (no content check then).
+    let verdict = app.verify(&json!({"receipt": stamped})).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+}
+
+#[tokio::test]
+async fn tampered_content_fails_the_content_check() {
+    let app = spawn_app().await;
+    let stamped = app.stamp_ok(&copy_request("Free shipping on all orders.")).await;
+    let verdict = app
+        .verify(&json!({"text": "Free shipping on some orders.", "receipt": receipt_of(&stamped)}))
+        .await;
+    assert_eq!(verdict["verified"], false);
+    assert_eq!(check_code(&verdict, "content"), "content.hash.mismatch");
+    assert_eq!(check_code(&verdict, "signature"), "signature.validated");
+    assert!(verdict["summary"].as_str().unwrap().starts_with("Not verified"));
+
+    let verdict = app.verify(&json!({"text": "Never stamped by anyone."})).await;
+    assert_eq!(verdict["verified"], false);
+    assert_eq!(check_code(&verdict, "content"), "content.unknown");
+}
+
+#[tokio::test]
+async fn tampered_statement_fails_the_signature_check() {
+    let app = spawn_app().await;
+    let text = "Limited edition colours.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    for (path, value) in [
+        ("/statement/disclosure/text", json!("Made by hand.")),
+        ("/statement/issuer", json!("Someone Else")),
+        ("/statement/generator/model", json!("other-model")),
+        ("/statement/human_oversight", json!("edited")),
+    ] {
+        let mut receipt = receipt_of(&stamped);
+        *receipt.pointer_mut(path).unwrap() = value;
+        let verdict = app.verify(&json!({"text": text, "receipt": receipt})).await;
+        assert_eq!(verdict["verified"], false, "{path}: {verdict}");
+        assert_eq!(check_code(&verdict, "signature"), "signature.mismatch", "{path}");
+        assert_eq!(check_code(&verdict, "log"), "log.leaf.mismatch", "{path}");
+    }
+    // A statement that no longer parses is named as such, not a 500.
+    let mut receipt = receipt_of(&stamped);
+    receipt["statement"]["kind"] = json!("hologram");
+    let verdict = app.verify(&json!({"receipt": receipt})).await;
+    assert_eq!(verdict["verified"], false);
+    assert_eq!(check_code(&verdict, "receipt"), "receipt.malformed");
+}
+
+#[tokio::test]
+async fn receipts_signed_with_another_key_are_rejected() {
+    let app = spawn_app().await;
+    let other = spawn_app().await;
+    let text = "Same words, other service.";
+    let foreign = other.stamp_ok(&copy_request(text)).await;
+    let verdict = app
+        .verify(&json!({"text": text, "receipt": receipt_of(&foreign)}))
+        .await;
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    assert_eq!(check_code(&verdict, "key"), "key.unknown");
+    assert_eq!(check_code(&verdict, "checkpoint"), "checkpoint.invalid");
+
+    // Forged: our kid, but a signature made with another key.
+    let ours = app.stamp_ok(&copy_request(text)).await;
+    let mut forged = receipt_of(&foreign);
+    forged["signature"]["kid"] = ours["signature"]["kid"].clone();
+    let verdict = app.verify(&json!({"text": text, "receipt": forged})).await;
+    assert_eq!(verdict["verified"], false);
+    assert_eq!(check_code(&verdict, "signature"), "signature.mismatch");
+}
+
+#[tokio::test]
+async fn garbage_receipts_are_failed_checks_not_errors() {
+    let app = spawn_app().await;
+    for receipt in [
+        json!(42),
+        json!("receipt"),
+        json!({}),
+        json!({"statement": {}, "signature": 1}),
+    ] {
+        let verdict = app.verify(&json!({"receipt": receipt})).await;
+        assert_eq!(verdict["verified"], false, "{receipt}");
+        assert_eq!(check_code(&verdict, "receipt"), "receipt.malformed");
+    }
+}
