@@ -19,10 +19,12 @@
 //! - [`store`]: the `LogStore` trait and its sled backend.
 //! - [`log`]: the single-writer log with group commit and checkpoints.
 //! - [`verify`]: verdicts, named check by named check.
+//! - [`audit`]: recomputing and checking the whole log, locally or over HTTP.
 //! - [`service`]: the operations behind the HTTP API.
 //! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
+pub mod audit;
 pub mod checkpoint;
 pub mod config;
 pub mod digest;

@@ -1,6 +1,8 @@
 //! End-to-end tests: each starts the real server on a random loopback port with a fresh
 //! data directory and keys, and talks HTTP to it. One test binary, so it links once.
 
+mod audit;
+mod binary;
 mod errors;
 mod helpers;
 mod log;

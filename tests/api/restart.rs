@@ -1,65 +1,10 @@
 //! The real binary: token creation, first start creating keys, and data surviving a
 //! hard kill and restart on the same data directory.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use serde_json::{json, Value};
 
+use crate::binary::{create_token, serve};
 use crate::helpers::copy_request;
-
-const BIN: &str = env!("CARGO_BIN_EXE_aiprov");
-
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--keys")
-        .arg(dir.join("keys"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("aiprov starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("aiprov logs the address it listens on").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, base }
-}
-
-fn create_token(dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "create", "--issuer", "Restart Co"])
-        .arg("--data")
-        .arg(dir.join("data"))
-        .output()
-        .expect("token create runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    stdout.lines().last().unwrap().trim().to_owned()
-}
 
 #[tokio::test]
 async fn data_and_keys_survive_a_hard_kill_and_restart() {
