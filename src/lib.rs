@@ -21,11 +21,15 @@
 //! - [`verify`]: verdicts, named check by named check.
 //! - [`audit`]: recomputing and checking the whole log, locally or over HTTP.
 //! - [`service`]: the operations behind the HTTP API.
+//! - [`client`]: a reqwest client of the API with retries, for tools and examples.
+//! - [`batch`]: files to stamp requests, stamped concurrently.
 //! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
 pub mod audit;
+pub mod batch;
 pub mod checkpoint;
+pub mod client;
 pub mod config;
 pub mod digest;
 pub mod error;

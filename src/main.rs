@@ -34,6 +34,10 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Stamp a file, a folder (recursively) or stdin through a running service.
+    Stamp(StampArgs),
+    /// Verify a receipt offline, with the service's public keys only.
+    Verify(VerifyArgs),
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
     Audit(AuditArgs),
@@ -42,6 +46,84 @@ enum Command {
         #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
         keys: std::path::PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct StampArgs {
+    /// A file or folder to stamp; `-` or nothing reads stdin.
+    path: Option<std::path::PathBuf>,
+    /// The service's base URL.
+    #[arg(long, env = "AIPROV_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The issuer token.
+    #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true)]
+    token: String,
+    #[arg(long, value_parser = parse_kind, default_value = "marketing_copy")]
+    kind: ai_provenance::statement::Kind,
+    #[arg(long)]
+    provider: String,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    model_version: Option<String>,
+    /// The disclosure text shown to readers.
+    #[arg(long)]
+    disclosure: String,
+    #[arg(long, default_value = "en")]
+    lang: String,
+    /// IPTC digital source type URI (default: by kind).
+    #[arg(long)]
+    digital_source_type: Option<String>,
+    #[arg(long, value_parser = parse_oversight)]
+    human_oversight: Option<ai_provenance::statement::HumanOversight>,
+    /// The prompt, committed to with a salt and never stored by the service.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Where to append one JSON line per file (receipt and salt, or the error).
+    #[arg(long, default_value = "receipts.jsonl")]
+    out: std::path::PathBuf,
+}
+
+fn parse_kind(s: &str) -> Result<ai_provenance::statement::Kind, String> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| "one of marketing_copy, image, video, audio, recommendation_explanation, other".to_owned())
+}
+
+fn parse_oversight(s: &str) -> Result<ai_provenance::statement::HumanOversight, String> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| "one of none, reviewed, edited".to_owned())
+}
+
+#[derive(clap::Args)]
+#[group(id = "content", multiple = false)]
+struct VerifyContent {
+    /// The content as a file.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+    /// The content as text.
+    #[arg(long)]
+    text: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The receipt (JSON) to verify.
+    #[arg(long)]
+    receipt: std::path::PathBuf,
+    #[command(flatten)]
+    content: VerifyContent,
+    /// The service's keys: its base URL (fetches /v1/keys), a saved copy of /v1/keys,
+    /// or one base64 Ed25519 statement key (then give --log-key too).
+    #[arg(long)]
+    key: String,
+    /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
+    #[arg(long)]
+    log_key: Option<String>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -95,6 +177,8 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Create { issuer, state },
         } => token_create(&issuer, &state),
+        Command::Stamp(args) => stamp(args),
+        Command::Verify(args) => return verify(&args),
         Command::Audit(args) => audit(&args),
         Command::Keygen { keys } => keygen(&keys),
     };
@@ -137,6 +221,151 @@ fn token_create(issuer: &str, state: &StateArgs) -> anyhow::Result<()> {
     println!("Created an issuer token for \"{issuer}\". Only its hash is stored: copy it now.");
     println!("{}", token.secret);
     Ok(())
+}
+
+fn stamp(args: StampArgs) -> anyhow::Result<()> {
+    use ai_provenance::batch::{collect_files, stamp_files, Outcome, StampTemplate};
+    use ai_provenance::statement::{DigitalSourceType, Disclosure, Generator};
+    use std::io::{Read, Write};
+
+    let template = StampTemplate {
+        kind: args.kind,
+        generator: Generator {
+            provider: args.provider,
+            model: args.model,
+            model_version: args.model_version,
+        },
+        disclosure: Disclosure {
+            text: args.disclosure,
+            lang: args.lang,
+        },
+        digital_source_type: args
+            .digital_source_type
+            .as_deref()
+            .map(DigitalSourceType::parse)
+            .transpose()?,
+        human_oversight: args.human_oversight,
+        prompt: args.prompt,
+    };
+    let client = ai_provenance::client::Client::new(&args.url, Some(args.token))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&args.out)
+        .with_context(|| format!("opening {}", args.out.display()))?;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut write = |o: Outcome| -> anyhow::Result<()> {
+        if o.error.is_some() {
+            failed += 1;
+            eprintln!("aiprov: {}: {}", o.file, o.error.as_deref().unwrap_or_default());
+        } else {
+            ok += 1;
+        }
+        writeln!(out, "{}", serde_json::to_string(&o)?)?;
+        Ok(())
+    };
+    match args.path.as_deref() {
+        None => stamp_stdin(&runtime, &client, &template, &mut write)?,
+        Some(p) if p.as_os_str() == "-" => stamp_stdin(&runtime, &client, &template, &mut write)?,
+        Some(path) => {
+            let files = collect_files(path).with_context(|| format!("reading {}", path.display()))?;
+            let bar = progress_bar();
+            bar.set_length(files.len() as u64);
+            let mut result = Ok(());
+            runtime.block_on(stamp_files(&client, &template, files, args.concurrency, |o| {
+                bar.inc(1);
+                if result.is_ok() {
+                    result = write(o);
+                }
+            }));
+            bar.finish_and_clear();
+            result?;
+        }
+    }
+    println!(
+        "stamped {ok}, failed {failed}; receipts appended to {}",
+        args.out.display()
+    );
+    if failed > 0 {
+        anyhow::bail!("{failed} file(s) could not be stamped");
+    }
+    return Ok(());
+
+    fn stamp_stdin(
+        runtime: &tokio::runtime::Runtime,
+        client: &ai_provenance::client::Client,
+        template: &StampTemplate,
+        write: &mut dyn FnMut(Outcome) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
+        let req = template.for_bytes(bytes, None);
+        let outcome = match runtime.block_on(client.stamp(&req)) {
+            Ok(r) => Outcome {
+                file: "-".into(),
+                receipt: Some(r),
+                error: None,
+            },
+            Err(e) => Outcome {
+                file: "-".into(),
+                receipt: None,
+                error: Some(e.to_string()),
+            },
+        };
+        write(outcome)
+    }
+}
+
+/// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
+fn verify(args: &VerifyArgs) -> ExitCode {
+    match verify_inner(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("aiprov: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn verify_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
+    use ai_provenance::verify::{verify_receipt, ContentHashes, TrustAnchors, Verdict};
+    let text = std::fs::read_to_string(&args.receipt).with_context(|| format!("reading {}", args.receipt.display()))?;
+    let receipt: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", args.receipt.display()))?;
+    let trust = if args.key.starts_with("http://") || args.key.starts_with("https://") {
+        let client = ai_provenance::client::Client::new(&args.key, None)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(client.trust_anchors())?
+    } else if std::path::Path::new(&args.key).is_file() {
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args.key)?)
+            .with_context(|| format!("{} is not a saved /v1/keys document", args.key))?;
+        TrustAnchors::from_keys_document(&doc).map_err(anyhow::Error::msg)?
+    } else {
+        TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)?
+    };
+    let content = match (&args.content.file, &args.content.text) {
+        (Some(f), _) => Some(ContentHashes::of_bytes(
+            &std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+        )),
+        (None, Some(t)) => Some(ContentHashes::of_text(t)),
+        (None, None) => None,
+    };
+    let (checks, stamp) = verify_receipt(&receipt, content.as_ref(), &trust);
+    let verdict = Verdict::from_checks(checks, stamp);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        for c in &verdict.checks {
+            println!("{} {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.code, c.message);
+        }
+        println!("{}", verdict.summary);
+        if let Some(failed) = verdict.first_failure() {
+            eprintln!("aiprov: not verified: check {} failed ({})", failed.name, failed.code);
+        }
+    }
+    Ok(verdict.verified)
 }
 
 fn progress_bar() -> indicatif::ProgressBar {

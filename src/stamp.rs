@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -19,34 +19,34 @@ use crate::Sha256Digest;
 /// Longest prompt accepted (characters). Prompts are hashed, never stored.
 pub const MAX_PROMPT_CHARS: usize = 200_000;
 
-/// The body of `POST /v1/stamps`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/stamps` (also sent by the client, hence `Serialize`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampRequest {
     /// The content as UTF-8 text (marketing copy, explanations).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The content as standard base64 (images and other binary assets).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
     /// Only the SHA-256 of content that stays private.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     pub kind: Kind,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digital_source_type: Option<DigitalSourceType>,
     pub generator: Generator,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub disclosure: Disclosure,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub human_oversight: Option<HumanOversight>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
 

@@ -212,6 +212,10 @@ impl Timestamp {
         Self(DateTime::from_timestamp_millis(millis).unwrap_or(now))
     }
 
+    pub fn from_datetime(t: DateTime<Utc>) -> Self {
+        Self(DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t))
+    }
+
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0
     }

@@ -58,6 +58,46 @@ pub struct TrustAnchors {
     pub log: Option<NoteVerifier>,
 }
 
+impl TrustAnchors {
+    /// Trust anchors from the JSON document `GET /v1/keys` serves
+    /// (`{"keys": [...], "log": {"verifier_key": ...}}`), fetched or saved to a file.
+    ///
+    /// # Errors
+    /// A sentence saying what is missing or malformed.
+    pub fn from_keys_document(doc: &Value) -> Result<Self, String> {
+        let keys: Vec<PublicKeyInfo> = serde_json::from_value(doc["keys"].clone())
+            .map_err(|e| format!("\"keys\" is not a list of public keys: {e}"))?;
+        let log = match doc["log"]["verifier_key"].as_str() {
+            Some(v) => Some(NoteVerifier::parse(v).map_err(|e| format!("log.verifier_key: {e}"))?),
+            None => None,
+        };
+        Ok(Self { keys, log })
+    }
+
+    /// Trust anchors from one base64 Ed25519 statement key and, optionally, the log's
+    /// note verifier key string. Without the latter the log checks cannot pass.
+    ///
+    /// # Errors
+    /// When either key does not parse.
+    pub fn from_public_key(public_key_b64: &str, log_verifier_key: Option<&str>) -> Result<Self, String> {
+        let key = crate::keys::decode_public_key(public_key_b64).map_err(|e| format!("--key: {e}"))?;
+        let info = PublicKeyInfo {
+            kid: crate::keys::KeyId::for_key(&key),
+            algorithm: "Ed25519".into(),
+            purpose: KeyPurpose::Statement,
+            public_key: public_key_b64.trim().to_owned(),
+            // Not known offline; only the key itself matters for verification.
+            created_at: Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH),
+            retired_at: None,
+        };
+        let log = log_verifier_key
+            .map(NoteVerifier::parse)
+            .transpose()
+            .map_err(|e| format!("--log-key: {e}"))?;
+        Ok(Self { keys: vec![info], log })
+    }
+}
+
 /// One check, with a stable `code` in the spirit of C2PA validation status codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {

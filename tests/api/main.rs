@@ -3,6 +3,7 @@
 
 mod audit;
 mod binary;
+mod cli;
 mod errors;
 mod helpers;
 mod log;
