@@ -34,32 +34,17 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args_os().nth(1) {
         Some(folder) => {
             let files = collect_files(std::path::Path::new(&folder))?;
-            stamp_files(&client, &template, files, 8, |outcome| {
-                match (outcome.receipt, outcome.error) {
-                    (Some(r), _) => println!(
-                        "{} -> {} (log index {})",
-                        outcome.file, r.receipt.id, r.receipt.log.index
-                    ),
-                    (None, e) => eprintln!("{} failed: {}", outcome.file, e.unwrap_or_default()),
-                }
+            stamp_files(&client, &template, files, 8, |outcome| match (outcome.receipt, outcome.error) {
+                (Some(r), _) => println!("{} -> {} (log index {})", outcome.file, r.receipt.id, r.receipt.log.index),
+                (None, e) => eprintln!("{} failed: {}", outcome.file, e.unwrap_or_default()),
             })
             .await;
         }
         None => {
-            for line in [
-                "Warm days, warmer jackets.",
-                "Autumn, but cosier.",
-                "30% off until Sunday.",
-            ] {
-                let stamped = client
-                    .stamp(&template.for_bytes(line.as_bytes().to_vec(), None))
-                    .await?;
+            for line in ["Warm days, warmer jackets.", "Autumn, but cosier.", "30% off until Sunday."] {
+                let stamped = client.stamp(&template.for_bytes(line.as_bytes().to_vec(), None)).await?;
                 // Keep `prompt_salt` with your own records: it proves later which prompt was used.
-                println!(
-                    "{line:?} -> {} (salt kept: {})",
-                    stamped.receipt.id,
-                    stamped.prompt_salt.is_some()
-                );
+                println!("{line:?} -> {} (salt kept: {})", stamped.receipt.id, stamped.prompt_salt.is_some());
             }
         }
     }

@@ -77,19 +77,12 @@ impl Auditor {
             .filter(|k| k.purpose == KeyPurpose::Statement)
             .filter_map(|k| Some((k.kid.clone(), k.verifying_key().ok()?)))
             .collect();
-        Self {
-            keys,
-            tree: MemoryTree::new(),
-            problems: Vec::new(),
-        }
+        Self { keys, tree: MemoryTree::new(), problems: Vec::new() }
     }
 
     fn problem(&mut self, index: Option<u64>, what: impl Into<String>) {
         if self.problems.len() < MAX_PROBLEMS {
-            self.problems.push(Problem {
-                index,
-                what: what.into(),
-            });
+            self.problems.push(Problem { index, what: what.into() });
         }
     }
 
@@ -105,10 +98,7 @@ impl Auditor {
         let hash = merkle::leaf_hash(leaf);
         self.tree.push(hash);
         if stored_hash.is_some_and(|s| s != hash) {
-            self.problem(
-                Some(index),
-                "the leaf bytes do not hash to the leaf hash in the tree: the leaf was altered",
-            );
+            self.problem(Some(index), "the leaf bytes do not hash to the leaf hash in the tree: the leaf was altered");
         }
         let signed: SignedStatement = match serde_json::from_slice(leaf) {
             Ok(s) => s,
@@ -124,10 +114,7 @@ impl Auditor {
         let Some(key) = self.keys.get(&signed.signature.kid) else {
             self.problem(
                 Some(index),
-                format!(
-                    "signed with key {} which this log does not publish",
-                    signed.signature.kid
-                ),
+                format!("signed with key {} which this log does not publish", signed.signature.kid),
             );
             return hash;
         };
@@ -136,10 +123,7 @@ impl Auditor {
             _ => false,
         };
         if !valid {
-            self.problem(
-                Some(index),
-                "the statement's signature does not verify: statement or signature altered",
-            );
+            self.problem(Some(index), "the statement's signature does not verify: statement or signature altered");
         }
         hash
     }
@@ -154,10 +138,7 @@ impl Auditor {
             Some((text, verifier)) => {
                 note = Some(text.to_owned());
                 match Checkpoint::open_signed(text, verifier) {
-                    Err(e) => self.problem(
-                        None,
-                        format!("the checkpoint is not validly signed by the log key: {e}"),
-                    ),
+                    Err(e) => self.problem(None, format!("the checkpoint is not validly signed by the log key: {e}")),
                     Ok(cp) if cp.size > self.tree.size() => self.problem(
                         None,
                         format!(
@@ -185,13 +166,7 @@ impl Auditor {
                 }
             }
         }
-        AuditReport {
-            leaves: self.tree.size(),
-            root,
-            checkpoint: note,
-            uncovered,
-            problems: self.problems,
-        }
+        AuditReport { leaves: self.tree.size(), root, checkpoint: note, uncovered, problems: self.problems }
     }
 
     /// The rebuilt tree, to compare stored nodes with.
@@ -241,21 +216,14 @@ pub fn audit_store(
     mut on_leaf: impl FnMut(u64, u64),
 ) -> Result<AuditReport, AuditError> {
     let size = store.size()?;
-    let origin = store
-        .meta("origin")?
-        .map(|o| String::from_utf8_lossy(&o).into_owned())
-        .unwrap_or_default();
+    let origin = store.meta("origin")?.map(|o| String::from_utf8_lossy(&o).into_owned()).unwrap_or_default();
     let checkpoint_key = keys
         .iter()
         .find(|k| k.purpose == KeyPurpose::Checkpoint && k.retired_at.is_none())
         .ok_or_else(|| AuditError::Keys("no checkpoint key in the keyring".into()))?;
-    let verifier = NoteVerifier::new(
-        &origin,
-        checkpoint_key
-            .verifying_key()
-            .map_err(|e| AuditError::Keys(e.to_string()))?,
-    )
-    .map_err(|e| AuditError::Keys(format!("origin {origin:?}: {e}")))?;
+    let verifier =
+        NoteVerifier::new(&origin, checkpoint_key.verifying_key().map_err(|e| AuditError::Keys(e.to_string()))?)
+            .map_err(|e| AuditError::Keys(format!("origin {origin:?}: {e}")))?;
     let mut auditor = Auditor::new(keys);
     for i in 0..size {
         let stored = Nodes(store).node(merkle::NodeId { level: 0, index: i }).ok();
@@ -288,10 +256,7 @@ pub fn audit_store(
     for id in bad_nodes {
         auditor.problem(
             None,
-            format!(
-                "stored Merkle node (level {}, index {}) differs from the recomputed tree",
-                id.level, id.index
-            ),
+            format!("stored Merkle node (level {}, index {}) differs from the recomputed tree", id.level, id.index),
         );
     }
     let note = store.latest_checkpoint()?;
@@ -318,11 +283,7 @@ pub async fn audit_remote(
 ) -> Result<(AuditReport, AuditState), AuditError> {
     let base = base_url.trim_end_matches('/');
     let get_text = |path: String| async move {
-        let resp = client
-            .get(&path)
-            .send()
-            .await
-            .map_err(|e| AuditError::Http(format!("{path}: {e}")))?;
+        let resp = client.get(&path).send().await.map_err(|e| AuditError::Http(format!("{path}: {e}")))?;
         if !resp.status().is_success() {
             return Err(AuditError::Http(format!("{path}: status {}", resp.status())));
         }
@@ -356,23 +317,15 @@ pub async fn audit_remote(
 
     if let Some(prev) = previous {
         match Checkpoint::open_signed(&prev.checkpoint, &verifier) {
-            Err(e) => extra.push(Problem {
-                index: None,
-                what: format!("the saved checkpoint does not verify: {e}"),
-            }),
+            Err(e) => extra.push(Problem { index: None, what: format!("the saved checkpoint does not verify: {e}") }),
             Ok(old) if old.size > checkpoint.size => extra.push(Problem {
                 index: None,
-                what: format!(
-                    "the log shrank from {} to {} leaves since the last audit",
-                    old.size, checkpoint.size
-                ),
+                what: format!("the log shrank from {} to {} leaves since the last audit", old.size, checkpoint.size),
             }),
             Ok(old) => {
-                let proof = get_json(format!(
-                    "{base}/v1/log/proof/consistency?first={}&second={}",
-                    old.size, checkpoint.size
-                ))
-                .await?;
+                let proof =
+                    get_json(format!("{base}/v1/log/proof/consistency?first={}&second={}", old.size, checkpoint.size))
+                        .await?;
                 let hashes: Result<Vec<Sha256Digest>, _> =
                     serde_json::from_value::<Vec<Sha256Digest>>(proof["consistency_proof"].clone());
                 let consistent = hashes
@@ -412,11 +365,5 @@ pub async fn audit_remote(
     }
     let mut report = auditor.finish(Some((&note, &verifier)));
     report.problems.extend(extra);
-    Ok((
-        report,
-        AuditState {
-            verifier_key: pinned.to_owned(),
-            checkpoint: note,
-        },
-    ))
+    Ok((report, AuditState { verifier_key: pinned.to_owned(), checkpoint: note }))
 }

@@ -59,11 +59,8 @@ impl StampTemplate {
             Ok(text) => req.content_base64 = Some(STANDARD.encode(text.as_bytes())),
             Err(e) => req.content_base64 = Some(STANDARD.encode(e.as_bytes())),
         }
-        req.media_type = media_type.or_else(|| {
-            req.content_base64
-                .as_ref()
-                .and_then(|_| MediaType::parse("application/octet-stream").ok())
-        });
+        req.media_type = media_type
+            .or_else(|| req.content_base64.as_ref().and_then(|_| MediaType::parse("application/octet-stream").ok()));
         req
     }
 
@@ -174,32 +171,12 @@ pub async fn stamp_files(
             // File reading and hashing block: keep them off the async executor.
             let req = match tokio::task::spawn_blocking(move || t.for_file(&path)).await {
                 Ok(Ok(req)) => req,
-                Ok(Err(e)) => {
-                    return Outcome {
-                        file,
-                        receipt: None,
-                        error: Some(format!("cannot read: {e}")),
-                    }
-                }
-                Err(e) => {
-                    return Outcome {
-                        file,
-                        receipt: None,
-                        error: Some(e.to_string()),
-                    }
-                }
+                Ok(Err(e)) => return Outcome { file, receipt: None, error: Some(format!("cannot read: {e}")) },
+                Err(e) => return Outcome { file, receipt: None, error: Some(e.to_string()) },
             };
             match client.stamp(&req).await {
-                Ok(r) => Outcome {
-                    file,
-                    receipt: Some(r),
-                    error: None,
-                },
-                Err(e) => Outcome {
-                    file,
-                    receipt: None,
-                    error: Some(e.to_string()),
-                },
+                Ok(r) => Outcome { file, receipt: Some(r), error: None },
+                Err(e) => Outcome { file, receipt: None, error: Some(e.to_string()) },
             }
         })
         .buffer_unordered(concurrency.max(1));
@@ -215,15 +192,8 @@ mod tests {
     fn template() -> StampTemplate {
         StampTemplate {
             kind: Kind::MarketingCopy,
-            generator: Generator {
-                provider: "P".into(),
-                model: "M".into(),
-                model_version: None,
-            },
-            disclosure: Disclosure {
-                text: "AI".into(),
-                lang: "en".into(),
-            },
+            generator: Generator { provider: "P".into(), model: "M".into(), model_version: None },
+            disclosure: Disclosure { text: "AI".into(), lang: "en".into() },
             digital_source_type: None,
             human_oversight: None,
             prompt: None,

@@ -50,10 +50,8 @@ const ED25519_SIG_LEN: usize = 64;
 /// lines and verifier keys are decoded with it so that every line or key Go's
 /// `note` package accepts is accepted here too; the bytes a signature check sees
 /// are the same either way.
-const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-);
+const GO_STD_BASE64: GeneralPurpose =
+    GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
 /// Everything that can go wrong making, parsing or opening notes and checkpoints.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
@@ -132,10 +130,7 @@ pub fn key_hash(name: &str, public_key: &VerifyingKey) -> u32 {
 /// White_Space property), no '+'. Control characters are refused as well: Go
 /// accepts them in names, but no note carrying such a name could ever be opened.
 fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c.is_ascii_control())
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_ascii_control())
 }
 
 /// Go's `note.Open` rule: nothing below U+0020 except the newline. (DEL and the
@@ -176,11 +171,7 @@ impl NoteVerifier {
         if key.is_weak() {
             return Err(NoteError::WeakPublicKey);
         }
-        Ok(Self {
-            hash: key_hash(name, &key),
-            name: name.to_owned(),
-            key,
-        })
+        Ok(Self { hash: key_hash(name, &key), name: name.to_owned(), key })
     }
 
     /// Parses a verifier key string `<name>+<8 hex digits>+<base64(0x01 || key)>`,
@@ -201,9 +192,7 @@ impl NoteVerifier {
             return Err(NoteError::MalformedVerifierKey);
         }
         let hash = u32::from_str_radix(hash16, 16).map_err(|_| NoteError::MalformedVerifierKey)?;
-        let key = GO_STD_BASE64
-            .decode(key64)
-            .map_err(|_| NoteError::MalformedVerifierKey)?;
+        let key = GO_STD_BASE64.decode(key64).map_err(|_| NoteError::MalformedVerifierKey)?;
         let Some((&alg, raw)) = key.split_first() else {
             return Err(NoteError::MalformedVerifierKey);
         };
@@ -286,20 +275,12 @@ impl NoteSigner {
         if !is_valid_name(name) {
             return Err(NoteError::InvalidKeyName);
         }
-        Ok(Self {
-            hash: key_hash(name, &key.verifying_key()),
-            name: name.to_owned(),
-            key,
-        })
+        Ok(Self { hash: key_hash(name, &key.verifying_key()), name: name.to_owned(), key })
     }
 
     /// The verifier for this signer's public key.
     pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier {
-            name: self.name.clone(),
-            hash: self.hash,
-            key: self.key.verifying_key(),
-        }
+        NoteVerifier { name: self.name.clone(), hash: self.hash, key: self.key.verifying_key() }
     }
 
     /// Signs `body` and returns the whole signed note: the body, a blank line and
@@ -324,10 +305,7 @@ impl NoteSigner {
         let line = format!("{SIG_PREFIX}{} {}\n", self.name, STANDARD.encode(payload));
         let size = body.len() + 1 + line.len();
         if size > MAX_NOTE_SIZE {
-            return Err(NoteError::NoteTooLarge {
-                size,
-                max: MAX_NOTE_SIZE,
-            });
+            return Err(NoteError::NoteTooLarge { size, max: MAX_NOTE_SIZE });
         }
         let mut note = String::with_capacity(size);
         note.push_str(body);
@@ -369,10 +347,7 @@ pub struct OpenedNote {
 pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteError> {
     // Size first, before any other work on hostile input.
     if note.len() > MAX_NOTE_SIZE {
-        return Err(NoteError::NoteTooLarge {
-            size: note.len(),
-            max: MAX_NOTE_SIZE,
-        });
+        return Err(NoteError::NoteTooLarge { size: note.len(), max: MAX_NOTE_SIZE });
     }
     // UTF-8 validity is guaranteed by `&str`.
     if has_forbidden_control(note) {
@@ -397,22 +372,14 @@ pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteEr
     let mut seen_unknown: HashSet<&str> = HashSet::new();
     // `sigs` ends in '\n', so the last piece of the split is empty and skipped.
     for (index, line) in sigs.split_terminator('\n').enumerate() {
-        let malformed = |reason| NoteError::MalformedSignatureLine {
-            line: index + 1,
-            reason,
-        };
-        let rest = line
-            .strip_prefix(SIG_PREFIX)
-            .ok_or_else(|| malformed("it does not start with an em dash and a space"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or_else(|| malformed("there is no space after the key name"))?;
+        let malformed = |reason| NoteError::MalformedSignatureLine { line: index + 1, reason };
+        let rest =
+            line.strip_prefix(SIG_PREFIX).ok_or_else(|| malformed("it does not start with an em dash and a space"))?;
+        let (name, b64) = rest.split_once(' ').ok_or_else(|| malformed("there is no space after the key name"))?;
         if !is_valid_name(name) {
             return Err(malformed("the key name is not valid"));
         }
-        let raw = GO_STD_BASE64
-            .decode(b64)
-            .map_err(|_| malformed("the signature is not padded standard base64"))?;
+        let raw = GO_STD_BASE64.decode(b64).map_err(|_| malformed("the signature is not padded standard base64"))?;
         let (hash, sig) = match raw.as_slice() {
             [h0, h1, h2, h3, sig @ ..] if !sig.is_empty() => (u32::from_be_bytes([*h0, *h1, *h2, *h3]), sig),
             _ => return Err(malformed("the signature is shorter than a key hash and one byte")),
@@ -427,33 +394,21 @@ pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteEr
         // Go refuses any duplicate here; identical duplicates are harmless (a
         // caller passing the same key twice), so only differing keys are refused.
         if matching.any(|other| other.key != verifier.key) {
-            return Err(NoteError::AmbiguousKey {
-                name: name.to_owned(),
-                key_hash: hash,
-            });
+            return Err(NoteError::AmbiguousKey { name: name.to_owned(), key_hash: hash });
         }
         if !seen_known.insert((name, hash)) {
             continue;
         }
         if !verifier.verify(body.as_bytes(), sig) {
-            return Err(NoteError::InvalidSignature {
-                name: name.to_owned(),
-                key_hash: hash,
-            });
+            return Err(NoteError::InvalidSignature { name: name.to_owned(), key_hash: hash });
         }
         verified_by.push(name.to_owned());
     }
 
     if verified_by.is_empty() {
-        return Err(NoteError::NoVerifiedSignature {
-            unverified: seen_unknown.len(),
-        });
+        return Err(NoteError::NoVerifiedSignature { unverified: seen_unknown.len() });
     }
-    Ok(OpenedNote {
-        body: body.to_owned(),
-        verified_by,
-        unverified: seen_unknown.len(),
-    })
+    Ok(OpenedNote { body: body.to_owned(), verified_by, unverified: seen_unknown.len() })
 }
 
 /// A transparency log checkpoint (C2SP tlog-checkpoint): the log's identity and
@@ -474,12 +429,7 @@ impl Checkpoint {
     /// The note body: origin, size, base64 root, extension lines, each ending in `\n`.
     /// Does not validate; [`Checkpoint::sign`] does before signing.
     pub fn to_body(&self) -> String {
-        let mut body = format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            STANDARD.encode(self.root.as_bytes())
-        );
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root.as_bytes()));
         for ext in &self.extensions {
             body.push_str(ext);
             body.push('\n');
@@ -501,10 +451,7 @@ impl Checkpoint {
     /// [`NoteError::EmptyExtensionLine`].
     pub fn parse_body(body: &str) -> Result<Self, NoteError> {
         if body.len() > MAX_NOTE_SIZE {
-            return Err(NoteError::NoteTooLarge {
-                size: body.len(),
-                max: MAX_NOTE_SIZE,
-            });
+            return Err(NoteError::NoteTooLarge { size: body.len(), max: MAX_NOTE_SIZE });
         }
         if has_forbidden_control(body) {
             return Err(NoteError::ControlCharacter);
@@ -512,9 +459,7 @@ impl Checkpoint {
         let text = body.strip_suffix('\n').ok_or(NoteError::MissingFinalNewline)?;
         let mut lines = text.split('\n');
         let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
-            return Err(NoteError::TooFewLines {
-                got: text.split('\n').count(),
-            });
+            return Err(NoteError::TooFewLines { got: text.split('\n').count() });
         };
         if origin.is_empty() {
             return Err(NoteError::EmptyOrigin);
@@ -532,12 +477,7 @@ impl Checkpoint {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            origin: origin.to_owned(),
-            size,
-            root,
-            extensions,
-        })
+        Ok(Self { origin: origin.to_owned(), size, root, extensions })
     }
 
     /// Signs the checkpoint and returns the signed note text.
@@ -562,10 +502,7 @@ impl Checkpoint {
             return Err(NoteError::EmptyExtensionLine { index: index + 1 });
         }
         if self.origin != signer.name {
-            return Err(NoteError::OriginMismatch {
-                origin: clip(&self.origin),
-                key_name: signer.name.clone(),
-            });
+            return Err(NoteError::OriginMismatch { origin: clip(&self.origin), key_name: signer.name.clone() });
         }
         signer.sign(&self.to_body())
     }
@@ -656,12 +593,7 @@ mod tests {
     }
 
     fn checkpoint() -> Checkpoint {
-        Checkpoint {
-            origin: ORIGIN.into(),
-            size: 42,
-            root: Sha256Digest::of(b"root"),
-            extensions: vec![],
-        }
+        Checkpoint { origin: ORIGIN.into(), size: 42, root: Sha256Digest::of(b"root"), extensions: vec![] }
     }
 
     #[test]
@@ -690,19 +622,13 @@ mod tests {
             open(QUASIMODO_NOTE, std::slice::from_ref(&other)),
             Err(NoteError::NoVerifiedSignature { unverified: 1 })
         );
-        assert_eq!(
-            open(SPEC_CHECKPOINT_NOTE, &[other]),
-            Err(NoteError::NoVerifiedSignature { unverified: 1 })
-        );
+        assert_eq!(open(SPEC_CHECKPOINT_NOTE, &[other]), Err(NoteError::NoVerifiedSignature { unverified: 1 }));
 
         let body = SPEC_CHECKPOINT_NOTE.split_once("\n\n").unwrap().0.to_owned() + "\n";
         let cp = Checkpoint::parse_body(&body).unwrap();
         assert_eq!(cp.origin, "example.com/behind-the-sofa");
         assert_eq!(cp.size, 20_852_163);
-        assert_eq!(
-            STANDARD.encode(cp.root.as_bytes()),
-            "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I="
-        );
+        assert_eq!(STANDARD.encode(cp.root.as_bytes()), "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=");
         assert!(cp.extensions.is_empty());
         assert_eq!(cp.to_body(), body);
     }
@@ -738,33 +664,21 @@ mod tests {
         assert_eq!((n.verified_by, n.unverified), (vec!["PeterNeumann".to_owned()], 1));
         // Both verified.
         let n = open(&both, &[peter.clone(), enoch.clone()]).unwrap();
-        assert_eq!(
-            (n.verified_by, n.unverified),
-            (vec!["PeterNeumann".to_owned(), "EnochRoot".to_owned()], 0)
-        );
+        assert_eq!((n.verified_by, n.unverified), (vec!["PeterNeumann".to_owned(), "EnochRoot".to_owned()], 0));
         // Neither known.
         assert_eq!(open(&both, &[]), Err(NoteError::NoVerifiedSignature { unverified: 2 }));
         // Too many signatures.
         let many = format!("{GO_TEXT}\n{}", PETER_SIG.repeat(101));
-        assert_eq!(
-            open(&many, std::slice::from_ref(&peter)),
-            Err(NoteError::TooManySignatures { max: 100 })
-        );
+        assert_eq!(open(&many, std::slice::from_ref(&peter)), Err(NoteError::TooManySignatures { max: 100 }));
         assert_eq!(open(&many, &[]), Err(NoteError::TooManySignatures { max: 100 }));
         // Exactly 100 is allowed.
         let hundred = format!("{GO_TEXT}\n{}", PETER_SIG.repeat(100));
-        assert_eq!(
-            open(&hundred, std::slice::from_ref(&peter)).unwrap().verified_by.len(),
-            1
-        );
+        assert_eq!(open(&hundred, std::slice::from_ref(&peter)).unwrap().verified_by.len(), 1);
         // Invalid signature by a known key ("ABCD" inserted at byte 60, as in Go).
         let bad = format!("{GO_TEXT}\n{}ABCD{}", &PETER_SIG[..60], &PETER_SIG[60..]);
         assert_eq!(
             open(&bad, std::slice::from_ref(&peter)),
-            Err(NoteError::InvalidSignature {
-                name: "PeterNeumann".into(),
-                key_hash: 0xc74f_20a3
-            })
+            Err(NoteError::InvalidSignature { name: "PeterNeumann".into(), key_hash: 0xc74f_20a3 })
         );
         // Duplicated verified and unverified signatures.
         let enoch_abcd = format!("{}ABCD{}", &ENOCH_SIG[..60], &ENOCH_SIG[60..]);
@@ -773,21 +687,11 @@ mod tests {
         assert_eq!((n.verified_by, n.unverified), (vec!["PeterNeumann".to_owned()], 2));
         // A verifier listed twice is not ambiguous; two different keys under one
         // name and hash are.
-        assert!(open(
-            &format!("{GO_TEXT}\n{ENOCH_SIG}"),
-            &[enoch.clone(), peter.clone(), enoch.clone()]
-        )
-        .is_ok());
-        let impostor = NoteVerifier {
-            key: *peter.key(),
-            ..enoch.clone()
-        };
+        assert!(open(&format!("{GO_TEXT}\n{ENOCH_SIG}"), &[enoch.clone(), peter.clone(), enoch.clone()]).is_ok());
+        let impostor = NoteVerifier { key: *peter.key(), ..enoch.clone() };
         assert_eq!(
             open(&format!("{GO_TEXT}\n{ENOCH_SIG}"), &[enoch, impostor]),
-            Err(NoteError::AmbiguousKey {
-                name: "EnochRoot".into(),
-                key_hash: 0xaf0c_fe78
-            })
+            Err(NoteError::AmbiguousKey { name: "EnochRoot".into(), key_hash: 0xaf0c_fe78 })
         );
     }
 
@@ -852,14 +756,9 @@ mod tests {
     #[test]
     fn verifier_key_errors() {
         let key = *verifier(PETER_VKEY).key();
+        assert_eq!(NoteVerifier::parse("PeterNeumann"), Err(NoteError::MalformedVerifierKey));
         assert_eq!(
-            NoteVerifier::parse("PeterNeumann"),
-            Err(NoteError::MalformedVerifierKey)
-        );
-        assert_eq!(
-            NoteVerifier::parse("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
-                .unwrap()
-                .key(),
+            NoteVerifier::parse("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap().key(),
             &key,
             "upper-case hex is accepted, as in Go"
         );
@@ -873,10 +772,7 @@ mod tests {
         );
         for name in ["", "a b", "a+b", "a\u{a0}b", "a\u{2003}b", "a\nb", "a\x01b"] {
             assert_eq!(NoteVerifier::new(name, key), Err(NoteError::InvalidKeyName), "{name:?}");
-            assert!(
-                NoteSigner::new(name, SigningKey::from_bytes(&[1; 32])).is_err(),
-                "{name:?}"
-            );
+            assert!(NoteSigner::new(name, SigningKey::from_bytes(&[1; 32])).is_err(), "{name:?}");
         }
         // The identity point is a small-order key.
         let mut identity = [0u8; 32];
@@ -900,10 +796,9 @@ mod tests {
         let signer = log_signer();
         let mut cp = checkpoint();
         let note = cp.sign(&signer).unwrap();
-        assert!(note.starts_with(&format!(
-            "{ORIGIN}\n42\n{}\n\n\u{2014} {ORIGIN} ",
-            STANDARD.encode(cp.root.as_bytes())
-        )));
+        assert!(
+            note.starts_with(&format!("{ORIGIN}\n42\n{}\n\n\u{2014} {ORIGIN} ", STANDARD.encode(cp.root.as_bytes())))
+        );
         assert_eq!(Checkpoint::open_signed(&note, &signer.verifier()).unwrap(), cp);
 
         cp.extensions = vec!["ext one".into(), "ext two".into()];
@@ -919,10 +814,7 @@ mod tests {
     fn checkpoint_tampering_is_detected() {
         let signer = log_signer();
         let v = signer.verifier();
-        let invalid = Err(NoteError::InvalidSignature {
-            name: ORIGIN.into(),
-            key_hash: v.key_hash(),
-        });
+        let invalid = Err(NoteError::InvalidSignature { name: ORIGIN.into(), key_hash: v.key_hash() });
         let note = checkpoint().sign(&signer).unwrap();
 
         // Tampered body: the size changes from 42 to 43.
@@ -944,23 +836,14 @@ mod tests {
         );
 
         // Missing final newline, CRLF line endings.
-        assert_eq!(
-            Checkpoint::open_signed(note.trim_end_matches('\n'), &v),
-            Err(NoteError::MissingFinalNewline)
-        );
-        assert_eq!(
-            Checkpoint::open_signed(&note.replace('\n', "\r\n"), &v),
-            Err(NoteError::ControlCharacter)
-        );
+        assert_eq!(Checkpoint::open_signed(note.trim_end_matches('\n'), &v), Err(NoteError::MissingFinalNewline));
+        assert_eq!(Checkpoint::open_signed(&note.replace('\n', "\r\n"), &v), Err(NoteError::ControlCharacter));
 
         // Malformed signature line: no signature after the name.
         let malformed = format!("{note}\u{2014} witness.example\n");
         assert_eq!(
             Checkpoint::open_signed(&malformed, &v),
-            Err(NoteError::MalformedSignatureLine {
-                line: 2,
-                reason: "there is no space after the key name"
-            })
+            Err(NoteError::MalformedSignatureLine { line: 2, reason: "there is no space after the key name" })
         );
         // A line that is not a signature line at all, or an ASCII dash.
         let malformed = format!("{note}-- {ORIGIN} AAAA\n");
@@ -969,10 +852,7 @@ mod tests {
             Err(NoteError::MalformedSignatureLine { line: 2, .. })
         ));
         let short = format!("{note}\u{2014} witness.example AAAAAA==\n");
-        assert!(matches!(
-            Checkpoint::open_signed(&short, &v),
-            Err(NoteError::MalformedSignatureLine { line: 2, .. })
-        ));
+        assert!(matches!(Checkpoint::open_signed(&short, &v), Err(NoteError::MalformedSignatureLine { line: 2, .. })));
     }
 
     #[test]
@@ -989,10 +869,7 @@ mod tests {
         assert_eq!((opened.verified_by.len(), opened.unverified), (1, 1));
         // With both keys known, both verify.
         let opened = open(&cosigned, &[signer.verifier(), witness.verifier()]).unwrap();
-        assert_eq!(
-            opened.verified_by,
-            vec![ORIGIN.to_owned(), "witness.example".to_owned()]
-        );
+        assert_eq!(opened.verified_by, vec![ORIGIN.to_owned(), "witness.example".to_owned()]);
     }
 
     #[test]
@@ -1000,10 +877,7 @@ mod tests {
         let signer = log_signer();
         let mut cp = checkpoint();
         cp.origin = "example.com/other".into();
-        let mismatch = NoteError::OriginMismatch {
-            origin: "example.com/other".into(),
-            key_name: ORIGIN.into(),
-        };
+        let mismatch = NoteError::OriginMismatch { origin: "example.com/other".into(), key_name: ORIGIN.into() };
         assert_eq!(cp.sign(&signer), Err(mismatch.clone()));
         // Signed anyway, through the raw note signer: the signature is good, the origin is not.
         let note = signer.sign(&cp.to_body()).unwrap();
@@ -1020,26 +894,17 @@ mod tests {
             cp.sign(&signer)
         };
         assert_eq!(with(|c| c.origin.clear()), Err(NoteError::EmptyOrigin));
-        assert_eq!(
-            with(|c| c.extensions = vec!["a\nb".into()]),
-            Err(NoteError::FieldContainsNewline)
-        );
+        assert_eq!(with(|c| c.extensions = vec!["a\nb".into()]), Err(NoteError::FieldContainsNewline));
         assert_eq!(
             with(|c| c.extensions = vec!["a".into(), String::new()]),
             Err(NoteError::EmptyExtensionLine { index: 2 })
         );
-        assert_eq!(
-            with(|c| c.extensions = vec!["a\rb".into()]),
-            Err(NoteError::ControlCharacter)
-        );
+        assert_eq!(with(|c| c.extensions = vec!["a\rb".into()]), Err(NoteError::ControlCharacter));
         assert_eq!(signer.sign("no newline"), Err(NoteError::MissingFinalNewline));
         assert_eq!(signer.sign(""), Err(NoteError::MissingFinalNewline));
         let huge = "a".repeat(MAX_NOTE_SIZE) + "\n";
         assert!(matches!(signer.sign(&huge), Err(NoteError::NoteTooLarge { .. })));
-        assert!(matches!(
-            open(&huge, &[signer.verifier()]),
-            Err(NoteError::NoteTooLarge { .. })
-        ));
+        assert!(matches!(open(&huge, &[signer.verifier()]), Err(NoteError::NoteTooLarge { .. })));
     }
 
     #[test]
@@ -1059,31 +924,20 @@ mod tests {
             (body("42", &STANDARD.encode([0u8; 33])), NoteError::RootHashLength(33)),
             (body("42", ""), NoteError::RootHashLength(0)),
             // The URL-safe alphabet is not the standard one.
-            (
-                body("42", &base64::engine::general_purpose::URL_SAFE.encode([0xff; 32])),
-                NoteError::RootHashNotBase64,
-            ),
+            (body("42", &base64::engine::general_purpose::URL_SAFE.encode([0xff; 32])), NoteError::RootHashNotBase64),
             (body("42", root.trim_end_matches('=')), NoteError::RootHashNotBase64),
             // Non-zero unused bits: not canonical, so it could not round-trip.
             (body("42", &root.replace("AA=", "AB=")), NoteError::RootHashNotBase64),
             (format!("{ORIGIN}\n42\n{root}"), NoteError::MissingFinalNewline),
             (format!("{ORIGIN}\n42\n"), NoteError::TooFewLines { got: 2 }),
             (format!("\n42\n{root}\n"), NoteError::EmptyOrigin),
-            (
-                format!("{ORIGIN}\n42\n{root}\next\n\n"),
-                NoteError::EmptyExtensionLine { index: 2 },
-            ),
+            (format!("{ORIGIN}\n42\n{root}\next\n\n"), NoteError::EmptyExtensionLine { index: 2 }),
             (format!("{ORIGIN}\r\n42\n{root}\n"), NoteError::ControlCharacter),
         ];
         for (b, want) in cases {
             assert_eq!(Checkpoint::parse_body(&b), Err(want), "{b:?}");
         }
-        assert_eq!(
-            Checkpoint::parse_body(&body("18446744073709551615", &root))
-                .unwrap()
-                .size,
-            u64::MAX
-        );
+        assert_eq!(Checkpoint::parse_body(&body("18446744073709551615", &root)).unwrap().size, u64::MAX);
         assert_eq!(Checkpoint::parse_body(&body("0", &root)).unwrap().size, 0);
     }
 
@@ -1101,19 +955,14 @@ mod tests {
             let note = signer.sign(&format!("{ORIGIN}\n{size}\n{root}\n")).unwrap();
             assert_eq!(Checkpoint::open_signed(&note, &v), Err(want));
         }
-        let note = signer
-            .sign(&format!("{ORIGIN}\n1\n{}\n", STANDARD.encode([0u8; 31])))
-            .unwrap();
+        let note = signer.sign(&format!("{ORIGIN}\n1\n{}\n", STANDARD.encode([0u8; 31]))).unwrap();
         assert_eq!(Checkpoint::open_signed(&note, &v), Err(NoteError::RootHashLength(31)));
     }
 
     #[test]
     fn error_messages_clip_hostile_text() {
         let long = "x".repeat(10_000);
-        let e = NoteError::OriginMismatch {
-            origin: clip(&long),
-            key_name: ORIGIN.into(),
-        };
+        let e = NoteError::OriginMismatch { origin: clip(&long), key_name: ORIGIN.into() };
         assert!(e.to_string().len() < 200);
         assert_eq!(clip("short"), "short");
     }
@@ -1122,10 +971,7 @@ mod tests {
 
     fn signed_fixture() -> (String, Checkpoint, NoteVerifier) {
         let signer = log_signer();
-        let cp = Checkpoint {
-            extensions: vec!["ext".into()],
-            ..checkpoint()
-        };
+        let cp = Checkpoint { extensions: vec!["ext".into()], ..checkpoint() };
         (cp.sign(&signer).unwrap(), cp, signer.verifier())
     }
 

@@ -16,11 +16,7 @@ pub enum ClientError {
     #[error("{url}: {source}")]
     Http { url: String, source: reqwest::Error },
     #[error("{url}: {status}: {message}")]
-    Status {
-        url: String,
-        status: StatusCode,
-        message: String,
-    },
+    Status { url: String, status: StatusCode, message: String },
     #[error("{url}: unexpected answer: {reason}")]
     Decode { url: String, reason: String },
 }
@@ -48,11 +44,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            attempts: 5,
-            first_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        }
+        Self { attempts: 5, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(10) }
     }
 }
 
@@ -75,16 +67,8 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|source| ClientError::Http {
-                url: base_url.into(),
-                source,
-            })?;
-        Ok(Self {
-            http,
-            base: base_url.trim_end_matches('/').to_owned(),
-            token,
-            retry: RetryPolicy::default(),
-        })
+            .map_err(|source| ClientError::Http { url: base_url.into(), source })?;
+        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), token, retry: RetryPolicy::default() })
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -111,10 +95,7 @@ impl Client {
                 r
             })
             .await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
     }
 
     /// `GET path` as JSON.
@@ -132,10 +113,8 @@ impl Client {
     /// When `/v1/keys` cannot be fetched or does not parse.
     pub async fn trust_anchors(&self) -> Result<TrustAnchors, ClientError> {
         let keys = self.get_json("/v1/keys").await?;
-        TrustAnchors::from_keys_document(&keys).map_err(|reason| ClientError::Decode {
-            url: format!("{}/v1/keys", self.base),
-            reason,
-        })
+        TrustAnchors::from_keys_document(&keys)
+            .map_err(|reason| ClientError::Decode { url: format!("{}/v1/keys", self.base), reason })
     }
 
     async fn with_retries(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, ClientError> {
@@ -170,22 +149,12 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body: Value = resp.json().await.map_err(|e| {
-            (
-                ClientError::Decode {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                },
-                None,
-            )
-        })?;
+        let body: Value =
+            resp.json().await.map_err(|e| (ClientError::Decode { url: url.clone(), reason: e.to_string() }, None))?;
         if status.is_success() {
             return Ok(body);
         }
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no error message")
-            .to_owned();
+        let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
         Err((ClientError::Status { url, status, message }, retry_after))
     }
 }

@@ -34,9 +34,7 @@ impl Sha256Digest {
     /// # Errors
     /// [`DigestParseError::ByteLength`] unless `bytes` is exactly 32 bytes long.
     pub fn try_from_slice(bytes: &[u8]) -> Result<Self, DigestParseError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(Self)
-            .map_err(|_| DigestParseError::ByteLength(bytes.len()))
+        <[u8; 32]>::try_from(bytes).map(Self).map_err(|_| DigestParseError::ByteLength(bytes.len()))
     }
 
     /// SHA-256 of `data`.
@@ -125,10 +123,7 @@ mod tests {
     #[test]
     fn known_answer_empty_input() {
         // FIPS 180-4 / RFC 6234: SHA-256("").
-        assert_eq!(
-            Sha256Digest::of(b"").to_hex(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(Sha256Digest::of(b"").to_hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

@@ -106,9 +106,6 @@ mod tests {
     #[test]
     fn nested_objects_and_arrays_keep_array_order() {
         let v = json!({"b": [3, {"z": 1, "a": 2}], "a": "x"});
-        assert_eq!(
-            String::from_utf8(to_vec(&v).unwrap()).unwrap(),
-            r#"{"a":"x","b":[3,{"a":2,"z":1}]}"#
-        );
+        assert_eq!(String::from_utf8(to_vec(&v).unwrap()).unwrap(), r#"{"a":"x","b":[3,{"a":2,"z":1}]}"#);
     }
 }

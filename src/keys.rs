@@ -131,10 +131,7 @@ impl SecretKey {
         getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
         let key = SigningKey::from_bytes(&seed);
         seed.fill(0);
-        Ok(Self {
-            kid: KeyId::for_key(&key.verifying_key()),
-            key,
-        })
+        Ok(Self { kid: KeyId::for_key(&key.verifying_key()), key })
     }
 }
 
@@ -159,10 +156,7 @@ pub enum KeyError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| KeyError::Io { path: path.to_owned(), source }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -194,10 +188,8 @@ impl Keyring {
         let path = dir.join(KEYRING_FILE);
         let mut infos = if path.exists() {
             let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-            let file: KeyringFile = serde_json::from_str(&text).map_err(|e| KeyError::Corrupt {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let file: KeyringFile = serde_json::from_str(&text)
+                .map_err(|e| KeyError::Corrupt { path: path.clone(), reason: e.to_string() })?;
             file.keys
         } else {
             Vec::new()
@@ -223,23 +215,14 @@ impl Keyring {
             write_keyring(dir, &infos)?;
         }
         let active = |purpose| -> Result<SecretKey, KeyError> {
-            let info = infos
-                .iter()
-                .find(|k| k.purpose == purpose && k.retired_at.is_none())
-                .ok_or_else(|| KeyError::Corrupt {
-                    path: path.clone(),
-                    reason: format!("no active {purpose:?} key"),
-                })?;
+            let info = infos.iter().find(|k| k.purpose == purpose && k.retired_at.is_none()).ok_or_else(|| {
+                KeyError::Corrupt { path: path.clone(), reason: format!("no active {purpose:?} key") }
+            })?;
             read_private_key(dir, info)
         };
         let statement = active(KeyPurpose::Statement)?;
         let checkpoint = active(KeyPurpose::Checkpoint)?;
-        Ok(Self {
-            dir: dir.to_owned(),
-            infos,
-            statement,
-            checkpoint,
-        })
+        Ok(Self { dir: dir.to_owned(), infos, statement, checkpoint })
     }
 
     /// The key that signs new statements.
@@ -284,17 +267,11 @@ fn read_private_key(dir: &Path, info: &PublicKeyInfo) -> Result<SecretKey, KeyEr
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(KeyError::MissingPrivateKey {
-                kid: info.kid.clone(),
-                dir: dir.to_owned(),
-            })
+            return Err(KeyError::MissingPrivateKey { kid: info.kid.clone(), dir: dir.to_owned() })
         }
         Err(e) => return Err(io_err(&path)(e)),
     };
-    let corrupt = |reason: &str| KeyError::Corrupt {
-        path: path.clone(),
-        reason: reason.into(),
-    };
+    let corrupt = |reason: &str| KeyError::Corrupt { path: path.clone(), reason: reason.into() };
     let seed: [u8; 32] = STANDARD
         .decode(text.trim())
         .map_err(|_| corrupt("not base64"))?
@@ -304,19 +281,14 @@ fn read_private_key(dir: &Path, info: &PublicKeyInfo) -> Result<SecretKey, KeyEr
     if KeyId::for_key(&key.verifying_key()) != info.kid {
         return Err(corrupt("private key does not match its key id"));
     }
-    Ok(SecretKey {
-        kid: info.kid.clone(),
-        key,
-    })
+    Ok(SecretKey { kid: info.kid.clone(), key })
 }
 
 fn write_keyring(dir: &Path, infos: &[PublicKeyInfo]) -> Result<(), KeyError> {
     let path = dir.join(KEYRING_FILE);
     let tmp = dir.join(format!("{KEYRING_FILE}.tmp"));
-    let text = serde_json::to_string_pretty(&KeyringFile { keys: infos.to_vec() }).map_err(|e| KeyError::Corrupt {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    let text = serde_json::to_string_pretty(&KeyringFile { keys: infos.to_vec() })
+        .map_err(|e| KeyError::Corrupt { path: path.clone(), reason: e.to_string() })?;
     // Write-then-rename so that a crash leaves either the old or the new keyring.
     let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
@@ -368,9 +340,6 @@ mod tests {
         let pa = dir.path().join(format!("{a}.key"));
         let pb = dir.path().join(format!("{b}.key"));
         fs::copy(&pb, &pa).unwrap();
-        assert!(matches!(
-            Keyring::open_or_create(dir.path()),
-            Err(KeyError::Corrupt { .. })
-        ));
+        assert!(matches!(Keyring::open_or_create(dir.path()), Err(KeyError::Corrupt { .. })));
     }
 }

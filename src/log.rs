@@ -118,10 +118,7 @@ impl Log {
             Some(note) => Checkpoint::open_signed(&note, &verifier)
                 .ok()
                 .filter(|c| c.size == size)
-                .map(|checkpoint| SignedCheckpoint {
-                    checkpoint,
-                    note: note.into(),
-                }),
+                .map(|checkpoint| SignedCheckpoint { checkpoint, note: note.into() }),
             None => None,
         };
         let latest = match existing {
@@ -138,21 +135,12 @@ impl Log {
         tracing::info!(size, origin = %origin, "log opened");
         let latest = Arc::new(RwLock::new(latest));
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = Writer {
-            store: store.clone(),
-            signer,
-            latest: latest.clone(),
-        };
+        let writer = Writer { store: store.clone(), signer, latest: latest.clone() };
         std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| LogError::AppendFailed(format!("cannot start the log writer: {e}")))?;
-        Ok(Self {
-            store,
-            tx,
-            verifier,
-            latest,
-        })
+        Ok(Self { store, tx, verifier, latest })
     }
 
     /// Appends `leaf` and waits until it is durable and covered by a signed checkpoint.
@@ -161,13 +149,8 @@ impl Log {
     /// When the writer has stopped or storage failed; nothing was acknowledged then.
     pub async fn append(&self, leaf: NewLeaf) -> Result<Appended, LogError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job { leaf, reply })
-            .await
-            .map_err(|_| LogError::WriterGone)?;
-        rx.await
-            .map_err(|_| LogError::WriterGone)?
-            .map_err(LogError::AppendFailed)
+        self.tx.send(Job { leaf, reply }).await.map_err(|_| LogError::WriterGone)?;
+        rx.await.map_err(|_| LogError::WriterGone)?.map_err(LogError::AppendFailed)
     }
 
     pub fn store(&self) -> &Arc<dyn LogStore> {
@@ -211,27 +194,16 @@ impl Log {
     fn check_size(&self, size: u64) -> Result<(), LogError> {
         let published = self.published_size();
         if size > published {
-            return Err(LogError::Tree(TreeError::IndexOutOfRange {
-                index: size,
-                size: published,
-            }));
+            return Err(LogError::Tree(TreeError::IndexOutOfRange { index: size, size: published }));
         }
         Ok(())
     }
 }
 
 fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Sha256Digest) -> Result<SignedCheckpoint, LogError> {
-    let checkpoint = Checkpoint {
-        origin: signer.verifier().name().to_owned(),
-        size,
-        root,
-        extensions: Vec::new(),
-    };
+    let checkpoint = Checkpoint { origin: signer.verifier().name().to_owned(), size, root, extensions: Vec::new() };
     let note = checkpoint.sign(signer)?;
-    Ok(SignedCheckpoint {
-        checkpoint,
-        note: note.into(),
-    })
+    Ok(SignedCheckpoint { checkpoint, note: note.into() })
 }
 
 struct Writer {
@@ -254,10 +226,8 @@ impl Writer {
                 Ok((size_before, checkpoint)) => {
                     *self.latest.write().unwrap_or_else(|e| e.into_inner()) = checkpoint.clone();
                     for (offset, job) in jobs.into_iter().enumerate() {
-                        let appended = Appended {
-                            index: LogIndex(size_before + offset as u64),
-                            checkpoint: checkpoint.clone(),
-                        };
+                        let appended =
+                            Appended { index: LogIndex(size_before + offset as u64), checkpoint: checkpoint.clone() };
                         // The caller may have gone away (client disconnected); the leaf
                         // is in the log regardless.
                         let _ = job.reply.send(Ok(appended));
@@ -277,10 +247,7 @@ impl Writer {
     fn append_batch(&self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
         let store = self.store.as_ref();
         let size_before = store.size()?;
-        let mut overlay = Overlay {
-            base: store,
-            pending: HashMap::new(),
-        };
+        let mut overlay = Overlay { base: store, pending: HashMap::new() };
         let mut nodes = Vec::new();
         for (offset, job) in jobs.iter().enumerate() {
             let completed =

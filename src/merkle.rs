@@ -100,10 +100,8 @@ fn split_point(n: u64) -> u64 {
 /// The perfect node covering `[start, end)`, if that range is one.
 fn perfect(start: u64, end: u64) -> Option<NodeId> {
     let size = end - start;
-    (size.is_power_of_two() && start % size == 0).then(|| NodeId {
-        level: size.trailing_zeros() as u8,
-        index: start >> size.trailing_zeros(),
-    })
+    (size.is_power_of_two() && start % size == 0)
+        .then(|| NodeId { level: size.trailing_zeros() as u8, index: start >> size.trailing_zeros() })
 }
 
 /// The perfect nodes completed when a leaf with hash `leaf` is appended to a tree of
@@ -120,22 +118,11 @@ pub fn nodes_completed_by_append<S: NodeSource>(
     if size_before == u64::MAX {
         return Err(TreeError::Full);
     }
-    let mut out = vec![(
-        NodeId {
-            level: 0,
-            index: size_before,
-        },
-        leaf,
-    )];
+    let mut out = vec![(NodeId { level: 0, index: size_before }, leaf)];
     let (mut level, mut index, mut hash) = (0u8, size_before, leaf);
     // A right child (odd index) completes its parent.
     while index & 1 == 1 {
-        let left = src
-            .node(NodeId {
-                level,
-                index: index - 1,
-            })
-            .map_err(TreeError::Source)?;
+        let left = src.node(NodeId { level, index: index - 1 }).map_err(TreeError::Source)?;
         hash = node_hash(&left, &hash);
         level += 1;
         index >>= 1;
@@ -152,10 +139,7 @@ pub fn nodes_completed_by_append<S: NodeSource>(
 /// [`TreeError::IndexOutOfRange`] for an empty range; source errors.
 pub fn subtree_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Sha256Digest, TreeError<S::Error>> {
     if end <= start {
-        return Err(TreeError::IndexOutOfRange {
-            index: start,
-            size: end,
-        });
+        return Err(TreeError::IndexOutOfRange { index: start, size: end });
     }
     if let Some(id) = perfect(start, end) {
         return src.node(id).map_err(TreeError::Source);
@@ -323,19 +307,11 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if first_root == second_root {
-            Ok(())
-        } else {
-            Err(ProofError::RootMismatch)
-        };
+        return if first_root == second_root { Ok(()) } else { Err(ProofError::RootMismatch) };
     }
     if first == 0 {
         // The empty tree is a prefix of every tree.
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            Err(ProofError::WrongLength)
-        };
+        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
     }
     let mut path: Vec<Sha256Digest> = Vec::with_capacity(proof.len() + 1);
     if first.is_power_of_two() {
@@ -443,16 +419,8 @@ mod tests {
     // The RFC 6962 reference vectors used by Certificate Transparency implementations:
     // google/certificate-transparency python/ct/crypto/merkle_test.py (leaves and roots)
     // and google/certificate-transparency-go merkle/log_verifier_test.go (proofs).
-    const LEAVES: [&str; 8] = [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ];
+    const LEAVES: [&str; 8] =
+        ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
     const ROOTS: [&str; 8] = [
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
         "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -505,11 +473,7 @@ mod tests {
                     "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
                 ],
             ),
-            (
-                2,
-                3,
-                &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
-            ),
+            (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
             (
                 1,
                 5,
@@ -574,14 +538,8 @@ mod tests {
             let proof = consistency_proof(&t, first, second).unwrap();
             let expected: Vec<_> = expected.iter().map(|e| h(e)).collect();
             assert_eq!(proof, expected, "{first} -> {second}");
-            verify_consistency(
-                first,
-                second,
-                &h(ROOTS[first as usize - 1]),
-                &h(ROOTS[second as usize - 1]),
-                &proof,
-            )
-            .unwrap();
+            verify_consistency(first, second, &h(ROOTS[first as usize - 1]), &h(ROOTS[second as usize - 1]), &proof)
+                .unwrap();
         }
     }
 
@@ -696,13 +654,7 @@ mod tests {
         let t = tree_of(&leaves(5, 1));
         let r = t.root();
         let some = [r; 70];
-        for (i, s) in [
-            (u64::MAX, u64::MAX),
-            (u64::MAX - 1, u64::MAX),
-            (0, u64::MAX),
-            (0, 0),
-            (3, 2),
-        ] {
+        for (i, s) in [(u64::MAX, u64::MAX), (u64::MAX - 1, u64::MAX), (0, u64::MAX), (0, 0), (3, 2)] {
             let _ = verify_inclusion(&r, i, s, &some, &r);
             let _ = verify_inclusion(&r, i, s, &[], &r);
             let _ = verify_consistency(i, s, &r, &r, &some);
@@ -710,10 +662,7 @@ mod tests {
             let _ = inclusion_proof(&t, i, s);
             let _ = consistency_proof(&t, i, s.min(5));
         }
-        assert!(matches!(
-            inclusion_proof(&t, 5, 5),
-            Err(TreeError::IndexOutOfRange { .. })
-        ));
+        assert!(matches!(inclusion_proof(&t, 5, 5), Err(TreeError::IndexOutOfRange { .. })));
         assert!(matches!(consistency_proof(&t, 4, 3), Err(TreeError::BadSizes { .. })));
         assert!(matches!(inclusion_proof(&t, 0, 6), Err(TreeError::Source(_))));
         assert_eq!(verify_consistency(3, 3, &r, &r, &[]), Ok(()));

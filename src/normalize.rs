@@ -34,20 +34,14 @@ mod tests {
 
     #[test]
     fn folds_whitespace_and_trims() {
-        assert_eq!(
-            normalize_text("  Hello,\n\tworld\u{00A0} again \r\n"),
-            "Hello, world again"
-        );
+        assert_eq!(normalize_text("  Hello,\n\tworld\u{00A0} again \r\n"), "Hello, world again");
     }
 
     #[test]
     fn composes_to_nfc() {
         // "e" + COMBINING ACUTE ACCENT becomes U+00E9.
         assert_eq!(normalize_text("caf\u{0065}\u{0301}"), "caf\u{00E9}");
-        assert_eq!(
-            normalized_text_sha256("cafe\u{0301}"),
-            normalized_text_sha256("caf\u{00E9}")
-        );
+        assert_eq!(normalized_text_sha256("cafe\u{0301}"), normalized_text_sha256("caf\u{00E9}"));
     }
 
     #[test]

@@ -17,18 +17,17 @@ pub fn find_identifier(s: &str) -> Option<&'static str> {
 }
 
 fn looks_like_email(s: &str) -> bool {
-    s.split(|c: char| c.is_whitespace() || "<>()[],;:\"'".contains(c))
-        .any(|word| {
-            let Some((local, domain)) = word.split_once('@') else {
-                return false;
-            };
-            let domain = domain.trim_end_matches('.');
-            !local.is_empty()
-                && domain.contains('.')
-                && domain
-                    .split('.')
-                    .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'))
-        })
+    s.split(|c: char| c.is_whitespace() || "<>()[],;:\"'".contains(c)).any(|word| {
+        let Some((local, domain)) = word.split_once('@') else {
+            return false;
+        };
+        let domain = domain.trim_end_matches('.');
+        !local.is_empty()
+            && domain.contains('.')
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'))
+    })
 }
 
 fn looks_like_phone(s: &str) -> bool {
@@ -52,11 +51,7 @@ fn looks_like_phone(s: &str) -> bool {
 pub fn check_explanation(e: &Explanation) -> Result<(), ApiError> {
     let mut fields: Vec<(&str, &str)> = vec![("explanation.item", e.item.as_str())];
     fields.extend(e.factors.iter().map(|f| ("explanation.factors.name", f.name.as_str())));
-    fields.extend(
-        e.data_categories
-            .iter()
-            .map(|c| ("explanation.data_categories", c.as_str())),
-    );
+    fields.extend(e.data_categories.iter().map(|c| ("explanation.data_categories", c.as_str())));
     for (field, value) in fields {
         if let Some(what) = find_identifier(value) {
             return Err(ApiError::Unprocessable {
@@ -75,10 +70,7 @@ mod tests {
 
     #[test]
     fn finds_emails_and_phones() {
-        assert_eq!(
-            find_identifier("contact jane.doe@example.com today"),
-            Some("an e-mail address")
-        );
+        assert_eq!(find_identifier("contact jane.doe@example.com today"), Some("an e-mail address"));
         assert_eq!(find_identifier("<a@b.co>"), Some("an e-mail address"));
         assert_eq!(find_identifier("call +44 20 7946 0958"), Some("a phone number"));
         assert_eq!(find_identifier("(555) 123-4567"), Some("a phone number"));
@@ -86,14 +78,9 @@ mod tests {
 
     #[test]
     fn leaves_ordinary_text_alone() {
-        for ok in [
-            "viewed similar items",
-            "age 25-34",
-            "sku-123456",
-            "price @ 20% off",
-            "2026 collection",
-            "user@localhost",
-        ] {
+        for ok in
+            ["viewed similar items", "age 25-34", "sku-123456", "price @ 20% off", "2026 collection", "user@localhost"]
+        {
             assert_eq!(find_identifier(ok), None, "{ok}");
         }
     }

@@ -59,9 +59,7 @@ pub struct PreparedStamp {
 
 impl std::fmt::Debug for PreparedStamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedStamp")
-            .field("statement", &self.statement)
-            .finish_non_exhaustive()
+        f.debug_struct("PreparedStamp").field("statement", &self.statement).finish_non_exhaustive()
     }
 }
 
@@ -126,10 +124,7 @@ pub fn prepare(
         }
     } else if let Some(b64) = &req.content_base64 {
         let bytes = STANDARD.decode(b64.trim()).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_base64",
-                format!("content_base64 is not valid standard base64: {e}"),
-            )
+            ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
         })?;
         if bytes.is_empty() {
             return Err(ApiError::Unprocessable {
@@ -142,11 +137,8 @@ pub fn prepare(
             Some(m) => m,
             None => MediaType::parse("application/octet-stream")?,
         };
-        let normalized = if media_type.is_text() {
-            std::str::from_utf8(&bytes).ok().map(normalized_text_sha256)
-        } else {
-            None
-        };
+        let normalized =
+            if media_type.is_text() { std::str::from_utf8(&bytes).ok().map(normalized_text_sha256) } else { None };
         Subject {
             sha256: Sha256Digest::of(&bytes),
             media_type,
@@ -212,9 +204,7 @@ pub fn prepare(
         statement_type: STATEMENT_TYPE.into(),
         subject,
         kind: req.kind,
-        digital_source_type: req
-            .digital_source_type
-            .unwrap_or_else(|| req.kind.default_digital_source_type()),
+        digital_source_type: req.digital_source_type.unwrap_or_else(|| req.kind.default_digital_source_type()),
         generator: req.generator,
         prompt_commitment,
         disclosure: req.disclosure,
@@ -255,23 +245,14 @@ mod tests {
         let p = prepare(req(base()), issuer(), salt, Timestamp::now()).unwrap();
         let s = &p.statement;
         assert_eq!(s.subject.sha256, Sha256Digest::of(b"Our new  running shoe.\n"));
-        assert_eq!(
-            s.subject.normalized_text_sha256,
-            Some(Sha256Digest::of(b"Our new running shoe."))
-        );
+        assert_eq!(s.subject.normalized_text_sha256, Some(Sha256Digest::of(b"Our new running shoe.")));
         assert_eq!(s.subject.media_type.as_str(), "text/plain; charset=utf-8");
         assert_eq!(s.digital_source_type, Kind::MarketingCopy.default_digital_source_type());
         assert_eq!(s.human_oversight, HumanOversight::None);
-        assert_eq!(
-            s.prompt_commitment,
-            Some(prompt_commitment(&salt, "write a slogan for a running shoe"))
-        );
+        assert_eq!(s.prompt_commitment, Some(prompt_commitment(&salt, "write a slogan for a running shoe")));
         assert_eq!(p.prompt_salt, Some(salt));
         let json = serde_json::to_string(s).unwrap();
-        assert!(
-            !json.contains("slogan"),
-            "the prompt must never be in the statement: {json}"
-        );
+        assert!(!json.contains("slogan"), "the prompt must never be in the statement: {json}");
     }
 
     #[test]
@@ -286,16 +267,10 @@ mod tests {
     fn exactly_one_content_form() {
         let mut two = base();
         two["content_base64"] = json!("aGk=");
-        assert!(matches!(
-            prepare(req(two), issuer(), [0; 32], Timestamp::now()),
-            Err(ApiError::Unprocessable { .. })
-        ));
+        assert!(matches!(prepare(req(two), issuer(), [0; 32], Timestamp::now()), Err(ApiError::Unprocessable { .. })));
         let mut none = base();
         none.as_object_mut().unwrap().remove("text");
-        assert!(matches!(
-            prepare(req(none), issuer(), [0; 32], Timestamp::now()),
-            Err(ApiError::Unprocessable { .. })
-        ));
+        assert!(matches!(prepare(req(none), issuer(), [0; 32], Timestamp::now()), Err(ApiError::Unprocessable { .. })));
     }
 
     #[test]
@@ -305,10 +280,7 @@ mod tests {
         v["content_base64"] = json!("not base64!!");
         assert!(matches!(
             prepare(req(v), issuer(), [0; 32], Timestamp::now()),
-            Err(ApiError::BadRequest {
-                code: "invalid_base64",
-                ..
-            })
+            Err(ApiError::BadRequest { code: "invalid_base64", .. })
         ));
     }
 
@@ -319,10 +291,7 @@ mod tests {
         assert!(prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).is_err());
         v["explanation"] = json!({"item": "sku-123", "factors": [{"name": "viewed similar items", "weight": 0.7}], "data_categories": ["browsing history"], "legal_basis": "consent"});
         let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
-        assert_eq!(
-            p.statement.digital_source_type,
-            Kind::RecommendationExplanation.default_digital_source_type()
-        );
+        assert_eq!(p.statement.digital_source_type, Kind::RecommendationExplanation.default_digital_source_type());
         let mut other = base();
         other["explanation"] = json!({"item": "x", "factors": [{"name": "y", "weight": 1}], "data_categories": [], "legal_basis": "consent"});
         assert!(prepare(req(other), issuer(), [0; 32], Timestamp::now()).is_err());

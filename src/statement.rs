@@ -26,10 +26,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
+        Self { field, reason: reason.into() }
     }
 }
 
@@ -41,10 +38,7 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Fi
     }
     let chars = value.chars().count();
     if chars > max {
-        return Err(FieldError::new(
-            field,
-            format!("is {chars} characters long, at most {max} are allowed"),
-        ));
+        return Err(FieldError::new(field, format!("is {chars} characters long, at most {max} are allowed")));
     }
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(FieldError::new(field, "must not contain control characters"));
@@ -125,10 +119,9 @@ impl DigitalSourceType {
     pub fn parse(uri: &str) -> Result<Self, FieldError> {
         match uri.strip_prefix(IPTC_DST_PREFIX) {
             Some(code) if IPTC_DST_CODES.contains(&code) => Ok(Self(uri.to_owned())),
-            Some(_) => Err(FieldError::new(
-                "digital_source_type",
-                "is not a code of the IPTC Digital Source Type vocabulary",
-            )),
+            Some(_) => {
+                Err(FieldError::new("digital_source_type", "is not a code of the IPTC Digital Source Type vocabulary"))
+            }
             None => Err(FieldError::new(
                 "digital_source_type",
                 format!("must be an IPTC URI starting with {IPTC_DST_PREFIX}"),
@@ -169,9 +162,7 @@ impl IssuerName {
     /// Unless `name` is 1 to 64 characters of letters, digits, space, `.`, `_` or `-`,
     /// not starting or ending with a space.
     pub fn parse(name: &str) -> Result<Self, FieldError> {
-        let ok_chars = name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
+        let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
         if name.is_empty() || name.chars().count() > Self::MAX_LEN || !ok_chars || name.trim() != name {
             return Err(FieldError::new(
                 "issuer",
@@ -255,10 +246,7 @@ impl MediaType {
             && !s.chars().any(|c| c.is_ascii_control())
             && matches!(essence.split_once('/'), Some((t, st)) if token(t) && token(st));
         if !valid {
-            return Err(FieldError::new(
-                "media_type",
-                "must be a MIME type such as text/plain or image/png",
-            ));
+            return Err(FieldError::new("media_type", "must be a MIME type such as text/plain or image/png"));
         }
         Ok(Self(s.to_ascii_lowercase()))
     }
@@ -335,20 +323,10 @@ impl Disclosure {
         check_text("disclosure.text", &self.text, Self::MAX_TEXT)?;
         let lang_ok = !self.lang.is_empty()
             && self.lang.len() <= 35
-            && self
-                .lang
-                .split('-')
-                .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
-            && self
-                .lang
-                .split('-')
-                .next()
-                .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()));
+            && self.lang.split('-').all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            && self.lang.split('-').next().is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()));
         if !lang_ok {
-            return Err(FieldError::new(
-                "disclosure.lang",
-                "must be a BCP 47 language tag such as en or de-CH",
-            ));
+            return Err(FieldError::new("disclosure.lang", "must be a BCP 47 language tag such as en or de-CH"));
         }
         Ok(())
     }
@@ -449,14 +427,9 @@ mod tests {
 
     #[test]
     fn default_source_types_are_in_the_vocabulary() {
-        for kind in [
-            Kind::MarketingCopy,
-            Kind::Image,
-            Kind::Video,
-            Kind::Audio,
-            Kind::RecommendationExplanation,
-            Kind::Other,
-        ] {
+        for kind in
+            [Kind::MarketingCopy, Kind::Image, Kind::Video, Kind::Audio, Kind::RecommendationExplanation, Kind::Other]
+        {
             let dst = kind.default_digital_source_type();
             assert_eq!(DigitalSourceType::parse(dst.as_str()).unwrap(), dst, "{kind:?}");
         }
@@ -478,10 +451,7 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert_eq!(
-            MediaType::parse("Text/Plain; charset=UTF-8").unwrap().as_str(),
-            "text/plain; charset=utf-8"
-        );
+        assert_eq!(MediaType::parse("Text/Plain; charset=UTF-8").unwrap().as_str(), "text/plain; charset=utf-8");
         assert!(!MediaType::parse("image/png").unwrap().is_text());
         for bad in ["", "text", "/png", "image/", "te xt/plain", "text/plain\n"] {
             assert!(MediaType::parse(bad).is_err(), "{bad:?}");
@@ -498,14 +468,7 @@ mod tests {
 
     #[test]
     fn disclosure_language_tags() {
-        let ok = |lang: &str| {
-            Disclosure {
-                text: "AI-generated".into(),
-                lang: lang.into(),
-            }
-            .validate()
-            .is_ok()
-        };
+        let ok = |lang: &str| Disclosure { text: "AI-generated".into(), lang: lang.into() }.validate().is_ok();
         assert!(ok("en") && ok("de-CH") && ok("zh-Hant-TW"));
         assert!(!ok("") && !ok("12") && !ok("en_US") && !ok("en--x"));
     }

@@ -25,10 +25,7 @@ pub struct ContentHashes {
 
 impl ContentHashes {
     pub fn of_text(text: &str) -> Self {
-        Self {
-            sha256: Sha256Digest::of(text.as_bytes()),
-            normalized_text_sha256: Some(normalized_text_sha256(text)),
-        }
+        Self { sha256: Sha256Digest::of(text.as_bytes()), normalized_text_sha256: Some(normalized_text_sha256(text)) }
     }
 
     /// Bytes: treated as text too when they are valid UTF-8, so a saved `.txt` file
@@ -36,18 +33,12 @@ impl ContentHashes {
     pub fn of_bytes(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) => Self::of_text(text),
-            Err(_) => Self {
-                sha256: Sha256Digest::of(bytes),
-                normalized_text_sha256: None,
-            },
+            Err(_) => Self { sha256: Sha256Digest::of(bytes), normalized_text_sha256: None },
         }
     }
 
     pub fn of_sha256(sha256: Sha256Digest) -> Self {
-        Self {
-            sha256,
-            normalized_text_sha256: None,
-        }
+        Self { sha256, normalized_text_sha256: None }
     }
 }
 
@@ -90,10 +81,7 @@ impl TrustAnchors {
             created_at: Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH),
             retired_at: None,
         };
-        let log = log_verifier_key
-            .map(NoteVerifier::parse)
-            .transpose()
-            .map_err(|e| format!("--log-key: {e}"))?;
+        let log = log_verifier_key.map(NoteVerifier::parse).transpose().map_err(|e| format!("--log-key: {e}"))?;
         Ok(Self { keys: vec![info], log })
     }
 }
@@ -112,12 +100,7 @@ pub struct Check {
 
 impl Check {
     fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            code: code.into(),
-            passed,
-            message: message.into(),
-        }
+        Self { name: name.into(), code: code.into(), passed, message: message.into() }
     }
 }
 
@@ -162,12 +145,7 @@ impl Verdict {
                 None => "Not verified: nothing to check.".into(),
             },
         };
-        Self {
-            verified,
-            summary,
-            checks,
-            stamp,
-        }
+        Self { verified, summary, checks, stamp }
     }
 
     /// The first failing check, if any.
@@ -213,18 +191,12 @@ pub fn verify_receipt(
 
     // key
     let kid = &parsed.signature.kid;
-    let key_info = trust
-        .keys
-        .iter()
-        .find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
+    let key_info = trust.keys.iter().find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
     let key: Option<VerifyingKey> = key_info.and_then(|k| k.verifying_key().ok());
     checks.push(match (key_info, key) {
         (Some(info), Some(_)) => {
             let status = match &info.retired_at {
-                Some(t) => format!(
-                    " (retired on {}; it still verifies what it signed before)",
-                    t.to_rfc3339()
-                ),
+                Some(t) => format!(" (retired on {}; it still verifies what it signed before)", t.to_rfc3339()),
                 None => String::new(),
             };
             Check::new(
@@ -243,59 +215,46 @@ pub fn verify_receipt(
     });
 
     // signature
-    checks.push(
-        match (key, parsed.signature.signature_bytes(), jcs::to_vec(&statement_json)) {
-            _ if parsed.signature.alg != ALG_ED25519 => Check::new(
+    checks.push(match (key, parsed.signature.signature_bytes(), jcs::to_vec(&statement_json)) {
+        _ if parsed.signature.alg != ALG_ED25519 => Check::new(
+            "signature",
+            false,
+            "signature.algorithm.unsupported",
+            format!("Signature algorithm {:?} is not Ed25519.", parsed.signature.alg),
+        ),
+        (None, _, _) => Check::new(
+            "signature",
+            false,
+            "signature.unverifiable",
+            "The signature cannot be checked without a known key.",
+        ),
+        (_, None, _) => {
+            Check::new("signature", false, "signature.malformed", "The signature is not base64url of 64 bytes.")
+        }
+        (_, _, Err(e)) => {
+            Check::new("signature", false, "signature.malformed", format!("The statement has no canonical form: {e}."))
+        }
+        (Some(key), Some(sig), Ok(bytes)) => match key.verify_strict(&bytes, &sig) {
+            Ok(()) => Check::new(
+                "signature",
+                true,
+                "signature.validated",
+                "The Ed25519 signature over the canonical statement is valid.",
+            ),
+            Err(_) => Check::new(
                 "signature",
                 false,
-                "signature.algorithm.unsupported",
-                format!("Signature algorithm {:?} is not Ed25519.", parsed.signature.alg),
+                "signature.mismatch",
+                "The signature does not match the statement: the statement or signature was altered.",
             ),
-            (None, _, _) => Check::new(
-                "signature",
-                false,
-                "signature.unverifiable",
-                "The signature cannot be checked without a known key.",
-            ),
-            (_, None, _) => Check::new(
-                "signature",
-                false,
-                "signature.malformed",
-                "The signature is not base64url of 64 bytes.",
-            ),
-            (_, _, Err(e)) => Check::new(
-                "signature",
-                false,
-                "signature.malformed",
-                format!("The statement has no canonical form: {e}."),
-            ),
-            (Some(key), Some(sig), Ok(bytes)) => match key.verify_strict(&bytes, &sig) {
-                Ok(()) => Check::new(
-                    "signature",
-                    true,
-                    "signature.validated",
-                    "The Ed25519 signature over the canonical statement is valid.",
-                ),
-                Err(_) => Check::new(
-                    "signature",
-                    false,
-                    "signature.mismatch",
-                    "The signature does not match the statement: the statement or signature was altered.",
-                ),
-            },
         },
-    );
+    });
 
     // content
     if let Some(content) = content {
         let subject = &parsed.statement.subject;
         checks.push(if subject.sha256 == content.sha256 {
-            Check::new(
-                "content",
-                true,
-                "content.hash.match",
-                "The content's SHA-256 matches the statement exactly.",
-            )
+            Check::new("content", true, "content.hash.match", "The content's SHA-256 matches the statement exactly.")
         } else if content.normalized_text_sha256.is_some()
             && content.normalized_text_sha256 == subject.normalized_text_sha256
         {
@@ -320,12 +279,7 @@ pub fn verify_receipt(
     let leaf_hash = leaf_bytes(&statement_json, &parsed.signature).map(|b| merkle::leaf_hash(&b));
     let checkpoint = trust.log.as_ref().map(|v| Checkpoint::open_signed(&log.checkpoint, v));
     checks.push(match (&leaf_hash, &checkpoint) {
-        (Err(e), _) => Check::new(
-            "log",
-            false,
-            "log.leaf.malformed",
-            format!("The log leaf cannot be rebuilt: {e}."),
-        ),
+        (Err(e), _) => Check::new("log", false, "log.leaf.malformed", format!("The log leaf cannot be rebuilt: {e}.")),
         (Ok(h), _) if *h != log.leaf_hash || *h != parsed.id.0 => Check::new(
             "log",
             false,
@@ -404,12 +358,7 @@ pub fn verify_receipt(
     // disclosure
     let text = parsed.statement.disclosure.text.trim();
     checks.push(if text.is_empty() {
-        Check::new(
-            "disclosure",
-            false,
-            "disclosure.missing",
-            "The statement carries no disclosure text.",
-        )
+        Check::new("disclosure", false, "disclosure.missing", "The statement carries no disclosure text.")
     } else {
         Check::new(
             "disclosure",

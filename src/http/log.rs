@@ -21,9 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn checkpoint(svc: web::Data<Service>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ContentType::plaintext())
-        .body(svc.log().latest_checkpoint().note.to_string())
+    HttpResponse::Ok().content_type(ContentType::plaintext()).body(svc.log().latest_checkpoint().note.to_string())
 }
 
 async fn verifier_key(svc: web::Data<Service>) -> HttpResponse {
@@ -80,11 +78,8 @@ async fn entries(svc: web::Data<Service>, q: web::Query<EntriesQuery>) -> Result
     let svc = svc.into_inner();
     let size = svc.log().published_size();
     let start = q.start;
-    let end = q
-        .end
-        .unwrap_or(start.saturating_add(MAX_ENTRIES_PAGE))
-        .min(size)
-        .min(start.saturating_add(MAX_ENTRIES_PAGE));
+    let end =
+        q.end.unwrap_or(start.saturating_add(MAX_ENTRIES_PAGE)).min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
     if start >= size || end <= start {
         return Err(ApiError::bad_request(
             "invalid_range",
@@ -109,8 +104,5 @@ async fn entries(svc: web::Data<Service>, q: web::Query<EntriesQuery>) -> Result
             .collect::<Result<Vec<_>, ApiError>>()
     })
     .await?;
-    Ok(
-        HttpResponse::Ok()
-            .json(serde_json::json!({ "start": start, "end": end, "tree_size": size, "entries": leaves })),
-    )
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "start": start, "end": end, "tree_size": size, "entries": leaves })))
 }

@@ -58,11 +58,7 @@ pub fn create_token(dir: &Path) -> String {
 
 /// Runs `aiprov ARGS...` to completion.
 pub fn run(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("aiprov runs")
+    Command::new(BIN).args(args).env("NO_COLOR", "1").output().expect("aiprov runs")
 }
 
 /// Copies a directory tree (a sled data directory) file by file.

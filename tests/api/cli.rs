@@ -34,11 +34,7 @@ fn args(list: &[&str]) -> Vec<OsString> {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[tokio::test]
@@ -58,19 +54,8 @@ async fn offline_verify_with_saved_keys_a_url_or_a_bare_key() {
     std::fs::write(&other_keys_file, other_keys.to_string()).unwrap();
     let r = receipt.to_str().unwrap();
 
-    let out = aiprov(
-        args(&[
-            "verify",
-            "--receipt",
-            r,
-            "--text",
-            content,
-            "--key",
-            keys_file.to_str().unwrap(),
-        ]),
-        None,
-    )
-    .await;
+    let out =
+        aiprov(args(&["verify", "--receipt", r, "--text", content, "--key", keys_file.to_str().unwrap()]), None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("PASS signature.validated") && text(&out).contains("PASS log.included"),
@@ -79,91 +64,36 @@ async fn offline_verify_with_saved_keys_a_url_or_a_bare_key() {
     );
 
     let out = aiprov(
-        args(&[
-            "verify",
-            "--receipt",
-            r,
-            "--text",
-            "Altered words.",
-            "--key",
-            keys_file.to_str().unwrap(),
-        ]),
+        args(&["verify", "--receipt", r, "--text", "Altered words.", "--key", keys_file.to_str().unwrap()]),
         None,
     )
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("check content failed (content.hash.mismatch)"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("check content failed (content.hash.mismatch)"), "{}", text(&out));
 
     let file = dir.path().join("copy.txt");
     std::fs::write(&file, content).unwrap();
     let url = app.url("");
-    let out = aiprov(
-        args(&[
-            "verify",
-            "--receipt",
-            r,
-            "--file",
-            file.to_str().unwrap(),
-            "--key",
-            &url,
-        ]),
-        None,
-    )
-    .await;
+    let out = aiprov(args(&["verify", "--receipt", r, "--file", file.to_str().unwrap(), "--key", &url]), None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     let kid = stamped["signature"]["kid"].as_str().unwrap();
-    let key = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap()["public_key"]
+    let key = keys["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).unwrap()["public_key"]
         .as_str()
         .unwrap()
         .to_owned();
     let log_key = keys["log"]["verifier_key"].as_str().unwrap().to_owned();
-    let out = aiprov(
-        args(&["verify", "--receipt", r, "--key", &key, "--log-key", &log_key]),
-        None,
-    )
-    .await;
+    let out = aiprov(args(&["verify", "--receipt", r, "--key", &key, "--log-key", &log_key]), None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = aiprov(args(&["verify", "--receipt", r, "--key", &key]), None).await;
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "without the log key the log cannot be checked: {}",
-        text(&out)
-    );
+    assert_eq!(out.status.code(), Some(1), "without the log key the log cannot be checked: {}", text(&out));
 
-    let out = aiprov(
-        args(&[
-            "verify",
-            "--receipt",
-            r,
-            "--key",
-            other_keys_file.to_str().unwrap(),
-            "--json",
-        ]),
-        None,
-    )
-    .await;
+    let out =
+        aiprov(args(&["verify", "--receipt", r, "--key", other_keys_file.to_str().unwrap(), "--json"]), None).await;
     assert_eq!(out.status.code(), Some(1));
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(verdict["verified"], false);
-    assert!(
-        verdict["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["code"] == "key.unknown"),
-        "{verdict}"
-    );
+    assert!(verdict["checks"].as_array().unwrap().iter().any(|c| c["code"] == "key.unknown"), "{verdict}");
 
     let out = aiprov(args(&["verify", "--receipt", "/nonexistent.json", "--key", &key]), None).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -206,11 +136,8 @@ async fn stamp_a_folder_and_stdin_writing_jsonl_receipts() {
     let out = aiprov(b, Some("Piped from a generator.")).await;
     assert!(out.status.success(), "{}", text(&out));
 
-    let lines: Vec<Value> = std::fs::read_to_string(&out_file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&out_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
     for line in &lines {
         let receipt = &line["receipt"];
@@ -218,35 +145,16 @@ async fn stamp_a_folder_and_stdin_writing_jsonl_receipts() {
         let verdict = app.verify(&serde_json::json!({"receipt": receipt})).await;
         assert_eq!(verdict["verified"], true, "{line}");
     }
-    let png = lines
-        .iter()
-        .find(|l| l["file"].as_str().unwrap().ends_with("hero.png"))
-        .unwrap();
+    let png = lines.iter().find(|l| l["file"].as_str().unwrap().ends_with("hero.png")).unwrap();
     assert_eq!(png["receipt"]["statement"]["subject"]["media_type"], "image/png");
-    assert_eq!(
-        png["receipt"]["prompt_salt"].as_str().unwrap().len(),
-        64,
-        "the salt is kept for the issuer"
-    );
-    let verdict = app
-        .verify(&serde_json::json!({"text": "Piped from a generator."}))
-        .await;
+    assert_eq!(png["receipt"]["prompt_salt"].as_str().unwrap().len(), 64, "the salt is kept for the issuer");
+    let verdict = app.verify(&serde_json::json!({"text": "Piped from a generator."})).await;
     assert_eq!(verdict["verified"], true);
 
     // A wrong token: every file fails, named, and the command exits non-zero.
     let mut c = vec![OsString::from("stamp"), assets.into_os_string()];
-    c.extend(common.iter().map(|s| {
-        if s == &app.token {
-            OsString::from("aiprov_wrong")
-        } else {
-            OsString::from(s)
-        }
-    }));
+    c.extend(common.iter().map(|s| if s == &app.token { OsString::from("aiprov_wrong") } else { OsString::from(s) }));
     let out = aiprov(c, None).await;
     assert!(!out.status.success());
-    assert!(
-        text(&out).contains("failed 3") && text(&out).contains("401"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("failed 3") && text(&out).contains("401"), "{}", text(&out));
 }

@@ -11,10 +11,7 @@ async fn missing_malformed_and_wrong_tokens_are_401() {
     let cases: [(&str, Option<String>); 4] = [
         ("missing", None),
         ("not bearer", Some(format!("Basic {}", app.token))),
-        (
-            "wrong",
-            Some("Bearer aiprov_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
-        ),
+        ("wrong", Some("Bearer aiprov_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into())),
         ("empty", Some("Bearer ".into())),
     ];
     for (label, header) in cases {
@@ -24,11 +21,7 @@ async fn missing_malformed_and_wrong_tokens_are_401() {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
-        assert_eq!(
-            resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
-            Some("Bearer"),
-            "{label}"
-        );
+        assert_eq!(resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap()), Some("Bearer"), "{label}");
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(assert_error(status, &body, 401), "unauthorized", "{label}");
     }
@@ -96,12 +89,7 @@ async fn personal_data_error_names_the_field() {
 async fn malformed_json_wrong_type_and_oversized_bodies() {
     let app = spawn_app().await;
     let send = |body: Vec<u8>, ct: &'static str| {
-        let req = app
-            .client
-            .post(app.url("/v1/stamps"))
-            .bearer_auth(&app.token)
-            .header("Content-Type", ct)
-            .body(body);
+        let req = app.client.post(app.url("/v1/stamps")).bearer_auth(&app.token).header("Content-Type", ct).body(body);
         async move {
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
@@ -142,8 +130,6 @@ async fn bad_ids_queries_and_routes() {
     assert_eq!(assert_error(s, &b, 400), "invalid_base64");
     let (s, b) = app.post_json("/v1/verify", &json!({"sha256": "123"})).await;
     assert_eq!(assert_error(s, &b, 422), "invalid_field");
-    let (s, b) = app
-        .post_json("/v1/verify", &json!({"text": "a", "sha256": "00".repeat(32)}))
-        .await;
+    let (s, b) = app.post_json("/v1/verify", &json!({"text": "a", "sha256": "00".repeat(32)})).await;
     assert_eq!(assert_error(s, &b, 422), "invalid_content");
 }

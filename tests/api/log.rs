@@ -15,19 +15,12 @@ async fn verifier(app: &TestApp) -> NoteVerifier {
 
 async fn checkpoint(app: &TestApp, v: &NoteVerifier) -> Checkpoint {
     let resp = app.get("/v1/log/checkpoint").await;
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     Checkpoint::open_signed(&resp.text().await.unwrap(), v).expect("checkpoint verifies")
 }
 
 fn digests(v: &Value) -> Vec<Sha256Digest> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Sha256Digest::from_hex(h.as_str().unwrap()).unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|h| Sha256Digest::from_hex(h.as_str().unwrap()).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -42,9 +35,7 @@ async fn concurrent_stamps_all_carry_valid_proofs_and_checkpoints_stay_consisten
     let mut tasks = Vec::new();
     for i in 0..N {
         let app = app.clone();
-        tasks.push(tokio::spawn(async move {
-            app.stamp_ok(&copy_request(&format!("Asset number {i}"))).await
-        }));
+        tasks.push(tokio::spawn(async move { app.stamp_ok(&copy_request(&format!("Asset number {i}"))).await }));
     }
     let mut receipts = Vec::new();
     for t in tasks {
@@ -53,11 +44,7 @@ async fn concurrent_stamps_all_carry_valid_proofs_and_checkpoints_stay_consisten
     let middle = checkpoint(&app, &v).await;
     let mut indices: Vec<u64> = receipts.iter().map(|r| r["log"]["index"].as_u64().unwrap()).collect();
     indices.sort_unstable();
-    assert_eq!(
-        indices,
-        (0..N as u64).collect::<Vec<_>>(),
-        "every stamp got its own index"
-    );
+    assert_eq!(indices, (0..N as u64).collect::<Vec<_>>(), "every stamp got its own index");
 
     for r in &receipts {
         let log = &r["log"];
@@ -74,23 +61,15 @@ async fn concurrent_stamps_all_carry_valid_proofs_and_checkpoints_stay_consisten
     }
 
     // Two checkpoints of different sizes: the later extends the earlier.
-    let first = receipts
-        .iter()
-        .map(|r| r["log"]["tree_size"].as_u64().unwrap())
-        .min()
-        .unwrap();
+    let first = receipts.iter().map(|r| r["log"]["tree_size"].as_u64().unwrap()).min().unwrap();
     let first_cp = receipts.iter().find(|r| r["log"]["tree_size"] == first).unwrap()["log"]["checkpoint"]
         .as_str()
         .unwrap()
         .to_owned();
     let first_cp = Checkpoint::open_signed(&first_cp, &v).unwrap();
     assert_eq!(middle.size, N as u64);
-    let (status, proof) = app
-        .get_json(&format!(
-            "/v1/log/proof/consistency?first={}&second={}",
-            first_cp.size, middle.size
-        ))
-        .await;
+    let (status, proof) =
+        app.get_json(&format!("/v1/log/proof/consistency?first={}&second={}", first_cp.size, middle.size)).await;
     assert_eq!(status, 200, "{proof}");
     merkle::verify_consistency(
         first_cp.size,
@@ -102,9 +81,7 @@ async fn concurrent_stamps_all_carry_valid_proofs_and_checkpoints_stay_consisten
     .expect("consistency proof verifies");
 
     // Inclusion proofs on demand, against the newest tree.
-    let (status, proof) = app
-        .get_json(&format!("/v1/log/proof/inclusion?index=3&tree_size={}", middle.size))
-        .await;
+    let (status, proof) = app.get_json(&format!("/v1/log/proof/inclusion?index=3&tree_size={}", middle.size)).await;
     assert_eq!(status, 200);
     let (_, entries) = app.get_json("/v1/log/entries?start=3&end=4").await;
     let leaf = base64::Engine::decode(
@@ -125,11 +102,9 @@ async fn concurrent_stamps_all_carry_valid_proofs_and_checkpoints_stay_consisten
     let (_, all) = app.get_json("/v1/log/entries?start=0").await;
     let mut tree = merkle::MemoryTree::new();
     for e in all["entries"].as_array().unwrap() {
-        let leaf = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            e["leaf_base64"].as_str().unwrap(),
-        )
-        .unwrap();
+        let leaf =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, e["leaf_base64"].as_str().unwrap())
+                .unwrap();
         tree.push(merkle::leaf_hash(&leaf));
     }
     assert_eq!(tree.size(), middle.size);
@@ -145,10 +120,7 @@ async fn bad_proof_and_page_requests_are_400() {
         ("/v1/log/proof/inclusion?index=5&tree_size=2", "invalid_proof_request"),
         ("/v1/log/proof/inclusion?index=0&tree_size=99", "invalid_proof_request"),
         ("/v1/log/proof/inclusion?index=-1", "invalid_query"),
-        (
-            "/v1/log/proof/inclusion?index=18446744073709551615&tree_size=18446744073709551615",
-            "invalid_proof_request",
-        ),
+        ("/v1/log/proof/inclusion?index=18446744073709551615&tree_size=18446744073709551615", "invalid_proof_request"),
         ("/v1/log/proof/inclusion?index=99999999999999999999999", "invalid_query"),
         ("/v1/log/proof/consistency?first=2&second=1", "invalid_proof_request"),
         ("/v1/log/proof/consistency?first=1&second=50", "invalid_proof_request"),
@@ -162,9 +134,5 @@ async fn bad_proof_and_page_requests_are_400() {
     }
     let (s, page) = app.get_json("/v1/log/entries?start=0&end=100000").await;
     assert_eq!(s, 200);
-    assert_eq!(
-        page["entries"].as_array().unwrap().len(),
-        2,
-        "pages end at the tree size"
-    );
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2, "pages end at the tree size");
 }

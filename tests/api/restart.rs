@@ -14,14 +14,7 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
     let client = reqwest::Client::new();
 
     let first = serve(dir.path());
-    let keys_before: Value = client
-        .get(format!("{}/v1/keys", first.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys_before: Value = client.get(format!("{}/v1/keys", first.base)).send().await.unwrap().json().await.unwrap();
     let mut stamped = Vec::new();
     for i in 0..5 {
         let resp = client
@@ -38,31 +31,17 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
     {
         use std::os::unix::fs::PermissionsExt;
         let kid = keys_before["keys"][0]["kid"].as_str().unwrap();
-        let mode = std::fs::metadata(dir.path().join("keys").join(format!("{kid}.key")))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join("keys").join(format!("{kid}.key"))).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     drop(first); // SIGKILL: no graceful shutdown, only what was flushed survives.
 
     let second = serve(dir.path());
-    let keys_after: Value = client
-        .get(format!("{}/v1/keys", second.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys_after: Value = client.get(format!("{}/v1/keys", second.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(keys_before, keys_after, "keys are loaded, not recreated");
     for s in &stamped {
         let id = s["id"].as_str().unwrap();
-        let resp = client
-            .get(format!("{}/v1/stamps/{id}", second.base))
-            .send()
-            .await
-            .unwrap();
+        let resp = client.get(format!("{}/v1/stamps/{id}", second.base)).send().await.unwrap();
         assert_eq!(resp.status(), 200, "stamp {id} survived");
         let receipt: Value = resp.json().await.unwrap();
         assert_eq!(receipt["statement"], s["statement"]);

@@ -27,10 +27,7 @@ async fn stamp_then_get_then_lookup_exact_and_normalized() {
     assert_eq!(status, 200);
     assert_eq!(receipt["statement"], stamped["statement"]);
     assert_eq!(receipt["signature"], stamped["signature"]);
-    assert!(
-        receipt.get("prompt_salt").is_none(),
-        "public receipts never carry the salt"
-    );
+    assert!(receipt.get("prompt_salt").is_none(), "public receipts never carry the salt");
 
     let sha = stamped["statement"]["subject"]["sha256"].as_str().unwrap();
     let (status, found) = app.get_json(&format!("/v1/stamps?sha256={sha}")).await;
@@ -39,24 +36,12 @@ async fn stamp_then_get_then_lookup_exact_and_normalized() {
 
     // Copied off a web page: line breaks and spacing changed.
     let copied = "  Run further. Feel   lighter — the new TrailFox 3. ";
-    let resp = app
-        .client
-        .get(app.url("/v1/stamps"))
-        .query(&[("text", copied)])
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(app.url("/v1/stamps")).query(&[("text", copied)]).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let found: Value = resp.json().await.unwrap();
     assert_eq!(found["stamps"][0]["id"], id.as_str(), "normalised lookup: {found}");
 
-    let resp = app
-        .client
-        .get(app.url("/v1/stamps"))
-        .query(&[("text", "something else")])
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(app.url("/v1/stamps")).query(&[("text", "something else")]).send().await.unwrap();
     let found: Value = resp.json().await.unwrap();
     assert_eq!(found["stamps"], json!([]));
 }
@@ -69,12 +54,7 @@ async fn signature_verifies_with_the_published_key_alone() {
     let stamped = app.stamp_ok(&copy_request("Independent check.")).await;
     let (_, keys) = app.get_json("/v1/keys").await;
     let kid = stamped["signature"]["kid"].as_str().unwrap();
-    let key = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .expect("kid published");
+    let key = keys["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid).expect("kid published");
     assert_eq!(key["algorithm"], "Ed25519");
     let public: [u8; 32] = base64::engine::general_purpose::STANDARD
         .decode(key["public_key"].as_str().unwrap())
@@ -88,14 +68,11 @@ async fn signature_verifies_with_the_published_key_alone() {
         .try_into()
         .unwrap();
     let canonical = serde_jcs::to_vec(&stamped["statement"]).unwrap();
-    vk.verify(&canonical, &Signature::from_bytes(&sig))
-        .expect("signature over JCS(statement) verifies");
+    vk.verify(&canonical, &Signature::from_bytes(&sig)).expect("signature over JCS(statement) verifies");
 
     let mut altered = stamped["statement"].clone();
     altered["disclosure"]["text"] = json!("Written by a human.");
-    assert!(vk
-        .verify(&serde_jcs::to_vec(&altered).unwrap(), &Signature::from_bytes(&sig))
-        .is_err());
+    assert!(vk.verify(&serde_jcs::to_vec(&altered).unwrap(), &Signature::from_bytes(&sig)).is_err());
 }
 
 #[tokio::test]

@@ -13,9 +13,7 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
     let app = spawn_app().await;
     let text = "Autumn sale: 30% off every jacket.";
     let stamped = app.stamp_ok(&copy_request(text)).await;
-    let verdict = app
-        .verify(&json!({"text": text, "receipt": receipt_of(&stamped)}))
-        .await;
+    let verdict = app.verify(&json!({"text": text, "receipt": receipt_of(&stamped)})).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
     for (name, code) in [
         ("key", "key.known"),
@@ -28,21 +26,13 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
         assert_eq!(check_code(&verdict, name), code, "{verdict}");
     }
     assert_eq!(verdict["stamp"]["issuer"], "Acme Test");
-    assert!(
-        verdict["summary"].as_str().unwrap().contains("Acme Test"),
-        "who vouches is said plainly: {verdict}"
-    );
+    assert!(verdict["summary"].as_str().unwrap().contains("Acme Test"), "who vouches is said plainly: {verdict}");
 
     // Content alone (as a journalist would paste it, respaced) finds and verifies it.
-    let verdict = app
-        .verify(&json!({"text": "Autumn sale:\n30% off   every jacket."}))
-        .await;
+    let verdict = app.verify(&json!({"text": "Autumn sale:\n30% off   every jacket."})).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert_eq!(verdict["matches"][0], stamped["id"]);
-    assert_eq!(
-        verdict["stamp"]["disclosure"]["text"],
-        stamped["statement"]["disclosure"]["text"]
-    );
+    assert_eq!(verdict["stamp"]["disclosure"]["text"], stamped["statement"]["disclosure"]["text"]);
 
     // A receipt alone verifies too (no content check then).
     let verdict = app.verify(&json!({"receipt": stamped})).await;
@@ -53,9 +43,7 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
 async fn tampered_content_fails_the_content_check() {
     let app = spawn_app().await;
     let stamped = app.stamp_ok(&copy_request("Free shipping on all orders.")).await;
-    let verdict = app
-        .verify(&json!({"text": "Free shipping on some orders.", "receipt": receipt_of(&stamped)}))
-        .await;
+    let verdict = app.verify(&json!({"text": "Free shipping on some orders.", "receipt": receipt_of(&stamped)})).await;
     assert_eq!(verdict["verified"], false);
     assert_eq!(check_code(&verdict, "content"), "content.hash.mismatch");
     assert_eq!(check_code(&verdict, "signature"), "signature.validated");
@@ -98,9 +86,7 @@ async fn receipts_signed_with_another_key_are_rejected() {
     let other = spawn_app().await;
     let text = "Same words, other service.";
     let foreign = other.stamp_ok(&copy_request(text)).await;
-    let verdict = app
-        .verify(&json!({"text": text, "receipt": receipt_of(&foreign)}))
-        .await;
+    let verdict = app.verify(&json!({"text": text, "receipt": receipt_of(&foreign)})).await;
     assert_eq!(verdict["verified"], false, "{verdict}");
     assert_eq!(check_code(&verdict, "key"), "key.unknown");
     assert_eq!(check_code(&verdict, "checkpoint"), "checkpoint.invalid");
@@ -117,12 +103,7 @@ async fn receipts_signed_with_another_key_are_rejected() {
 #[tokio::test]
 async fn garbage_receipts_are_failed_checks_not_errors() {
     let app = spawn_app().await;
-    for receipt in [
-        json!(42),
-        json!("receipt"),
-        json!({}),
-        json!({"statement": {}, "signature": 1}),
-    ] {
+    for receipt in [json!(42), json!("receipt"), json!({}), json!({"statement": {}, "signature": 1})] {
         let verdict = app.verify(&json!({"receipt": receipt})).await;
         assert_eq!(verdict["verified"], false, "{receipt}");
         assert_eq!(check_code(&verdict, "receipt"), "receipt.malformed");
