@@ -28,11 +28,7 @@ pub struct StateArgs {
 
 impl StateArgs {
     pub fn service_config(&self) -> ServiceConfig {
-        ServiceConfig {
-            data_dir: self.data.clone(),
-            keys_dir: self.keys.clone(),
-            origin: self.origin.clone(),
-        }
+        ServiceConfig::new(self.data.clone(), self.keys.clone(), self.origin.clone())
     }
 }
 
@@ -45,6 +41,12 @@ pub struct ServeArgs {
     /// Largest JSON request body in bytes.
     #[arg(long = "max-json-bytes", env = "AIPROV_MAX_JSON_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_json_bytes: usize,
+    /// Stamps per second allowed per issuer token (sustained); past it: 429 with Retry-After.
+    #[arg(long = "stamp-rate", env = "AIPROV_STAMP_RATE", default_value_t = ServiceConfig::DEFAULT_STAMP_RATE.per_second)]
+    pub stamp_rate: f64,
+    /// Stamps a token may send at once above the sustained rate.
+    #[arg(long = "stamp-burst", env = "AIPROV_STAMP_BURST", default_value_t = ServiceConfig::DEFAULT_STAMP_RATE.burst)]
+    pub stamp_burst: u32,
     #[command(flatten)]
     pub state: StateArgs,
 }

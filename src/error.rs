@@ -15,17 +15,15 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     /// Well-formed JSON that does not satisfy the schema or a rule of a field.
     #[error("{message}")]
-    Unprocessable {
-        code: &'static str,
-        field: Option<String>,
-        message: String,
-    },
+    Unprocessable { code: &'static str, field: Option<String>, message: String },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -40,18 +38,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Self::BadRequest { code, message: message.into() }
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable {
-            code,
-            field: None,
-            message: message.into(),
-        }
+        Self::Unprocessable { code, field: None, message: message.into() }
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -64,6 +55,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Gone(_) => "gone",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "rate_limited",
@@ -75,11 +67,7 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        Self::Unprocessable {
-            code: "invalid_field",
-            field: Some(e.field.to_owned()),
-            message: e.to_string(),
-        }
+        Self::Unprocessable { code: "invalid_field", field: Some(e.field.to_owned()), message: e.to_string() }
     }
 }
 
@@ -104,6 +92,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -131,12 +120,6 @@ impl ResponseError for ApiError {
         if let Self::TooManyRequests { retry_after_secs } = self {
             resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
-        resp.json(Body {
-            error: Inner {
-                code: self.code(),
-                message,
-                field,
-            },
-        })
+        resp.json(Body { error: Inner { code: self.code(), message, field } })
     }
 }

@@ -13,7 +13,10 @@
 //! - [`pii`]: rejects personal identifiers in explanations.
 //! - [`receipt`]: signatures, log leaves, stamp ids, receipts.
 //! - [`keys`]: the keyring in the keys directory.
+//! - [`salts`]: erasable prompt salts, compacted so erased ones leave no trace.
 //! - [`tokens`]: issuer bearer tokens, stored hashed.
+//! - [`erasure`]: the register of erased prompt links.
+//! - [`ratelimit`]: per-token and per-address token buckets.
 //! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over a node store.
 //! - [`checkpoint`]: C2SP tlog-checkpoint signed notes.
 //! - [`store`]: the `LogStore` trait and its sled backend.
@@ -32,6 +35,7 @@ pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub mod digest;
+pub mod erasure;
 pub mod error;
 pub mod http;
 pub mod jcs;
@@ -40,7 +44,9 @@ pub mod log;
 pub mod merkle;
 pub mod normalize;
 pub mod pii;
+pub mod ratelimit;
 pub mod receipt;
+pub mod salts;
 pub mod server;
 pub mod service;
 pub mod stamp;

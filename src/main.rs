@@ -15,11 +15,7 @@ use ai_provenance::store::SledStore;
 use ai_provenance::tokens::TokenStore;
 
 #[derive(Parser)]
-#[command(
-    name = "aiprov",
-    version,
-    about = "Signed, logged, verifiable disclosures of AI involvement in content"
-)]
+#[command(name = "aiprov", version, about = "Signed, logged, verifiable disclosures of AI involvement in content")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +37,11 @@ enum Command {
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
     Audit(AuditArgs),
+    /// Export the erasure register (when, which stamp, by whom) as JSON lines.
+    Erasures {
+        #[command(flatten)]
+        state: StateArgs,
+    },
     /// Create the signing keys in the keys directory if there are none yet, and print them.
     Keygen {
         #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
@@ -157,6 +158,21 @@ enum TokenCommand {
         /// The issuer's name, written into every statement stamped with this token.
         #[arg(long)]
         issuer: String,
+        /// An admin token: manages tokens, erases any stamp's prompt link, exports the
+        /// erasure register.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// List every token (never the secrets) as JSON lines.
+    List {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Revoke a token by its id (from `token list`); it fails from the next request on.
+    Revoke {
+        id: String,
         #[command(flatten)]
         state: StateArgs,
     },
@@ -174,9 +190,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Token {
-            command: TokenCommand::Create { issuer, state },
-        } => token_create(&issuer, &state),
+        Command::Token { command: TokenCommand::Create { issuer, admin, state } } => {
+            token_create(&issuer, admin, &state)
+        }
+        Command::Token { command: TokenCommand::List { state } } => token_list(&state),
+        Command::Token { command: TokenCommand::Revoke { id, state } } => token_revoke(&id, &state),
+        Command::Erasures { state } => erasures(&state),
         Command::Stamp(args) => stamp(args),
         Command::Verify(args) => return verify(&args),
         Command::Audit(args) => audit(&args),
@@ -194,7 +213,8 @@ fn main() -> ExitCode {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let config = args.state.service_config();
+        let mut config = args.state.service_config();
+        config.stamp_rate = ai_provenance::ratelimit::RateLimit { per_second: args.stamp_rate, burst: args.stamp_burst };
         let app = Application::build(&config, args.listen, Limits { max_json_bytes: args.max_json_bytes })?;
         tracing::info!(addr = %app.local_addr(), data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{}", app.local_addr());
         if app.service().tokens().is_empty()? {
@@ -207,19 +227,45 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-fn token_create(issuer: &str, state: &StateArgs) -> anyhow::Result<()> {
-    let issuer = IssuerName::parse(issuer)?;
+/// Opens the data directory for the offline commands (the server must be stopped: sled
+/// allows one process; the admin API does the same while it runs).
+fn open_store(state: &StateArgs) -> anyhow::Result<SledStore> {
     std::fs::create_dir_all(&state.data).with_context(|| format!("creating {}", state.data.display()))?;
-    let store = SledStore::open(&state.data).with_context(|| {
-        format!(
-            "opening the database in {} (stop the server first, or use the admin API)",
-            state.data.display()
-        )
-    })?;
-    let tokens = TokenStore::open(store.db())?;
-    let token = tokens.create(issuer.clone())?;
-    println!("Created an issuer token for \"{issuer}\". Only its hash is stored: copy it now.");
+    SledStore::open(&state.data).with_context(|| {
+        format!("opening the database in {} (stop the server first, or use the admin API)", state.data.display())
+    })
+}
+
+fn token_create(issuer: &str, admin: bool, state: &StateArgs) -> anyhow::Result<()> {
+    let issuer = IssuerName::parse(issuer)?;
+    let tokens = TokenStore::open(open_store(state)?.db())?;
+    let token = tokens.create(issuer.clone(), admin)?;
+    let role = if admin { "an admin" } else { "an issuer" };
+    println!("Created {role} token for \"{issuer}\" (id {}). Only its hash is stored: copy it now.", token.id);
     println!("{}", token.secret);
+    Ok(())
+}
+
+fn token_list(state: &StateArgs) -> anyhow::Result<()> {
+    for t in TokenStore::open(open_store(state)?.db())?.list()? {
+        println!("{}", serde_json::to_string(&t)?);
+    }
+    Ok(())
+}
+
+fn token_revoke(id: &str, state: &StateArgs) -> anyhow::Result<()> {
+    let id = ai_provenance::tokens::TokenId::parse(id).map_err(anyhow::Error::msg)?;
+    match TokenStore::open(open_store(state)?.db())?.revoke(&id)? {
+        Some(t) => println!("revoked token {} of \"{}\"", t.id, t.record.issuer),
+        None => anyhow::bail!("no token has id {id}"),
+    }
+    Ok(())
+}
+
+fn erasures(state: &StateArgs) -> anyhow::Result<()> {
+    for r in ai_provenance::erasure::ErasureRegister::open(open_store(state)?.db())?.list()? {
+        println!("{}", serde_json::to_string(&r)?);
+    }
     Ok(())
 }
 
@@ -230,20 +276,9 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
 
     let template = StampTemplate {
         kind: args.kind,
-        generator: Generator {
-            provider: args.provider,
-            model: args.model,
-            model_version: args.model_version,
-        },
-        disclosure: Disclosure {
-            text: args.disclosure,
-            lang: args.lang,
-        },
-        digital_source_type: args
-            .digital_source_type
-            .as_deref()
-            .map(DigitalSourceType::parse)
-            .transpose()?,
+        generator: Generator { provider: args.provider, model: args.model, model_version: args.model_version },
+        disclosure: Disclosure { text: args.disclosure, lang: args.lang },
+        digital_source_type: args.digital_source_type.as_deref().map(DigitalSourceType::parse).transpose()?,
         human_oversight: args.human_oversight,
         prompt: args.prompt,
     };
@@ -283,10 +318,7 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
             result?;
         }
     }
-    println!(
-        "stamped {ok}, failed {failed}; receipts appended to {}",
-        args.out.display()
-    );
+    println!("stamped {ok}, failed {failed}; receipts appended to {}", args.out.display());
     if failed > 0 {
         anyhow::bail!("{failed} file(s) could not be stamped");
     }
@@ -302,16 +334,8 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
         std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
         let req = template.for_bytes(bytes, None);
         let outcome = match runtime.block_on(client.stamp(&req)) {
-            Ok(r) => Outcome {
-                file: "-".into(),
-                receipt: Some(r),
-                error: None,
-            },
-            Err(e) => Outcome {
-                file: "-".into(),
-                receipt: None,
-                error: Some(e.to_string()),
-            },
+            Ok(r) => Outcome { file: "-".into(), receipt: Some(r), error: None },
+            Err(e) => Outcome { file: "-".into(), receipt: None, error: Some(e.to_string()) },
         };
         write(outcome)
     }
@@ -346,9 +370,9 @@ fn verify_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
         TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)?
     };
     let content = match (&args.content.file, &args.content.text) {
-        (Some(f), _) => Some(ContentHashes::of_bytes(
-            &std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
-        )),
+        (Some(f), _) => {
+            Some(ContentHashes::of_bytes(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?))
+        }
         (None, Some(t)) => Some(ContentHashes::of_text(t)),
         (None, None) => None,
     };
@@ -401,9 +425,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("reading {}", args.state.display())),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()?;
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
         let (report, state) = runtime.block_on(audit_remote(&client, url, previous.as_ref(), tick))?;
         if report.ok() {
             // Only a clean audit becomes the reference for the next one.
@@ -437,13 +459,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<()> {
 fn keygen(dir: &std::path::Path) -> anyhow::Result<()> {
     let ring = Keyring::open_or_create(dir)?;
     for k in ring.public_keys() {
-        println!(
-            "{} {:?} {} created {}",
-            k.kid,
-            k.purpose,
-            k.public_key,
-            k.created_at.to_rfc3339()
-        );
+        println!("{} {:?} {} created {}", k.kid, k.purpose, k.public_key, k.created_at.to_rfc3339());
     }
     Ok(())
 }

@@ -9,27 +9,68 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::checkpoint::NoteSigner;
+use crate::erasure::{ErasureRecord, ErasureRegister};
 use crate::error::ApiError;
 use crate::keys::{Keyring, PublicKeyInfo};
 use crate::log::{Log, SignedCheckpoint};
+use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::receipt::{sign_statement, LogIndex, LogProof, Receipt, SignedStatement, StampId};
-use crate::stamp::{prepare, StampRequest};
-use crate::statement::{IssuerName, Timestamp};
+use crate::stamp::{prepare, prompt_commitment, StampRequest};
+use crate::statement::Timestamp;
 use crate::store::{NewLeaf, SledStore};
-use crate::tokens::TokenStore;
+use crate::tokens::{Principal, TokenStore};
 use crate::verify::{verify_receipt, Check, ContentHashes, TrustAnchors, Verdict};
 use crate::Sha256Digest;
 
 /// Most stamps one lookup returns.
 pub const MAX_LOOKUP: usize = 100;
 
-/// Where the service keeps its state.
+/// Where the service keeps its state, and its abuse limits.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub data_dir: PathBuf,
     pub keys_dir: PathBuf,
     /// The log's origin line, also the name of its checkpoint key.
     pub origin: String,
+    /// Stamps per issuer token.
+    pub stamp_rate: RateLimit,
+    /// Prompt checks per client address: each check is an online guess at a prompt, so
+    /// this is what keeps short prompts from being brute-forced through the endpoint.
+    pub prompt_check_rate: RateLimit,
+}
+
+impl ServiceConfig {
+    pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
+    pub const DEFAULT_PROMPT_CHECK_RATE: RateLimit = RateLimit { per_second: 0.2, burst: 10 };
+
+    /// A configuration with the default limits.
+    pub fn new(data_dir: PathBuf, keys_dir: PathBuf, origin: String) -> Self {
+        Self {
+            data_dir,
+            keys_dir,
+            origin,
+            stamp_rate: Self::DEFAULT_STAMP_RATE,
+            prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
+        }
+    }
+}
+
+/// The answer to a prompt check.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PromptCheck {
+    pub stamp_id: StampId,
+    pub matches: bool,
+    pub message: String,
+}
+
+/// The answer to an erasure request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErasureOutcome {
+    pub stamp_id: StampId,
+    /// False when there was nothing left to erase (erased before).
+    pub erased: bool,
+    pub record: Option<ErasureRecord>,
+    pub message: String,
 }
 
 /// The response to a stamp: the public receipt plus, once, the prompt salt.
@@ -80,7 +121,10 @@ pub struct Service {
     log: Log,
     keyring: Keyring,
     tokens: TokenStore,
+    erasures: ErasureRegister,
     trust: TrustAnchors,
+    stamp_limiter: RateLimiter,
+    prompt_limiter: RateLimiter,
 }
 
 impl Service {
@@ -94,24 +138,22 @@ impl Service {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let store = SledStore::open(&config.data_dir).with_context(|| {
-            format!(
-                "opening the database in {} (is another aiprov using it?)",
-                config.data_dir.display()
-            )
+            format!("opening the database in {} (is another aiprov using it?)", config.data_dir.display())
         })?;
         let tokens = TokenStore::open(store.db())?;
+        let erasures = ErasureRegister::open(store.db())?;
         let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
             .context("the origin cannot name a checkpoint key")?;
         let log = Log::open(Arc::new(store), signer)?;
-        let trust = TrustAnchors {
-            keys: keyring.public_keys().to_vec(),
-            log: Some(log.verifier().clone()),
-        };
+        let trust = TrustAnchors { keys: keyring.public_keys().to_vec(), log: Some(log.verifier().clone()) };
         Ok(Self {
             log,
             keyring,
             tokens,
+            erasures,
             trust,
+            stamp_limiter: RateLimiter::new(config.stamp_rate),
+            prompt_limiter: RateLimiter::new(config.prompt_check_rate),
         })
     }
 
@@ -131,11 +173,11 @@ impl Service {
         &self.trust
     }
 
-    /// The issuer named by an `Authorization: Bearer` header value.
+    /// Who an `Authorization: Bearer` header value speaks for.
     ///
     /// # Errors
     /// `401` when the header is missing, malformed, or the token is unknown or revoked.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<IssuerName, ApiError> {
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
         let header = authorization.ok_or_else(|| {
             ApiError::Unauthorized("stamping needs an issuer token: Authorization: Bearer <token>".into())
         })?;
@@ -149,12 +191,26 @@ impl Service {
             .ok_or_else(|| ApiError::Unauthorized("the issuer token is not valid".into()))
     }
 
+    /// Like [`Service::authenticate`], for admin-only operations.
+    ///
+    /// # Errors
+    /// `401` as there; `403` for a valid token that is not an admin token.
+    pub fn authenticate_admin(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let who = self.authenticate(authorization)?;
+        if !who.admin {
+            return Err(ApiError::Forbidden("this needs an admin token".into()));
+        }
+        Ok(who)
+    }
+
     /// Stamps content: builds and signs the statement, appends it durably to the log,
     /// and returns the receipt with an inclusion proof.
     ///
     /// # Errors
-    /// `4xx` for bad requests; `503` when the log cannot append.
-    pub async fn stamp(self: &Arc<Self>, issuer: IssuerName, req: StampRequest) -> Result<StampResponse, ApiError> {
+    /// `429` past the token's rate; `4xx` for bad requests; `503` when the log cannot append.
+    pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
+        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        let issuer = who.issuer;
         let this = self.clone();
         // Decoding, hashing and signing are CPU work: off the async executor.
         let (signed, leaf, salt) = blocking(move || {
@@ -163,10 +219,7 @@ impl Service {
             let prepared = prepare(req, issuer, salt, Timestamp::now())?;
             let signature =
                 sign_statement(&prepared.statement, this.keyring.statement_key()).map_err(ApiError::internal)?;
-            let signed = SignedStatement {
-                statement: prepared.statement,
-                signature,
-            };
+            let signed = SignedStatement { statement: prepared.statement, signature };
             let bytes = signed.leaf_bytes().map_err(ApiError::internal)?;
             let leaf = NewLeaf {
                 leaf_hash: crate::merkle::leaf_hash(&bytes),
@@ -179,19 +232,12 @@ impl Service {
         })
         .await?;
         let leaf_hash = leaf.leaf_hash;
-        let appended = self
-            .log
-            .append(leaf)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let appended = self.log.append(leaf).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
         tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
         let this = self.clone();
         let receipt =
             blocking(move || this.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)).await?;
-        Ok(StampResponse {
-            receipt,
-            prompt_salt: salt.map(hex::encode),
-        })
+        Ok(StampResponse { receipt, prompt_salt: salt.map(hex::encode) })
     }
 
     fn build_receipt(
@@ -252,9 +298,7 @@ impl Service {
             ContentQuery::Sha256(d) => store.find_by_content(d, limit).map_err(ApiError::internal)?,
             ContentQuery::Text(t) => {
                 let hashes = ContentHashes::of_text(t);
-                let mut found = store
-                    .find_by_content(&hashes.sha256, limit)
-                    .map_err(ApiError::internal)?;
+                let mut found = store.find_by_content(&hashes.sha256, limit).map_err(ApiError::internal)?;
                 if let Some(norm) = &hashes.normalized_text_sha256 {
                     found.extend(store.find_by_normalized_text(norm, limit).map_err(ApiError::internal)?);
                 }
@@ -278,10 +322,8 @@ impl Service {
     /// `4xx` when the request holds nothing to verify or undecodable content. Anything
     /// wrong with the receipt itself is a failed check, never an error.
     pub fn verify(&self, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
-        let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()]
-            .iter()
-            .filter(|g| **g)
-            .count();
+        let given =
+            [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()].iter().filter(|g| **g).count();
         if given > 1 {
             return Err(ApiError::unprocessable(
                 "invalid_content",
@@ -292,14 +334,9 @@ impl Service {
             Some((ContentHashes::of_text(text), ContentQuery::Text(text.clone())))
         } else if let Some(b64) = &req.content_base64 {
             use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| {
-                    ApiError::bad_request(
-                        "invalid_base64",
-                        format!("content_base64 is not valid standard base64: {e}"),
-                    )
-                })?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
+                ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
+            })?;
             let hashes = ContentHashes::of_bytes(&bytes);
             let query = match std::str::from_utf8(&bytes) {
                 Ok(t) => ContentQuery::Text(t.to_owned()),
@@ -307,16 +344,12 @@ impl Service {
             };
             Some((hashes, query))
         } else {
-            req.sha256
-                .map(|d| (ContentHashes::of_sha256(d), ContentQuery::Sha256(d)))
+            req.sha256.map(|d| (ContentHashes::of_sha256(d), ContentQuery::Sha256(d)))
         };
 
         if let Some(receipt) = &req.receipt {
             let (checks, stamp) = verify_receipt(receipt, content.as_ref().map(|c| &c.0), &self.trust);
-            return Ok(VerifyResponse {
-                verdict: Verdict::from_checks(checks, stamp),
-                matches: Vec::new(),
-            });
+            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }
         let Some((hashes, query)) = content else {
             return Err(ApiError::unprocessable(
@@ -333,18 +366,108 @@ impl Service {
                 passed: false,
                 message: "No stamp in this log matches this content, exactly or after whitespace normalisation.".into(),
             };
-            return Ok(VerifyResponse {
-                verdict: Verdict::from_checks(vec![check], None),
-                matches,
-            });
+            return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
         };
         let receipt = serde_json::to_value(&newest).map_err(ApiError::internal)?;
         let (checks, stamp) = verify_receipt(&receipt, Some(&hashes), &self.trust);
-        Ok(VerifyResponse {
-            verdict: Verdict::from_checks(checks, stamp),
-            matches,
+        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
+    }
+}
+
+impl Service {
+    /// The stored statement of stamp `id` (blocking).
+    fn signed_statement(&self, id: &StampId) -> Result<SignedStatement, ApiError> {
+        let not_found = || ApiError::NotFound(format!("no stamp has id {id}"));
+        let store = self.log.store();
+        let index = store.index_of(&id.0).map_err(ApiError::internal)?.ok_or_else(not_found)?;
+        let bytes = store.leaf(index).map_err(ApiError::internal)?.ok_or_else(not_found)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))
+    }
+
+    /// Erases the link between stamp `id` and its prompt by destroying the salt
+    /// (crypto-shredding). The statement, its commitment, the log and every proof stay
+    /// valid; no one can confirm a prompt for it afterwards. Blocking.
+    ///
+    /// # Errors
+    /// `404` for an unknown stamp or one without a prompt; `403` when `who` is neither
+    /// the stamp's issuer nor an admin.
+    pub fn erase_prompt(&self, who: &Principal, id: &StampId) -> Result<ErasureOutcome, ApiError> {
+        let signed = self.signed_statement(id)?;
+        if !who.admin && signed.statement.issuer != who.issuer {
+            return Err(ApiError::Forbidden(format!(
+                "stamp {id} was issued by another issuer; only its issuer or an admin may erase it"
+            )));
+        }
+        if signed.statement.prompt_commitment.is_none() {
+            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt: there is nothing to erase")));
+        }
+        let erased = self.log.store().erase_prompt_salt(&id.0).map_err(ApiError::internal)?;
+        if !erased {
+            let record = self.erasures.find(id).map_err(ApiError::internal)?;
+            return Ok(ErasureOutcome {
+                stamp_id: *id,
+                erased: false,
+                record,
+                message: "the prompt link was already erased".into(),
+            });
+        }
+        let record = ErasureRecord {
+            stamp_id: *id,
+            erased_at: Timestamp::now(),
+            erased_by: who.issuer.clone(),
+            token_id: who.token_id.clone(),
+            admin: who.admin,
+        };
+        self.erasures.record(&record).map_err(ApiError::internal)?;
+        tracing::info!(stamp = %id, by = %who.issuer, token = %who.token_id, "prompt link erased");
+        Ok(ErasureOutcome {
+            stamp_id: *id,
+            erased: true,
+            record: Some(record),
+            message: "the prompt salt was destroyed: no prompt can be confirmed for this stamp any more".into(),
         })
     }
+
+    /// Whether `prompt` is the prompt stamp `id` committed to (blocking). `client` keys
+    /// the rate limit (the caller's address).
+    ///
+    /// # Errors
+    /// `429` past the rate; `404` unknown stamp or no prompt; `410` once erased.
+    pub fn check_prompt(&self, client: &str, id: &StampId, prompt: &str) -> Result<PromptCheck, ApiError> {
+        limit(&self.prompt_limiter, client)?;
+        let signed = self.signed_statement(id)?;
+        let Some(commitment) = signed.statement.prompt_commitment else {
+            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt")));
+        };
+        let Some(salt) = self.log.store().prompt_salt(&id.0).map_err(ApiError::internal)? else {
+            return Err(ApiError::Gone(format!(
+                "the prompt link of stamp {id} was erased: no prompt can be confirmed"
+            )));
+        };
+        // `Sha256Digest` compares in constant time.
+        let matches = prompt_commitment(&salt, prompt) == commitment;
+        let message = if matches {
+            "the prompt matches the stamp's commitment".to_owned()
+        } else {
+            "the prompt does not match the stamp's commitment".to_owned()
+        };
+        Ok(PromptCheck { stamp_id: *id, matches, message })
+    }
+
+    /// The erasure register (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn erasures(&self) -> Result<Vec<ErasureRecord>, ApiError> {
+        self.erasures.list().map_err(ApiError::internal)
+    }
+}
+
+fn limit(limiter: &RateLimiter, key: &str) -> Result<(), ApiError> {
+    limiter
+        .check(key)
+        .map_err(|wait| ApiError::TooManyRequests { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 })
 }
 
 /// Runs blocking work (sled, hashing, signing) on the blocking pool.

@@ -4,13 +4,17 @@
 //! The sled backend keeps everything that must change together in ONE tree (`log`),
 //! under one-byte key prefixes, because sled applies a `Batch` atomically only within a
 //! tree: a crash leaves either the whole append batch (leaves, Merkle nodes, indexes,
-//! new size) or none of it. Prompt salts live in their own tree (`prompt_salts`)
-//! precisely because they must be erasable on their own (DESIGN §4).
+//! new size) or none of it. Prompt salts live in a database of their own
+//! ([`SaltStore`]) precisely because they must be erasable for good (DESIGN §4).
+//!
+//! Layout of a data directory: `log/` (the sled database of the log, tokens and the
+//! erasure register) and `salts-<n>/` with `salts.current` (the salt store).
 
 use std::path::Path;
 
 use crate::merkle::{NodeId, NodeSource};
 use crate::receipt::LogIndex;
+use crate::salts::{SaltError, SaltStore};
 use crate::Sha256Digest;
 
 /// A leaf ready to be appended, with what the indexes need.
@@ -30,6 +34,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Salt(#[from] SaltError),
 }
 
 /// Everything the log needs from storage.
@@ -48,6 +54,8 @@ pub trait LogStore: NodeSource<Error = StoreError> + Send + Sync + 'static {
     /// Leaves whose normalised text hash is `digest`, newest first, at most `limit`.
     fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError>;
     fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Erases a stamp's prompt salt from storage for good; whether there was one.
+    fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError>;
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError>;
     fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError>;
     /// A value of the log's own settings (origin, ...).
@@ -84,7 +92,7 @@ fn u64_from(bytes: &[u8]) -> Result<u64, StoreError> {
 pub struct SledStore {
     db: sled::Db,
     log: sled::Tree,
-    salts: sled::Tree,
+    salts: std::sync::Arc<SaltStore>,
 }
 
 impl SledStore {
@@ -93,15 +101,9 @@ impl SledStore {
     /// # Errors
     /// When sled cannot open the directory (missing permissions, another process holds it).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
-        Self::from_db(db)
-    }
-
-    /// # Errors
-    /// When the trees cannot be opened.
-    pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir.join("log")).open()?;
         let log = db.open_tree("log")?;
-        let salts = db.open_tree("prompt_salts")?;
+        let salts = std::sync::Arc::new(SaltStore::open(dir)?);
         Ok(Self { db, log, salts })
     }
 
@@ -126,10 +128,7 @@ impl NodeSource for SledStore {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
         let k = key(P_NODE, &[&id.to_key()]);
-        let v = self
-            .log
-            .get(k)?
-            .ok_or_else(|| StoreError::Corrupt(format!("Merkle node {id:?} is missing")))?;
+        let v = self.log.get(k)?.ok_or_else(|| StoreError::Corrupt(format!("Merkle node {id:?} is missing")))?;
         Sha256Digest::try_from_slice(&v).map_err(|e| StoreError::Corrupt(format!("Merkle node {id:?}: {e}")))
     }
 }
@@ -150,17 +149,11 @@ impl LogStore for SledStore {
     ) -> Result<(), StoreError> {
         let stored = self.size()?;
         if stored != size_before {
-            return Err(StoreError::Corrupt(format!(
-                "append at {size_before} but the log holds {stored} leaves"
-            )));
+            return Err(StoreError::Corrupt(format!("append at {size_before} but the log holds {stored} leaves")));
         }
         // Salts first: if we crash before the log batch lands, an orphan salt commits to
         // nothing and no receipt was acknowledged.
-        for leaf in leaves {
-            if let Some(salt) = &leaf.prompt_salt {
-                self.salts.insert(leaf.leaf_hash.as_bytes(), &salt[..])?;
-            }
-        }
+        self.salts.insert_all(leaves.iter().filter_map(|l| Some((&l.leaf_hash, l.prompt_salt.as_ref()?))))?;
         let mut batch = sled::Batch::default();
         for (offset, leaf) in leaves.iter().enumerate() {
             let index = (size_before + offset as u64).to_be_bytes();
@@ -183,10 +176,7 @@ impl LogStore for SledStore {
     }
 
     fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .log
-            .get(key(P_LEAF, &[&index.0.to_be_bytes()]))?
-            .map(|v| v.to_vec()))
+        Ok(self.log.get(key(P_LEAF, &[&index.0.to_be_bytes()]))?.map(|v| v.to_vec()))
     }
 
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
@@ -205,19 +195,18 @@ impl LogStore for SledStore {
     }
 
     fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, StoreError> {
-        match self.salts.get(leaf_hash.as_bytes())? {
-            Some(v) => <[u8; 32]>::try_from(&v[..])
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("a prompt salt is not 32 bytes".into())),
-            None => Ok(None),
-        }
+        Ok(self.salts.get(leaf_hash)?)
+    }
+
+    fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError> {
+        Ok(self.salts.erase(leaf_hash)?)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
         match self.meta(META_CHECKPOINT)? {
-            Some(v) => String::from_utf8(v)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into())),
+            Some(v) => {
+                String::from_utf8(v).map(Some).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))
+            }
             None => Ok(None),
         }
     }

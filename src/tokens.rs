@@ -27,15 +27,67 @@ pub enum TokenError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub issuer: IssuerName,
+    /// Admin tokens may manage tokens, erase any stamp's prompt link and export the
+    /// erasure register; they stamp like issuer tokens.
+    #[serde(default)]
+    pub admin: bool,
     pub created_at: Timestamp,
     #[serde(default)]
     pub revoked_at: Option<Timestamp>,
 }
 
+/// The public id of a token: the first 16 hex digits of its hash. Safe to show, log and
+/// use to revoke; it cannot be turned back into the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenId(String);
+
+impl TokenId {
+    fn of(hash: &Sha256Digest) -> Self {
+        Self(hash.to_hex()[..16].to_owned())
+    }
+
+    /// # Errors
+    /// Unless `s` is 16 lowercase hex digits.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("a token id is 16 lowercase hex digits (see `aiprov token list`)".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TokenId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub token_id: TokenId,
+    pub issuer: IssuerName,
+    pub admin: bool,
+}
+
+/// A token as listed: everything but the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    #[serde(flatten)]
+    pub record: TokenRecord,
+}
+
 /// A freshly created token: the only moment the secret exists outside its holder.
 pub struct NewToken {
     pub secret: String,
-    pub id: Sha256Digest,
+    pub id: TokenId,
 }
 
 impl std::fmt::Debug for NewToken {
@@ -54,36 +106,31 @@ impl TokenStore {
     /// # Errors
     /// When the tree cannot be opened.
     pub fn open(db: &sled::Db) -> Result<Self, TokenError> {
-        Ok(Self {
-            tree: db.open_tree("issuer_tokens")?,
-        })
+        Ok(Self { tree: db.open_tree("issuer_tokens")? })
     }
 
     /// Creates a token for `issuer` and stores its hash durably.
     ///
     /// # Errors
     /// On storage or randomness failure.
-    pub fn create(&self, issuer: IssuerName) -> Result<NewToken, TokenError> {
+    pub fn create(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, TokenError> {
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| TokenError::Random(e.to_string()))?;
         let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
-        let id = Sha256Digest::of(secret.as_bytes());
-        let record = TokenRecord {
-            issuer,
-            created_at: Timestamp::now(),
-            revoked_at: None,
-        };
+        let hash = Sha256Digest::of(secret.as_bytes());
+        let record = TokenRecord { issuer, admin, created_at: Timestamp::now(), revoked_at: None };
         let value = serde_json::to_vec(&record).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        self.tree.insert(id.as_bytes(), value)?;
+        self.tree.insert(hash.as_bytes(), value)?;
         self.tree.flush()?;
-        Ok(NewToken { secret, id })
+        Ok(NewToken { secret, id: TokenId::of(&hash) })
     }
 
-    /// The issuer of a valid, unrevoked token, or `None`.
+    /// Who a valid, unrevoked token speaks for, or `None`. Reads the store every time, so
+    /// a revocation takes effect on the very next request.
     ///
     /// # Errors
     /// On storage failure or a damaged record.
-    pub fn authenticate(&self, secret: &str) -> Result<Option<IssuerName>, TokenError> {
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>, TokenError> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
@@ -94,7 +141,49 @@ impl TokenStore {
             return Ok(None);
         };
         let record: TokenRecord = serde_json::from_slice(&value).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        Ok(record.revoked_at.is_none().then_some(record.issuer))
+        Ok(record.revoked_at.is_none().then(|| Principal {
+            token_id: TokenId::of(&id),
+            issuer: record.issuer,
+            admin: record.admin,
+        }))
+    }
+
+    /// Every token, without secrets, oldest first.
+    ///
+    /// # Errors
+    /// On storage failure or a damaged record.
+    pub fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        let mut out = Vec::new();
+        for item in self.tree.iter() {
+            let (k, v) = item?;
+            let hash = Sha256Digest::try_from_slice(&k).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+            let record: TokenRecord = serde_json::from_slice(&v).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+            out.push(TokenInfo { id: TokenId::of(&hash), record });
+        }
+        out.sort_by_key(|t| t.record.created_at);
+        Ok(out)
+    }
+
+    /// Revokes the token with public id `id`; returns it, or `None` when there is none.
+    /// Revoking twice keeps the first revocation time.
+    ///
+    /// # Errors
+    /// On storage failure or a damaged record.
+    pub fn revoke(&self, id: &TokenId) -> Result<Option<TokenInfo>, TokenError> {
+        // Ids are hash prefixes: scan by the prefix bytes (8 bytes = 16 hex digits).
+        let prefix = hex::decode(id.as_str()).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        let Some(item) = self.tree.scan_prefix(&prefix).next() else {
+            return Ok(None);
+        };
+        let (k, v) = item?;
+        let mut record: TokenRecord = serde_json::from_slice(&v).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        if record.revoked_at.is_none() {
+            record.revoked_at = Some(Timestamp::now());
+            let value = serde_json::to_vec(&record).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+            self.tree.insert(&k, value)?;
+            self.tree.flush()?;
+        }
+        Ok(Some(TokenInfo { id: id.clone(), record }))
     }
 
     /// Whether any token exists (to tell the operator how to create the first one).
@@ -120,9 +209,10 @@ mod tests {
         let s = store();
         assert!(s.is_empty().unwrap());
         let issuer = IssuerName::parse("Acme").unwrap();
-        let t = s.create(issuer.clone()).unwrap();
+        let t = s.create(issuer.clone(), false).unwrap();
         assert!(t.secret.starts_with(TOKEN_PREFIX));
-        assert_eq!(s.authenticate(&t.secret).unwrap(), Some(issuer));
+        let who = s.authenticate(&t.secret).unwrap().unwrap();
+        assert_eq!((who.issuer, who.admin, who.token_id), (issuer, false, t.id));
         let mut wrong = t.secret.clone();
         wrong.pop();
         wrong.push('A');
@@ -134,11 +224,29 @@ mod tests {
     #[test]
     fn only_the_hash_is_stored() {
         let s = store();
-        let t = s.create(IssuerName::parse("Acme").unwrap()).unwrap();
+        let t = s.create(IssuerName::parse("Acme").unwrap(), true).unwrap();
         for item in s.tree.iter() {
             let (k, v) = item.unwrap();
             let raw = [k.as_ref(), v.as_ref()].concat();
             assert!(!raw.windows(t.secret.len()).any(|w| w == t.secret.as_bytes()));
         }
+    }
+
+    #[test]
+    fn revoked_tokens_fail_at_once_and_are_listed_as_revoked() {
+        let s = store();
+        let a = s.create(IssuerName::parse("A").unwrap(), false).unwrap();
+        let b = s.create(IssuerName::parse("B").unwrap(), true).unwrap();
+        assert_eq!(s.list().unwrap().len(), 2);
+        let revoked = s.revoke(&a.id).unwrap().unwrap();
+        assert!(revoked.record.revoked_at.is_some());
+        assert_eq!(s.authenticate(&a.secret).unwrap(), None);
+        assert!(s.authenticate(&b.secret).unwrap().unwrap().admin);
+        let again = s.revoke(&a.id).unwrap().unwrap();
+        assert_eq!(again.record.revoked_at, revoked.record.revoked_at);
+        assert!(s.revoke(&TokenId::parse("0000000000000000").unwrap()).unwrap().is_none());
+        let listed = s.list().unwrap();
+        assert!(listed.iter().any(|t| t.id == a.id && t.record.revoked_at.is_some()));
+        assert!(!serde_json::to_string(&listed).unwrap().contains(&a.secret));
     }
 }

@@ -1,8 +1,10 @@
 //! HTTP routes. Handlers decode, call [`Service`](crate::service::Service), encode;
 //! decoding failures of every kind become [`ApiError`] JSON here.
 
+mod admin;
 mod keys;
 mod log;
+mod prompt;
 mod stamps;
 mod verify;
 
@@ -20,9 +22,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_json_bytes: 16 * 1024 * 1024,
-        }
+        Self { max_json_bytes: 16 * 1024 * 1024 }
     }
 }
 
@@ -43,6 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
     .service(
         web::scope("/v1")
             .configure(stamps::routes)
+            .configure(prompt::routes)
+            .configure(admin::routes)
             .configure(verify::routes)
             .configure(keys::routes)
             .configure(log::routes),
@@ -76,9 +78,5 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
 }

@@ -23,16 +23,11 @@ async fn create(
     svc: web::Data<Service>,
     body: web::Json<StampRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let issuer = svc.authenticate(auth)?;
+    let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+    let who = svc.authenticate(auth)?;
     let svc: Arc<Service> = svc.into_inner();
-    let resp = svc.stamp(issuer, body.into_inner()).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/stamps/{}", resp.receipt.id)))
-        .json(resp))
+    let resp = svc.stamp(who, body.into_inner()).await?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/stamps/{}", resp.receipt.id))).json(resp))
 }
 
 /// Parses a stamp id from a path segment: 64 hex digits, nothing else (no traversal).
@@ -64,19 +59,11 @@ async fn lookup(svc: web::Data<Service>, q: web::Query<LookupQuery>) -> Result<H
             Sha256Digest::from_hex(&hex).map_err(|e| ApiError::bad_request("invalid_hex", format!("sha256: {e}")))?,
         ),
         (None, Some(text)) => ContentQuery::Text(text),
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "give exactly one of sha256=<hex> or text=<text>",
-            ))
-        }
+        _ => return Err(ApiError::bad_request("invalid_query", "give exactly one of sha256=<hex> or text=<text>")),
     };
     let limit = q.limit.unwrap_or(20);
     if limit == 0 || limit > MAX_LOOKUP {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to {MAX_LOOKUP}"),
-        ));
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LOOKUP}")));
     }
     let svc = svc.into_inner();
     let stamps = blocking(move || svc.lookup(&query, limit)).await?;

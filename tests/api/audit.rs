@@ -22,13 +22,8 @@ async fn stamp_n(base: &str, token: &str, n: usize, tag: &str) {
 }
 
 fn audit_data(data: &std::path::Path, keys: &std::path::Path) -> (bool, String) {
-    let out = run(&[
-        OsStr::new("audit"),
-        OsStr::new("--data"),
-        data.as_os_str(),
-        OsStr::new("--keys"),
-        keys.as_os_str(),
-    ]);
+    let out =
+        run(&[OsStr::new("audit"), OsStr::new("--data"), data.as_os_str(), OsStr::new("--keys"), keys.as_os_str()]);
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -50,7 +45,7 @@ async fn offline_audit_passes_then_names_the_leaf_with_a_flipped_byte() {
     let copy = dir.path().join("copy");
     copy_dir(&data, &copy);
     {
-        let db = sled::open(&copy).unwrap();
+        let db = sled::open(copy.join("log")).unwrap();
         let log = db.open_tree("log").unwrap();
         let mut key = vec![b'L'];
         key.extend_from_slice(&7u64.to_be_bytes());
@@ -62,14 +57,8 @@ async fn offline_audit_passes_then_names_the_leaf_with_a_flipped_byte() {
     }
     let (ok, out) = audit_data(&copy, &keys);
     assert!(!ok, "the altered copy fails: {out}");
-    assert!(
-        out.contains("PROBLEM leaf 7:"),
-        "the flipped leaf is named by index: {out}"
-    );
-    assert!(
-        !out.contains("PROBLEM leaf 6:") && !out.contains("PROBLEM leaf 8:"),
-        "only leaf 7 is blamed: {out}"
-    );
+    assert!(out.contains("PROBLEM leaf 7:"), "the flipped leaf is named by index: {out}");
+    assert!(!out.contains("PROBLEM leaf 6:") && !out.contains("PROBLEM leaf 8:"), "only leaf 7 is blamed: {out}");
 }
 
 #[tokio::test]

@@ -12,7 +12,13 @@ pub const TEST_MAX_JSON: usize = 256 * 1024;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// An issuer token of "Acme Test".
     pub token: String,
+    /// An issuer token of another issuer, "Other Co".
+    pub other_token: String,
+    /// An admin token ("Operator").
+    pub admin_token: String,
+    pub data_dir: std::path::PathBuf,
     /// Deleted when the test ends; held for that alone.
     _dir: tempfile::TempDir,
 }
@@ -20,47 +26,39 @@ pub struct TestApp {
 fn init_logs() {
     // Quiet unless TEST_LOG is set, as in zero-to-production.
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_test_writer()
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
     }
 }
 
 pub fn config_in(dir: &std::path::Path) -> ServiceConfig {
-    ServiceConfig {
-        data_dir: dir.join("data"),
-        keys_dir: dir.join("keys"),
-        origin: "test.example/log".into(),
-    }
+    ServiceConfig::new(dir.join("data"), dir.join("keys"), "test.example/log".into())
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first (rate limits, ...).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = config_in(dir.path());
+    adjust(&mut config);
     let app = Application::build(
-        &config_in(dir.path()),
+        &config,
         "127.0.0.1:0".parse().unwrap(),
-        Limits {
-            max_json_bytes: TEST_MAX_JSON,
-        },
+        Limits { max_json_bytes: TEST_MAX_JSON },
     )
     .expect("the server starts");
-    let token = app
-        .service()
-        .tokens()
-        .create(IssuerName::parse("Acme Test").unwrap())
-        .expect("token")
-        .secret;
+    let tokens = app.service().tokens();
+    let token = tokens.create(IssuerName::parse("Acme Test").unwrap(), false).expect("token").secret;
+    let other_token = tokens.create(IssuerName::parse("Other Co").unwrap(), false).expect("token").secret;
+    let admin_token = tokens.create(IssuerName::parse("Operator").unwrap(), true).expect("token").secret;
     let addr = app.local_addr();
     let server = app.into_server();
     tokio::spawn(server);
-    TestApp {
-        addr,
-        client: reqwest::Client::new(),
-        token,
-        _dir: dir,
-    }
+    let data_dir = dir.path().join("data");
+    TestApp { addr, client: reqwest::Client::new(), token, other_token, admin_token, data_dir, _dir: dir }
 }
 
 impl TestApp {
@@ -69,18 +67,18 @@ impl TestApp {
     }
 
     pub async fn stamp(&self, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url("/v1/stamps"))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.client.post(self.url("/v1/stamps")).bearer_auth(&self.token).json(body).send().await.expect("request")
     }
 
     /// Stamps and returns the 201 body, failing the test otherwise.
     pub async fn stamp_ok(&self, body: &Value) -> Value {
-        let resp = self.stamp(body).await;
+        self.stamp_ok_with(&self.token, body).await
+    }
+
+    /// [`TestApp::stamp_ok`] with another token.
+    pub async fn stamp_ok_with(&self, token: &str, body: &Value) -> Value {
+        let resp =
+            self.client.post(self.url("/v1/stamps")).bearer_auth(token).json(body).send().await.expect("request");
         let status = resp.status();
         let body: Value = resp.json().await.expect("json");
         assert_eq!(status, 201, "stamp failed: {body}");
@@ -98,13 +96,7 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request");
+        let resp = self.client.post(self.url(path)).json(body).send().await.expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.expect("json body"))
     }
@@ -140,12 +132,7 @@ pub fn check_code(verdict: &Value, name: &str) -> String {
 /// Asserts the shared JSON error shape, and returns the error code.
 pub fn assert_error(status: u16, body: &Value, expected_status: u16) -> String {
     assert_eq!(status, expected_status, "body: {body}");
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error.code in {body}"));
-    assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "no message in {body}"
-    );
+    let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code in {body}"));
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
     code.to_owned()
 }

@@ -7,6 +7,7 @@ mod cli;
 mod errors;
 mod helpers;
 mod log;
+mod privacy;
 mod restart;
 mod stamps;
 mod verify;

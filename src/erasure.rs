@@ -1,0 +1,75 @@
+//! The erasure register: one durable record per erased prompt link (when, which stamp,
+//! by whom), so the operator can show a data-protection authority what was erased.
+//! It holds no personal data itself: stamp ids, issuer names and token ids.
+
+use serde::{Deserialize, Serialize};
+
+use crate::receipt::StampId;
+use crate::statement::{IssuerName, Timestamp};
+use crate::tokens::TokenId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureRecord {
+    pub stamp_id: StampId,
+    pub erased_at: Timestamp,
+    /// The issuer name of the token that asked.
+    pub erased_by: IssuerName,
+    pub token_id: TokenId,
+    /// Whether an admin token asked (on behalf of a data subject or the operator).
+    pub admin: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("a register record is damaged: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone)]
+pub struct ErasureRegister {
+    tree: sled::Tree,
+    db: sled::Db,
+}
+
+impl ErasureRegister {
+    /// # Errors
+    /// When the tree cannot be opened.
+    pub fn open(db: &sled::Db) -> Result<Self, RegisterError> {
+        Ok(Self { tree: db.open_tree("erasure_register")?, db: db.clone() })
+    }
+
+    /// Appends a record durably.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn record(&self, record: &ErasureRecord) -> Result<(), RegisterError> {
+        // sled ids are monotonic across restarts: big-endian keys keep the register in order.
+        let key = self.db.generate_id()?.to_be_bytes();
+        let value = serde_json::to_vec(record).map_err(|e| RegisterError::Corrupt(e.to_string()))?;
+        self.tree.insert(key, value)?;
+        self.tree.flush()?;
+        Ok(())
+    }
+
+    /// Every record, oldest first.
+    ///
+    /// # Errors
+    /// On storage failure or a damaged record.
+    pub fn list(&self) -> Result<Vec<ErasureRecord>, RegisterError> {
+        self.tree
+            .iter()
+            .values()
+            .map(|v| serde_json::from_slice(&v?).map_err(|e| RegisterError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// The record of stamp `id`, if its prompt link was erased.
+    ///
+    /// # Errors
+    /// As [`ErasureRegister::list`].
+    pub fn find(&self, id: &StampId) -> Result<Option<ErasureRecord>, RegisterError> {
+        Ok(self.list()?.into_iter().find(|r| &r.stamp_id == id))
+    }
+}

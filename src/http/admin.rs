@@ -1,0 +1,72 @@
+//! The admin API (admin token): issuer tokens and the erasure register.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::service::{blocking, Service};
+use crate::statement::IssuerName;
+use crate::tokens::TokenId;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/tokens", web::get().to(list_tokens))
+        .route("/admin/tokens", web::post().to(create_token))
+        .route("/admin/tokens/{id}", web::delete().to(revoke_token))
+        .route("/admin/erasures", web::get().to(erasures));
+}
+
+/// The `Authorization` header value, if any (a non-ASCII value counts as malformed).
+pub fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""))
+}
+
+async fn list_tokens(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    svc.authenticate_admin(authorization(&req))?;
+    let svc = svc.into_inner();
+    let tokens = blocking(move || svc.tokens().list().map_err(ApiError::internal)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    issuer: IssuerName,
+    #[serde(default)]
+    admin: bool,
+}
+
+async fn create_token(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
+    let who = svc.authenticate_admin(authorization(&req))?;
+    let CreateToken { issuer, admin } = body.into_inner();
+    let svc = svc.into_inner();
+    let token = blocking(move || svc.tokens().create(issuer, admin).map_err(ApiError::internal)).await?;
+    tracing::info!(by = %who.issuer, id = %token.id, admin, "token created");
+    Ok(HttpResponse::Created().json(serde_json::json!({ "id": token.id, "token": token.secret, "admin": admin })))
+}
+
+async fn revoke_token(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let who = svc.authenticate_admin(authorization(&req))?;
+    let id = TokenId::parse(&path).map_err(|m| ApiError::bad_request("invalid_id", m))?;
+    let svc = svc.into_inner();
+    let lookup = id.clone();
+    let revoked = blocking(move || svc.tokens().revoke(&lookup).map_err(ApiError::internal)).await?;
+    let revoked = revoked.ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))?;
+    tracing::info!(by = %who.issuer, id = %id, "token revoked");
+    Ok(HttpResponse::Ok().json(revoked))
+}
+
+async fn erasures(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    svc.authenticate_admin(authorization(&req))?;
+    let svc = svc.into_inner();
+    let records = blocking(move || svc.erasures()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": records })))
+}

@@ -1,0 +1,51 @@
+//! The prompt link of a stamp: erasure (issuer or admin) and checks (public, limited).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::admin::authorization;
+use super::stamps::parse_id;
+use crate::error::ApiError;
+use crate::service::{blocking, Service};
+use crate::stamp::MAX_PROMPT_CHARS;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stamps/{id}/prompt", web::delete().to(erase))
+        .route("/stamps/{id}/prompt/verify", web::post().to(check));
+}
+
+async fn erase(req: HttpRequest, svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path)?;
+    let who = svc.authenticate(authorization(&req))?;
+    let svc = svc.into_inner();
+    let outcome = blocking(move || svc.erase_prompt(&who, &id)).await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromptBody {
+    prompt: String,
+}
+
+async fn check(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+    body: web::Json<PromptBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path)?;
+    let prompt = body.into_inner().prompt;
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            field: Some("prompt".into()),
+            message: format!("prompt: at most {MAX_PROMPT_CHARS} characters"),
+        });
+    }
+    // The peer address, not X-Forwarded-For: a header is the client's to forge.
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let svc = svc.into_inner();
+    let answer = blocking(move || svc.check_prompt(&client, &id, &prompt)).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}

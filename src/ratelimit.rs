@@ -1,0 +1,78 @@
+//! Per-key token buckets (per issuer token for stamping, per client address for prompt
+//! checks). In memory and per process: limits protect this process, and a restart
+//! forgiving everyone is acceptable. Written here rather than taken from actix-governor,
+//! whose GPL-3.0 licence this project cannot use.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A sustained rate with a burst allowance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// Keys kept at most; beyond it, buckets that have refilled are forgotten (they carry
+/// no state worth keeping), so memory stays bounded under many distinct keys.
+const MAX_KEYS: usize = 100_000;
+
+pub struct RateLimiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        Self { limit, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one token for `key`, or says how long until one is available.
+    ///
+    /// # Errors
+    /// The wait before a retry can succeed.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let burst = f64::from(self.limit.burst.max(1));
+        let rate = self.limit.per_second.max(f64::MIN_POSITIVE);
+        // A poisoned lock holds plain numbers that are always valid; carry on.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_KEYS {
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_the_burst_then_refuses_with_a_wait() {
+        let l = RateLimiter::new(RateLimit { per_second: 1.0, burst: 3 });
+        for _ in 0..3 {
+            assert!(l.check("a").is_ok());
+        }
+        let wait = l.check("a").unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(l.check("b").is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn refills_over_time() {
+        let l = RateLimiter::new(RateLimit { per_second: 1000.0, burst: 1 });
+        assert!(l.check("a").is_ok());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(l.check("a").is_ok());
+    }
+}

@@ -1,0 +1,196 @@
+//! Erasure, prompt checks, issuer management and abuse limits against the real server.
+
+use std::path::Path;
+
+use ai_provenance::ratelimit::RateLimit;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, check_code, copy_request, spawn_app, spawn_app_with, TestApp};
+
+async fn send(app: &TestApp, req: reqwest::RequestBuilder) -> (u16, Value) {
+    let _ = app;
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn erase(app: &TestApp, id: &str, token: &str) -> (u16, Value) {
+    send(app, app.client.delete(app.url(&format!("/v1/stamps/{id}/prompt"))).bearer_auth(token)).await
+}
+
+async fn check_prompt(app: &TestApp, id: &str, prompt: &str) -> (u16, Value) {
+    send(app, app.client.post(app.url(&format!("/v1/stamps/{id}/prompt/verify"))).json(&json!({ "prompt": prompt }))).await
+}
+
+/// Whether any file under `dir` contains `needle`, searched byte by byte.
+fn raw_files_contain(dir: &Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).map(|b| b.windows(needle.len()).any(|w| w == needle)).unwrap_or(false) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn prompt_checks_then_erasure_leaves_receipts_valid_and_no_salt_on_disk() {
+    let app = spawn_app().await;
+    let body = copy_request("Crisp autumn mornings, warmer jackets.");
+    let prompt = body["prompt"].as_str().unwrap().to_owned();
+    let stamped = app.stamp_ok(&body).await;
+    let id = stamped["id"].as_str().unwrap();
+    let salt = hex::decode(stamped["prompt_salt"].as_str().unwrap()).unwrap();
+    assert!(raw_files_contain(&app.data_dir, &salt), "the salt is stored before erasure (else the test proves nothing)");
+
+    let (s, b) = check_prompt(&app, id, &prompt).await;
+    assert_eq!((s, &b["matches"]), (200, &json!(true)), "{b}");
+    let (s, b) = check_prompt(&app, id, "some other prompt").await;
+    assert_eq!((s, &b["matches"]), (200, &json!(false)), "{b}");
+
+    // Another issuer may not erase it; its own issuer may.
+    let (s, b) = erase(&app, id, &app.other_token).await;
+    assert_eq!(assert_error(s, &b, 403), "forbidden");
+    let (s, b) = erase(&app, id, &app.token).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["erased"], true);
+    assert_eq!(b["record"]["erased_by"], "Acme Test");
+
+    // Nothing can confirm the prompt any more, and no file holds the salt.
+    let (s, b) = check_prompt(&app, id, &prompt).await;
+    assert_eq!(assert_error(s, &b, 410), "gone");
+    assert!(!raw_files_contain(&app.data_dir, &salt), "an erased salt must not survive in any file of the data dir");
+
+    // The receipt and its log proof stay valid.
+    let (_, receipt) = app.get_json(&format!("/v1/stamps/{id}")).await;
+    let verdict = app.verify(&json!({"text": "Crisp autumn mornings, warmer jackets.", "receipt": receipt})).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(check_code(&verdict, "log"), "log.included");
+
+    // Erasing twice is harmless; the register has one record, for admins only.
+    let (s, b) = erase(&app, id, &app.token).await;
+    assert_eq!((s, &b["erased"]), (200, &json!(false)), "{b}");
+    let (s, b) = send(&app, app.client.get(app.url("/v1/admin/erasures")).bearer_auth(&app.token)).await;
+    assert_eq!(assert_error(s, &b, 403), "forbidden");
+    let (s, b) = send(&app, app.client.get(app.url("/v1/admin/erasures")).bearer_auth(&app.admin_token)).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["erasures"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["erasures"][0]["stamp_id"], id);
+}
+
+#[tokio::test]
+async fn admins_erase_any_stamp_and_stamps_without_prompt_have_nothing_to_erase() {
+    let app = spawn_app().await;
+    let stamped = app.stamp_ok(&copy_request("Admin erasure.")).await;
+    let id = stamped["id"].as_str().unwrap();
+    let (s, b) = erase(&app, id, &app.admin_token).await;
+    assert_eq!((s, &b["erased"], &b["record"]["admin"]), (200, &json!(true), &json!(true)), "{b}");
+
+    let mut no_prompt = copy_request("No prompt here.");
+    no_prompt.as_object_mut().unwrap().remove("prompt");
+    let stamped = app.stamp_ok(&no_prompt).await;
+    let id = stamped["id"].as_str().unwrap();
+    let (s, b) = erase(&app, id, &app.token).await;
+    assert_eq!(assert_error(s, &b, 404), "not_found");
+    let (s, b) = check_prompt(&app, id, "x").await;
+    assert_eq!(assert_error(s, &b, 404), "not_found");
+
+    let unknown = "ab".repeat(32);
+    let (s, b) = erase(&app, &unknown, &app.token).await;
+    assert_eq!(assert_error(s, &b, 404), "not_found");
+    let (s, b) = erase(&app, "..%2F..%2Fetc", &app.token).await;
+    assert_eq!(assert_error(s, &b, 400), "invalid_id");
+    let (s, b) = send(&app, app.client.delete(app.url(&format!("/v1/stamps/{unknown}/prompt")))).await;
+    assert_eq!(assert_error(s, &b, 401), "unauthorized");
+}
+
+#[tokio::test]
+async fn tokens_created_and_revoked_through_the_admin_api() {
+    let app = spawn_app().await;
+    let (s, b) =
+        send(&app, app.client.post(app.url("/v1/admin/tokens")).bearer_auth(&app.token).json(&json!({"issuer": "X"})))
+            .await;
+    assert_eq!(assert_error(s, &b, 403), "forbidden", "issuers cannot mint tokens");
+    let (s, created) = send(
+        &app,
+        app.client.post(app.url("/v1/admin/tokens")).bearer_auth(&app.admin_token).json(&json!({"issuer": "Agency B"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let token_id = created["id"].as_str().unwrap().to_owned();
+
+    let resp = app.client.post(app.url("/v1/stamps")).bearer_auth(&secret).json(&copy_request("By agency B.")).send().await;
+    let stamped: Value = resp.unwrap().json().await.unwrap();
+    assert_eq!(stamped["statement"]["issuer"], "Agency B", "the token's issuer is written into the statement");
+
+    let (s, list) = send(&app, app.client.get(app.url("/v1/admin/tokens")).bearer_auth(&app.admin_token)).await;
+    assert_eq!(s, 200);
+    assert!(!list.to_string().contains(&secret), "listing never shows secrets");
+    assert!(list["tokens"].as_array().unwrap().iter().any(|t| t["id"] == token_id.as_str()));
+
+    let (s, b) =
+        send(&app, app.client.delete(app.url(&format!("/v1/admin/tokens/{token_id}"))).bearer_auth(&app.admin_token))
+            .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["revoked_at"].is_string(), "{b}");
+    let resp = app.client.post(app.url("/v1/stamps")).bearer_auth(&secret).json(&copy_request("Revoked.")).send().await;
+    let resp = resp.unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(assert_error(status, &body, 401), "unauthorized", "a revoked token fails at once");
+
+    for (path, status, code) in [
+        ("/v1/admin/tokens/nothex", 400, "invalid_id"),
+        ("/v1/admin/tokens/0000000000000000", 404, "not_found"),
+    ] {
+        let (s, b) = send(&app, app.client.delete(app.url(path)).bearer_auth(&app.admin_token)).await;
+        assert_eq!(assert_error(s, &b, status), code, "{path}");
+    }
+    let (s, b) = send(
+        &app,
+        app.client.post(app.url("/v1/admin/tokens")).bearer_auth(&app.admin_token).json(&json!({"issuer": " bad "})),
+    )
+    .await;
+    assert_eq!(assert_error(s, &b, 422), "invalid_field");
+}
+
+#[tokio::test]
+async fn a_burst_past_the_rate_limit_gets_429_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.stamp_rate = RateLimit { per_second: 0.2, burst: 3 };
+        c.prompt_check_rate = RateLimit { per_second: 0.2, burst: 2 };
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..5 {
+        let resp = app.stamp(&copy_request(&format!("Burst {i}"))).await;
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+        }
+    }
+    assert_eq!(statuses, [201, 201, 201, 429, 429]);
+    assert!(retry_after.is_some_and(|s| (1..=5).contains(&s)), "{retry_after:?}");
+    // Limits are per token: another issuer is unaffected.
+    let resp =
+        app.client.post(app.url("/v1/stamps")).bearer_auth(&app.other_token).json(&copy_request("Other")).send().await;
+    assert_eq!(resp.unwrap().status(), 201);
+
+    // Prompt checks are limited per client address, against online guessing.
+    let stamped = app.stamp_ok_with(&app.other_token, &copy_request("Guess my prompt")).await;
+    let id = stamped["id"].as_str().unwrap();
+    let mut codes = Vec::new();
+    for guess in ["a", "b", "c"] {
+        codes.push(check_prompt(&app, id, guess).await.0);
+    }
+    assert_eq!(codes, [200, 200, 429]);
+}
