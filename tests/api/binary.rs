@@ -57,7 +57,7 @@ pub fn create_token(dir: &Path) -> String {
 }
 
 /// Runs `aiprov ARGS...` to completion.
-pub fn run(args: &[&std::ffi::OsStr]) -> Output {
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(BIN).args(args).env("NO_COLOR", "1").output().expect("aiprov runs")
 }
 

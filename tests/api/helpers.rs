@@ -44,12 +44,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config_in(dir.path());
     adjust(&mut config);
-    let app = Application::build(
-        &config,
-        "127.0.0.1:0".parse().unwrap(),
-        Limits { max_json_bytes: TEST_MAX_JSON },
-    )
-    .expect("the server starts");
+    let app = Application::build(&config, "127.0.0.1:0".parse().unwrap(), Limits { max_json_bytes: TEST_MAX_JSON })
+        .expect("the server starts");
     let tokens = app.service().tokens();
     let token = tokens.create(IssuerName::parse("Acme Test").unwrap(), false).expect("token").secret;
     let other_token = tokens.create(IssuerName::parse("Other Co").unwrap(), false).expect("token").secret;

@@ -19,7 +19,8 @@ async fn erase(app: &TestApp, id: &str, token: &str) -> (u16, Value) {
 }
 
 async fn check_prompt(app: &TestApp, id: &str, prompt: &str) -> (u16, Value) {
-    send(app, app.client.post(app.url(&format!("/v1/stamps/{id}/prompt/verify"))).json(&json!({ "prompt": prompt }))).await
+    send(app, app.client.post(app.url(&format!("/v1/stamps/{id}/prompt/verify"))).json(&json!({ "prompt": prompt })))
+        .await
 }
 
 /// Whether any file under `dir` contains `needle`, searched byte by byte.
@@ -46,7 +47,10 @@ async fn prompt_checks_then_erasure_leaves_receipts_valid_and_no_salt_on_disk() 
     let stamped = app.stamp_ok(&body).await;
     let id = stamped["id"].as_str().unwrap();
     let salt = hex::decode(stamped["prompt_salt"].as_str().unwrap()).unwrap();
-    assert!(raw_files_contain(&app.data_dir, &salt), "the salt is stored before erasure (else the test proves nothing)");
+    assert!(
+        raw_files_contain(&app.data_dir, &salt),
+        "the salt is stored before erasure (else the test proves nothing)"
+    );
 
     let (s, b) = check_prompt(&app, id, &prompt).await;
     assert_eq!((s, &b["matches"]), (200, &json!(true)), "{b}");
@@ -125,7 +129,8 @@ async fn tokens_created_and_revoked_through_the_admin_api() {
     let secret = created["token"].as_str().unwrap().to_owned();
     let token_id = created["id"].as_str().unwrap().to_owned();
 
-    let resp = app.client.post(app.url("/v1/stamps")).bearer_auth(&secret).json(&copy_request("By agency B.")).send().await;
+    let resp =
+        app.client.post(app.url("/v1/stamps")).bearer_auth(&secret).json(&copy_request("By agency B.")).send().await;
     let stamped: Value = resp.unwrap().json().await.unwrap();
     assert_eq!(stamped["statement"]["issuer"], "Agency B", "the token's issuer is written into the statement");
 
@@ -145,10 +150,9 @@ async fn tokens_created_and_revoked_through_the_admin_api() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(assert_error(status, &body, 401), "unauthorized", "a revoked token fails at once");
 
-    for (path, status, code) in [
-        ("/v1/admin/tokens/nothex", 400, "invalid_id"),
-        ("/v1/admin/tokens/0000000000000000", 404, "not_found"),
-    ] {
+    for (path, status, code) in
+        [("/v1/admin/tokens/nothex", 400, "invalid_id"), ("/v1/admin/tokens/0000000000000000", 404, "not_found")]
+    {
         let (s, b) = send(&app, app.client.delete(app.url(path)).bearer_auth(&app.admin_token)).await;
         assert_eq!(assert_error(s, &b, status), code, "{path}");
     }

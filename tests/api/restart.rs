@@ -67,3 +67,65 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
     let after: Value = resp.json().await.unwrap();
     assert_eq!(after["log"]["index"], 5, "{after}");
 }
+
+#[tokio::test]
+async fn token_list_revoke_and_erasure_export_from_the_command_line() {
+    use crate::binary::run;
+    use std::ffi::OsStr;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = create_token(dir.path());
+    let args = |list: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = list.iter().map(|s| OsStr::new(s).to_owned()).collect();
+        v.push("--data".into());
+        v.push(data.clone().into_os_string());
+        v
+    };
+    let out = run(&args(&["token", "create", "--issuer", "Ops", "--admin"]));
+    assert!(out.status.success());
+    let admin = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+
+    let server = serve(dir.path());
+    let client = reqwest::Client::new();
+    let stamped: Value = client
+        .post(format!("{}/v1/stamps", server.base))
+        .bearer_auth(&token)
+        .json(&copy_request("Erase me from the command line."))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = stamped["id"].as_str().unwrap();
+    let resp =
+        client.delete(format!("{}/v1/stamps/{id}/prompt", server.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(server);
+
+    let out = run(&args(&["token", "list"]));
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(!listed.contains(&token) && !listed.contains(&admin), "no secrets in the list");
+    let lines: Vec<Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    let issuer_id = lines.iter().find(|t| t["issuer"] == "Restart Co").unwrap()["id"].as_str().unwrap().to_owned();
+    let out = run(&args(&["token", "revoke", &issuer_id]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&args(&["token", "revoke", "0000000000000000"]));
+    assert!(!out.status.success());
+
+    let out = run(&args(&["erasures"]));
+    let register: Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(register["stamp_id"], id);
+    assert_eq!(register["erased_by"], "Ops");
+
+    let server = serve(dir.path());
+    let resp = client
+        .post(format!("{}/v1/stamps", server.base))
+        .bearer_auth(&token)
+        .json(&copy_request("After revocation."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "the revoked token is refused");
+}
