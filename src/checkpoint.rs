@@ -46,10 +46,14 @@ const ED25519_KEY_LEN: usize = 32;
 const ED25519_SIG_LEN: usize = 64;
 
 /// Base64 as Go's `base64.StdEncoding` decodes it: standard alphabet, padding
-/// required, but non-zero unused bits in the last character accepted. Signature
-/// lines and verifier keys are decoded with it so that every line or key Go's
-/// `note` package accepts is accepted here too; the bytes a signature check sees
-/// are the same either way.
+/// required, but non-zero unused bits in the last character accepted. Verifier keys
+/// are decoded with it so that every key Go's `note` package accepts is accepted here.
+///
+/// Signature lines are NOT: they are decoded canonically (unused bits must be zero).
+/// Otherwise two spellings of one signature line would both verify, and a receipt that
+/// embeds the note could be altered by a bit and still verify. Every note this service
+/// signs is canonical, so it still opens under Go's rules; only non-canonical notes
+/// from elsewhere are refused here, a deliberate, stricter choice.
 const GO_STD_BASE64: GeneralPurpose =
     GeneralPurpose::new(&alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
@@ -379,7 +383,8 @@ pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteEr
         if !is_valid_name(name) {
             return Err(malformed("the key name is not valid"));
         }
-        let raw = GO_STD_BASE64.decode(b64).map_err(|_| malformed("the signature is not padded standard base64"))?;
+        let raw =
+            STANDARD.decode(b64).map_err(|_| malformed("the signature is not canonical, padded standard base64"))?;
         let (hash, sig) = match raw.as_slice() {
             [h0, h1, h2, h3, sig @ ..] if !sig.is_empty() => (u32::from_be_bytes([*h0, *h1, *h2, *h3]), sig),
             _ => return Err(malformed("the signature is shorter than a key hash and one byte")),
@@ -540,6 +545,31 @@ fn parse_tree_size(s: &str) -> Result<u64, NoteError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn non_canonical_signature_base64_is_refused() {
+        // One signed note; the same signature re-spelled with a non-zero unused bit in
+        // its last base64 character must not open (see `GO_STD_BASE64`).
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let signer = NoteSigner::new("example.com/log", key).unwrap();
+        let note = signer.sign("example.com/log\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n").unwrap();
+        assert!(open(&note, &[signer.verifier()]).is_ok());
+        let sig_line = note.lines().last().unwrap();
+        let b64 = sig_line.rsplit(' ').next().unwrap();
+        let trimmed = b64.trim_end_matches('=');
+        let last = trimmed.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let pos = alphabet.find(last).unwrap();
+        let respelled_char = alphabet.chars().nth(pos ^ 1).unwrap();
+        let respelled = format!("{}{}{}", &trimmed[..trimmed.len() - 1], respelled_char, &b64[trimmed.len()..]);
+        assert_eq!(
+            GO_STD_BASE64.decode(&respelled).unwrap(),
+            STANDARD.decode(b64).unwrap(),
+            "same bytes, other spelling"
+        );
+        let altered = note.replace(b64, &respelled);
+        assert!(matches!(open(&altered, &[signer.verifier()]), Err(NoteError::MalformedSignatureLine { .. })));
+    }
+
     use super::*;
     use proptest::prelude::*;
 
@@ -711,7 +741,7 @@ mod tests {
             (format!("\x01{GO_TEXT}\n{PETER_SIG}"), NoteError::ControlCharacter),
             (
                 format!("{GO_TEXT}\n\u{2014} Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"),
-                NoteError::MalformedSignatureLine { line: 1, reason: "the signature is not padded standard base64" },
+                NoteError::MalformedSignatureLine { line: 1, reason: "the signature is not canonical, padded standard base64" },
             ),
             (
                 format!("{GO_TEXT}\n{PETER_SIG}Unexpected line.\n"),

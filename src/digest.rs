@@ -110,8 +110,14 @@ impl Serialize for Sha256Digest {
 }
 
 impl<'de> Deserialize<'de> for Sha256Digest {
+    // In JSON only the canonical lower-case form is accepted: one digest, one spelling,
+    // so a receipt cannot be altered (A for a) and still verify. Query parameters, typed
+    // by people, go through the lenient `from_hex`.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(serde::de::Error::custom("a SHA-256 digest in JSON is 64 lower-case hex digits"));
+        }
         Self::from_hex(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -149,5 +155,6 @@ mod tests {
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(json, format!("\"{}\"", d.to_hex()));
         assert_eq!(serde_json::from_str::<Sha256Digest>(&json).unwrap(), d);
+        assert!(serde_json::from_str::<Sha256Digest>(&json.to_uppercase()).is_err(), "JSON takes lower case only");
     }
 }

@@ -19,6 +19,76 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
     Ok(serde_jcs::to_vec(value)?)
 }
 
+/// A JSON value parsed as I-JSON (RFC 7493), the input RFC 8785 requires: an object
+/// with a repeated member name is refused instead of silently keeping the last one. A
+/// receipt with `{"text": "FAKE", "text": "genuine"}` could otherwise show one text to a
+/// person while the signature covers another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct StrictValue(pub serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("I-JSON (no repeated member names)")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|StrictValue(v)| v)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("member name {key:?} appears twice (not I-JSON)")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +177,38 @@ mod tests {
     fn nested_objects_and_arrays_keep_array_order() {
         let v = json!({"b": [3, {"z": 1, "a": 2}], "a": "x"});
         assert_eq!(String::from_utf8(to_vec(&v).unwrap()).unwrap(), r#"{"a":"x","b":[3,{"a":2,"z":1}]}"#);
+    }
+
+    #[test]
+    fn strict_values_refuse_repeated_names_at_any_depth() {
+        assert!(serde_json::from_str::<StrictValue>(r#"{"a": 1, "b": {"c": [1, {"d": 2}]}}"#).is_ok());
+        assert!(serde_json::from_str::<StrictValue>(r#"{"a": 1, "a": 2}"#).is_err());
+        assert!(serde_json::from_str::<StrictValue>(r#"{"x": [{"t": "FAKE", "t": "genuine"}]}"#).is_err());
+        let v: StrictValue = serde_json::from_str(r#"{"n": 1.5, "z": null, "s": "\u00e9"}"#).unwrap();
+        assert_eq!(v.0, json!({"n": 1.5, "z": null, "s": "é"}));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonicalisation_is_idempotent_and_key_order_independent(
+            entries in proptest::collection::vec(("[a-zA-Z0-9é€😀]{0,6}", proptest::num::i32::ANY), 0..12),
+            floats in proptest::collection::vec(-1e12f64..1e12, 0..4),
+        ) {
+            let mut forward = serde_json::Map::new();
+            for (k, v) in &entries {
+                forward.insert(k.clone(), json!({"v": v, "f": floats}));
+            }
+            let mut backward = serde_json::Map::new();
+            for (k, _) in entries.iter().rev() {
+                if !backward.contains_key(k) {
+                    backward.insert(k.clone(), forward[k].clone());
+                }
+            }
+            let a = to_vec(&Value::Object(forward)).unwrap();
+            let b = to_vec(&Value::Object(backward)).unwrap();
+            proptest::prop_assert_eq!(&a, &b);
+            let reparsed: Value = serde_json::from_slice(&a).unwrap();
+            proptest::prop_assert_eq!(to_vec(&reparsed).unwrap(), a);
+        }
     }
 }

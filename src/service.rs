@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::checkpoint::NoteSigner;
 use crate::erasure::{ErasureRecord, ErasureRegister};
@@ -94,9 +93,9 @@ pub struct VerifyRequest {
     pub content_base64: Option<String>,
     #[serde(default)]
     pub sha256: Option<Sha256Digest>,
-    /// A receipt as JSON, checked exactly as given.
+    /// A receipt as JSON, checked exactly as given; repeated member names are refused.
     #[serde(default)]
-    pub receipt: Option<Value>,
+    pub receipt: Option<crate::jcs::StrictValue>,
 }
 
 /// A verdict and, for content-only verification, every stamp the content matched.
@@ -347,7 +346,7 @@ impl Service {
             req.sha256.map(|d| (ContentHashes::of_sha256(d), ContentQuery::Sha256(d)))
         };
 
-        if let Some(receipt) = &req.receipt {
+        if let Some(crate::jcs::StrictValue(receipt)) = &req.receipt {
             let (checks, stamp) = verify_receipt(receipt, content.as_ref().map(|c| &c.0), &self.trust);
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }

@@ -370,3 +370,105 @@ pub fn verify_receipt(
 
     (checks, Some(summary))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::NoteSigner;
+    use crate::keys::Keyring;
+    use crate::merkle::MemoryTree;
+    use crate::receipt::{sign_statement, LogIndex, LogProof, SignedStatement, StampId};
+    use crate::stamp::{prepare, StampRequest};
+    use crate::statement::{IssuerName, Timestamp};
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::sync::OnceLock;
+
+    /// A genuine receipt (leaf 2 of a 5-leaf log), its content and trust anchors, built
+    /// with the library's own pieces, once for all cases.
+    fn fixture() -> &'static (Vec<u8>, ContentHashes, TrustAnchors) {
+        static F: OnceLock<(Vec<u8>, ContentHashes, TrustAnchors)> = OnceLock::new();
+        F.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let ring = Keyring::open_or_create(dir.path()).unwrap();
+            let signer = NoteSigner::new("test.example/log", ring.checkpoint_key().signing_key().clone()).unwrap();
+            let text = "Bit flips must not survive.";
+            let req: StampRequest = serde_json::from_value(json!({
+                "text": text, "kind": "marketing_copy", "prompt": "p",
+                "generator": {"provider": "P", "model": "M"},
+                "disclosure": {"text": "AI-generated — reviewed.", "lang": "en"}
+            }))
+            .unwrap();
+            let prepared = prepare(req, IssuerName::parse("Acme").unwrap(), [3; 32], Timestamp::now()).unwrap();
+            let signature = sign_statement(&prepared.statement, ring.statement_key()).unwrap();
+            let signed = SignedStatement { statement: prepared.statement, signature };
+            let leaf_hash = merkle::leaf_hash(&signed.leaf_bytes().unwrap());
+            let mut tree = MemoryTree::new();
+            for i in 0..5u8 {
+                tree.push(if i == 2 { leaf_hash } else { merkle::leaf_hash(&[i]) });
+            }
+            let checkpoint = crate::checkpoint::Checkpoint {
+                origin: "test.example/log".into(),
+                size: 5,
+                root: tree.root(),
+                extensions: vec![],
+            };
+            let receipt = crate::receipt::Receipt {
+                id: StampId(leaf_hash),
+                statement: signed.statement,
+                signature: signed.signature,
+                log: LogProof {
+                    index: LogIndex(2),
+                    leaf_hash,
+                    tree_size: 5,
+                    inclusion_proof: merkle::inclusion_proof(&tree, 2, 5).unwrap(),
+                    checkpoint: checkpoint.sign(&signer).unwrap(),
+                },
+            };
+            let trust = TrustAnchors { keys: ring.public_keys().to_vec(), log: Some(signer.verifier()) };
+            (serde_json::to_vec(&receipt).unwrap(), ContentHashes::of_text(text), trust)
+        })
+    }
+
+    fn verdict_of(bytes: &[u8], content: &ContentHashes, trust: &TrustAnchors) -> bool {
+        // What the server does: strict I-JSON first, then the checks.
+        match serde_json::from_slice::<crate::jcs::StrictValue>(bytes) {
+            Ok(v) => {
+                let (checks, stamp) = verify_receipt(&v.0, Some(content), trust);
+                Verdict::from_checks(checks, stamp).verified
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn the_genuine_receipt_verifies() {
+        let (bytes, content, trust) = fixture();
+        assert!(verdict_of(bytes, content, trust));
+    }
+
+    #[test]
+    fn every_single_bit_change_fails_verification() {
+        // Exhaustive rather than sampled: the receipt is small enough to flip every bit.
+        let (bytes, content, trust) = fixture();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut altered = bytes.clone();
+                altered[i] ^= 1 << bit;
+                assert!(
+                    !verdict_of(&altered, content, trust),
+                    "flipping bit {bit} of byte {i} ({:?}) still verifies",
+                    bytes[i] as char
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_json_never_panics_the_verifier(s in "\\PC{0,400}") {
+            let (_, content, trust) = fixture();
+            let _ = verdict_of(s.as_bytes(), content, trust);
+        }
+    }
+}

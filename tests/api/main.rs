@@ -4,6 +4,7 @@
 mod audit;
 mod binary;
 mod cli;
+mod crash;
 mod errors;
 mod helpers;
 mod log;
