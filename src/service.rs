@@ -136,8 +136,10 @@ impl Service {
         let keyring = Keyring::open_or_create(&config.keys_dir).context("opening the keys directory")?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let store = SledStore::open(&config.data_dir).with_context(|| {
-            format!("opening the database in {} (is another aiprov using it?)", config.data_dir.display())
+        let store = SledStore::open(&config.data_dir).map_err(|e| {
+            // sled refuses a second process with a lock error; say so only then.
+            let hint = if e.to_string().contains("lock") { " (is another aiprov using it?)" } else { "" };
+            anyhow::anyhow!("opening the database in {}{hint}: {e}", config.data_dir.display())
         })?;
         let tokens = TokenStore::open(store.db())?;
         let erasures = ErasureRegister::open(store.db())?;

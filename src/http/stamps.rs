@@ -31,6 +31,17 @@ async fn create(
 }
 
 /// Parses a stamp id from a path segment: 64 hex digits, nothing else (no traversal).
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_utf8_check() {
+        assert!(super::decodes_to_utf8("text=caf%C3%A9&limit=2"));
+        assert!(super::decodes_to_utf8("text=100%"));
+        assert!(!super::decodes_to_utf8("text=%ff"));
+        assert!(!super::decodes_to_utf8("text=%C3"));
+    }
+}
+
 pub fn parse_id(raw: &str) -> Result<StampId, ApiError> {
     Sha256Digest::from_hex(raw)
         .map(StampId)
@@ -52,7 +63,35 @@ struct LookupQuery {
     limit: Option<usize>,
 }
 
-async fn lookup(svc: web::Data<Service>, q: web::Query<LookupQuery>) -> Result<HttpResponse, ApiError> {
+/// Whether a raw query string percent-decodes to UTF-8. The query extractor decodes
+/// lossily (invalid bytes become U+FFFD), which would search for other text than sent.
+fn decodes_to_utf8(raw: &str) -> bool {
+    let hex = |b: &u8| (*b as char).to_digit(16).map(|d| d as u8);
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
+async fn lookup(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    q: web::Query<LookupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !decodes_to_utf8(req.query_string()) {
+        return Err(ApiError::bad_request("invalid_query", "the query string is not valid UTF-8 once percent-decoded"));
+    }
     let q = q.into_inner();
     let query = match (q.sha256, q.text) {
         (Some(hex), None) => ContentQuery::Sha256(
