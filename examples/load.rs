@@ -152,7 +152,8 @@ async fn main() -> anyhow::Result<()> {
         })
     };
     let (c, b, t) = (client.clone(), base.clone(), token.clone());
-    let stamp_phase = drive(concurrency, count, move |i| c.post(format!("{b}/v1/stamps")).bearer_auth(&t).json(&body(i))).await;
+    let stamp_phase =
+        drive(concurrency, count, move |i| c.post(format!("{b}/v1/stamps")).bearer_auth(&t).json(&body(i))).await;
     let (c, b) = (client.clone(), base.clone());
     let verify_phase = drive(concurrency, count, move |i| {
         c.post(format!("{b}/v1/verify")).json(&json!({
@@ -177,7 +178,13 @@ async fn main() -> anyhow::Result<()> {
     println!("-- the service, over loopback --");
     row("durable stamps", stamp_phase.per_sec, "/s", Some(("no-op", noop_phase.per_sec)), Some(&stamp_phase));
     row("  (stamps vs signatures)", stamp_phase.per_sec, "/s", Some(("sign", sign_s)), None);
-    row("verifies (content lookup + checks)", verify_phase.per_sec, "/s", Some(("no-op", noop_phase.per_sec)), Some(&verify_phase));
+    row(
+        "verifies (content lookup + checks)",
+        verify_phase.per_sec,
+        "/s",
+        Some(("no-op", noop_phase.per_sec)),
+        Some(&verify_phase),
+    );
     row("  (verifies vs verifications)", verify_phase.per_sec, "/s", Some(("verify", verify_s)), None);
     row("lookups by sha256", lookup_phase.per_sec, "/s", Some(("no-op", noop_phase.per_sec)), Some(&lookup_phase));
     Ok(())

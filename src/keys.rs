@@ -1,21 +1,55 @@
 //! The keyring: Ed25519 keys in the keys directory, created on first start.
 //!
 //! Layout of the directory:
-//! - `keyring.json`: public metadata of every key (kid, purpose, public key, times);
-//! - `<kid>.key`: one private key each, base64 of the 32-byte seed, file mode 0600.
+//! - `keyring.json`: public metadata of every key, active and retired (kid, purpose,
+//!   public key, created and retired times), as `GET /v1/keys` publishes it;
+//! - `<kid>.key`: the private key of each *active* key, file mode 0600, one line: either
+//!   standard base64 of the 32-byte seed (a plain file), or a passphrase-encrypted seed
+//!   `aiprov-key-v1:argon2id:m=65536,t=3,p=4:<b64 salt>:<b64 nonce>:<b64 ciphertext>`
+//!   (see [Encrypted key files](#encrypted-key-files)).
 //!
 //! Statement-signing keys and the log's checkpoint key are separate keys: statement
-//! keys rotate, while the checkpoint key is the log's identity that witnesses pin.
+//! keys rotate, while the checkpoint key is the log's identity that witnesses and
+//! auditors pin, so [`rotate`] never touches it (a new checkpoint key would be a new log).
+//!
+//! # Rotation
+//! [`rotate`] creates a new statement key and retires the active one: its public key
+//! stays in `keyring.json` with `retired_at` set, so `GET /v1/keys` keeps publishing it and
+//! receipts it signed keep verifying. Its private key file is overwritten and removed:
+//! nothing may sign with it again, so keeping it would only be something to steal.
+//! A running server keeps the keys it loaded at start; it uses the new key from its next
+//! start on. Rotate with the server stopped, or restart it right after.
+//!
+//! # Retired keys cannot sign
+//! A [`SecretKey`] can only be made inside this module, and [`Keyring`] makes exactly two:
+//! the active statement key and the checkpoint key. The private key of a retired key is
+//! never read, even when its file is still there (a crash between the two steps of a
+//! rotation, or a restored backup), so no code path can sign with it.
+//!
+//! # Encrypted key files
+//! With a passphrase, new private key files are written encrypted; existing files are
+//! read either way, so a keyring may mix plain and encrypted files. The encryption key
+//! is Argon2id (RFC 9106, version 0x13) of the passphrase with a random 16-byte salt, at
+//! 64 MiB of memory, 3 passes and 4 lanes: RFC 9106 §4's second recommended setting, for
+//! machines that cannot spend 2 GiB per derivation. The parameters are written into each
+//! file, so they can be raised later without breaking old files. The seed is sealed with
+//! XChaCha20-Poly1305 under a random 24-byte nonce, so a wrong passphrase or an altered
+//! file fails to open rather than yielding a wrong key. This library never reads the
+//! environment: the binary passes the passphrase in (`AIPROV_KEY_PASSPHRASE`).
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::statement::Timestamp;
 use crate::Sha256Digest;
@@ -101,7 +135,8 @@ pub fn decode_public_key(b64: &str) -> Result<VerifyingKey, KeyError> {
     VerifyingKey::from_bytes(&arr).map_err(|_| KeyError::BadPublicKey)
 }
 
-/// A private key that never prints itself.
+/// A private key that never prints itself. Only this module makes one, and only for an
+/// active key (see [Retired keys cannot sign](self#retired-keys-cannot-sign)).
 #[derive(Clone)]
 pub struct SecretKey {
     kid: KeyId,
@@ -127,17 +162,42 @@ impl SecretKey {
     }
 
     fn generate() -> Result<Self, KeyError> {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
-        let key = SigningKey::from_bytes(&seed);
-        seed.fill(0);
-        Ok(Self { kid: KeyId::for_key(&key.verifying_key()), key })
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(seed.as_mut()).map_err(|e| KeyError::Random(e.to_string()))?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    fn from_seed(seed: &[u8; 32]) -> Self {
+        // SigningKey wipes its own copy on drop (ed25519-dalek's `zeroize` feature).
+        let key = SigningKey::from_bytes(seed);
+        Self { kid: KeyId::for_key(&key.verifying_key()), key }
     }
 }
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretKey({}, <redacted>)", self.kid)
+    }
+}
+
+/// A key-file passphrase for configuration structs to hold: never printed, wiped on drop.
+/// The keyring functions take it as `Option<&str>` ([`Passphrase::as_str`]).
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(passphrase: String) -> Self {
+        Self(Zeroizing::new(passphrase))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
     }
 }
 
@@ -153,6 +213,16 @@ pub enum KeyError {
     BadPublicKey,
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
+    #[error("{path} is encrypted and no passphrase was given (set AIPROV_KEY_PASSPHRASE)")]
+    PassphraseRequired { path: PathBuf },
+    #[error("cannot decrypt {path}: wrong passphrase, or the file was altered")]
+    WrongPassphrase { path: PathBuf },
+    #[error("the key passphrase is empty: give a real one, or none to write plain key files")]
+    EmptyPassphrase,
+    #[error("no keyring in {dir} (no keyring.json): nothing to rotate; check the keys directory")]
+    NoKeyring { dir: PathBuf },
+    #[error("encrypting a private key failed: {0}")]
+    Encryption(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
@@ -165,8 +235,8 @@ struct KeyringFile {
     keys: Vec<PublicKeyInfo>,
 }
 
-/// Every key of this service: the active statement key, retired ones (public only in
-/// use), and the checkpoint key.
+/// Every key of this service: the active statement key, retired ones (public only), and
+/// the checkpoint key.
 #[derive(Debug)]
 pub struct Keyring {
     dir: PathBuf,
@@ -178,47 +248,49 @@ pub struct Keyring {
 const KEYRING_FILE: &str = "keyring.json";
 
 impl Keyring {
-    /// Opens the keyring in `dir`, creating the directory, a statement key and a
-    /// checkpoint key when there are none yet.
+    /// [`Keyring::open_or_create_with`] without a passphrase: plain key files only.
     ///
     /// # Errors
-    /// When the directory cannot be read or written, or its files are damaged.
+    /// As [`Keyring::open_or_create_with`]; encrypted key files fail with
+    /// [`KeyError::PassphraseRequired`].
     pub fn open_or_create(dir: &Path) -> Result<Self, KeyError> {
+        Self::open_or_create_with(dir, None)
+    }
+
+    /// Opens the keyring in `dir`, creating the directory, a statement key and a
+    /// checkpoint key when there are none yet. With a passphrase, keys created now are
+    /// written encrypted and encrypted key files are decrypted; plain files load either way.
+    ///
+    /// # Errors
+    /// When the directory cannot be read or written, or its files are damaged
+    /// ([`KeyError::Io`], [`KeyError::Corrupt`], [`KeyError::MissingPrivateKey`]); when an
+    /// encrypted key file has no passphrase or a wrong one ([`KeyError::PassphraseRequired`],
+    /// [`KeyError::WrongPassphrase`], naming the file); when the passphrase is empty.
+    pub fn open_or_create_with(dir: &Path, passphrase: Option<&str>) -> Result<Self, KeyError> {
+        check_passphrase(passphrase)?;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let path = dir.join(KEYRING_FILE);
-        let mut infos = if path.exists() {
-            let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-            let file: KeyringFile = serde_json::from_str(&text)
-                .map_err(|e| KeyError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-            file.keys
-        } else {
-            Vec::new()
-        };
+        let mut infos = read_keyring(dir)?.unwrap_or_default();
         let mut changed = false;
         for purpose in [KeyPurpose::Statement, KeyPurpose::Checkpoint] {
-            if !infos.iter().any(|k| k.purpose == purpose && k.retired_at.is_none()) {
-                let key = SecretKey::generate()?;
-                write_private_key(dir, &key)?;
-                infos.push(PublicKeyInfo {
-                    kid: key.kid.clone(),
-                    algorithm: "Ed25519".into(),
-                    purpose,
-                    public_key: STANDARD.encode(key.verifying_key().as_bytes()),
-                    created_at: Timestamp::now(),
-                    retired_at: None,
-                });
-                tracing::info!(kid = %key.kid, ?purpose, dir = %dir.display(), "created a new signing key");
+            if active_info(&infos, purpose).is_none() {
+                infos.push(create_key(dir, purpose, passphrase, Timestamp::now())?);
                 changed = true;
             }
         }
         if changed {
             write_keyring(dir, &infos)?;
         }
+        Self::load(dir, infos, passphrase)
+    }
+
+    /// Reads the private keys of the active keys, and of no other.
+    fn load(dir: &Path, infos: Vec<PublicKeyInfo>, passphrase: Option<&str>) -> Result<Self, KeyError> {
         let active = |purpose| -> Result<SecretKey, KeyError> {
-            let info = infos.iter().find(|k| k.purpose == purpose && k.retired_at.is_none()).ok_or_else(|| {
-                KeyError::Corrupt { path: path.clone(), reason: format!("no active {purpose:?} key") }
+            let info = active_info(&infos, purpose).ok_or_else(|| KeyError::Corrupt {
+                path: dir.join(KEYRING_FILE),
+                reason: format!("no active {purpose:?} key"),
             })?;
-            read_private_key(dir, info)
+            read_private_key(dir, info, passphrase)
         };
         let statement = active(KeyPurpose::Statement)?;
         let checkpoint = active(KeyPurpose::Checkpoint)?;
@@ -245,8 +317,127 @@ impl Keyring {
     }
 }
 
-fn write_private_key(dir: &Path, key: &SecretKey) -> Result<(), KeyError> {
-    let path = dir.join(format!("{}.key", key.kid));
+/// What [`rotate`] did.
+#[derive(Debug)]
+pub struct RotationReport {
+    /// The key that signed statements until now, with `retired_at` set; still published.
+    pub retired: PublicKeyInfo,
+    /// The new statement key, which signs from the server's next start on.
+    pub active: PublicKeyInfo,
+    /// Whether the new private key file is passphrase-encrypted.
+    pub encrypted: bool,
+    /// Private key files of retired keys that were overwritten and removed.
+    pub removed: Vec<PathBuf>,
+    /// Private key files of retired keys that could not be removed, and why. They are
+    /// never loaded again, but the operator should delete them.
+    pub not_removed: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Rotates the statement-signing key of the keyring in `dir`: creates a new key, retires
+/// the active one (it stays published, so old receipts keep verifying), writes
+/// `keyring.json` atomically, then overwrites and removes retired private key files. The
+/// checkpoint key is not rotated: it is the log's identity.
+///
+/// The whole keyring is opened first with `passphrase`, so a rotation cannot leave key
+/// files that need different passphrases; with a passphrase the new key file is encrypted.
+/// A running server goes on signing with the key it loaded until it restarts.
+///
+/// # Errors
+/// [`KeyError::NoKeyring`] when `dir` has no `keyring.json` (a rotation never creates a
+/// keyring: a mistyped directory must not get a fresh one); any error of
+/// [`Keyring::open_or_create_with`]; an I/O error writing the new key or the keyring.
+/// On error before the keyring is written, the keyring is unchanged.
+pub fn rotate(dir: &Path, passphrase: Option<&str>) -> Result<RotationReport, KeyError> {
+    if !dir.join(KEYRING_FILE).is_file() {
+        return Err(KeyError::NoKeyring { dir: dir.to_owned() });
+    }
+    let ring = Keyring::open_or_create_with(dir, passphrase)?;
+    let old_kid = ring.statement.kid.clone();
+    let mut infos = ring.infos.clone();
+    // The old private key leaves memory here (SigningKey wipes itself on drop).
+    drop(ring);
+
+    let now = Timestamp::now();
+    // The new private key file is written before the keyring names it: a crash in between
+    // leaves an unused file, never a keyring whose active key has no private key.
+    let active = create_key(dir, KeyPurpose::Statement, passphrase, now)?;
+    let Some(old) = infos.iter_mut().find(|k| k.kid == old_kid) else {
+        // Unreachable: the key was loaded from these very infos.
+        return Err(KeyError::Corrupt { path: dir.join(KEYRING_FILE), reason: "the active key vanished".into() });
+    };
+    old.retired_at = Some(now);
+    let retired = old.clone();
+    infos.push(active.clone());
+    write_keyring(dir, &infos)?;
+    tracing::info!(retired = %retired.kid, active = %active.kid, dir = %dir.display(), "rotated the statement key");
+
+    let (removed, not_removed) = remove_retired_private_keys(dir, &infos);
+    Ok(RotationReport { retired, active, encrypted: passphrase.is_some(), removed, not_removed })
+}
+
+fn check_passphrase(passphrase: Option<&str>) -> Result<(), KeyError> {
+    // An empty passphrase would encrypt in name only.
+    match passphrase {
+        Some("") => Err(KeyError::EmptyPassphrase),
+        _ => Ok(()),
+    }
+}
+
+fn active_info(infos: &[PublicKeyInfo], purpose: KeyPurpose) -> Option<&PublicKeyInfo> {
+    infos.iter().find(|k| k.purpose == purpose && k.retired_at.is_none())
+}
+
+fn private_key_path(dir: &Path, kid: &KeyId) -> PathBuf {
+    dir.join(format!("{kid}.key"))
+}
+
+/// Reads `keyring.json`; `None` when there is none yet.
+fn read_keyring(dir: &Path) -> Result<Option<Vec<PublicKeyInfo>>, KeyError> {
+    let path = dir.join(KEYRING_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let corrupt = |reason: String| KeyError::Corrupt { path: path.clone(), reason };
+    let file: KeyringFile = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+    for purpose in [KeyPurpose::Statement, KeyPurpose::Checkpoint] {
+        // Two active keys of one purpose would make "the" signing key ambiguous.
+        if file.keys.iter().filter(|k| k.purpose == purpose && k.retired_at.is_none()).count() > 1 {
+            return Err(corrupt(format!("more than one active {purpose:?} key")));
+        }
+    }
+    Ok(Some(file.keys))
+}
+
+/// Generates a key, writes its private key file and returns its public facts.
+fn create_key(
+    dir: &Path,
+    purpose: KeyPurpose,
+    passphrase: Option<&str>,
+    now: Timestamp,
+) -> Result<PublicKeyInfo, KeyError> {
+    let key = SecretKey::generate()?;
+    write_private_key(dir, &key, passphrase)?;
+    tracing::info!(kid = %key.kid, ?purpose, encrypted = passphrase.is_some(), dir = %dir.display(), "created a new signing key");
+    Ok(PublicKeyInfo {
+        kid: key.kid.clone(),
+        algorithm: "Ed25519".into(),
+        purpose,
+        public_key: STANDARD.encode(key.verifying_key().as_bytes()),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+fn write_private_key(dir: &Path, key: &SecretKey, passphrase: Option<&str>) -> Result<(), KeyError> {
+    let path = private_key_path(dir, &key.kid);
+    let seed = Zeroizing::new(key.key.to_bytes());
+    let mut text = match passphrase {
+        Some(p) => Zeroizing::new(SealedSeed::seal(&seed, p)?.to_line()),
+        None => Zeroizing::new(STANDARD.encode(seed.as_ref())),
+    };
+    text.push('\n');
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -256,32 +447,39 @@ fn write_private_key(dir: &Path, key: &SecretKey) -> Result<(), KeyError> {
         opts.mode(0o600);
     }
     let mut file = opts.open(&path).map_err(io_err(&path))?;
-    let mut text = STANDARD.encode(key.key.to_bytes());
-    text.push('\n');
     file.write_all(text.as_bytes()).map_err(io_err(&path))?;
     file.sync_all().map_err(io_err(&path))
 }
 
-fn read_private_key(dir: &Path, info: &PublicKeyInfo) -> Result<SecretKey, KeyError> {
-    let path = dir.join(format!("{}.key", info.kid));
-    let text = match fs::read_to_string(&path) {
+fn read_private_key(dir: &Path, info: &PublicKeyInfo, passphrase: Option<&str>) -> Result<SecretKey, KeyError> {
+    let path = private_key_path(dir, &info.kid);
+    let text = Zeroizing::new(match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(KeyError::MissingPrivateKey { kid: info.kid.clone(), dir: dir.to_owned() })
         }
         Err(e) => return Err(io_err(&path)(e)),
-    };
-    let corrupt = |reason: &str| KeyError::Corrupt { path: path.clone(), reason: reason.into() };
-    let seed: [u8; 32] = STANDARD
-        .decode(text.trim())
-        .map_err(|_| corrupt("not base64"))?
-        .try_into()
-        .map_err(|_| corrupt("not a 32-byte seed"))?;
-    let key = SigningKey::from_bytes(&seed);
-    if KeyId::for_key(&key.verifying_key()) != info.kid {
-        return Err(corrupt("private key does not match its key id"));
+    });
+    let seed = decode_key_file(text.trim(), passphrase, &path)?;
+    let key = SecretKey::from_seed(&seed);
+    if key.kid != info.kid {
+        return Err(KeyError::Corrupt { path, reason: "private key does not match its key id".into() });
     }
-    Ok(SecretKey { kid: info.kid.clone(), key })
+    Ok(key)
+}
+
+/// The seed in a private key file's text, plain or encrypted.
+fn decode_key_file(text: &str, passphrase: Option<&str>, path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    let corrupt = |reason: String| KeyError::Corrupt { path: path.to_owned(), reason };
+    // '-' is not in the standard base64 alphabet, so no plain file starts like this.
+    if !text.starts_with("aiprov-key-") {
+        let bytes = Zeroizing::new(STANDARD.decode(text).map_err(|_| corrupt("not base64".into()))?);
+        let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| corrupt("not a 32-byte seed".into()))?;
+        return Ok(Zeroizing::new(seed));
+    }
+    let sealed = SealedSeed::parse(text).map_err(corrupt)?;
+    let passphrase = passphrase.ok_or_else(|| KeyError::PassphraseRequired { path: path.to_owned() })?;
+    sealed.open(passphrase).ok_or_else(|| KeyError::WrongPassphrase { path: path.to_owned() })
 }
 
 fn write_keyring(dir: &Path, infos: &[PublicKeyInfo]) -> Result<(), KeyError> {
@@ -293,12 +491,203 @@ fn write_keyring(dir: &Path, infos: &[PublicKeyInfo]) -> Result<(), KeyError> {
     let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io_err(&path))
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(dir)
+}
+
+/// Makes a rename or unlink in `dir` durable (POSIX needs the directory flushed too).
+fn sync_dir(dir: &Path) -> Result<(), KeyError> {
+    #[cfg(unix)]
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    Ok(())
+}
+
+/// Overwrites and removes the private key files of retired keys that are still there:
+/// the one just retired, and any left by an earlier rotation that stopped half-way.
+fn remove_retired_private_keys(dir: &Path, infos: &[PublicKeyInfo]) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
+    let (mut removed, mut not_removed) = (Vec::new(), Vec::new());
+    for info in infos.iter().filter(|k| k.retired_at.is_some()) {
+        let path = private_key_path(dir, &info.kid);
+        match shred(&path) {
+            Ok(true) => removed.push(path),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a retired private key file");
+                not_removed.push((path, e));
+            }
+        }
+    }
+    if !removed.is_empty() {
+        if let Err(e) = sync_dir(dir) {
+            tracing::warn!(error = %e, "could not flush the keys directory after removing retired keys");
+        }
+    }
+    (removed, not_removed)
+}
+
+/// Overwrites a file with zeros, flushes it, then unlinks it; `false` when it was not there.
+///
+/// Best effort against disk forensics only: copy-on-write and journaling filesystems and
+/// SSDs may keep the old blocks. What it does guarantee is that no process can load the
+/// key from this directory again; full-disk encryption or encrypted key files cover the rest.
+fn shred(path: &Path) -> std::io::Result<bool> {
+    let len = match fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut file = fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])?;
+    file.sync_all()?;
+    drop(file);
+    fs::remove_file(path)?;
+    Ok(true)
+}
+
+/// Argon2id cost of the key that encrypts a private key file (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KdfParams {
+    /// Memory in KiB (`m`).
+    memory_kib: u32,
+    /// Passes over the memory (`t`).
+    passes: u32,
+    /// Lanes (`p`).
+    lanes: u32,
+}
+
+impl KdfParams {
+    /// RFC 9106 §4, second recommended option: 64 MiB, t = 3, p = 4.
+    const DEFAULT: Self = Self { memory_kib: 64 * 1024, passes: 3, lanes: 4 };
+    /// Bounds on what a file may ask for, so that a damaged or hostile file cannot make
+    /// opening the keyring allocate without limit or run for hours.
+    const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    const MAX_PASSES: u32 = 64;
+    const MAX_LANES: u32 = 64;
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let field = |part: Option<&str>, name: &str, max: u32| -> Result<u32, String> {
+            let value = part.and_then(|p| p.strip_prefix(name)).and_then(|v| v.strip_prefix('='));
+            match value.and_then(|v| v.parse::<u32>().ok()) {
+                Some(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!("Argon2 parameter {name} missing or out of range in {text:?}")),
+            }
+        };
+        let mut parts = text.split(',');
+        let params = Self {
+            memory_kib: field(parts.next(), "m", Self::MAX_MEMORY_KIB)?,
+            passes: field(parts.next(), "t", Self::MAX_PASSES)?,
+            lanes: field(parts.next(), "p", Self::MAX_LANES)?,
+        };
+        if parts.next().is_some() {
+            return Err(format!("unexpected Argon2 parameters in {text:?}"));
+        }
+        Ok(params)
+    }
+
+    /// The 32-byte key for `passphrase` and `salt`.
+    fn derive(&self, passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, argon2::Error> {
+        let params = Params::new(self.memory_kib, self.passes, self.lanes, Some(32))?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
+            passphrase.as_bytes(),
+            salt,
+            key.as_mut(),
+        )?;
+        Ok(key)
+    }
+}
+
+impl fmt::Display for KdfParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m={},t={},p={}", self.memory_kib, self.passes, self.lanes)
+    }
+}
+
+/// A passphrase-encrypted seed, one line in a private key file:
+/// `aiprov-key-v1:argon2id:<params>:<b64 salt>:<b64 nonce>:<b64 ciphertext>`.
+#[derive(Debug)]
+struct SealedSeed {
+    params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 24],
+    /// The 32-byte seed and the 16-byte Poly1305 tag.
+    ciphertext: Vec<u8>,
+}
+
+impl SealedSeed {
+    const PREFIX: &'static str = "aiprov-key-v1:argon2id:";
+    const CIPHERTEXT_LEN: usize = 32 + 16;
+
+    fn seal(seed: &[u8; 32], passphrase: &str) -> Result<Self, KeyError> {
+        let mut salt = [0u8; 16];
+        let mut nonce = [0u8; 24];
+        getrandom::getrandom(&mut salt).map_err(|e| KeyError::Random(e.to_string()))?;
+        getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
+        let params = KdfParams::DEFAULT;
+        let key = params.derive(passphrase, &salt).map_err(|e| KeyError::Encryption(e.to_string()))?;
+        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+        let ciphertext = cipher
+            .encrypt(XNonce::from_slice(&nonce), seed.as_slice())
+            .map_err(|e| KeyError::Encryption(e.to_string()))?;
+        Ok(Self { params, salt, nonce, ciphertext })
+    }
+
+    /// The seed, or `None` when the passphrase is wrong or the file was altered (the
+    /// AEAD cannot tell those apart).
+    fn open(&self, passphrase: &str) -> Option<Zeroizing<[u8; 32]>> {
+        let key = self.params.derive(passphrase, &self.salt).ok()?;
+        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+        let plain = Zeroizing::new(cipher.decrypt(XNonce::from_slice(&self.nonce), self.ciphertext.as_slice()).ok()?);
+        let seed: [u8; 32] = plain.as_slice().try_into().ok()?;
+        Some(Zeroizing::new(seed))
+    }
+
+    fn to_line(&self) -> String {
+        format!(
+            "{}{}:{}:{}:{}",
+            Self::PREFIX,
+            self.params,
+            STANDARD.encode(self.salt),
+            STANDARD.encode(self.nonce),
+            STANDARD.encode(&self.ciphertext)
+        )
+    }
+
+    fn parse(line: &str) -> Result<Self, String> {
+        let rest = line
+            .strip_prefix(Self::PREFIX)
+            .ok_or("not an aiprov-key-v1:argon2id key file (unknown version or algorithm)")?;
+        let fields: Vec<&str> = rest.split(':').collect();
+        let [params, salt, nonce, ciphertext] = fields[..] else {
+            return Err("an encrypted key file has 6 fields separated by ':'".into());
+        };
+        let bytes = |name: &str, b64: &str| STANDARD.decode(b64).map_err(|_| format!("{name} is not base64"));
+        let ciphertext = bytes("ciphertext", ciphertext)?;
+        if ciphertext.len() != Self::CIPHERTEXT_LEN {
+            return Err(format!("ciphertext is not {} bytes", Self::CIPHERTEXT_LEN));
+        }
+        Ok(Self {
+            params: KdfParams::parse(params)?,
+            salt: bytes("salt", salt)?.try_into().map_err(|_| "salt is not 16 bytes")?,
+            nonce: bytes("nonce", nonce)?.try_into().map_err(|_| "nonce is not 24 bytes")?,
+            ciphertext,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PASS: &str = "correct horse battery staple";
+
+    fn key_file(dir: &Path, kid: &KeyId) -> PathBuf {
+        private_key_path(dir, kid)
+    }
+
+    fn info<'a>(ring: &'a Keyring, kid: &KeyId) -> &'a PublicKeyInfo {
+        ring.public_keys().iter().find(|k| &k.kid == kid).unwrap_or_else(|| panic!("{kid} is published"))
+    }
 
     #[test]
     fn creates_keys_once_and_reopens_them() {
@@ -313,13 +702,17 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn private_key_files_are_owner_only() {
+    fn private_key_files_are_owner_only_plain_or_encrypted() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let ring = Keyring::open_or_create(dir.path()).unwrap();
-        let path = dir.path().join(format!("{}.key", ring.statement_key().kid()));
-        let mode = fs::metadata(path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        for passphrase in [None, Some(PASS)] {
+            let dir = tempfile::tempdir().unwrap();
+            let ring = Keyring::open_or_create_with(dir.path(), passphrase).unwrap();
+            let rotated = rotate(dir.path(), passphrase).unwrap();
+            for kid in [ring.checkpoint_key().kid(), &rotated.active.kid] {
+                let mode = fs::metadata(key_file(dir.path(), kid)).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{kid} with passphrase {:?}", passphrase.is_some());
+            }
+        }
     }
 
     #[test]
@@ -330,6 +723,9 @@ mod tests {
         let printed = format!("{ring:?}");
         assert!(!printed.contains(&seed));
         assert!(printed.contains("<redacted>"));
+        let phrase = Passphrase::new(PASS.into());
+        assert_eq!(format!("{phrase:?}"), "Passphrase(<redacted>)");
+        assert_eq!(phrase.as_str(), PASS);
     }
 
     #[test]
@@ -337,9 +733,180 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ring = Keyring::open_or_create(dir.path()).unwrap();
         let (a, b) = (ring.statement_key().kid().clone(), ring.checkpoint_key().kid().clone());
-        let pa = dir.path().join(format!("{a}.key"));
-        let pb = dir.path().join(format!("{b}.key"));
-        fs::copy(&pb, &pa).unwrap();
+        fs::copy(key_file(dir.path(), &b), key_file(dir.path(), &a)).unwrap();
         assert!(matches!(Keyring::open_or_create(dir.path()), Err(KeyError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn rotation_retires_the_old_key_keeps_it_published_and_activates_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = Keyring::open_or_create(dir.path()).unwrap();
+        let old = info(&before, before.statement_key().kid()).clone();
+        let report = rotate(dir.path(), None).unwrap();
+        let after = Keyring::open_or_create(dir.path()).unwrap();
+
+        assert_eq!(report.retired.kid, old.kid);
+        assert_ne!(report.active.kid, old.kid);
+        assert_eq!(after.statement_key().kid(), &report.active.kid, "the new key signs");
+        assert_eq!(after.checkpoint_key().kid(), before.checkpoint_key().kid(), "the log's key is not rotated");
+        assert_eq!(after.public_keys().len(), 3);
+
+        let retired = info(&after, &old.kid);
+        assert_eq!(retired.public_key, old.public_key, "the old public key is still published");
+        assert_eq!(retired.created_at, old.created_at);
+        assert_eq!(retired.retired_at, Some(report.active.created_at), "retired when the new key was made");
+        assert_eq!(info(&after, &report.active.kid).retired_at, None);
+        assert!(!report.encrypted);
+        assert!(report.not_removed.is_empty(), "{:?}", report.not_removed);
+    }
+
+    #[test]
+    fn a_retired_private_key_is_removed_and_never_loaded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Keyring::open_or_create(dir.path()).unwrap().statement_key().kid().clone();
+        let report = rotate(dir.path(), None).unwrap();
+        let old_file = key_file(dir.path(), &old);
+        assert_eq!(report.removed, vec![old_file.clone()]);
+        assert!(!old_file.exists(), "nobody can sign with a retired key from this directory");
+
+        // Even if the file comes back (a restored backup), it is not read: garbage in it
+        // does not stop the keyring from opening, and the new key is the one that signs.
+        fs::write(&old_file, "not a key at all").unwrap();
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        assert_eq!(ring.statement_key().kid(), &report.active.kid);
+
+        // The next rotation sweeps it away along with the key it retires.
+        let second = rotate(dir.path(), None).unwrap();
+        assert!(
+            second.removed.contains(&old_file) && second.removed.contains(&key_file(dir.path(), &report.active.kid))
+        );
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        assert_eq!(ring.public_keys().iter().filter(|k| k.retired_at.is_some()).count(), 2);
+    }
+
+    #[test]
+    fn rotation_needs_an_existing_keyring_and_creates_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let err = rotate(&keys, None).unwrap_err();
+        assert!(matches!(err, KeyError::NoKeyring { .. }), "{err}");
+        assert!(!keys.exists());
+    }
+
+    #[test]
+    fn encrypted_keys_round_trip_and_sign() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        for kid in [first.statement_key().kid(), first.checkpoint_key().kid()] {
+            let text = fs::read_to_string(key_file(dir.path(), kid)).unwrap();
+            assert!(text.starts_with("aiprov-key-v1:argon2id:m=65536,t=3,p=4:"), "{text}");
+            assert_eq!(text.lines().count(), 1);
+        }
+        let again = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        assert_eq!(again.statement_key().verifying_key(), first.statement_key().verifying_key());
+        assert_eq!(again.checkpoint_key().verifying_key(), first.checkpoint_key().verifying_key());
+        let sig = again.statement_key().sign(b"message");
+        first.statement_key().verifying_key().verify_strict(b"message", &sig).unwrap();
+    }
+
+    #[test]
+    fn an_encrypted_file_does_not_contain_the_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        let seed = ring.statement_key().signing_key().to_bytes();
+        let text = fs::read_to_string(key_file(dir.path(), ring.statement_key().kid())).unwrap();
+        assert!(!text.contains(&STANDARD.encode(seed)));
+        assert!(!text.contains(&hex::encode(seed)));
+        let sealed = SealedSeed::parse(text.trim()).unwrap();
+        assert!(!sealed.ciphertext.windows(8).any(|w| seed.windows(8).any(|s| s == w)), "no 8 seed bytes in clear");
+    }
+
+    #[test]
+    fn a_wrong_or_missing_passphrase_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        let file = key_file(dir.path(), ring.statement_key().kid());
+
+        let wrong = Keyring::open_or_create_with(dir.path(), Some("wrong")).unwrap_err();
+        assert!(matches!(&wrong, KeyError::WrongPassphrase { path } if path == &file), "{wrong}");
+        assert!(wrong.to_string().contains(&file.display().to_string()), "{wrong}");
+
+        let missing = Keyring::open_or_create(dir.path()).unwrap_err();
+        assert!(matches!(&missing, KeyError::PassphraseRequired { path } if path == &file), "{missing}");
+        assert!(missing.to_string().contains(&file.display().to_string()), "{missing}");
+
+        let empty = Keyring::open_or_create_with(dir.path(), Some("")).unwrap_err();
+        assert!(matches!(empty, KeyError::EmptyPassphrase), "{empty}");
+    }
+
+    #[test]
+    fn an_altered_encrypted_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        let file = key_file(dir.path(), ring.statement_key().kid());
+        let text = fs::read_to_string(&file).unwrap();
+        let mut sealed = SealedSeed::parse(text.trim()).unwrap();
+
+        sealed.ciphertext[0] ^= 1;
+        fs::write(&file, sealed.to_line()).unwrap();
+        let err = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap_err();
+        assert!(matches!(err, KeyError::WrongPassphrase { .. }), "{err}");
+
+        // Parameters out of bounds are refused before any memory is spent on them.
+        let greedy = text.replace("m=65536", "m=4000000000");
+        fs::write(&file, greedy).unwrap();
+        let err = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap_err();
+        assert!(matches!(err, KeyError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_keyring_may_mix_plain_and_encrypted_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = Keyring::open_or_create(dir.path()).unwrap();
+        let report = rotate(dir.path(), Some(PASS)).unwrap();
+        assert!(report.encrypted);
+        let new_text = fs::read_to_string(key_file(dir.path(), &report.active.kid)).unwrap();
+        assert!(new_text.starts_with(SealedSeed::PREFIX));
+        let checkpoint_text = fs::read_to_string(key_file(dir.path(), plain.checkpoint_key().kid())).unwrap();
+        assert!(!checkpoint_text.starts_with("aiprov-key-"), "existing plain files stay plain");
+
+        let ring = Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        assert_eq!(ring.statement_key().kid(), &report.active.kid);
+        assert_eq!(ring.checkpoint_key().kid(), plain.checkpoint_key().kid());
+        assert!(matches!(Keyring::open_or_create(dir.path()), Err(KeyError::PassphraseRequired { .. })));
+    }
+
+    #[test]
+    fn a_rotation_with_the_wrong_passphrase_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
+        let listing = || {
+            let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.sort();
+            (names, fs::read_to_string(dir.path().join(KEYRING_FILE)).unwrap())
+        };
+        let before = listing();
+        for passphrase in [Some("wrong"), None] {
+            assert!(rotate(dir.path(), passphrase).is_err());
+            assert_eq!(listing(), before, "passphrase given: {}", passphrase.is_some());
+        }
+    }
+
+    #[test]
+    fn sealed_seed_lines_round_trip() {
+        let seed = [7u8; 32];
+        let sealed = SealedSeed::seal(&seed, PASS).unwrap();
+        let parsed = SealedSeed::parse(&sealed.to_line()).unwrap();
+        assert_eq!(parsed.params, KdfParams::DEFAULT);
+        assert_eq!(*parsed.open(PASS).unwrap(), seed);
+        assert!(parsed.open("nope").is_none());
+        for bad in [
+            "aiprov-key-v2:argon2id:m=65536,t=3,p=4:a:b:c",
+            "aiprov-key-v1:argon2id:m=65536,t=3:AAAA:AAAA:AAAA",
+            "aiprov-key-v1:argon2id:m=65536,t=0,p=4:AAAA:AAAA:AAAA",
+            "aiprov-key-v1:argon2id:m=65536,t=3,p=4:AAAA",
+        ] {
+            assert!(SealedSeed::parse(bad).is_err(), "{bad}");
+        }
     }
 }

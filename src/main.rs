@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use ai_provenance::config::{ServeArgs, StateArgs};
 use ai_provenance::http::Limits;
-use ai_provenance::keys::Keyring;
+use ai_provenance::keys::{Keyring, Passphrase};
 use ai_provenance::server::Application;
 use ai_provenance::statement::IssuerName;
 use ai_provenance::store::SledStore;
@@ -37,6 +37,11 @@ enum Command {
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
     Audit(AuditArgs),
+    /// Manage the signing keys (with the server stopped: it loads its keys at start).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Export the erasure register (when, which stamp, by whom) as JSON lines.
     Erasures {
         #[command(flatten)]
@@ -152,6 +157,19 @@ struct AuditArgs {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Retire the statement-signing key and create a new one. The retired key stays
+    /// published, so receipts it signed keep verifying; its private key file is removed.
+    /// The checkpoint key, the log's identity, is not rotated. Stop the server first or
+    /// restart it after: it signs with the key it loaded until its next start. With
+    /// AIPROV_KEY_PASSPHRASE set, the new key file is encrypted.
+    Rotate {
+        #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
+        keys: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create an issuer token; the token is printed alone on the last line of stdout.
     Create {
@@ -196,6 +214,7 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::List { state } } => token_list(&state),
         Command::Token { command: TokenCommand::Revoke { id, state } } => token_revoke(&id, &state),
         Command::Erasures { state } => erasures(&state),
+        Command::Keys { command: KeysCommand::Rotate { keys } } => keys_rotate(&keys),
         Command::Stamp(args) => stamp(args),
         Command::Verify(args) => return verify(&args),
         Command::Audit(args) => audit(&args),
@@ -214,6 +233,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let mut config = args.state.service_config();
+        config.key_passphrase = key_passphrase()?;
         config.stamp_rate = ai_provenance::ratelimit::RateLimit { per_second: args.stamp_rate, burst: args.stamp_burst };
         let app = Application::build(&config, args.listen, Limits { max_json_bytes: args.max_json_bytes })?;
         tracing::info!(addr = %app.local_addr(), data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{}", app.local_addr());
@@ -456,8 +476,33 @@ fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     anyhow::bail!("audit found {} problem(s)", report.problems.len())
 }
 
+/// AIPROV_KEY_PASSPHRASE, read here and only here: the library never reads the environment.
+fn key_passphrase() -> anyhow::Result<Option<Passphrase>> {
+    match std::env::var("AIPROV_KEY_PASSPHRASE") {
+        Ok(p) => Ok(Some(Passphrase::new(p))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("AIPROV_KEY_PASSPHRASE is not valid UTF-8"),
+    }
+}
+
+fn keys_rotate(dir: &std::path::Path) -> anyhow::Result<()> {
+    let passphrase = key_passphrase()?;
+    let report = ai_provenance::keys::rotate(dir, passphrase.as_ref().map(Passphrase::as_str))?;
+    println!("retired statement key {} (still published: receipts it signed keep verifying)", report.retired.kid);
+    for path in &report.removed {
+        println!("overwrote and removed {}", path.display());
+    }
+    for (path, e) in &report.not_removed {
+        eprintln!("aiprov: warning: could not remove {}: {e}; delete it by hand", path.display());
+    }
+    let encrypted = if report.encrypted { "encrypted" } else { "plain" };
+    println!("new statement key {} ({encrypted} key file); restart the server to sign with it", report.active.kid);
+    Ok(())
+}
+
 fn keygen(dir: &std::path::Path) -> anyhow::Result<()> {
-    let ring = Keyring::open_or_create(dir)?;
+    let passphrase = key_passphrase()?;
+    let ring = Keyring::open_or_create_with(dir, passphrase.as_ref().map(Passphrase::as_str))?;
     for k in ring.public_keys() {
         println!("{} {:?} {} created {}", k.kid, k.purpose, k.public_key, k.created_at.to_rfc3339());
     }

@@ -36,6 +36,8 @@ pub struct ServiceConfig {
     /// Prompt checks per client address: each check is an online guess at a prompt, so
     /// this is what keeps short prompts from being brute-forced through the endpoint.
     pub prompt_check_rate: RateLimit,
+    /// Decrypts passphrase-protected key files (and encrypts new ones).
+    pub key_passphrase: Option<crate::keys::Passphrase>,
 }
 
 impl ServiceConfig {
@@ -50,6 +52,7 @@ impl ServiceConfig {
             origin,
             stamp_rate: Self::DEFAULT_STAMP_RATE,
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
+            key_passphrase: None,
         }
     }
 }
@@ -133,7 +136,9 @@ impl Service {
     /// When the data or keys directory cannot be opened, or belongs to another log.
     pub fn open(config: &ServiceConfig) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let keyring = Keyring::open_or_create(&config.keys_dir).context("opening the keys directory")?;
+        let keyring =
+            Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
+                .context("opening the keys directory")?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let store = SledStore::open(&config.data_dir).map_err(|e| {

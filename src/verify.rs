@@ -194,24 +194,27 @@ pub fn verify_receipt(
     let key_info = trust.keys.iter().find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
     let key: Option<VerifyingKey> = key_info.and_then(|k| k.verifying_key().ok());
     checks.push(match (key_info, key) {
-        (Some(info), Some(_)) => {
-            let status = match &info.retired_at {
-                Some(t) => format!(" (retired on {}; it still verifies what it signed before)", t.to_rfc3339()),
-                None => String::new(),
-            };
-            Check::new(
+        (Some(info), Some(_)) => match &info.retired_at {
+            // A retired key signs nothing new: a statement dated after the retirement
+            // was signed by a server still running on the old key, or with a stolen one.
+            Some(t) if parsed.statement.issued_at > *t => Check::new(
+                "key",
+                false,
+                "key.retired",
+                format!("Key {kid} was retired on {} but this statement is dated later.", t.to_rfc3339()),
+            ),
+            Some(t) => Check::new(
                 "key",
                 true,
                 "key.known",
-                format!("Signed with key {kid}, one of this service's published statement keys{status}."),
-            )
-        }
-        _ => Check::new(
-            "key",
-            false,
-            "key.unknown",
-            format!("Key {kid} is not among this service's published statement keys."),
-        ),
+                format!(
+                    "Signed with key {kid}, one of this service's published statement keys (retired on {}; it still verifies what it signed before).",
+                    t.to_rfc3339()
+                ),
+            ),
+            None => Check::new("key", true, "key.known", format!("Signed with key {kid}, one of this service's published statement keys.")),
+        },
+        _ => Check::new("key", false, "key.unknown", format!("Key {kid} is not among this service's published statement keys.")),
     });
 
     // signature
@@ -445,6 +448,22 @@ mod tests {
     fn the_genuine_receipt_verifies() {
         let (bytes, content, trust) = fixture();
         assert!(verdict_of(bytes, content, trust));
+    }
+
+    #[test]
+    fn a_statement_dated_after_its_keys_retirement_fails_the_key_check() {
+        let (bytes, content, trust) = fixture();
+        let receipt: Value = serde_json::from_slice(bytes).unwrap();
+        let issued = receipt["statement"]["issued_at"].as_str().unwrap();
+        let issued = chrono::DateTime::parse_from_rfc3339(issued).unwrap().with_timezone(&chrono::Utc);
+        let mut retired = trust.clone();
+        for (when, expect) in [(issued - chrono::Duration::seconds(1), "key.retired"), (issued, "key.known")] {
+            for k in retired.keys.iter_mut().filter(|k| k.purpose == KeyPurpose::Statement) {
+                k.retired_at = Some(Timestamp::from_datetime(when));
+            }
+            let (checks, _) = verify_receipt(&receipt, Some(content), &retired);
+            assert_eq!(checks.iter().find(|c| c.name == "key").unwrap().code, expect);
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod disk;
 mod errors;
 mod helpers;
 mod hostile;
+mod keys;
 mod log;
 mod privacy;
 mod restart;
