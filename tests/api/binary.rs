@@ -74,3 +74,25 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `POST {base}/v1/stamps` with `token`: the status and JSON body.
+pub async fn post_stamp(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let resp = client.post(format!("{base}/v1/stamps")).bearer_auth(token).json(body).send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// `POST {base}/v1/verify`: the verdict.
+pub async fn post_verify(client: &reqwest::Client, base: &str, body: &serde_json::Value) -> serde_json::Value {
+    client.post(format!("{base}/v1/verify")).json(body).send().await.expect("request").json().await.expect("verdict")
+}
+
+/// `GET url` as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.expect("request").json().await.expect("JSON")
+}

@@ -11,7 +11,7 @@ use ai_provenance::merkle;
 use ai_provenance::Sha256Digest;
 use serde_json::Value;
 
-use crate::binary::{create_token, serve};
+use crate::binary::{create_token, get_json, serve};
 use crate::helpers::copy_request;
 
 const KILLS: usize = 4;
@@ -97,14 +97,8 @@ async fn acknowledged_stamps_survive_repeated_sigkill() {
             serde_jcs::to_vec(&serde_json::json!({"statement": now["statement"], "signature": now["signature"]}))
                 .unwrap();
         let index = now["log"]["index"].as_u64().unwrap();
-        let proof = client
-            .get(format!("{base}/v1/log/proof/inclusion?index={index}&tree_size={}", latest.size))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let proof =
+            get_json(&client, &format!("{base}/v1/log/proof/inclusion?index={index}&tree_size={}", latest.size)).await;
         merkle::verify_inclusion(
             &merkle::leaf_hash(&leaf),
             index,
@@ -118,14 +112,8 @@ async fn acknowledged_stamps_survive_repeated_sigkill() {
     }
     // Every checkpoint handed out before a crash is a prefix of the log after it.
     for (size, root) in &seen_sizes {
-        let proof = client
-            .get(format!("{base}/v1/log/proof/consistency?first={size}&second={}", latest.size))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let proof =
+            get_json(&client, &format!("{base}/v1/log/proof/consistency?first={size}&second={}", latest.size)).await;
         merkle::verify_consistency(*size, latest.size, root, &latest.root, &digests(&proof["consistency_proof"]))
             .unwrap_or_else(|e| panic!("checkpoint of size {size} is not a prefix of the log after the crashes: {e}"));
     }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::binary::{create_token, serve, BIN};
+use crate::binary::{create_token, post_stamp, post_verify, serve, BIN};
 use crate::helpers::copy_request;
 
 /// Runs `script` (sh) in a private mount namespace; `None` when namespaces or mounts
@@ -50,16 +50,8 @@ async fn existing_data_on_a_filesystem_turned_read_only_is_refused_and_left_inta
     let token = create_token(dir.path());
     let server = serve(dir.path());
     let client = reqwest::Client::new();
-    let stamped: Value = client
-        .post(format!("{}/v1/stamps", server.base))
-        .bearer_auth(&token)
-        .json(&copy_request("Written before the disk went read-only."))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stamped: Value =
+        post_stamp(&client, &server.base, &token, &copy_request("Written before the disk went read-only.")).await.1;
     drop(server);
 
     let data: &Path = &dir.path().join("data");
@@ -77,14 +69,6 @@ async fn existing_data_on_a_filesystem_turned_read_only_is_refused_and_left_inta
     let id = stamped["id"].as_str().unwrap();
     let receipt: Value =
         client.get(format!("{}/v1/stamps/{id}", server.base)).send().await.unwrap().json().await.unwrap();
-    let verdict: Value = client
-        .post(format!("{}/v1/verify", server.base))
-        .json(&serde_json::json!({ "receipt": receipt }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verdict: Value = post_verify(&client, &server.base, &serde_json::json!({ "receipt": receipt })).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::binary::{create_token, serve};
+use crate::binary::{create_token, get_json, post_stamp, post_verify, serve};
 use crate::helpers::copy_request;
 
 #[tokio::test]
@@ -14,18 +14,13 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
     let client = reqwest::Client::new();
 
     let first = serve(dir.path());
-    let keys_before: Value = client.get(format!("{}/v1/keys", first.base)).send().await.unwrap().json().await.unwrap();
+    let keys_before = get_json(&client, &format!("{}/v1/keys", first.base)).await;
     let mut stamped = Vec::new();
     for i in 0..5 {
-        let resp = client
-            .post(format!("{}/v1/stamps", first.base))
-            .bearer_auth(&token)
-            .json(&copy_request(&format!("Survives restarts, take {i}.")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        stamped.push(resp.json::<Value>().await.unwrap());
+        let (status, body) =
+            post_stamp(&client, &first.base, &token, &copy_request(&format!("Survives restarts, take {i}."))).await;
+        assert_eq!(status, 201, "{body}");
+        stamped.push(body);
     }
     #[cfg(unix)]
     {
@@ -37,7 +32,7 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
     drop(first); // SIGKILL: no graceful shutdown, only what was flushed survives.
 
     let second = serve(dir.path());
-    let keys_after: Value = client.get(format!("{}/v1/keys", second.base)).send().await.unwrap().json().await.unwrap();
+    let keys_after = get_json(&client, &format!("{}/v1/keys", second.base)).await;
     assert_eq!(keys_before, keys_after, "keys are loaded, not recreated");
     for s in &stamped {
         let id = s["id"].as_str().unwrap();
@@ -45,26 +40,11 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
         assert_eq!(resp.status(), 200, "stamp {id} survived");
         let receipt: Value = resp.json().await.unwrap();
         assert_eq!(receipt["statement"], s["statement"]);
-        let verdict: Value = client
-            .post(format!("{}/v1/verify", second.base))
-            .json(&json!({"receipt": receipt}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let verdict: Value = post_verify(&client, &second.base, &json!({"receipt": receipt})).await;
         assert_eq!(verdict["verified"], true, "{verdict}");
     }
     // The log continues where it stopped.
-    let resp = client
-        .post(format!("{}/v1/stamps", second.base))
-        .bearer_auth(&token)
-        .json(&copy_request("After the restart."))
-        .send()
-        .await
-        .unwrap();
-    let after: Value = resp.json().await.unwrap();
+    let (_, after) = post_stamp(&client, &second.base, &token, &copy_request("After the restart.")).await;
     assert_eq!(after["log"]["index"], 5, "{after}");
 }
 
@@ -87,16 +67,8 @@ async fn token_list_revoke_and_erasure_export_from_the_command_line() {
 
     let server = serve(dir.path());
     let client = reqwest::Client::new();
-    let stamped: Value = client
-        .post(format!("{}/v1/stamps", server.base))
-        .bearer_auth(&token)
-        .json(&copy_request("Erase me from the command line."))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stamped: Value =
+        post_stamp(&client, &server.base, &token, &copy_request("Erase me from the command line.")).await.1;
     let id = stamped["id"].as_str().unwrap();
     let resp =
         client.delete(format!("{}/v1/stamps/{id}/prompt", server.base)).bearer_auth(&admin).send().await.unwrap();
@@ -120,12 +92,6 @@ async fn token_list_revoke_and_erasure_export_from_the_command_line() {
     assert_eq!(register["erased_by"], "Ops");
 
     let server = serve(dir.path());
-    let resp = client
-        .post(format!("{}/v1/stamps", server.base))
-        .bearer_auth(&token)
-        .json(&copy_request("After revocation."))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401, "the revoked token is refused");
+    let (status, _) = post_stamp(&client, &server.base, &token, &copy_request("After revocation.")).await;
+    assert_eq!(status, 401, "the revoked token is refused");
 }
