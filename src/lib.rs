@@ -19,6 +19,7 @@
 //! - [`ratelimit`]: per-token and per-address token buckets.
 //! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over a node store.
 //! - [`checkpoint`]: C2SP tlog-checkpoint signed notes.
+//! - [`check_cache`]: the verify endpoint's memo of signature checks that passed.
 //! - [`store`]: the `LogStore` trait and its sled backend.
 //! - [`log`]: the single-writer log with group commit and checkpoints.
 //! - [`verify`]: verdicts, named check by named check.
@@ -31,6 +32,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod check_cache;
 pub mod checkpoint;
 pub mod client;
 pub mod config;

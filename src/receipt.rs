@@ -66,29 +66,40 @@ impl SignatureEnvelope {
 /// # Errors
 /// When the statement has no canonical JSON form.
 pub fn sign_statement(statement: &Statement, key: &SecretKey) -> Result<SignatureEnvelope, JcsError> {
-    let bytes = jcs::to_vec(statement)?;
-    let sig = key.sign(&bytes);
-    Ok(SignatureEnvelope {
-        alg: ALG_ED25519.into(),
-        kid: key.kid().clone(),
-        sig: URL_SAFE_NO_PAD.encode(sig.to_bytes()),
-    })
+    Ok(sign_canonical(&jcs::to_vec(statement)?, key))
 }
 
-#[derive(Serialize)]
-struct LeafRef<'a, S: Serialize> {
-    statement: &'a S,
-    signature: &'a SignatureEnvelope,
+/// Signs canonical statement bytes (`JCS(statement)`, already computed) with `key`.
+pub fn sign_canonical(statement_jcs: &[u8], key: &SecretKey) -> SignatureEnvelope {
+    let sig = key.sign(statement_jcs);
+    SignatureEnvelope { alg: ALG_ED25519.into(), kid: key.kid().clone(), sig: URL_SAFE_NO_PAD.encode(sig.to_bytes()) }
 }
 
-/// The log leaf bytes: `JCS({"statement": statement, "signature": signature})`.
-/// Generic over the statement's representation so that a verifier can rebuild the leaf
-/// from the statement exactly as received (a `serde_json::Value`).
+/// The log leaf `JCS({"statement": ..., "signature": ...})`.
 ///
 /// # Errors
 /// When the statement has no canonical JSON form.
 pub fn leaf_bytes<S: Serialize>(statement: &S, signature: &SignatureEnvelope) -> Result<Vec<u8>, JcsError> {
-    jcs::to_vec(&LeafRef { statement, signature })
+    leaf_bytes_from_canonical(&jcs::to_vec(statement)?, signature)
+}
+
+/// The log leaf from the statement's canonical bytes, which signing already computed:
+/// canonicalising a statement is a good part of a stamp's cost, so it is done once.
+/// In JCS the members sort as `signature` < `statement`, and a canonical object is its
+/// members' canonical forms joined without white space, so this is exactly
+/// `JCS({"statement": ..., "signature": ...})` (a unit test holds it to that).
+///
+/// # Errors
+/// When the signature envelope has no canonical form (it always has one).
+pub fn leaf_bytes_from_canonical(statement_jcs: &[u8], signature: &SignatureEnvelope) -> Result<Vec<u8>, JcsError> {
+    let signature_jcs = jcs::to_vec(signature)?;
+    let mut leaf = Vec::with_capacity(statement_jcs.len() + signature_jcs.len() + 28);
+    leaf.extend_from_slice(b"{\"signature\":");
+    leaf.extend_from_slice(&signature_jcs);
+    leaf.extend_from_slice(b",\"statement\":");
+    leaf.extend_from_slice(statement_jcs);
+    leaf.push(b'}');
+    Ok(leaf)
 }
 
 /// A statement with its signature, as stored in a log leaf.
@@ -137,4 +148,36 @@ pub struct Receipt {
     pub statement: Statement,
     pub signature: SignatureEnvelope,
     pub log: LogProof,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn envelope(sig: &str) -> SignatureEnvelope {
+        serde_json::from_value(json!({"alg": "Ed25519", "kid": "0123456789abcdef", "sig": sig})).unwrap()
+    }
+
+    /// The leaf as the contract states it: JCS of the two-member object.
+    fn reference_leaf(statement: &Value, signature: &SignatureEnvelope) -> Vec<u8> {
+        jcs::to_vec(&json!({"statement": statement, "signature": signature})).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn leaf_from_canonical_bytes_is_the_jcs_of_the_pair(
+            text in "\\PC{0,40}",
+            key in "[a-zA-Z_\u{e9}\u{1F600}]{1,8}",
+            n in proptest::num::f64::NORMAL,
+            sig in "[A-Za-z0-9_-]{0,86}",
+        ) {
+            let statement = json!({"zeta": text, key: [n, 1, null, true], "a": {"b": "c", "A": text}});
+            let signature = envelope(&sig);
+            let canonical = jcs::to_vec(&statement).unwrap();
+            prop_assert_eq!(leaf_bytes_from_canonical(&canonical, &signature).unwrap(), reference_leaf(&statement, &signature));
+            prop_assert_eq!(leaf_bytes(&statement, &signature).unwrap(), reference_leaf(&statement, &signature));
+        }
+    }
 }

@@ -7,18 +7,22 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check_cache::CheckCache;
 use crate::checkpoint::NoteSigner;
 use crate::erasure::{ErasureRecord, ErasureRegister};
 use crate::error::ApiError;
+use crate::jcs;
 use crate::keys::{Keyring, PublicKeyInfo};
 use crate::log::{Log, SignedCheckpoint};
 use crate::ratelimit::{RateLimit, RateLimiter};
-use crate::receipt::{sign_statement, LogIndex, LogProof, Receipt, SignedStatement, StampId};
+use crate::receipt::{
+    leaf_bytes_from_canonical, sign_canonical, LogIndex, LogProof, Receipt, SignedStatement, StampId,
+};
 use crate::stamp::{prepare, prompt_commitment, StampRequest};
 use crate::statement::Timestamp;
 use crate::store::{NewLeaf, SledStore};
 use crate::tokens::{Principal, TokenStore};
-use crate::verify::{verify_receipt, Check, ContentHashes, TrustAnchors, Verdict};
+use crate::verify::{verify_own_receipt, verify_receipt_with, Check, ContentHashes, TrustAnchors, Verdict};
 use crate::Sha256Digest;
 
 /// Most stamps one lookup returns.
@@ -125,6 +129,8 @@ pub struct Service {
     tokens: TokenStore,
     erasures: ErasureRegister,
     trust: TrustAnchors,
+    /// Signature checks that passed before, so popular content verifies cheaply.
+    checks: CheckCache,
     stamp_limiter: RateLimiter,
     prompt_limiter: RateLimiter,
 }
@@ -158,6 +164,7 @@ impl Service {
             tokens,
             erasures,
             trust,
+            checks: CheckCache::default(),
             stamp_limiter: RateLimiter::new(config.stamp_rate),
             prompt_limiter: RateLimiter::new(config.prompt_check_rate),
         })
@@ -223,10 +230,15 @@ impl Service {
             let mut salt = [0u8; 32];
             getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
             let prepared = prepare(req, issuer, salt, Timestamp::now())?;
-            let signature =
-                sign_statement(&prepared.statement, this.keyring.statement_key()).map_err(ApiError::internal)?;
+            // Canonicalised once: the signature and the log leaf both cover these bytes.
+            let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
+            let key = this.keyring.statement_key();
+            let signature = sign_canonical(&canonical, key);
+            if let Some(sig) = signature.signature_bytes() {
+                this.checks.record_own_statement(&key.verifying_key(), &canonical, &sig);
+            }
+            let bytes = leaf_bytes_from_canonical(&canonical, &signature).map_err(ApiError::internal)?;
             let signed = SignedStatement { statement: prepared.statement, signature };
-            let bytes = signed.leaf_bytes().map_err(ApiError::internal)?;
             let leaf = NewLeaf {
                 leaf_hash: crate::merkle::leaf_hash(&bytes),
                 leaf: bytes,
@@ -354,7 +366,8 @@ impl Service {
         };
 
         if let Some(crate::jcs::StrictValue(receipt)) = &req.receipt {
-            let (checks, stamp) = verify_receipt(receipt, content.as_ref().map(|c| &c.0), &self.trust);
+            let (checks, stamp) =
+                verify_receipt_with(receipt, content.as_ref().map(|c| &c.0), &self.trust, Some(&self.checks));
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }
         let Some((hashes, query)) = content else {
@@ -374,8 +387,7 @@ impl Service {
             };
             return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
         };
-        let receipt = serde_json::to_value(&newest).map_err(ApiError::internal)?;
-        let (checks, stamp) = verify_receipt(&receipt, Some(&hashes), &self.trust);
+        let (checks, stamp) = verify_own_receipt(&newest, Some(&hashes), &self.trust, Some(&self.checks));
         Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
     }
 }

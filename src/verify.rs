@@ -6,12 +6,13 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::check_cache::CheckCache;
 use crate::checkpoint::{Checkpoint, NoteVerifier};
 use crate::jcs;
 use crate::keys::{KeyPurpose, PublicKeyInfo};
 use crate::merkle;
 use crate::normalize::normalized_text_sha256;
-use crate::receipt::{leaf_bytes, Receipt, ALG_ED25519};
+use crate::receipt::{leaf_bytes_from_canonical, Receipt, ALG_ED25519};
 use crate::statement::{Disclosure, Generator, HumanOversight, Kind, Timestamp};
 use crate::Sha256Digest;
 
@@ -161,22 +162,53 @@ pub fn verify_receipt(
     content: Option<&ContentHashes>,
     trust: &TrustAnchors,
 ) -> (Vec<Check>, Option<StampSummary>) {
-    let mut checks = Vec::new();
-    let parsed: Receipt = match serde_json::from_value(receipt.clone()) {
+    verify_receipt_with(receipt, content, trust, None)
+}
+
+/// [`verify_receipt`], with the service's memo of signature checks that passed before.
+pub fn verify_receipt_with(
+    receipt: &Value,
+    content: Option<&ContentHashes>,
+    trust: &TrustAnchors,
+    cache: Option<&CheckCache>,
+) -> (Vec<Check>, Option<StampSummary>) {
+    let parsed = match Receipt::deserialize(receipt) {
         Ok(r) => r,
         Err(e) => {
-            checks.push(Check::new(
+            let check = Check::new(
                 "receipt",
                 false,
                 "receipt.malformed",
                 format!("The receipt is not a valid ai-provenance receipt: {e}."),
-            ));
-            return (checks, None);
+            );
+            return (vec![check], None);
         }
     };
     // The signature covers the statement exactly as received, so it is checked on the
     // received JSON, not on our re-serialisation of it.
-    let statement_json = receipt.get("statement").cloned().unwrap_or(Value::Null);
+    let statement_jcs = jcs::to_vec(receipt.get("statement").unwrap_or(&Value::Null));
+    verify_parsed(&parsed, statement_jcs, content, trust, cache)
+}
+
+/// Checks a receipt this service built itself from its own log (content lookups): its
+/// statement came from a stored leaf, so its canonical form is the one that was signed.
+pub fn verify_own_receipt(
+    receipt: &Receipt,
+    content: Option<&ContentHashes>,
+    trust: &TrustAnchors,
+    cache: Option<&CheckCache>,
+) -> (Vec<Check>, Option<StampSummary>) {
+    verify_parsed(receipt, jcs::to_vec(&receipt.statement), content, trust, cache)
+}
+
+fn verify_parsed(
+    parsed: &Receipt,
+    statement_jcs: Result<Vec<u8>, jcs::JcsError>,
+    content: Option<&ContentHashes>,
+    trust: &TrustAnchors,
+    cache: Option<&CheckCache>,
+) -> (Vec<Check>, Option<StampSummary>) {
+    let mut checks = Vec::new();
     let summary = StampSummary {
         id: parsed.id.to_string(),
         kind: parsed.statement.kind,
@@ -218,7 +250,7 @@ pub fn verify_receipt(
     });
 
     // signature
-    checks.push(match (key, parsed.signature.signature_bytes(), jcs::to_vec(&statement_json)) {
+    checks.push(match (key, parsed.signature.signature_bytes(), &statement_jcs) {
         _ if parsed.signature.alg != ALG_ED25519 => Check::new(
             "signature",
             false,
@@ -237,14 +269,14 @@ pub fn verify_receipt(
         (_, _, Err(e)) => {
             Check::new("signature", false, "signature.malformed", format!("The statement has no canonical form: {e}."))
         }
-        (Some(key), Some(sig), Ok(bytes)) => match key.verify_strict(&bytes, &sig) {
-            Ok(()) => Check::new(
+        (Some(key), Some(sig), Ok(bytes)) => match verify_signature(cache, &key, bytes, &sig) {
+            true => Check::new(
                 "signature",
                 true,
                 "signature.validated",
                 "The Ed25519 signature over the canonical statement is valid.",
             ),
-            Err(_) => Check::new(
+            false => Check::new(
                 "signature",
                 false,
                 "signature.mismatch",
@@ -279,8 +311,16 @@ pub fn verify_receipt(
 
     // log: the leaf hash and the inclusion proof
     let log = &parsed.log;
-    let leaf_hash = leaf_bytes(&statement_json, &parsed.signature).map(|b| merkle::leaf_hash(&b));
-    let checkpoint = trust.log.as_ref().map(|v| Checkpoint::open_signed(&log.checkpoint, v));
+    let leaf_hash = match &statement_jcs {
+        Ok(bytes) => leaf_bytes_from_canonical(bytes, &parsed.signature)
+            .map(|b| merkle::leaf_hash(&b))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let checkpoint = trust.log.as_ref().map(|v| match cache {
+        Some(cache) => cache.open_checkpoint(&log.checkpoint, v),
+        None => Checkpoint::open_signed(&log.checkpoint, v),
+    });
     checks.push(match (&leaf_hash, &checkpoint) {
         (Err(e), _) => Check::new("log", false, "log.leaf.malformed", format!("The log leaf cannot be rebuilt: {e}.")),
         (Ok(h), _) if *h != log.leaf_hash || *h != parsed.id.0 => Check::new(
@@ -372,6 +412,18 @@ pub fn verify_receipt(
     });
 
     (checks, Some(summary))
+}
+
+fn verify_signature(
+    cache: Option<&CheckCache>,
+    key: &VerifyingKey,
+    message: &[u8],
+    signature: &ed25519_dalek::Signature,
+) -> bool {
+    match cache {
+        Some(cache) => cache.verify_statement(key, message, signature),
+        None => key.verify_strict(message, signature).is_ok(),
+    }
 }
 
 #[cfg(test)]
