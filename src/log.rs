@@ -1,10 +1,17 @@
 //! The provenance log: one writer thread appends leaves in batches (group commit),
-//! updates the Merkle tree, and signs a new checkpoint after each batch.
+//! updates the Merkle tree, and signs a new checkpoint after each batch; a syncer
+//! thread makes written batches durable and only then acknowledges them.
 //!
 //! Why one writer: the index of a leaf and every Merkle node depend on all leaves before
 //! it, so appends are inherently sequential. Making them sequential in one thread (and
-//! not with a lock held across an fsync) lets every stamp that arrives while a flush is
-//! running join the next batch: N concurrent stamps cost one fsync, not N.
+//! not with a lock held across an fsync) lets every stamp that arrives while a batch is
+//! being written join the next one: N concurrent stamps cost one fsync, not N.
+//!
+//! Why a second thread for the fsync: writing a batch into sled costs CPU, making it
+//! durable costs waiting on the disk. Pipelined, the writer builds and writes batch N+1
+//! while batch N is being synced, and one sync covers every batch written before it
+//! started. A stamp is still acknowledged only after a sync that covers it returned, and
+//! a checkpoint is published (to readers and receipts) only for a synced tree.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -135,11 +142,15 @@ impl Log {
         tracing::info!(size, origin = %origin, "log opened");
         let latest = Arc::new(RwLock::new(latest));
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = Writer { store: store.clone(), signer, latest: latest.clone() };
+        let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
+        let writer = Writer { store: store.clone(), signer, synced: written_tx };
+        let syncer = Syncer { store: store.clone(), latest: latest.clone() };
+        let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
         std::thread::Builder::new()
-            .name("log-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| LogError::AppendFailed(format!("cannot start the log writer: {e}")))?;
+            .name("log-sync".into())
+            .spawn(move || syncer.run(written_rx))
+            .map_err(spawn_failed)?;
+        std::thread::Builder::new().name("log-writer".into()).spawn(move || writer.run(rx)).map_err(spawn_failed)?;
         Ok(Self { store, tx, verifier, latest })
     }
 
@@ -206,10 +217,20 @@ fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Sha256Digest) -> Result
     Ok(SignedCheckpoint { checkpoint, note: note.into() })
 }
 
+/// Written batches waiting for the syncer; the writer waits (backpressure) past this.
+const SYNC_QUEUE: usize = 16;
+
+/// A batch written to the store, not yet durable.
+struct Written {
+    jobs: Vec<Job>,
+    size_before: u64,
+    checkpoint: SignedCheckpoint,
+}
+
 struct Writer {
     store: Arc<dyn LogStore>,
     signer: NoteSigner,
-    latest: Arc<RwLock<SignedCheckpoint>>,
+    synced: std::sync::mpsc::SyncSender<Written>,
 }
 
 impl Writer {
@@ -222,29 +243,25 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            match self.append_batch(&jobs) {
+            match self.write_batch(&jobs) {
                 Ok((size_before, checkpoint)) => {
-                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) = checkpoint.clone();
-                    for (offset, job) in jobs.into_iter().enumerate() {
-                        let appended =
-                            Appended { index: LogIndex(size_before + offset as u64), checkpoint: checkpoint.clone() };
-                        // The caller may have gone away (client disconnected); the leaf
-                        // is in the log regardless.
-                        let _ = job.reply.send(Ok(appended));
+                    if let Err(std::sync::mpsc::SendError(written)) =
+                        self.synced.send(Written { jobs, size_before, checkpoint })
+                    {
+                        fail(written.jobs, "the log syncer has stopped");
+                        break;
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, batch = jobs.len(), "log append failed; no stamp of this batch was acknowledged");
-                    for job in jobs {
-                        let _ = job.reply.send(Err(e.to_string()));
-                    }
+                    fail(jobs, &e.to_string());
                 }
             }
         }
         tracing::info!("log writer stopped");
     }
 
-    fn append_batch(&self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
+    fn write_batch(&self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
         let store = self.store.as_ref();
         let size_before = store.size()?;
         let mut overlay = Overlay { base: store, pending: HashMap::new() };
@@ -260,10 +277,63 @@ impl Writer {
         let new_size = size_before + jobs.len() as u64;
         let root = merkle::root(&overlay, new_size)?;
         let leaves: Vec<&NewLeaf> = jobs.iter().map(|j| &j.leaf).collect();
-        store.append(size_before, &leaves, &nodes)?;
+        store.write(size_before, &leaves, &nodes)?;
         let checkpoint = sign_checkpoint(&self.signer, new_size, root)?;
-        store.set_latest_checkpoint(&checkpoint.note)?;
-        tracing::debug!(batch = jobs.len(), size = new_size, "appended");
+        tracing::debug!(batch = jobs.len(), size = new_size, "written");
         Ok((size_before, checkpoint))
+    }
+}
+
+/// Makes written batches durable, publishes their checkpoint, acknowledges their stamps.
+struct Syncer {
+    store: Arc<dyn LogStore>,
+    latest: Arc<RwLock<SignedCheckpoint>>,
+}
+
+impl Syncer {
+    fn run(self, rx: std::sync::mpsc::Receiver<Written>) {
+        while let Ok(first) = rx.recv() {
+            // Every batch written by now is covered by the one sync below.
+            let mut batches = vec![first];
+            batches.extend(rx.try_iter());
+            let Some(newest) = batches.last().map(|b| b.checkpoint.clone()) else { continue };
+            match self.sync(&newest) {
+                Ok(()) => {
+                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) = newest;
+                    for b in batches {
+                        for (offset, job) in b.jobs.into_iter().enumerate() {
+                            let appended = Appended {
+                                index: LogIndex(b.size_before + offset as u64),
+                                checkpoint: b.checkpoint.clone(),
+                            };
+                            // The caller may have gone away (client disconnected); the
+                            // leaf is in the log regardless.
+                            let _ = job.reply.send(Ok(appended));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let count: usize = batches.iter().map(|b| b.jobs.len()).sum();
+                    tracing::error!(error = %e, stamps = count, "log sync failed; no stamp of these batches was acknowledged");
+                    for b in batches {
+                        fail(b.jobs, &e.to_string());
+                    }
+                }
+            }
+        }
+        tracing::info!("log syncer stopped");
+    }
+
+    fn sync(&self, newest: &SignedCheckpoint) -> Result<(), LogError> {
+        self.store.sync()?;
+        // After the sync, so a stored checkpoint never describes a tree that is not durable.
+        self.store.set_latest_checkpoint(&newest.note)?;
+        Ok(())
+    }
+}
+
+fn fail(jobs: Vec<Job>, why: &str) {
+    for job in jobs {
+        let _ = job.reply.send(Err(why.to_owned()));
     }
 }

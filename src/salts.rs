@@ -79,7 +79,7 @@ impl SaltStore {
         self.current.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores salts and makes them durable.
+    /// Stores salts: readable at once, durable after the next [`SaltStore::flush`].
     ///
     /// # Errors
     /// On database errors.
@@ -96,8 +96,18 @@ impl SaltStore {
         }
         if any {
             g.db.apply_batch(batch)?;
-            g.db.flush()?;
         }
+        Ok(())
+    }
+
+    /// Makes every salt stored so far durable.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn flush(&self) -> Result<(), SaltError> {
+        // Under the read lock: a compaction swapping generations meanwhile has copied and
+        // flushed every salt of the old one already.
+        self.read().db.flush()?;
         Ok(())
     }
 
@@ -214,6 +224,7 @@ mod tests {
         let (a, b) = (Sha256Digest::of(b"a"), Sha256Digest::of(b"b"));
         let (sa, sb) = ([0xA5u8; 32], [0x5Au8; 32]);
         store.insert_all([(&a, &sa), (&b, &sb)]).unwrap();
+        store.flush().unwrap();
         assert!(files_contain(dir.path(), &sa));
         assert!(store.erase(&a).unwrap());
         assert_eq!(store.get(&a).unwrap(), None);
@@ -232,6 +243,7 @@ mod tests {
         let store = SaltStore::open(dir.path()).unwrap();
         let a = Sha256Digest::of(b"a");
         store.insert_all([(&a, &[1u8; 32])]).unwrap();
+        store.flush().unwrap();
         drop(store);
         fs::write(dir.path().join(PENDING_FILE), "1").unwrap();
         fs::create_dir(dir.path().join("salts-7")).unwrap();

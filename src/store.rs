@@ -40,12 +40,16 @@ pub enum StoreError {
 
 /// Everything the log needs from storage.
 pub trait LogStore: NodeSource<Error = StoreError> + Send + Sync + 'static {
-    /// Number of leaves durably stored.
+    /// Number of leaves written (durable once [`LogStore::sync`] returned after the write).
     fn size(&self) -> Result<u64, StoreError>;
-    /// Appends `leaves` at indices `size..`, together with `nodes` (the Merkle nodes they
-    /// complete), atomically, and returns only once everything is durable on disk.
-    fn append(&self, size_before: u64, leaves: &[&NewLeaf], nodes: &[(NodeId, Sha256Digest)])
-        -> Result<(), StoreError>;
+    /// Writes `leaves` at indices `size..`, together with `nodes` (the Merkle nodes they
+    /// complete) and their salts, atomically: after a crash either all of it is there or
+    /// none. Visible to reads at once; durable only once a later [`LogStore::sync`]
+    /// returns. Separate from `sync` so that the log can write its next batch while the
+    /// previous one is being made durable (pipelined group commit).
+    fn write(&self, size_before: u64, leaves: &[&NewLeaf], nodes: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError>;
+    /// Makes everything written so far durable on disk.
+    fn sync(&self) -> Result<(), StoreError>;
     fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError>;
     /// Index of the leaf with this leaf hash (stamp id).
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError>;
@@ -141,18 +145,12 @@ impl LogStore for SledStore {
         }
     }
 
-    fn append(
-        &self,
-        size_before: u64,
-        leaves: &[&NewLeaf],
-        nodes: &[(NodeId, Sha256Digest)],
-    ) -> Result<(), StoreError> {
+    fn write(&self, size_before: u64, leaves: &[&NewLeaf], nodes: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError> {
         let stored = self.size()?;
         if stored != size_before {
             return Err(StoreError::Corrupt(format!("append at {size_before} but the log holds {stored} leaves")));
         }
-        // Salts first: if we crash before the log batch lands, an orphan salt commits to
-        // nothing and no receipt was acknowledged.
+        // Salts first: should the log batch not land, an orphan salt commits to nothing.
         self.salts.insert_all(leaves.iter().filter_map(|l| Some((&l.leaf_hash, l.prompt_salt.as_ref()?))))?;
         let mut batch = sled::Batch::default();
         for (offset, leaf) in leaves.iter().enumerate() {
@@ -170,9 +168,24 @@ impl LogStore for SledStore {
         let new_size = size_before + leaves.len() as u64;
         batch.insert(key(P_META, &[META_SIZE.as_bytes()]), &new_size.to_be_bytes()[..]);
         self.log.apply_batch(batch)?;
-        // One fsync for the whole batch: this is the group commit.
-        self.db.flush()?;
         Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        // Salts live in a database of their own (they must be erasable for good), so this
+        // is two fsyncs. They run in parallel: an fsync costs milliseconds, and every stamp
+        // waiting on this sync waits for the slower one only. A crash between them leaves
+        // an orphan salt that commits to nothing, or a leaf whose stamp was never
+        // acknowledged (its salt never reached the issuer either): no promise is broken.
+        std::thread::scope(|scope| {
+            let salts = scope.spawn(|| self.salts.flush());
+            let logged = self.db.flush().map(drop).map_err(StoreError::from);
+            let salted = match salts.join() {
+                Ok(r) => r.map_err(StoreError::Salt),
+                Err(_) => Err(StoreError::Corrupt("the salt flush panicked".into())),
+            };
+            logged.and(salted)
+        })
     }
 
     fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
