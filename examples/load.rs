@@ -28,6 +28,21 @@ struct Phase {
     per_sec: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time of this whole process (client and server) per request.
+    cpu_per_req: Duration,
+}
+
+/// CPU time (user + system) this process has used so far, from /proc (Linux only; zero
+/// elsewhere). Client and server share the process, so this is the cost of a request end
+/// to end on this machine.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name; in
+    // USER_HZ, which is 100 on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// Runs `count` requests with `concurrency` in flight; `make(i)` builds request `i`.
@@ -37,6 +52,7 @@ where
 {
     let make = Arc::new(make);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cpu_start = process_cpu();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -62,9 +78,10 @@ where
         all.extend(t.await.expect("client task"));
     }
     let elapsed = start.elapsed();
+    let cpu_per_req = (process_cpu() - cpu_start) / count as u32;
     all.sort_unstable();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Phase { per_sec: count as f64 / elapsed.as_secs_f64(), p50: pct(0.50), p99: pct(0.99) }
+    Phase { per_sec: count as f64 / elapsed.as_secs_f64(), p50: pct(0.50), p99: pct(0.99), cpu_per_req }
 }
 
 /// Runs `op` on every core for about `secs` seconds; operations per second in total.
@@ -89,9 +106,11 @@ fn on_all_cores(secs: f64, op: impl Fn() + Send + Sync + Copy + 'static) -> f64 
 }
 
 fn row(name: &str, value: f64, unit: &str, limit: Option<(&str, f64)>, p: Option<&Phase>) {
-    let lat = p.map_or(String::new(), |p| format!("p50 {:>6.2} ms  p99 {:>6.2} ms", ms(p.p50), ms(p.p99)));
+    let lat = p.map_or(String::new(), |p| {
+        format!("p50 {:>6.2} ms  p99 {:>6.2} ms  cpu {:>4} us", ms(p.p50), ms(p.p99), p.cpu_per_req.as_micros())
+    });
     let ratio = limit.map_or(String::new(), |(what, l)| format!("{:>5.1}% of {what}", 100.0 * value / l));
-    println!("{name:<34} {value:>12.0} {unit:<6} {lat:<32} {ratio}");
+    println!("{name:<34} {value:>12.0} {unit:<6} {lat:<44} {ratio}");
 }
 
 fn ms(d: Duration) -> f64 {
@@ -169,7 +188,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
 
-    println!("{:<34} {:>12} {:<6} {:<32} ratio", "what", "rate", "", "latency");
+    println!("{:<34} {:>12} {:<6} {:<44} ratio", "what", "rate", "", "latency");
     println!("-- limits, in process --");
     row("Ed25519 signatures, all cores", sign_s, "/s", None, None);
     row("Ed25519 verifications, all cores", verify_s, "/s", None, None);
