@@ -3,6 +3,7 @@
 
 mod audit;
 mod binary;
+mod browser;
 mod cli;
 mod crash;
 mod disk;
