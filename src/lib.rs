@@ -23,6 +23,7 @@
 //! - [`store`]: the `LogStore` trait and its sled backend.
 //! - [`log`]: the single-writer log with group commit and checkpoints.
 //! - [`verify`]: verdicts, named check by named check.
+//! - [`badge`]: the "AI-generated" SVG badge of a stamp.
 //! - [`audit`]: recomputing and checking the whole log, locally or over HTTP.
 //! - [`service`]: the operations behind the HTTP API.
 //! - [`client`]: a reqwest client of the API with retries, for tools and examples.
@@ -31,6 +32,7 @@
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
 pub mod audit;
+pub mod badge;
 pub mod batch;
 pub mod check_cache;
 pub mod checkpoint;

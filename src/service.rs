@@ -305,6 +305,19 @@ impl Service {
         }
     }
 
+    /// The statement of stamp `id`, without proofs (blocking): for what only shows it,
+    /// such as the badge. Unknown in the same cases as [`Service::receipt`].
+    ///
+    /// # Errors
+    /// `404` when no stamp has this id.
+    pub fn statement(&self, id: &StampId) -> Result<crate::statement::Statement, ApiError> {
+        let size = self.log.latest_checkpoint().checkpoint.size;
+        match self.log.store().index_of(&id.0).map_err(ApiError::internal)? {
+            Some(index) if index.0 < size => Ok(self.signed_statement(id)?.statement),
+            _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
+        }
+    }
+
     /// Receipts of the stamps for some content, newest first (blocking).
     ///
     /// # Errors

@@ -2,8 +2,11 @@
 //! decoding failures of every kind become [`ApiError`] JSON here.
 
 mod admin;
+mod badge;
+mod cors;
 mod keys;
 mod log;
+mod page;
 mod prompt;
 mod stamps;
 mod verify;
@@ -40,8 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
             .error_handler(|err, _req| ApiError::bad_request("invalid_path", err.to_string()).into()),
     )
     .route("/healthz", web::get().to(healthz))
+    .configure(page::routes)
     .service(
         web::scope("/v1")
+            .wrap(actix_web::middleware::from_fn(cors::public_cors))
+            .configure(badge::routes)
             .configure(stamps::routes)
             .configure(prompt::routes)
             .configure(admin::routes)

@@ -3,6 +3,7 @@
 
 mod audit;
 mod binary;
+mod browser;
 mod cli;
 mod crash;
 mod disk;
@@ -11,6 +12,7 @@ mod helpers;
 mod hostile;
 mod keys;
 mod log;
+mod page;
 mod privacy;
 mod restart;
 mod stamps;

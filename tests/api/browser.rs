@@ -1,0 +1,338 @@
+//! The verify page and the badge snippet in a real browser: headless Chromium driven by
+//! chromedriver over the W3C WebDriver protocol (plain HTTP, with reqwest), against the
+//! real server. Skipped, saying why, where chromedriver is not installed.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{copy_request, spawn_app};
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const TAB: char = '\u{E004}';
+const ENTER: char = '\u{E007}';
+/// The longest wait for anything: chromedriver starting, a verdict, a badge.
+const WAIT: Duration = Duration::from_secs(10);
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().flat_map(|n| std::env::split_paths(&path).map(move |dir| dir.join(n))).find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().unwrap().port()
+}
+
+/// chromedriver with one headless browser session. Dropping it, on failure too, kills
+/// chromedriver's whole process group: chromedriver and every browser process it started.
+struct Browser {
+    driver: Child,
+    port: u16,
+    http: reqwest::Client,
+    session: String,
+    /// The browser's fresh profile, deleted after the processes are gone.
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The group id is chromedriver's pid (process_group(0) below).
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and opens a session, or says why not.
+    async fn start() -> Option<Self> {
+        let Some(chromedriver) = find_program(&["chromedriver"]) else {
+            eprintln!("skipping browser test: chromedriver not installed; install chromium chromium-driver");
+            return None;
+        };
+        let port = free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("temp dir");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let mut browser = Browser { driver, port, http, session: String::new(), profile };
+
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(status) = browser.call(Method::GET, "/status", None).await {
+                if status["ready"] == true {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let user_data_dir = format!("--user-data-dir={}", browser.profile.path().display());
+        let mut options = json!({"args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1000,1400", "--lang=en-US", user_data_dir,
+        ]});
+        if let Some(chromium) = find_program(&["chromium", "chromium-browser", "google-chrome"]) {
+            options["binary"] = json!(chromium);
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
+        let session = browser.call(Method::POST, "/session", Some(caps)).await.expect("a browser session starts");
+        browser.session = session["sessionId"].as_str().expect("a session id").to_owned();
+        Some(browser)
+    }
+
+    /// One WebDriver command; its `value`, or the driver's error message.
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let mut req = self.http.request(method, format!("http://127.0.0.1:{}{path}", self.port));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {} {}", body["value"]["error"], body["value"]["message"]));
+        }
+        Ok(body["value"].clone())
+    }
+
+    /// A command of this session, failing the test when the driver refuses it.
+    async fn cmd(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        self.call(method, &path, body).await.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> Result<String, String> {
+        let path = format!("/session/{}/element", self.session);
+        let found = self.call(Method::POST, &path, Some(json!({"using": "css selector", "value": css}))).await?;
+        Ok(found[ELEMENT].as_str().expect("an element reference").to_owned())
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        let found = self.cmd(Method::POST, "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        found.as_array().map_or(0, Vec::len)
+    }
+
+    async fn element(&self, css: &str) -> String {
+        self.find(css).await.unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    async fn send_keys(&self, css: &str, text: &str) {
+        let e = self.element(css).await;
+        self.cmd(Method::POST, &format!("/element/{e}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.element(css).await;
+        self.cmd(Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
+    }
+
+    /// The rendered text of the element, as a person sees it.
+    async fn text(&self, css: &str) -> Result<String, String> {
+        let e = self.find(css).await?;
+        let text = self.call(Method::GET, &format!("/session/{}/element/{e}/text", self.session), None).await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Polls the element's text until `done` holds, for at most [`WAIT`].
+    async fn wait_text(&self, css: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.text(css).await.unwrap_or_default();
+            if done(&text) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "waited {WAIT:?} for {what} in {css}; it shows {text:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for the verdict after a verification was started, and returns its text.
+    async fn verdict(&self) -> String {
+        self.wait_text("#verdict", "a verdict", |t| !t.is_empty() && !t.contains("Verifying")).await
+    }
+
+    /// Presses keys on the keyboard, wherever the focus is (`\u{E004}` Tab, `\u{E007}` Enter).
+    async fn press(&self, keys: &[char]) {
+        let actions: Vec<Value> = keys
+            .iter()
+            .flat_map(|k| {
+                [json!({"type": "keyDown", "value": k.to_string()}), json!({"type": "keyUp", "value": k.to_string()})]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.cmd(Method::POST, "/actions", Some(body)).await;
+    }
+
+    async fn focused_id(&self) -> Value {
+        let script = json!({"script": "return document.activeElement && document.activeElement.id;", "args": []});
+        self.cmd(Method::POST, "/execute/sync", Some(script)).await
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        let b64 = self.cmd(Method::GET, "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD.decode(b64.as_str().expect("base64")).expect("a PNG")
+    }
+
+    /// Ends the session (the browser quits); Drop then ends chromedriver.
+    async fn quit(self) {
+        let path = format!("/session/{}", self.session);
+        let _ = self.call(Method::DELETE, &path, None).await;
+    }
+}
+
+/// Serves `html` at `/` on its own loopback port: a frontend on another origin.
+fn serve_frontend(html: String) -> String {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        let html = html.clone();
+        App::new().route(
+            "/",
+            web::get().to(move || std::future::ready(HttpResponse::Ok().content_type("text/html").body(html.clone()))),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    format!("http://{addr}/")
+}
+
+#[tokio::test]
+async fn a_person_verifies_text_a_file_and_a_badge_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else { return };
+    let started = Instant::now();
+    let app = spawn_app().await;
+    let base = app.url("");
+    let dir = tempfile::tempdir().unwrap();
+
+    let text = "Run further. Feel lighter.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    let id = stamped["id"].as_str().unwrap().to_owned();
+    let disclosure = stamped["statement"]["disclosure"]["text"].as_str().unwrap().to_owned();
+    let mut receipt = stamped.clone();
+    receipt.as_object_mut().unwrap().remove("prompt_salt");
+
+    // A binary asset (not UTF-8), stamped whole; the page is given only the file.
+    let image: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).chain([0xff, 0xfe]).collect();
+    let mut req = copy_request("x");
+    let obj = req.as_object_mut().unwrap();
+    obj.remove("text");
+    obj.insert("content_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(&image)));
+    obj.insert("media_type".into(), json!("image/png"));
+    obj.insert("kind".into(), json!("image"));
+    obj.insert("disclosure".into(), json!({"text": "Image generated with AI.", "lang": "en"}));
+    app.stamp_ok(&req).await;
+    let image_path = dir.path().join("campaign-visual.png");
+    std::fs::write(&image_path, &image).unwrap();
+    let image_sha = ai_provenance::Sha256Digest::of(&image).to_hex();
+
+    // 1. Genuine text, pasted with other spacing: verified, issuer and disclosure shown.
+    browser.goto(&format!("{base}/verify")).await;
+    browser.send_keys("#text", "Run further.\n   Feel lighter.").await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure"), "{verdict}");
+    assert!(verdict.contains(&disclosure), "the disclosure is in the headline box: {verdict}");
+    let details = browser.text("#details").await.unwrap();
+    for shown in
+        ["Acme Test", disclosure.as_str(), "ExampleAI copywriter (version 2026-10)", "Reviewed by a person", &id]
+    {
+        assert!(details.contains(shown), "{shown:?} not shown in {details}");
+    }
+    assert_eq!(browser.count("#checks li.pass").await, 6, "{details}");
+    assert_eq!(browser.count("#checks li.fail").await, 0, "{details}");
+    assert!(details.contains("Signature: passed."), "{details}");
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "a real screenshot: {} bytes", png.len());
+    std::fs::write(dir.path().join("genuine.png"), &png).unwrap();
+    if let Some(copy) = std::env::var_os("BROWSER_SCREENSHOT") {
+        std::fs::write(copy, &png).unwrap();
+    }
+
+    // 2. Altered text with the genuine receipt: not verified, the content check named.
+    browser.click("#clear").await;
+    browser.wait_text("#verdict", "the result cleared", str::is_empty).await;
+    browser.send_keys("#text", "Run further. Feel heavier.").await;
+    browser.send_keys("#receipt", &receipt.to_string()).await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Not verified"), "{verdict}");
+    let failed = browser.text("#checks li[data-code='content.hash.mismatch']").await.unwrap();
+    assert!(failed.contains("Content: failed."), "{failed}");
+    let details = browser.text("#details").await.unwrap();
+    assert!(details.contains("What the receipt claims (not proven)"), "{details}");
+
+    // 3. Text nobody stamped, by keyboard alone: Tab from the text past the file and the
+    //    receipt to the button, Enter.
+    browser.click("#clear").await;
+    browser.send_keys("#text", "Never stamped by anyone.").await;
+    assert_eq!(browser.focused_id().await, "text");
+    browser.press(&[TAB, TAB, TAB]).await;
+    assert_eq!(browser.focused_id().await, "verify", "Tab order: text, file, receipt, Verify");
+    browser.press(&[ENTER]).await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("No stamp found"), "{verdict}");
+    assert_eq!(browser.count("#checks li[data-code='content.unknown']").await, 1);
+
+    // 4. A file chosen in the file input: hashed in the browser, only the hash sent.
+    browser.click("#clear").await;
+    browser.send_keys("#file", image_path.to_str().unwrap()).await;
+    browser.wait_text("#file-status", "the chosen file", |t| t.contains("campaign-visual.png")).await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure") && verdict.contains("Image generated with AI."), "{verdict}");
+    let status = browser.text("#file-status").await.unwrap();
+    assert!(status.contains(&image_sha), "the browser computed the file's SHA-256: {status}");
+
+    // 5. The badge snippet on a frontend of another origin: it finds the stamp (CORS),
+    //    shows the badge with the disclosure as alt text, and links to a verdict.
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/badge.html")).unwrap();
+    let page = example.replace("data-base=\"http://127.0.0.1:8080\"", &format!("data-base=\"{base}\""));
+    assert_ne!(page, example, "the example names its service in data-base");
+    browser.goto(&serve_frontend(page)).await;
+    let deadline = Instant::now() + WAIT;
+    let img = loop {
+        let script = "var i = document.querySelector('.aiprov-badge a img');
+            return i && i.complete && i.naturalWidth > 0 ? [i.alt, i.naturalWidth, i.parentNode.href] : null;";
+        let found = browser.cmd(Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
+        if !found.is_null() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no badge appeared on the frontend");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(img[0], disclosure.as_str(), "alt text: {img}");
+    assert!(img[1].as_u64().unwrap() >= 100, "the SVG loaded: {img}");
+    assert_eq!(img[2], format!("{base}/verify#id={id}").as_str());
+    browser.click(".aiprov-badge a").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure"), "the badge's link lands on a verdict: {verdict}");
+    let details = browser.text("#details").await.unwrap();
+    assert!(details.contains("This checked the stamp itself"), "{details}");
+
+    browser.quit().await;
+    eprintln!("browser test: 5 scenarios in {:.1} s", started.elapsed().as_secs_f64());
+}
