@@ -27,6 +27,7 @@
 //! - [`client`]: a reqwest client of the API with retries, for tools and examples.
 //! - [`batch`]: files to stamp requests, stamped concurrently.
 //! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
+//! - [`content`]: SHA-256 of content streamed chunk by chunk (uploads, URLs, files).
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
 pub mod audit;
@@ -34,6 +35,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod client;
 pub mod config;
+pub mod content;
 pub mod digest;
 pub mod erasure;
 pub mod error;
