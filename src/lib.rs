@@ -28,6 +28,8 @@
 //! - [`batch`]: files to stamp requests, stamped concurrently.
 //! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
 //! - [`content`]: SHA-256 of content streamed chunk by chunk (uploads, URLs, files).
+//! - [`upload`]: the streamed routes' metadata header, media type and size limit.
+//! - [`fetch`]: fetching a URL to verify it, refusing private addresses.
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
 pub mod audit;
@@ -39,6 +41,7 @@ pub mod content;
 pub mod digest;
 pub mod erasure;
 pub mod error;
+pub mod fetch;
 pub mod http;
 pub mod jcs;
 pub mod keys;
@@ -55,6 +58,7 @@ pub mod stamp;
 pub mod statement;
 pub mod store;
 pub mod tokens;
+pub mod upload;
 pub mod verify;
 
 pub use digest::Sha256Digest;

@@ -6,6 +6,7 @@ mod keys;
 mod log;
 mod prompt;
 mod stamps;
+mod upload;
 mod verify;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
     .route("/healthz", web::get().to(healthz))
     .service(
         web::scope("/v1")
+            .configure(upload::routes)
             .configure(stamps::routes)
             .configure(prompt::routes)
             .configure(admin::routes)
