@@ -174,11 +174,16 @@ fn check_scheme(url: &Url) -> Result<(), FetchError> {
     }
 }
 
-fn check_ip(host: &str, ip: IpAddr, allow_private: bool) -> Result<(), FetchError> {
+/// `name` is the host name `ip` was resolved from, `None` for an IP address in the URL.
+fn check_ip(name: Option<&str>, ip: IpAddr, allow_private: bool) -> Result<(), FetchError> {
     match non_global_reason(ip) {
-        Some(reason) if !allow_private => Err(FetchError::Forbidden(format!(
-            "{host} is {ip}, {reason} address: this service fetches only public addresses"
-        ))),
+        Some(reason) if !allow_private => {
+            let what = match name {
+                Some(name) => format!("{name} resolves to {ip},"),
+                None => format!("{ip} is"),
+            };
+            Err(FetchError::Forbidden(format!("{what} {reason} address: this service fetches only public addresses")))
+        }
         _ => Ok(()),
     }
 }
@@ -203,8 +208,9 @@ async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, F
     };
     // Every answer must be public: a name that also resolves to an internal address is
     // refused rather than raced.
+    let name = literal_ip(url).is_none().then_some(host_str);
     for addr in &addrs {
-        check_ip(host_str, addr.ip(), allow_private)?;
+        check_ip(name, addr.ip(), allow_private)?;
     }
     addrs.first().copied().ok_or_else(|| FetchError::Unresolvable(format!("the host {host_str} has no address")))
 }
