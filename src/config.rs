@@ -66,7 +66,13 @@ pub struct ServeArgs {
     pub max_upload_bytes: u64,
     /// Verification by URL may fetch loopback, private and other non-public addresses
     /// (off by default: the public must not reach the operator's own network through it).
-    #[arg(long = "fetch-allow-private", env = "AIPROV_FETCH_ALLOW_PRIVATE")]
+    /// The variable takes 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long = "fetch-allow-private",
+        env = "AIPROV_FETCH_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub fetch_allow_private: bool,
     /// Largest body fetched for verification by URL, in bytes.
     #[arg(long = "fetch-max-bytes", env = "AIPROV_FETCH_MAX_BYTES", default_value_t = FetchConfig::default().max_bytes)]
@@ -76,4 +82,43 @@ pub struct ServeArgs {
     pub fetch_timeout_secs: u64,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn upload_and_fetch_flags_reach_the_service_config() {
+        let cli = Cli::parse_from([
+            "aiprov",
+            "--max-json-bytes",
+            "1000",
+            "--max-upload-bytes",
+            "5000",
+            "--fetch-allow-private",
+            "--fetch-max-bytes",
+            "77",
+            "--fetch-timeout-secs",
+            "3",
+        ]);
+        let mut config = cli.serve.state.service_config();
+        cli.serve.apply_limits(&mut config);
+        assert_eq!((config.max_upload_bytes, config.max_text_bytes), (5000, 1000));
+        assert!(config.fetch.allow_private);
+        assert_eq!((config.fetch.max_bytes, config.fetch.timeout.as_secs()), (77, 3));
+
+        let defaults = Cli::parse_from(["aiprov"]);
+        let mut config = defaults.serve.state.service_config();
+        defaults.serve.apply_limits(&mut config);
+        assert_eq!(config.max_upload_bytes, 16 << 30);
+        assert!(!config.fetch.allow_private, "private addresses are refused unless asked for");
+    }
 }

@@ -240,6 +240,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.key_passphrase = key_passphrase()?;
         config.stamp_rate = ai_provenance::ratelimit::RateLimit { per_second: args.stamp_rate, burst: args.stamp_burst };
         args.apply_limits(&mut config);
+        if config.fetch.allow_private {
+            tracing::warn!("--fetch-allow-private: verification by URL may reach loopback and private addresses");
+        }
         let app = Application::build(&config, args.listen, Limits { max_json_bytes: args.max_json_bytes })?;
         tracing::info!(addr = %app.local_addr(), data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{}", app.local_addr());
         if app.service().tokens().is_empty()? {
