@@ -1,25 +1,44 @@
 //! Stamping many files: how a file becomes a stamp request, and running many requests
 //! concurrently with the [`Client`], one outcome per file (written as JSONL by callers).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::client::Client;
+use crate::client::{Client, ClientError};
+use crate::content::hash_file;
 use crate::service::StampResponse;
-use crate::stamp::StampRequest;
+use crate::stamp::{StampMetadata, StampRequest};
 use crate::statement::{DigitalSourceType, Disclosure, Generator, HumanOversight, Kind, MediaType};
-use crate::Sha256Digest;
 
-/// Files up to this size are sent whole (as `text` or `content_base64`); larger ones
-/// are hashed locally and only `sha256` and `size` are sent, so big assets never leave
-/// the machine and never hit the JSON body limit.
+/// Files up to this size are sent whole in JSON (as `text` or `content_base64`);
+/// larger ones are streamed to `POST /v1/stamps/upload`, so they never hit the JSON
+/// body limit and are never held whole in memory on either side.
 pub const INLINE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// What of a file reaches the service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transfer {
+    /// The bytes: inline in JSON up to [`INLINE_LIMIT`], streamed above it. The
+    /// receipt then records a hash the service computed itself.
+    #[default]
+    Content,
+    /// Only the SHA-256 and size, hashed locally, for assets that must stay private.
+    /// Text then gets no normalised text hash.
+    HashOnly,
+}
+
+/// How one file is sent.
+#[derive(Debug)]
+pub enum FileStamp {
+    /// As a JSON stamp request (inline content, or a digest).
+    Json(StampRequest),
+    /// Streamed from its path to the upload route.
+    Upload { path: PathBuf, metadata: StampMetadata },
+}
 
 /// What every stamp of a batch shares.
 #[derive(Debug, Clone)]
@@ -50,6 +69,29 @@ impl StampTemplate {
         }
     }
 
+    /// The metadata of every stamp of this batch, for a streamed upload.
+    pub fn metadata(&self, media_type: Option<MediaType>) -> StampMetadata {
+        StampMetadata {
+            media_type,
+            kind: self.kind,
+            digital_source_type: self.digital_source_type.clone(),
+            generator: self.generator.clone(),
+            prompt: self.prompt.clone(),
+            disclosure: self.disclosure.clone(),
+            human_oversight: self.human_oversight,
+            explanation: None,
+        }
+    }
+
+    /// A sha256-only request for content hashed locally (see [`Transfer::HashOnly`]).
+    pub fn for_digest(&self, content: &crate::content::HashedContent, media_type: Option<MediaType>) -> StampRequest {
+        let mut req = self.request();
+        req.sha256 = Some(content.sha256);
+        req.size = Some(content.size);
+        req.media_type = media_type.or_else(|| MediaType::parse("application/octet-stream").ok());
+        req
+    }
+
     /// A request for content held in memory (stdin, generated copy).
     pub fn for_bytes(&self, bytes: Vec<u8>, media_type: Option<MediaType>) -> StampRequest {
         let mut req = self.request();
@@ -64,31 +106,22 @@ impl StampTemplate {
         req
     }
 
-    /// A request for a file: inline when small, hash-only when large (see [`INLINE_LIMIT`]).
+    /// How to stamp a file: inline when small, streamed when large (see
+    /// [`INLINE_LIMIT`]), or by its hash alone with [`Transfer::HashOnly`]. Reads and
+    /// hashes block: call it off the async executor.
     ///
     /// # Errors
     /// When the file cannot be read.
-    pub fn for_file(&self, path: &Path) -> std::io::Result<StampRequest> {
+    pub fn for_file(&self, path: &Path, transfer: Transfer) -> std::io::Result<FileStamp> {
         let media_type = media_type_for(path);
+        if transfer == Transfer::HashOnly {
+            return Ok(FileStamp::Json(self.for_digest(&hash_file(path, 0)?, media_type)));
+        }
         let size = std::fs::metadata(path)?.len();
         if size <= INLINE_LIMIT {
-            return Ok(self.for_bytes(std::fs::read(path)?, media_type));
+            return Ok(FileStamp::Json(self.for_bytes(std::fs::read(path)?, media_type)));
         }
-        let mut req = self.request();
-        let mut hasher = Sha256::new();
-        let mut file = std::fs::File::open(path)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        req.sha256 = Some(Sha256Digest::from_hasher(hasher));
-        req.size = Some(size);
-        req.media_type = media_type.or_else(|| MediaType::parse("application/octet-stream").ok());
-        Ok(req)
+        Ok(FileStamp::Upload { path: path.to_owned(), metadata: self.metadata(media_type) })
     }
 }
 
@@ -156,12 +189,25 @@ pub struct Outcome {
 }
 
 /// Stamps every file with at most `concurrency` requests in flight; `on_done` sees each
-/// outcome as it completes (for progress and streaming output).
+/// outcome as it completes (for progress and streaming output). Files are sent as
+/// [`Transfer::Content`].
 pub async fn stamp_files(
     client: &Client,
     template: &StampTemplate,
     files: Vec<PathBuf>,
     concurrency: usize,
+    on_done: impl FnMut(Outcome),
+) {
+    stamp_files_with(client, template, files, concurrency, Transfer::Content, on_done).await;
+}
+
+/// [`stamp_files`], choosing what of each file reaches the service.
+pub async fn stamp_files_with(
+    client: &Client,
+    template: &StampTemplate,
+    files: Vec<PathBuf>,
+    concurrency: usize,
+    transfer: Transfer,
     mut on_done: impl FnMut(Outcome),
 ) {
     let mut results = stream::iter(files)
@@ -169,12 +215,16 @@ pub async fn stamp_files(
             let file = path.display().to_string();
             let t = template.clone();
             // File reading and hashing block: keep them off the async executor.
-            let req = match tokio::task::spawn_blocking(move || t.for_file(&path)).await {
-                Ok(Ok(req)) => req,
+            let how = match tokio::task::spawn_blocking(move || t.for_file(&path, transfer)).await {
+                Ok(Ok(how)) => how,
                 Ok(Err(e)) => return Outcome { file, receipt: None, error: Some(format!("cannot read: {e}")) },
                 Err(e) => return Outcome { file, receipt: None, error: Some(e.to_string()) },
             };
-            match client.stamp(&req).await {
+            let result: Result<StampResponse, ClientError> = match &how {
+                FileStamp::Json(req) => client.stamp(req).await,
+                FileStamp::Upload { path, metadata } => client.stamp_upload_file(path, metadata).await,
+            };
+            match result {
                 Ok(r) => Outcome { file, receipt: Some(r), error: None },
                 Err(e) => Outcome { file, receipt: None, error: Some(e.to_string()) },
             }
@@ -200,27 +250,51 @@ mod tests {
         }
     }
 
+    fn json(stamp: FileStamp) -> StampRequest {
+        match stamp {
+            FileStamp::Json(req) => req,
+            FileStamp::Upload { path, .. } => panic!("{} would be streamed", path.display()),
+        }
+    }
+
     #[test]
-    fn small_text_is_inline_binary_is_base64_large_is_hashed() {
+    fn small_text_is_inline_binary_is_base64_large_is_streamed() {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("a.txt");
         std::fs::write(&text, "hello").unwrap();
-        let req = template().for_file(&text).unwrap();
+        let req = json(template().for_file(&text, Transfer::Content).unwrap());
         assert_eq!(req.text.as_deref(), Some("hello"));
 
         let png = dir.path().join("b.png");
         std::fs::write(&png, [0x89, b'P', b'N', b'G']).unwrap();
-        let req = template().for_file(&png).unwrap();
+        let req = json(template().for_file(&png, Transfer::Content).unwrap());
         assert!(req.content_base64.is_some() && req.text.is_none());
         assert_eq!(req.media_type.unwrap().as_str(), "image/png");
 
-        let big = dir.path().join("c.bin");
+        let big = dir.path().join("c.png");
         let data = vec![7u8; INLINE_LIMIT as usize + 1];
         std::fs::write(&big, &data).unwrap();
-        let req = template().for_file(&big).unwrap();
-        assert_eq!(req.sha256, Some(Sha256Digest::of(&data)));
-        assert_eq!(req.size, Some(data.len() as u64));
-        assert!(req.content_base64.is_none());
+        match template().for_file(&big, Transfer::Content).unwrap() {
+            FileStamp::Upload { path, metadata } => {
+                assert_eq!(path, big);
+                assert_eq!(metadata.media_type.unwrap().as_str(), "image/png");
+            }
+            FileStamp::Json(_) => panic!("a large file is streamed"),
+        }
+    }
+
+    #[test]
+    fn hash_only_sends_the_digest_of_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, data) in [("small.txt", b"private copy".to_vec()), ("big.bin", vec![7u8; INLINE_LIMIT as usize + 1])]
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &data).unwrap();
+            let req = json(template().for_file(&path, Transfer::HashOnly).unwrap());
+            assert_eq!(req.sha256, Some(crate::Sha256Digest::of(&data)), "{name}");
+            assert_eq!(req.size, Some(data.len() as u64));
+            assert!(req.text.is_none() && req.content_base64.is_none(), "{name}: no content leaves the machine");
+        }
     }
 
     #[test]

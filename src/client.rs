@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::service::StampResponse;
-use crate::stamp::StampRequest;
+use crate::stamp::{StampMetadata, StampRequest};
+use crate::upload::METADATA_HEADER;
 use crate::verify::TrustAnchors;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,8 @@ pub enum ClientError {
     Status { url: String, status: StatusCode, message: String },
     #[error("{url}: unexpected answer: {reason}")]
     Decode { url: String, reason: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
 }
 
 impl ClientError {
@@ -29,7 +32,7 @@ impl ClientError {
             Self::Status { status, .. } => {
                 matches!(status.as_u16(), 429 | 502 | 503 | 504)
             }
-            Self::Decode { .. } => false,
+            Self::Decode { .. } | Self::Io { .. } => false,
         }
     }
 }
@@ -86,16 +89,70 @@ impl Client {
     /// The last error once retries are exhausted, or at once for a non-transient one.
     pub async fn stamp(&self, req: &StampRequest) -> Result<StampResponse, ClientError> {
         let url = format!("{}/v1/stamps", self.base);
+        let value = self.with_retries(|| Ok(self.authorized(self.http.post(&url)).json(req))).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+    }
+
+    /// Stamps the file at `path` by streaming it to `POST /v1/stamps/upload`: the file
+    /// is read piece by piece as it is sent, never whole, so any size works (up to the
+    /// server's `--max-upload-bytes`). Transient failures are retried from the start of
+    /// the file. Without a media type in `metadata`, the server records
+    /// `application/octet-stream`.
+    ///
+    /// # Errors
+    /// As [`Client::stamp`]; [`ClientError::Io`] when the file cannot be opened.
+    pub async fn stamp_upload_file(
+        &self,
+        path: &std::path::Path,
+        metadata: &StampMetadata,
+    ) -> Result<StampResponse, ClientError> {
+        let url = format!("{}/v1/stamps/upload", self.base);
+        let header = metadata_header(metadata);
+        let io = |e: std::io::Error| ClientError::Io { path: path.display().to_string(), source: e };
+        let size = std::fs::metadata(path).map_err(io)?.len();
         let value = self
             .with_retries(|| {
-                let mut r = self.http.post(&url).json(req);
-                if let Some(t) = &self.token {
-                    r = r.bearer_auth(t);
-                }
-                r
+                // Reopened for every attempt: a stream cannot be sent twice.
+                let file = tokio::fs::File::from_std(std::fs::File::open(path).map_err(io)?);
+                Ok(self.upload_request(&url, &header, size, reqwest::Body::from(file)))
             })
             .await?;
         serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+    }
+
+    /// Stamps what `reader` yields, streamed to `POST /v1/stamps/upload` as it is read.
+    /// Not retried: a reader cannot be read twice.
+    ///
+    /// # Errors
+    /// As [`Client::stamp`].
+    pub async fn stamp_upload(
+        &self,
+        reader: impl tokio::io::AsyncRead + Send + 'static,
+        metadata: &StampMetadata,
+    ) -> Result<StampResponse, ClientError> {
+        let url = format!("{}/v1/stamps/upload", self.base);
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(reader, 1 << 20));
+        // Unknown size: allow a slow link a long time (an hour), as curl would.
+        let req = self.upload_request(&url, &metadata_header(metadata), 3600 << 20, body);
+        let value = self.once(req).await.map_err(|(e, _)| e)?;
+        serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+    }
+
+    fn authorized(&self, mut r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(t) = &self.token {
+            r = r.bearer_auth(t);
+        }
+        r
+    }
+
+    /// A streamed upload of `size` bytes. Its time limit grows with the size (two
+    /// minutes plus one second per MiB), where a JSON request's is a flat two minutes.
+    fn upload_request(&self, url: &str, header: &str, size: u64, body: reqwest::Body) -> reqwest::RequestBuilder {
+        self.authorized(self.http.post(url))
+            .header(METADATA_HEADER, header)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(Duration::from_secs(120 + (size >> 20)))
+            .body(body)
     }
 
     /// `GET path` as JSON.
@@ -104,7 +161,7 @@ impl Client {
     /// As [`Client::stamp`].
     pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
-        self.with_retries(|| self.http.get(&url)).await
+        self.with_retries(|| Ok(self.http.get(&url))).await
     }
 
     /// The service's trust anchors: its published keys and the log's verifier key.
@@ -117,11 +174,14 @@ impl Client {
             .map_err(|reason| ClientError::Decode { url: format!("{}/v1/keys", self.base), reason })
     }
 
-    async fn with_retries(&self, build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    async fn with_retries(
+        &self,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, ClientError>,
+    ) -> Result<Value, ClientError> {
         let mut backoff = self.retry.first_backoff;
         let mut attempt = 1;
         loop {
-            let result = self.once(build()).await;
+            let result = self.once(build()?).await;
             match result {
                 Ok(v) => return Ok(v),
                 Err((e, retry_after)) if e.is_transient() && attempt < self.retry.attempts => {
@@ -156,5 +216,49 @@ impl Client {
         }
         let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
         Err((ClientError::Status { url, status, message }, retry_after))
+    }
+}
+
+/// The `Aiprov-Metadata` header value: the metadata as JSON with every non-ASCII
+/// character escaped as `\uXXXX`, since header values are meant to be ASCII.
+pub fn metadata_header(metadata: &StampMetadata) -> String {
+    // Serialising plain data (strings, numbers, enums) cannot fail.
+    let json = serde_json::to_string(metadata).unwrap_or_default();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            // Outside JSON strings there is only ASCII, so every such character is
+            // inside a string, where \u escapes (UTF-16, surrogate pairs) are valid.
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_header_is_ascii_and_round_trips() {
+        let metadata: StampMetadata = serde_json::from_value(serde_json::json!({
+            "kind": "image",
+            "generator": {"provider": "Exämple", "model": "M"},
+            "disclosure": {"text": "Mit KI erzeugt 🤖", "lang": "de"},
+            "prompt": "ein Fuchs im Schnee, \"Aquarell\"\n"
+        }))
+        .unwrap();
+        let header = metadata_header(&metadata);
+        assert!(header.is_ascii() && !header.contains('\n'), "{header}");
+        assert!(reqwest::header::HeaderValue::from_str(&header).is_ok());
+        let back = crate::upload::parse_metadata(Some(header.as_bytes())).unwrap();
+        assert_eq!(back.disclosure.text, "Mit KI erzeugt 🤖");
+        assert_eq!(back.prompt, metadata.prompt);
+        assert_eq!(back.generator, metadata.generator);
     }
 }

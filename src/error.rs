@@ -30,6 +30,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// A server the service was asked to fetch from failed (unreachable, broken answer).
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// A server the service was asked to fetch from did not answer in time.
+    #[error("{message}")]
+    GatewayTimeout { code: &'static str, message: String },
     #[error("the service is temporarily unable to accept this request: {0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -51,7 +57,10 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Unprocessable { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::BadGateway { code, .. }
+            | Self::GatewayTimeout { code, .. } => code,
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
@@ -96,6 +105,8 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

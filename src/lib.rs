@@ -29,6 +29,9 @@
 //! - [`client`]: a reqwest client of the API with retries, for tools and examples.
 //! - [`batch`]: files to stamp requests, stamped concurrently.
 //! - [`error`]: `ApiError`, the one mapping of errors to HTTP.
+//! - [`content`]: SHA-256 of content streamed chunk by chunk (uploads, URLs, files).
+//! - [`upload`]: the streamed routes' metadata header, media type and size limit.
+//! - [`fetch`]: fetching a URL to verify it, refusing private addresses.
 //! - [`http`]: routes and handlers; [`server`]: binding and running; [`config`]: flags.
 
 pub mod audit;
@@ -38,9 +41,11 @@ pub mod check_cache;
 pub mod checkpoint;
 pub mod client;
 pub mod config;
+pub mod content;
 pub mod digest;
 pub mod erasure;
 pub mod error;
+pub mod fetch;
 pub mod http;
 pub mod jcs;
 pub mod keys;
@@ -57,6 +62,7 @@ pub mod stamp;
 pub mod statement;
 pub mod store;
 pub mod tokens;
+pub mod upload;
 pub mod verify;
 
 pub use digest::Sha256Digest;

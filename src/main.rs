@@ -85,6 +85,10 @@ struct StampArgs {
     /// The prompt, committed to with a salt and never stored by the service.
     #[arg(long)]
     prompt: Option<String>,
+    /// Send only each file's SHA-256 and size, hashed here, for assets that must stay
+    /// private (otherwise small files go inline and larger ones are streamed).
+    #[arg(long)]
+    hash_only: bool,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -235,6 +239,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let mut config = args.state.service_config();
         config.key_passphrase = key_passphrase()?;
         config.stamp_rate = ai_provenance::ratelimit::RateLimit { per_second: args.stamp_rate, burst: args.stamp_burst };
+        args.apply_limits(&mut config);
+        if config.fetch.allow_private {
+            tracing::warn!("--fetch-allow-private: verification by URL may reach loopback and private addresses");
+        }
         let app = Application::build(&config, args.listen, Limits { max_json_bytes: args.max_json_bytes })?;
         tracing::info!(addr = %app.local_addr(), data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{}", app.local_addr());
         if app.service().tokens().is_empty()? {
@@ -290,7 +298,7 @@ fn erasures(state: &StateArgs) -> anyhow::Result<()> {
 }
 
 fn stamp(args: StampArgs) -> anyhow::Result<()> {
-    use ai_provenance::batch::{collect_files, stamp_files, Outcome, StampTemplate};
+    use ai_provenance::batch::{collect_files, stamp_files_with, Outcome, StampTemplate, Transfer};
     use ai_provenance::statement::{DigitalSourceType, Disclosure, Generator};
     use std::io::{Read, Write};
 
@@ -309,6 +317,7 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
         .append(true)
         .open(&args.out)
         .with_context(|| format!("opening {}", args.out.display()))?;
+    let transfer = if args.hash_only { Transfer::HashOnly } else { Transfer::Content };
     let (mut ok, mut failed) = (0u64, 0u64);
     let mut write = |o: Outcome| -> anyhow::Result<()> {
         if o.error.is_some() {
@@ -321,14 +330,14 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
         Ok(())
     };
     match args.path.as_deref() {
-        None => stamp_stdin(&runtime, &client, &template, &mut write)?,
-        Some(p) if p.as_os_str() == "-" => stamp_stdin(&runtime, &client, &template, &mut write)?,
+        None => stamp_stdin(&runtime, &client, &template, transfer, &mut write)?,
+        Some(p) if p.as_os_str() == "-" => stamp_stdin(&runtime, &client, &template, transfer, &mut write)?,
         Some(path) => {
             let files = collect_files(path).with_context(|| format!("reading {}", path.display()))?;
             let bar = progress_bar();
             bar.set_length(files.len() as u64);
             let mut result = Ok(());
-            runtime.block_on(stamp_files(&client, &template, files, args.concurrency, |o| {
+            runtime.block_on(stamp_files_with(&client, &template, files, args.concurrency, transfer, |o| {
                 bar.inc(1);
                 if result.is_ok() {
                     result = write(o);
@@ -348,11 +357,17 @@ fn stamp(args: StampArgs) -> anyhow::Result<()> {
         runtime: &tokio::runtime::Runtime,
         client: &ai_provenance::client::Client,
         template: &StampTemplate,
+        transfer: Transfer,
         write: &mut dyn FnMut(Outcome) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
-        let req = template.for_bytes(bytes, None);
+        let req = if transfer == Transfer::HashOnly {
+            let hashed = ai_provenance::content::hash_reader(std::io::stdin().lock(), 0).context("reading stdin")?;
+            template.for_digest(&hashed, None)
+        } else {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
+            template.for_bytes(bytes, None)
+        };
         let outcome = match runtime.block_on(client.stamp(&req)) {
             Ok(r) => Outcome { file: "-".into(), receipt: Some(r), error: None },
             Err(e) => Outcome { file: "-".into(), receipt: None, error: Some(e.to_string()) },
@@ -390,9 +405,13 @@ fn verify_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
         TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)?
     };
     let content = match (&args.content.file, &args.content.text) {
-        (Some(f), _) => {
-            Some(ContentHashes::of_bytes(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?))
-        }
+        // Hashed piece by piece, so a video is never read whole; a text file up to the
+        // default JSON limit also gets its normalised text hash.
+        (Some(f), _) => Some(
+            ai_provenance::content::hash_file(f, ai_provenance::http::Limits::default().max_json_bytes)
+                .with_context(|| format!("reading {}", f.display()))?
+                .hashes(),
+        ),
         (None, Some(t)) => Some(ContentHashes::of_text(t)),
         (None, None) => None,
     };

@@ -5,12 +5,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 use crate::check_cache::CheckCache;
 use crate::checkpoint::NoteSigner;
+use crate::content::hash_stream;
 use crate::erasure::{ErasureRecord, ErasureRegister};
 use crate::error::ApiError;
+use crate::fetch::FetchConfig;
 use crate::jcs;
 use crate::keys::{Keyring, PublicKeyInfo};
 use crate::log::{Log, SignedCheckpoint};
@@ -18,8 +21,10 @@ use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::receipt::{
     leaf_bytes_from_canonical, sign_canonical, LogIndex, LogProof, Receipt, SignedStatement, StampId,
 };
-use crate::stamp::{prepare, prompt_commitment, StampRequest};
-use crate::statement::Timestamp;
+use crate::stamp::{
+    prepare, prepare_content, prompt_commitment, PreparedStamp, StampContent, StampMetadata, StampRequest,
+};
+use crate::statement::{IssuerName, Timestamp};
 use crate::store::{NewLeaf, SledStore};
 use crate::tokens::{Principal, TokenStore};
 use crate::verify::{verify_own_receipt, verify_receipt_with, Check, ContentHashes, TrustAnchors, Verdict};
@@ -42,6 +47,14 @@ pub struct ServiceConfig {
     pub prompt_check_rate: RateLimit,
     /// Decrypts passphrase-protected key files (and encrypts new ones).
     pub key_passphrase: Option<crate::keys::Passphrase>,
+    /// Largest body of a streamed upload (`/v1/stamps/upload`, `/v1/verify/upload`).
+    pub max_upload_bytes: u64,
+    /// Streamed or fetched bodies up to this size are kept in memory for the normalised
+    /// text hash; larger ones are known by their exact hash alone. Set it to the JSON
+    /// body limit: text that could have been sent as JSON `text` is treated alike.
+    pub max_text_bytes: usize,
+    /// The limits of verification by URL.
+    pub fetch: FetchConfig,
 }
 
 impl ServiceConfig {
@@ -57,6 +70,9 @@ impl ServiceConfig {
             stamp_rate: Self::DEFAULT_STAMP_RATE,
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
             key_passphrase: None,
+            max_upload_bytes: crate::upload::DEFAULT_MAX_UPLOAD_BYTES,
+            max_text_bytes: 16 * 1024 * 1024,
+            fetch: FetchConfig::default(),
         }
     }
 }
@@ -100,6 +116,9 @@ pub struct VerifyRequest {
     pub content_base64: Option<String>,
     #[serde(default)]
     pub sha256: Option<Sha256Digest>,
+    /// An `http(s)` URL whose content the service fetches and verifies (see `fetch`).
+    #[serde(default)]
+    pub url: Option<String>,
     /// A receipt as JSON, checked exactly as given; repeated member names are refused.
     #[serde(default)]
     pub receipt: Option<crate::jcs::StrictValue>,
@@ -133,6 +152,9 @@ pub struct Service {
     checks: CheckCache,
     stamp_limiter: RateLimiter,
     prompt_limiter: RateLimiter,
+    max_upload_bytes: u64,
+    max_text_bytes: usize,
+    fetch: FetchConfig,
 }
 
 impl Service {
@@ -167,6 +189,9 @@ impl Service {
             checks: CheckCache::default(),
             stamp_limiter: RateLimiter::new(config.stamp_rate),
             prompt_limiter: RateLimiter::new(config.prompt_check_rate),
+            max_upload_bytes: config.max_upload_bytes,
+            max_text_bytes: config.max_text_bytes,
+            fetch: config.fetch.clone(),
         })
     }
 
@@ -223,13 +248,56 @@ impl Service {
     /// `429` past the token's rate; `4xx` for bad requests; `503` when the log cannot append.
     pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
         limit(&self.stamp_limiter, who.token_id.as_str())?;
-        let issuer = who.issuer;
+        self.sign_and_append(who.issuer, move |issuer, salt, at| prepare(req, issuer, salt, at)).await
+    }
+
+    /// Stamps an asset streamed in `body`: hashed chunk by chunk as it arrives, never
+    /// held whole, then signed and appended exactly as [`Service::stamp`]. `declared`
+    /// is the request's `Content-Length`, if any.
+    ///
+    /// # Errors
+    /// As [`Service::stamp`]; `413` as soon as the body goes past the upload limit (at
+    /// once when `declared` does), `422` for an empty body or bad metadata, checked
+    /// before the body is read.
+    pub async fn stamp_upload<S, B, E>(
+        self: &Arc<Self>,
+        who: Principal,
+        metadata: StampMetadata,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<StampResponse, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
+        // Refuse bad metadata before a possibly huge body is read, not after.
+        metadata.validate()?;
+        // Only text is normalised, so only text bodies are kept (when small enough).
+        let keep = if metadata.media_type.as_ref().is_some_and(|m| m.is_text()) { self.max_text_bytes } else { 0 };
+        let hashed = hash_stream(body, self.max_upload_bytes, keep).await.map_err(crate::upload::stream_error)?;
+        tracing::debug!(size = hashed.size, "upload hashed");
+        self.sign_and_append(who.issuer, move |issuer, salt, at| {
+            prepare_content(StampContent::Streamed(hashed), metadata, issuer, salt, at)
+        })
+        .await
+    }
+
+    /// What every stamp shares once its statement can be prepared: a fresh salt, the
+    /// signature, the durable append, and the receipt with its inclusion proof.
+    async fn sign_and_append(
+        self: &Arc<Self>,
+        issuer: IssuerName,
+        prepare: impl FnOnce(IssuerName, [u8; 32], Timestamp) -> Result<PreparedStamp, ApiError> + Send + 'static,
+    ) -> Result<StampResponse, ApiError> {
         let this = self.clone();
         // Decoding, hashing and signing are CPU work: off the async executor.
         let (signed, leaf, salt) = blocking(move || {
             let mut salt = [0u8; 32];
             getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
-            let prepared = prepare(req, issuer, salt, Timestamp::now())?;
+            let prepared = prepare(issuer, salt, Timestamp::now())?;
             // Canonicalised once: the signature and the log leaf both cover these bytes.
             let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
             let key = this.keyring.statement_key();
@@ -323,19 +391,25 @@ impl Service {
     /// # Errors
     /// Only on storage failure.
     pub fn lookup(&self, query: &ContentQuery, limit: usize) -> Result<Vec<Receipt>, ApiError> {
+        let hashes = match query {
+            ContentQuery::Sha256(d) => ContentHashes::of_sha256(*d),
+            ContentQuery::Text(t) => ContentHashes::of_text(t),
+        };
+        self.lookup_hashes(&hashes, limit)
+    }
+
+    /// Receipts of the stamps whose content has the exact hash, or (when given) the
+    /// normalised text hash, newest first (blocking).
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub fn lookup_hashes(&self, hashes: &ContentHashes, limit: usize) -> Result<Vec<Receipt>, ApiError> {
         let limit = limit.clamp(1, MAX_LOOKUP);
         let store = self.log.store();
-        let mut indices = match query {
-            ContentQuery::Sha256(d) => store.find_by_content(d, limit).map_err(ApiError::internal)?,
-            ContentQuery::Text(t) => {
-                let hashes = ContentHashes::of_text(t);
-                let mut found = store.find_by_content(&hashes.sha256, limit).map_err(ApiError::internal)?;
-                if let Some(norm) = &hashes.normalized_text_sha256 {
-                    found.extend(store.find_by_normalized_text(norm, limit).map_err(ApiError::internal)?);
-                }
-                found
-            }
-        };
+        let mut indices = store.find_by_content(&hashes.sha256, limit).map_err(ApiError::internal)?;
+        if let Some(norm) = &hashes.normalized_text_sha256 {
+            indices.extend(store.find_by_normalized_text(norm, limit).map_err(ApiError::internal)?);
+        }
         indices.sort_unstable_by(|a, b| b.cmp(a));
         indices.dedup();
         indices.truncate(limit);
@@ -347,49 +421,117 @@ impl Service {
             .collect()
     }
 
-    /// A verdict for content and/or a receipt (blocking).
+    /// A verdict for content and/or a receipt (blocking). Verification by `url` needs
+    /// the network: use [`Service::verify_request`], which handles every form.
     ///
     /// # Errors
     /// `4xx` when the request holds nothing to verify or undecodable content. Anything
     /// wrong with the receipt itself is a failed check, never an error.
     pub fn verify(&self, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
-        let given =
-            [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()].iter().filter(|g| **g).count();
+        let content = Self::content_of(&req)?;
+        if req.url.is_some() {
+            return Err(ApiError::unprocessable("invalid_content", "verification by url goes through verify_request"));
+        }
+        self.verify_hashes(content, req.receipt.map(|r| r.0))
+    }
+
+    /// The hashes of the content of `req` (`text`, `content_base64` or `sha256`), after
+    /// checking that at most one content form (`url` included) was sent.
+    fn content_of(req: &VerifyRequest) -> Result<Option<ContentHashes>, ApiError> {
+        let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some(), req.url.is_some()]
+            .iter()
+            .filter(|g| **g)
+            .count();
         if given > 1 {
             return Err(ApiError::unprocessable(
                 "invalid_content",
-                "send the content as at most one of text, content_base64 or sha256",
+                "send the content as at most one of text, content_base64, sha256 or url",
             ));
         }
-        let content = if let Some(text) = &req.text {
-            Some((ContentHashes::of_text(text), ContentQuery::Text(text.clone())))
+        Ok(if let Some(text) = &req.text {
+            Some(ContentHashes::of_text(text))
         } else if let Some(b64) = &req.content_base64 {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
                 ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
             })?;
-            let hashes = ContentHashes::of_bytes(&bytes);
-            let query = match std::str::from_utf8(&bytes) {
-                Ok(t) => ContentQuery::Text(t.to_owned()),
-                Err(_) => ContentQuery::Sha256(hashes.sha256),
-            };
-            Some((hashes, query))
+            Some(ContentHashes::of_bytes(&bytes))
         } else {
-            req.sha256.map(|d| (ContentHashes::of_sha256(d), ContentQuery::Sha256(d)))
-        };
+            req.sha256.map(ContentHashes::of_sha256)
+        })
+    }
 
-        if let Some(crate::jcs::StrictValue(receipt)) = &req.receipt {
-            let (checks, stamp) =
-                verify_receipt_with(receipt, content.as_ref().map(|c| &c.0), &self.trust, Some(&self.checks));
+    /// A verdict for every form of `POST /v1/verify`, verification by URL included:
+    /// the URL is fetched under the fetch limits and its body verified as content.
+    ///
+    /// # Errors
+    /// As [`Service::verify`], and the fetch errors of [`crate::fetch::FetchError`].
+    pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+        let Some(url) = req.url.take() else {
+            let this = self.clone();
+            return blocking(move || this.verify(req)).await;
+        };
+        if Self::content_of(&req)?.is_some() {
+            return Err(ApiError::unprocessable(
+                "invalid_content",
+                "send the content as at most one of text, content_base64, sha256 or url",
+            ));
+        }
+        let fetched = crate::fetch::fetch(&url, &self.fetch, self.max_text_bytes).await?;
+        tracing::debug!(
+            host = fetched.final_url.host_str().unwrap_or_default(),
+            size = fetched.content.size,
+            "URL fetched for verification"
+        );
+        let hashes = fetched.content.hashes();
+        let this = self.clone();
+        blocking(move || this.verify_hashes(Some(hashes), req.receipt.map(|r| r.0))).await
+    }
+
+    /// A verdict for a body streamed in `body`, hashed chunk by chunk (the exact hash,
+    /// and the normalised text hash when it is small UTF-8 text), as content-only
+    /// [`Service::verify`].
+    ///
+    /// # Errors
+    /// `413` past the upload limit.
+    pub async fn verify_upload<S, B, E>(
+        self: &Arc<Self>,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<VerifyResponse, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
+        let hashed =
+            hash_stream(body, self.max_upload_bytes, self.max_text_bytes).await.map_err(crate::upload::stream_error)?;
+        let hashes = hashed.hashes();
+        let this = self.clone();
+        blocking(move || this.verify_hashes(Some(hashes), None)).await
+    }
+
+    /// A verdict for content known by its hashes and/or a receipt (blocking).
+    ///
+    /// # Errors
+    /// `422` when there is neither; storage failures.
+    pub fn verify_hashes(
+        &self,
+        content: Option<ContentHashes>,
+        receipt: Option<serde_json::Value>,
+    ) -> Result<VerifyResponse, ApiError> {
+        if let Some(receipt) = &receipt {
+            let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust, Some(&self.checks));
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }
-        let Some((hashes, query)) = content else {
+        let Some(hashes) = content else {
             return Err(ApiError::unprocessable(
                 "nothing_to_verify",
-                "send content (text, content_base64 or sha256), a receipt, or both",
+                "send content (text, content_base64, sha256 or url), a receipt, or both",
             ));
         };
-        let found = self.lookup(&query, 10)?;
+        let found = self.lookup_hashes(&hashes, 10)?;
         let matches: Vec<StampId> = found.iter().map(|r| r.id).collect();
         let Some(newest) = found.into_iter().next() else {
             let check = Check {

@@ -7,6 +7,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::content::HashedContent;
 use crate::error::ApiError;
 use crate::normalize::normalized_text_sha256;
 use crate::pii;
@@ -71,119 +72,218 @@ pub fn prompt_commitment(salt: &[u8; 32], prompt: &str) -> Sha256Digest {
     Sha256Digest::from_hasher(h)
 }
 
-/// Validates `req` and builds the statement for `issuer`. `salt` is the random salt to
-/// commit to the prompt with (passed in so that this stays deterministic in tests).
-///
-/// # Errors
-/// `400` for undecodable content, `422` naming the field for anything else.
-pub fn prepare(
-    req: StampRequest,
-    issuer: IssuerName,
-    salt: [u8; 32],
-    issued_at: Timestamp,
-) -> Result<PreparedStamp, ApiError> {
-    let provided = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some()];
-    if provided.iter().filter(|p| **p).count() != 1 {
-        return Err(ApiError::Unprocessable {
+/// Everything of a stamp request but the content: what `POST /v1/stamps` takes beside
+/// `text` / `content_base64` / `sha256` / `size`, and the JSON of the `Aiprov-Metadata`
+/// header of the streamed upload (`POST /v1/stamps/upload`).
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StampMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    pub kind: Kind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digital_source_type: Option<DigitalSourceType>,
+    pub generator: Generator,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    pub disclosure: Disclosure,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_oversight: Option<HumanOversight>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+impl std::fmt::Debug for StampMetadata {
+    // A prompt must never reach a log line, not even through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StampMetadata")
+            .field("media_type", &self.media_type)
+            .field("kind", &self.kind)
+            .field("generator", &self.generator)
+            .field("prompt", &self.prompt.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The content of a stamp, in the forms it can arrive in.
+pub enum StampContent {
+    /// UTF-8 text sent whole (`text`).
+    Text(String),
+    /// Bytes sent whole (`content_base64`, decoded).
+    Bytes(Vec<u8>),
+    /// Only a digest, for content that stays private (`sha256`, optional `size`).
+    Digest { sha256: Sha256Digest, size: Option<u64> },
+    /// Bytes hashed as they streamed in (`POST /v1/stamps/upload`).
+    Streamed(HashedContent),
+}
+
+impl StampRequest {
+    /// Splits the request into its content and its metadata.
+    ///
+    /// # Errors
+    /// `422` unless exactly one content form is given (and `size` only with `sha256`);
+    /// `400` for undecodable base64.
+    pub fn into_parts(self) -> Result<(StampContent, StampMetadata), ApiError> {
+        let not_one = || ApiError::Unprocessable {
             code: "invalid_content",
             field: Some("text".into()),
             message: "send the content as exactly one of text, content_base64 or sha256".into(),
-        });
-    }
-    if req.size.is_some() && req.sha256.is_none() {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            field: Some("size".into()),
-            message: "size: is computed from the content; send it only with sha256".into(),
-        });
-    }
-    let subject = if let Some(text) = &req.text {
-        if text.trim().is_empty() {
+        };
+        let provided = [self.text.is_some(), self.content_base64.is_some(), self.sha256.is_some()];
+        if provided.iter().filter(|p| **p).count() != 1 {
+            return Err(not_one());
+        }
+        if self.size.is_some() && self.sha256.is_none() {
             return Err(ApiError::Unprocessable {
                 code: "invalid_field",
-                field: Some("text".into()),
-                message: "text: must not be empty".into(),
+                field: Some("size".into()),
+                message: "size: is computed from the content; send it only with sha256".into(),
             });
         }
-        let media_type = match req.media_type {
-            Some(m) if !m.is_text() => {
+        let content = match (self.text, self.content_base64, self.sha256) {
+            (Some(text), _, _) => StampContent::Text(text),
+            (_, Some(b64), _) => StampContent::Bytes(STANDARD.decode(b64.trim()).map_err(|e| {
+                ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
+            })?),
+            (_, _, Some(sha256)) => StampContent::Digest { sha256, size: self.size },
+            (None, None, None) => return Err(not_one()),
+        };
+        let metadata = StampMetadata {
+            media_type: self.media_type,
+            kind: self.kind,
+            digital_source_type: self.digital_source_type,
+            generator: self.generator,
+            prompt: self.prompt,
+            disclosure: self.disclosure,
+            human_oversight: self.human_oversight,
+            explanation: self.explanation,
+        };
+        Ok((content, metadata))
+    }
+}
+
+impl StampContent {
+    /// The statement's subject: the content's hashes (hashing it here when it came
+    /// whole), size and media type (`media_type`, or the default for the form).
+    ///
+    /// # Errors
+    /// `422` for empty content, or text with a media type that is not `text/*`.
+    pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, ApiError> {
+        let octet_stream = || MediaType::parse("application/octet-stream");
+        let empty = |field: &str, what: &str| ApiError::Unprocessable {
+            code: "invalid_field",
+            field: Some(field.into()),
+            message: format!("{field}: {what} must not be empty"),
+        };
+        Ok(match self {
+            Self::Text(text) => {
+                if text.trim().is_empty() {
+                    return Err(empty("text", "text"));
+                }
+                let media_type = match media_type {
+                    Some(m) if !m.is_text() => {
+                        return Err(ApiError::Unprocessable {
+                            code: "invalid_field",
+                            field: Some("media_type".into()),
+                            message: "media_type: text content needs a text/* media type".into(),
+                        })
+                    }
+                    Some(m) => m,
+                    None => MediaType::parse("text/plain; charset=utf-8")?,
+                };
+                Subject {
+                    sha256: Sha256Digest::of(text.as_bytes()),
+                    media_type,
+                    size: Some(text.len() as u64),
+                    normalized_text_sha256: Some(normalized_text_sha256(&text)),
+                }
+            }
+            Self::Bytes(bytes) => {
+                if bytes.is_empty() {
+                    return Err(empty("content_base64", "content"));
+                }
+                let media_type = match media_type {
+                    Some(m) => m,
+                    None => octet_stream()?,
+                };
+                let normalized = if media_type.is_text() {
+                    std::str::from_utf8(&bytes).ok().map(normalized_text_sha256)
+                } else {
+                    None
+                };
+                Subject {
+                    sha256: Sha256Digest::of(&bytes),
+                    media_type,
+                    size: Some(bytes.len() as u64),
+                    normalized_text_sha256: normalized,
+                }
+            }
+            Self::Digest { sha256, size } => Subject {
+                sha256,
+                media_type: match media_type {
+                    Some(m) => m,
+                    None => octet_stream()?,
+                },
+                size,
+                normalized_text_sha256: None,
+            },
+            Self::Streamed(hashed) => {
+                if hashed.size == 0 {
+                    return Err(ApiError::Unprocessable {
+                        code: "invalid_content",
+                        field: None,
+                        message: "the request body is empty: send the asset's bytes".into(),
+                    });
+                }
+                let media_type = match media_type {
+                    Some(m) => m,
+                    None => octet_stream()?,
+                };
+                // Only text small enough to have been kept is normalised (see
+                // `content`): a larger text is stamped by its exact hash alone.
+                let normalized = if media_type.is_text() { hashed.normalized_text_sha256() } else { None };
+                Subject {
+                    sha256: hashed.sha256,
+                    media_type,
+                    size: Some(hashed.size),
+                    normalized_text_sha256: normalized,
+                }
+            }
+        })
+    }
+}
+
+impl StampMetadata {
+    /// Checks every rule of the metadata (generator, disclosure, explanation, prompt),
+    /// so a streamed upload can be refused before its body is read.
+    ///
+    /// # Errors
+    /// `422` naming the field at fault.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        self.generator.validate()?;
+        self.disclosure.validate()?;
+        match (self.kind, &self.explanation) {
+            (Kind::RecommendationExplanation, Some(e)) => {
+                e.validate()?;
+                pii::check_explanation(e)?;
+            }
+            (Kind::RecommendationExplanation, None) => {
                 return Err(ApiError::Unprocessable {
                     code: "invalid_field",
-                    field: Some("media_type".into()),
-                    message: "media_type: text content needs a text/* media type".into(),
+                    field: Some("explanation".into()),
+                    message: "explanation: required for kind recommendation_explanation".into(),
                 })
             }
-            Some(m) => m,
-            None => MediaType::parse("text/plain; charset=utf-8")?,
-        };
-        Subject {
-            sha256: Sha256Digest::of(text.as_bytes()),
-            media_type,
-            size: Some(text.len() as u64),
-            normalized_text_sha256: Some(normalized_text_sha256(text)),
+            (_, Some(_)) => {
+                return Err(ApiError::Unprocessable {
+                    code: "invalid_field",
+                    field: Some("explanation".into()),
+                    message: "explanation: only allowed for kind recommendation_explanation".into(),
+                })
+            }
+            (_, None) => {}
         }
-    } else if let Some(b64) = &req.content_base64 {
-        let bytes = STANDARD.decode(b64.trim()).map_err(|e| {
-            ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
-        })?;
-        if bytes.is_empty() {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                field: Some("content_base64".into()),
-                message: "content_base64: content must not be empty".into(),
-            });
-        }
-        let media_type = match req.media_type {
-            Some(m) => m,
-            None => MediaType::parse("application/octet-stream")?,
-        };
-        let normalized =
-            if media_type.is_text() { std::str::from_utf8(&bytes).ok().map(normalized_text_sha256) } else { None };
-        Subject {
-            sha256: Sha256Digest::of(&bytes),
-            media_type,
-            size: Some(bytes.len() as u64),
-            normalized_text_sha256: normalized,
-        }
-    } else {
-        let media_type = match req.media_type {
-            Some(m) => m,
-            None => MediaType::parse("application/octet-stream")?,
-        };
-        Subject {
-            sha256: req.sha256.unwrap_or(Sha256Digest::of(b"")),
-            media_type,
-            size: req.size,
-            normalized_text_sha256: None,
-        }
-    };
-
-    req.generator.validate()?;
-    req.disclosure.validate()?;
-    let explanation = match (req.kind, req.explanation) {
-        (Kind::RecommendationExplanation, Some(e)) => {
-            e.validate()?;
-            pii::check_explanation(&e)?;
-            Some(e)
-        }
-        (Kind::RecommendationExplanation, None) => {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                field: Some("explanation".into()),
-                message: "explanation: required for kind recommendation_explanation".into(),
-            })
-        }
-        (_, Some(_)) => {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                field: Some("explanation".into()),
-                message: "explanation: only allowed for kind recommendation_explanation".into(),
-            })
-        }
-        (_, None) => None,
-    };
-    let (prompt_commitment, prompt_salt) = match &req.prompt {
-        Some(prompt) => {
+        if let Some(prompt) = &self.prompt {
             // Any character is allowed (prompts are hashed, never shown); only empty
             // and oversized prompts are refused.
             let chars = prompt.chars().count();
@@ -196,22 +296,72 @@ pub fn prepare(
                     ),
                 });
             }
-            (Some(prompt_commitment(&salt, prompt)), Some(salt))
         }
+        Ok(())
+    }
+}
+
+/// Validates `req` and builds the statement for `issuer`. `salt` is the random salt to
+/// commit to the prompt with (passed in so that this stays deterministic in tests).
+///
+/// # Errors
+/// `400` for undecodable content, `422` naming the field for anything else.
+pub fn prepare(
+    req: StampRequest,
+    issuer: IssuerName,
+    salt: [u8; 32],
+    issued_at: Timestamp,
+) -> Result<PreparedStamp, ApiError> {
+    let (content, metadata) = req.into_parts()?;
+    prepare_content(content, metadata, issuer, salt, issued_at)
+}
+
+/// [`prepare`] for content already split from its metadata (a streamed upload).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_content(
+    content: StampContent,
+    metadata: StampMetadata,
+    issuer: IssuerName,
+    salt: [u8; 32],
+    issued_at: Timestamp,
+) -> Result<PreparedStamp, ApiError> {
+    let subject = content.into_subject(metadata.media_type.clone())?;
+    prepare_subject(subject, metadata, issuer, salt, issued_at)
+}
+
+/// The statement for content already hashed into `subject`: validation, defaults and
+/// the prompt commitment.
+///
+/// # Errors
+/// `422` naming the field at fault.
+pub fn prepare_subject(
+    subject: Subject,
+    metadata: StampMetadata,
+    issuer: IssuerName,
+    salt: [u8; 32],
+    issued_at: Timestamp,
+) -> Result<PreparedStamp, ApiError> {
+    metadata.validate()?;
+    let (prompt_commitment, prompt_salt) = match &metadata.prompt {
+        Some(prompt) => (Some(prompt_commitment(&salt, prompt)), Some(salt)),
         None => (None, None),
     };
     let statement = Statement {
         statement_type: STATEMENT_TYPE.into(),
         subject,
-        kind: req.kind,
-        digital_source_type: req.digital_source_type.unwrap_or_else(|| req.kind.default_digital_source_type()),
-        generator: req.generator,
+        kind: metadata.kind,
+        digital_source_type: metadata
+            .digital_source_type
+            .unwrap_or_else(|| metadata.kind.default_digital_source_type()),
+        generator: metadata.generator,
         prompt_commitment,
-        disclosure: req.disclosure,
-        human_oversight: req.human_oversight.unwrap_or_default(),
+        disclosure: metadata.disclosure,
+        human_oversight: metadata.human_oversight.unwrap_or_default(),
         issuer,
         issued_at,
-        explanation,
+        explanation: metadata.explanation,
     };
     Ok(PreparedStamp { statement, prompt_salt })
 }
@@ -295,6 +445,49 @@ mod tests {
         let mut other = base();
         other["explanation"] = json!({"item": "x", "factors": [{"name": "y", "weight": 1}], "data_categories": [], "legal_basis": "consent"});
         assert!(prepare(req(other), issuer(), [0; 32], Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn streamed_content_gets_the_same_subject_as_content_sent_whole() {
+        let text = "Our new  running shoe.\n";
+        let mut whole = base();
+        whole.as_object_mut().unwrap().remove("text");
+        whole["content_base64"] = json!(STANDARD.encode(text));
+        whole["media_type"] = json!("text/plain");
+        let from_json = prepare(req(whole.clone()), issuer(), [3; 32], Timestamp::now()).unwrap();
+
+        let (_, metadata) = req(whole).into_parts().unwrap();
+        let hashed = crate::content::hash_reader(text.as_bytes(), 1024).unwrap();
+        let streamed =
+            prepare_content(StampContent::Streamed(hashed), metadata.clone(), issuer(), [3; 32], Timestamp::now())
+                .unwrap();
+        assert_eq!(streamed.statement.subject, from_json.statement.subject);
+        assert_eq!(streamed.statement.prompt_commitment, from_json.statement.prompt_commitment);
+
+        // Too big to have been kept: the exact hash and size only.
+        let big = crate::content::hash_reader(text.as_bytes(), 4).unwrap();
+        let subject = StampContent::Streamed(big).into_subject(metadata.media_type.clone()).unwrap();
+        assert_eq!((subject.sha256, subject.size), (Sha256Digest::of(text.as_bytes()), Some(text.len() as u64)));
+        assert_eq!(subject.normalized_text_sha256, None);
+
+        let empty = crate::content::hash_reader(&b""[..], 4).unwrap();
+        assert!(matches!(
+            StampContent::Streamed(empty).into_subject(None),
+            Err(ApiError::Unprocessable { code: "invalid_content", .. })
+        ));
+    }
+
+    #[test]
+    fn metadata_is_validated_alone_and_never_prints_the_prompt() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        let mut metadata: StampMetadata = serde_json::from_value(v.clone()).unwrap();
+        metadata.validate().unwrap();
+        assert!(!format!("{metadata:?}").contains("slogan"));
+        metadata.prompt = Some("  ".into());
+        assert!(matches!(metadata.validate(), Err(ApiError::Unprocessable { field: Some(f), .. }) if f == "prompt"));
+        v["text"] = json!("content is not metadata");
+        assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod log;
 mod page;
 mod prompt;
 mod stamps;
+mod upload;
 mod verify;
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
         web::scope("/v1")
             .wrap(actix_web::middleware::from_fn(cors::public_cors))
             .configure(badge::routes)
+            .configure(upload::routes)
             .configure(stamps::routes)
             .configure(prompt::routes)
             .configure(admin::routes)

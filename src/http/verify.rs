@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
-use crate::service::{blocking, Service, VerifyRequest};
+use crate::service::{Service, VerifyRequest};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/verify", web::post().to(verify));
@@ -11,6 +11,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn verify(svc: web::Data<Service>, body: web::Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {
     let svc = svc.into_inner();
-    let resp = blocking(move || svc.verify(body.into_inner())).await?;
+    let resp = svc.verify_request(body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(resp))
 }

@@ -3,12 +3,26 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aiprov");
 
 pub struct Served {
     child: Child,
     pub base: String,
+    /// Every line the server wrote to stderr so far.
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Served {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's log lines so far (stderr).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Served {
@@ -19,8 +33,14 @@ impl Drop for Served {
 }
 
 pub fn serve(dir: &Path) -> Served {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with more flags.
+pub fn serve_with(dir: &Path, flags: &[&str]) -> Served {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(flags)
         .arg("--data")
         .arg(dir.join("data"))
         .arg("--keys")
@@ -32,16 +52,26 @@ pub fn serve(dir: &Path) -> Served {
         .expect("aiprov starts");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let logs = Arc::new(Mutex::new(Vec::new()));
     let base = loop {
         let line = lines.next().expect("aiprov logs the address it listens on").unwrap();
-        if let Some(at) = line.find("listening on http://") {
+        let found = line.find("listening on http://").map(|at| {
             let rest = &line[at + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_owned();
+            rest.split_whitespace().next().unwrap().to_owned()
+        });
+        logs.lock().unwrap().push(line);
+        if let Some(base) = found {
+            break base;
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, base }
+    let kept = logs.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    Served { child, base, logs }
 }
 
 pub fn create_token(dir: &Path) -> String {

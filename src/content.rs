@@ -1,0 +1,215 @@
+//! Hashing content that arrives in pieces: an HTTP body streamed to the service, a page
+//! fetched by URL, a file on disk. SHA-256 is computed chunk by chunk as the bytes
+//! arrive, so an asset of any size costs one chunk of memory, never the whole asset.
+//! Only a small body (at most `keep_up_to` bytes) is also kept, because the normalised
+//! text hash needs the whole text in memory; past that limit it is dropped and the
+//! content is known by its exact hash alone.
+
+use std::io::Read;
+
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::normalize::normalized_text_sha256;
+use crate::verify::ContentHashes;
+use crate::Sha256Digest;
+
+/// Size of the read buffer for files: large enough that syscalls do not dominate.
+const READ_CHUNK: usize = 1 << 20;
+
+/// SHA-256 and byte count of content fed piece by piece, keeping the bytes themselves
+/// only while they fit in `keep_up_to`.
+pub struct StreamingHasher {
+    sha: Sha256,
+    size: u64,
+    keep_up_to: usize,
+    kept: Option<Vec<u8>>,
+}
+
+impl StreamingHasher {
+    /// A hasher that also keeps the content while it is at most `keep_up_to` bytes
+    /// (0: keep nothing).
+    pub fn new(keep_up_to: usize) -> Self {
+        Self { sha: Sha256::new(), size: 0, keep_up_to, kept: (keep_up_to > 0).then(Vec::new) }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.sha.update(chunk);
+        self.size += chunk.len() as u64;
+        if let Some(kept) = &mut self.kept {
+            if self.size <= self.keep_up_to as u64 {
+                kept.extend_from_slice(chunk);
+            } else {
+                // Too big to normalise: free it now, not at the end of the upload.
+                self.kept = None;
+            }
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn finish(self) -> HashedContent {
+        HashedContent { sha256: Sha256Digest::from_hasher(self.sha), size: self.size, small: self.kept }
+    }
+}
+
+/// Content known by its hash and size, and by its bytes too when it was small.
+#[derive(Clone)]
+pub struct HashedContent {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The whole content, when it was at most the hasher's `keep_up_to` bytes.
+    pub small: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for HashedContent {
+    // The bytes may be anything (an unpublished asset): never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashedContent")
+            .field("sha256", &self.sha256)
+            .field("size", &self.size)
+            .field("small", &self.small.is_some())
+            .finish()
+    }
+}
+
+impl HashedContent {
+    /// The content as text, when it was kept and is UTF-8.
+    pub fn small_text(&self) -> Option<&str> {
+        self.small.as_deref().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The normalised text hash, when the content was kept and is UTF-8.
+    pub fn normalized_text_sha256(&self) -> Option<Sha256Digest> {
+        self.small_text().map(normalized_text_sha256)
+    }
+
+    /// The hashes a verifier looks content up by: the exact hash, and the normalised
+    /// text hash when the content is small UTF-8 text (as [`ContentHashes::of_bytes`]).
+    pub fn hashes(&self) -> ContentHashes {
+        ContentHashes { sha256: self.sha256, normalized_text_sha256: self.normalized_text_sha256() }
+    }
+}
+
+/// Why a stream could not be hashed to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError<E> {
+    /// The stream went past `max_bytes`; `seen` bytes had arrived when it was stopped.
+    #[error("the content exceeds {max_bytes} bytes")]
+    TooLarge { max_bytes: u64, seen: u64 },
+    /// The source failed (connection closed, read error).
+    #[error("{0}")]
+    Source(E),
+}
+
+/// Hashes `stream` to its end, refusing it as soon as it goes past `max_bytes`.
+///
+/// Each chunk is hashed on the task that receives it: chunks are small (tens of KiB
+/// from actix or hyper), so no call blocks the executor for long, and handing them to
+/// another thread would cost more than hashing them (about 1 GB/s with SHA-NI).
+///
+/// # Errors
+/// [`StreamError::TooLarge`] past `max_bytes`; [`StreamError::Source`] when the stream fails.
+pub async fn hash_stream<S, B, E>(stream: S, max_bytes: u64, keep_up_to: usize) -> Result<HashedContent, StreamError<E>>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    let mut hasher = StreamingHasher::new(keep_up_to);
+    let mut stream = std::pin::pin!(stream);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(StreamError::Source)?;
+        let chunk = chunk.as_ref();
+        if hasher.size() + chunk.len() as u64 > max_bytes {
+            return Err(StreamError::TooLarge { max_bytes, seen: hasher.size() + chunk.len() as u64 });
+        }
+        hasher.update(chunk);
+    }
+    Ok(hasher.finish())
+}
+
+/// Hashes everything `reader` yields, in 1 MiB reads (blocking: call it off the
+/// executor, e.g. in `spawn_blocking`).
+///
+/// # Errors
+/// When reading fails.
+pub fn hash_reader(mut reader: impl Read, keep_up_to: usize) -> std::io::Result<HashedContent> {
+    let mut hasher = StreamingHasher::new(keep_up_to);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hasher.finish())
+}
+
+/// Hashes the file at `path` without reading it whole (blocking).
+///
+/// # Errors
+/// When the file cannot be opened or read.
+pub fn hash_file(path: &std::path::Path, keep_up_to: usize) -> std::io::Result<HashedContent> {
+    hash_reader(std::fs::File::open(path)?, keep_up_to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_hash_equals_one_shot_hash() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = StreamingHasher::new(0);
+        for chunk in data.chunks(977) {
+            h.update(chunk);
+        }
+        let done = h.finish();
+        assert_eq!(done.sha256, Sha256Digest::of(&data));
+        assert_eq!(done.size, data.len() as u64);
+        assert!(done.small.is_none(), "keep_up_to 0 keeps nothing");
+    }
+
+    #[test]
+    fn keeps_small_content_and_drops_it_past_the_limit() {
+        let mut h = StreamingHasher::new(10);
+        h.update(b"Hello,  ");
+        h.update(b"you");
+        let done = h.finish();
+        assert!(done.small.is_none(), "11 bytes > 10");
+        let mut h = StreamingHasher::new(11);
+        h.update(b"Hello,  ");
+        h.update(b"you");
+        let done = h.finish();
+        assert_eq!(done.small_text(), Some("Hello,  you"));
+        assert_eq!(done.hashes().normalized_text_sha256, Some(Sha256Digest::of(b"Hello, you")));
+        let binary = hash_reader(&[0xff, 0xfe][..], 100).unwrap();
+        assert_eq!(binary.hashes().normalized_text_sha256, None, "not UTF-8: no text hash");
+    }
+
+    #[test]
+    fn hashes_the_same_as_content_hashes_of_bytes() {
+        let text = "Warm days,\n warmer jackets.";
+        let streamed = hash_reader(text.as_bytes(), 1024).unwrap().hashes();
+        let whole = ContentHashes::of_bytes(text.as_bytes());
+        assert_eq!(streamed.sha256, whole.sha256);
+        assert_eq!(streamed.normalized_text_sha256, whole.normalized_text_sha256);
+    }
+
+    #[tokio::test]
+    async fn stream_is_refused_as_soon_as_it_crosses_the_limit() {
+        let chunks = futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
+        match hash_stream(chunks, 450, 0).await {
+            Err(StreamError::TooLarge { max_bytes: 450, seen: 500 }) => {}
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        let chunks = futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
+        let done = hash_stream(chunks, 1000, 0).await.unwrap();
+        assert_eq!((done.size, done.sha256), (1000, Sha256Digest::of(&[1u8; 1000])));
+    }
+}
