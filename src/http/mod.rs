@@ -4,6 +4,7 @@
 mod admin;
 mod keys;
 mod log;
+mod openapi;
 mod prompt;
 mod stamps;
 mod verify;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
             .error_handler(|err, _req| ApiError::bad_request("invalid_path", err.to_string()).into()),
     )
     .route("/healthz", web::get().to(healthz))
+    .configure(openapi::routes)
     .service(
         web::scope("/v1")
             .configure(stamps::routes)
