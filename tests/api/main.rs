@@ -11,6 +11,7 @@ mod helpers;
 mod hostile;
 mod keys;
 mod log;
+mod openapi;
 mod privacy;
 mod restart;
 mod stamps;
