@@ -7,6 +7,7 @@ mod cors;
 mod keys;
 mod log;
 mod page;
+mod openapi;
 mod prompt;
 mod stamps;
 mod upload;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
     )
     .route("/healthz", web::get().to(healthz))
     .configure(page::routes)
+    .configure(openapi::routes)
     .service(
         web::scope("/v1")
             .wrap(actix_web::middleware::from_fn(cors::public_cors))

@@ -14,6 +14,7 @@ mod hostile;
 mod keys;
 mod log;
 mod page;
+mod openapi;
 mod privacy;
 mod restart;
 mod stamps;
