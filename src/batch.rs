@@ -53,20 +53,7 @@ pub struct StampTemplate {
 
 impl StampTemplate {
     fn request(&self) -> StampRequest {
-        StampRequest {
-            text: None,
-            content_base64: None,
-            sha256: None,
-            size: None,
-            media_type: None,
-            kind: self.kind,
-            digital_source_type: self.digital_source_type.clone(),
-            generator: self.generator.clone(),
-            prompt: self.prompt.clone(),
-            disclosure: self.disclosure.clone(),
-            human_oversight: self.human_oversight,
-            explanation: None,
-        }
+        StampRequest::from_metadata(self.metadata(None))
     }
 
     /// The metadata of every stamp of this batch, for a streamed upload.

@@ -118,6 +118,24 @@ pub enum StampContent {
 }
 
 impl StampRequest {
+    /// A request with `metadata` and no content yet (the client sets one content field).
+    pub fn from_metadata(metadata: StampMetadata) -> Self {
+        Self {
+            text: None,
+            content_base64: None,
+            sha256: None,
+            size: None,
+            media_type: metadata.media_type,
+            kind: metadata.kind,
+            digital_source_type: metadata.digital_source_type,
+            generator: metadata.generator,
+            prompt: metadata.prompt,
+            disclosure: metadata.disclosure,
+            human_oversight: metadata.human_oversight,
+            explanation: metadata.explanation,
+        }
+    }
+
     /// Splits the request into its content and its metadata.
     ///
     /// # Errors
