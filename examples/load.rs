@@ -2,15 +2,20 @@
 //! service figure printed as a ratio of its limit.
 //!
 //! ```sh
-//! cargo run --release --example load                     # 4,000 requests per phase, 64 clients
-//! cargo run --release --example load -- 20000 64         # COUNT CONCURRENCY
+//! cargo run --release --example load                          # 4,000 requests a phase, 64 clients, 1M-entry log
+//! cargo run --release --example load -- 20000 64 1000000      # COUNT CONCURRENCY BIG_LOG_SIZE
 //! ```
-//! Limits, measured in-process: Ed25519 signatures/s and verifications/s on all cores,
-//! SHA-256 MB/s on one core, and the requests/s of an actix-web no-op endpoint driven by
-//! the same client as the service. Then the real server (sled in a temp dir, durable
-//! stamps with group commit) over loopback: stamps/s, verifies/s and lookups/s with p50
-//! and p99 latency. The client shares the machine with the server in every phase, the
-//! no-op baseline included, so the ratios compare like with like.
+//! (a) Limits, measured in-process: Ed25519 signatures/s and verifications/s on all
+//! cores, SHA-256 MB/s on one core, and the requests/s of an actix-web no-op endpoint
+//! driven by the same client as the service.
+//! (b) The real server (sled in a temp dir, durable stamps with group commit) over
+//! loopback: stamps/s, verifies/s and lookups/s with p50 and p99 latency and the CPU
+//! time per request; a 1 GiB streamed upload, hashed by the server as it arrives.
+//! (c) Each as a ratio of its limit; stamp latency in a log of 1,000 entries and in one
+//! of BIG_LOG_SIZE entries (filled through the log writer with synthetic leaves of a
+//! real leaf's size, so that the sled trees are as large as real ones); peak resident
+//! memory. The client shares the machine and the process with the server in every
+//! phase, the no-op baseline included, so the ratios compare like with like.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,13 +122,136 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A service on a fresh temp dir, with a token that no rate limit slows down.
+struct Bench {
+    base: String,
+    token: String,
+    service: Arc<ai_provenance::service::Service>,
+    _dir: tempfile::TempDir,
+}
+
+fn start_service() -> anyhow::Result<Bench> {
+    let dir = tempfile::tempdir()?;
+    let mut config = ServiceConfig::new(dir.path().join("data"), dir.path().join("keys"), "load.test/log".into());
+    config.stamp_rate = RateLimit { per_second: 1e9, burst: u32::MAX };
+    let app = Application::build(&config, "127.0.0.1:0".parse()?, Limits::default())?;
+    let token = app.service().tokens().create(IssuerName::parse("Load")?, false)?.secret;
+    let base = format!("http://{}", app.local_addr());
+    let service = app.service().clone();
+    tokio::spawn(app.into_server());
+    Ok(Bench { base, token, service, _dir: dir })
+}
+
+fn stamp_body(i: usize) -> serde_json::Value {
+    json!({
+        "text": copy_text(i),
+        "kind": "marketing_copy",
+        "generator": {"provider": "ExampleAI", "model": "copywriter", "model_version": "2026-10"},
+        "prompt": "describe the jacket",
+        "disclosure": {"text": "This text was generated with AI.", "lang": "en"}
+    })
+}
+
+fn copy_text(i: usize) -> String {
+    format!("Generated product description number {i}: light, warm, made for trails.")
+}
+
+/// Durable stamps by `concurrency` clients, `count` of them, numbered from `first`.
+async fn stamps(client: &reqwest::Client, bench: &Bench, first: usize, count: usize, concurrency: usize) -> Phase {
+    let (c, b, t) = (client.clone(), bench.base.clone(), bench.token.clone());
+    drive(concurrency, count, move |i| c.post(format!("{b}/v1/stamps")).bearer_auth(&t).json(&stamp_body(first + i)))
+        .await
+}
+
+/// Appends `n` synthetic leaves through the log writer, as many at once as a batch
+/// takes, so the log and its indexes reach `n` entries quickly.
+async fn fill_log(bench: &Bench, n: u64) -> anyhow::Result<()> {
+    use ai_provenance::store::NewLeaf;
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..2048 {
+        let (log, next) = (bench.service.log().clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                // A real leaf is about 900 bytes of canonical JSON.
+                let mut leaf = format!("{{\"synthetic\":{i},\"pad\":\"").into_bytes();
+                leaf.resize(880, b'x');
+                leaf.extend_from_slice(b"\"}");
+                let content = ai_provenance::Sha256Digest::of(&i.to_be_bytes());
+                log.append(NewLeaf {
+                    leaf_hash: ai_provenance::merkle::leaf_hash(&leaf),
+                    leaf,
+                    content_sha256: content,
+                    normalized_text_sha256: Some(ai_provenance::Sha256Digest::of(content.as_bytes())),
+                    prompt_salt: Some(*ai_provenance::Sha256Digest::of(&[1]).as_bytes()),
+                })
+                .await?;
+                if i > 0 && i % 200_000 == 0 {
+                    eprintln!("  filled {i} entries in {:.0} s", started.elapsed().as_secs_f64());
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+/// Streams `total` bytes to the upload endpoint; MB/s end to end.
+async fn upload(client: &reqwest::Client, bench: &Bench, total: usize) -> anyhow::Result<f64> {
+    // One static chunk sent over and over: the client copies nothing, so the figure is
+    // the server's (and the loopback's) speed.
+    let chunk: &'static [u8] = Box::leak(vec![0x5Au8; 1 << 20].into_boxed_slice());
+    let chunks = total / chunk.len();
+    let body = futures_util::stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk)));
+    let meta: ai_provenance::stamp::StampMetadata = serde_json::from_value(json!({
+        "kind": "video",
+        "generator": {"provider": "ExampleAI", "model": "video-gen"},
+        "disclosure": {"text": "This video was generated with AI.", "lang": "en"}
+    }))?;
+    let t = Instant::now();
+    let resp = client
+        .post(format!("{}/v1/stamps/upload", bench.base))
+        .bearer_auth(&bench.token)
+        .header("Aiprov-Metadata", ai_provenance::client::metadata_header(&meta))
+        .header(reqwest::header::CONTENT_LENGTH, (chunks << 20).to_string())
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status().is_success(), "upload answered {}", resp.status());
+    let _ = resp.bytes().await?;
+    Ok((chunks << 20) as f64 / 1e6 / t.elapsed().as_secs_f64())
+}
+
+/// This process's resident memory now and at its peak, in MiB (Linux).
+fn memory_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (kib("VmRSS:") / 1024, kib("VmHWM:") / 1024)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4000);
     let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
+    let big_log: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("load: {count} requests per phase, {concurrency} concurrent clients, {cores} cores\n");
+    println!(
+        "load: {count} requests per phase, {concurrency} concurrent clients, {cores} cores, big log {big_log} entries\n"
+    );
 
     // (a) limits
     static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
@@ -139,7 +267,10 @@ async fn main() -> anyhow::Result<()> {
     let buf = vec![0xA5u8; 256 << 20];
     let t = Instant::now();
     std::hint::black_box(ai_provenance::Sha256Digest::of(&buf));
-    let sha_mb_s = 256.0 / t.elapsed().as_secs_f64();
+    let sha_mb_s = 268.435456 / t.elapsed().as_secs_f64();
+    drop(buf);
+    // The hashing buffer above is not the service's memory: start the peak over (Linux).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 
     let noop = HttpServer::new(|| App::new().route("/noop", web::get().to(|| async { HttpResponse::Ok().finish() })))
         .bind("127.0.0.1:0")?;
@@ -152,43 +283,41 @@ async fn main() -> anyhow::Result<()> {
     let noop_phase = drive(concurrency, count, move |_| c.get(format!("http://{noop_addr}/noop"))).await;
     noop_handle.stop(true).await;
 
-    // (b) the real service
-    let dir = tempfile::tempdir()?;
-    let mut config = ServiceConfig::new(dir.path().join("data"), dir.path().join("keys"), "load.test/log".into());
-    config.stamp_rate = RateLimit { per_second: 1e9, burst: u32::MAX };
-    let app = Application::build(&config, "127.0.0.1:0".parse()?, Limits::default())?;
-    let token = app.service().tokens().create(IssuerName::parse("Load")?, false)?.secret;
-    let addr = app.local_addr();
-    tokio::spawn(app.into_server());
-    let base = format!("http://{addr}");
-    let body = |i: usize| {
-        json!({
-            "text": format!("Generated product description number {i}: light, warm, made for trails."),
-            "kind": "marketing_copy",
-            "generator": {"provider": "ExampleAI", "model": "copywriter", "model_version": "2026-10"},
-            "prompt": "describe the jacket",
-            "disclosure": {"text": "This text was generated with AI.", "lang": "en"}
-        })
-    };
-    let (c, b, t) = (client.clone(), base.clone(), token.clone());
-    let stamp_phase =
-        drive(concurrency, count, move |i| c.post(format!("{b}/v1/stamps")).bearer_auth(&t).json(&body(i))).await;
-    let (c, b) = (client.clone(), base.clone());
-    let verify_phase = drive(concurrency, count, move |i| {
-        c.post(format!("{b}/v1/verify")).json(&json!({
-            "text": format!("Generated product description number {i}: light, warm, made for trails.")
-        }))
-    })
-    .await;
-    let (c, b) = (client.clone(), base.clone());
+    // (b) the real service: a log of 1,000 entries first, then the phases
+    let small: u64 = 1000;
+    let bench = start_service()?;
+    let stamp_phase = stamps(&client, &bench, 0, count, concurrency).await;
+    let (c, b) = (client.clone(), bench.base.clone());
+    let verify_phase =
+        drive(concurrency, count, move |i| c.post(format!("{b}/v1/verify")).json(&json!({ "text": copy_text(i) })))
+            .await;
+    let (c, b) = (client.clone(), bench.base.clone());
     let lookup_phase = drive(concurrency, count, move |i| {
-        let text = format!("Generated product description number {i}: light, warm, made for trails.");
-        let sha = ai_provenance::Sha256Digest::of(text.as_bytes());
+        let sha = ai_provenance::Sha256Digest::of(copy_text(i).as_bytes());
         c.get(format!("{b}/v1/stamps?sha256={sha}&limit=1"))
     })
     .await;
+    let upload_mb_s = upload(&client, &bench, 1 << 30).await?;
+    let (rss_after_load, _) = memory_mib();
 
-    println!("{:<34} {:>12} {:<6} {:<44} ratio", "what", "rate", "", "latency");
+    // (c) stamp latency in a small log and in a big one: the same stamps, the same clients
+    // Both logs are filled the same way and measured the same way, on fresh services.
+    drop(bench);
+    let scale_clients = 16;
+    let small_log = start_service()?;
+    fill_log(&small_log, small).await?;
+    let at_small = stamps(&client, &small_log, 0, count.min(2000), scale_clients).await;
+    drop(small_log);
+    let big = start_service()?;
+    let t = Instant::now();
+    fill_log(&big, big_log).await?;
+    let fill_secs = t.elapsed().as_secs_f64();
+    // A log at rest: let sled finish what the bulk fill left it to do in the background.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let at_big = stamps(&client, &big, 0, count.min(2000), scale_clients).await;
+    let (_, peak_rss) = memory_mib();
+
+    println!("{:<34} {:>12} {:<6} {:<44} ratio", "what", "rate", "", "latency and CPU per request (whole process)");
     println!("-- limits, in process --");
     row("Ed25519 signatures, all cores", sign_s, "/s", None, None);
     row("Ed25519 verifications, all cores", verify_s, "/s", None, None);
@@ -206,5 +335,17 @@ async fn main() -> anyhow::Result<()> {
     );
     row("  (verifies vs verifications)", verify_phase.per_sec, "/s", Some(("verify", verify_s)), None);
     row("lookups by sha256", lookup_phase.per_sec, "/s", Some(("no-op", noop_phase.per_sec)), Some(&lookup_phase));
+    row("streamed upload, 1 GiB, hashed", upload_mb_s, "MB/s", Some(("SHA-256", sha_mb_s)), None);
+    println!("-- stamp latency against log size ({scale_clients} clients) --");
+    row(&format!("stamps, log of {small} entries"), at_small.per_sec, "/s", None, Some(&at_small));
+    row(&format!("stamps, log of {big_log} entries"), at_big.per_sec, "/s", None, Some(&at_big));
+    println!(
+        "{:<34} p50 {:.2}x  p99 {:.2}x  (big log filled in {fill_secs:.0} s)",
+        "  big vs small log latency",
+        at_big.p50.as_secs_f64() / at_small.p50.as_secs_f64(),
+        at_big.p99.as_secs_f64() / at_small.p99.as_secs_f64(),
+    );
+    println!("-- memory (client and server share the process) --");
+    println!("{:<34} {rss_after_load:>12} MiB after the load phases; peak {peak_rss} MiB", "resident memory");
     Ok(())
 }
