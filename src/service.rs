@@ -268,7 +268,7 @@ impl Service {
     ) -> Result<StampResponse, ApiError>
     where
         S: Stream<Item = Result<B, E>>,
-        B: AsRef<[u8]>,
+        B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
         limit(&self.stamp_limiter, who.token_id.as_str())?;
@@ -501,7 +501,7 @@ impl Service {
     ) -> Result<VerifyResponse, ApiError>
     where
         S: Stream<Item = Result<B, E>>,
-        B: AsRef<[u8]>,
+        B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
         crate::upload::check_declared_length(declared, self.max_upload_bytes)?;

@@ -110,6 +110,7 @@ pub fn stream_error<E: std::fmt::Display>(e: StreamError<E>) -> ApiError {
         StreamError::Source(e) => {
             ApiError::bad_request("incomplete_body", format!("the request body could not be read to its end: {e}"))
         }
+        StreamError::Hasher(e) => ApiError::internal(anyhow::anyhow!("hashing a streamed body: {e}")),
     }
 }
 
