@@ -9,21 +9,20 @@
 //! everything the check depends on, the public key, the signature and the exact signed
 //! bytes, so a hit means this very check passed before and its answer cannot differ.
 //! Only passes are remembered; a forgery is checked in full every time. The memo is
-//! bounded: two generations of at most `capacity` entries each, the older dropped whole
-//! when the newer fills, so the memory is fixed and recently used entries survive.
+//! bounded ([`Memo`]), so its memory is fixed and recently used entries survive.
 //!
 //! The service also records the statement signatures it makes itself: it signs with
 //! the private half of the published key, so such a signature verifies by
 //! construction, and the first verdict on fresh content needs no Ed25519 work either.
 //! The offline verifier (`aiprov verify`) uses no memo and checks everything itself.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
+use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
 /// Entries per generation by default: ~100 bytes each, so a few tens of MiB at most.
@@ -33,55 +32,16 @@ pub const DEFAULT_CAPACITY: usize = 200_000;
 const STATEMENT_DOMAIN: &[u8] = b"ai-provenance check-cache statement v1\0";
 const CHECKPOINT_DOMAIN: &[u8] = b"ai-provenance check-cache checkpoint v1\0";
 
-struct Generations<V> {
-    current: HashMap<Sha256Digest, V>,
-    older: HashMap<Sha256Digest, V>,
-    capacity: usize,
-}
-
-impl<V: Clone> Generations<V> {
-    fn new(capacity: usize) -> Self {
-        Self { current: HashMap::new(), older: HashMap::new(), capacity: capacity.max(1) }
-    }
-
-    fn get(&mut self, key: &Sha256Digest) -> Option<V> {
-        if let Some(v) = self.current.get(key) {
-            return Some(v.clone());
-        }
-        // A hit in the older generation moves the entry forward so it survives the next drop.
-        let v = self.older.remove(key)?;
-        self.insert(*key, v.clone());
-        Some(v)
-    }
-
-    fn insert(&mut self, key: Sha256Digest, value: V) {
-        if self.current.len() >= self.capacity {
-            self.older = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, value);
-    }
-
-    fn len(&self) -> usize {
-        self.current.len() + self.older.len()
-    }
-}
-
 /// The memo; shared by every request of one service.
 pub struct CheckCache {
-    statements: Mutex<Generations<()>>,
-    checkpoints: Mutex<Generations<Checkpoint>>,
+    statements: Mutex<Memo<Sha256Digest, ()>>,
+    checkpoints: Mutex<Memo<Sha256Digest, Checkpoint>>,
 }
 
 impl Default for CheckCache {
     fn default() -> Self {
         Self::new(DEFAULT_CAPACITY)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps are always in a consistent state between two statements, so a
-    // panic elsewhere while one was held leaves nothing half-done.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn statement_key(key: &VerifyingKey, message: &[u8], signature: &Signature) -> Sha256Digest {
@@ -105,7 +65,7 @@ fn checkpoint_key(verifier: &NoteVerifier, note: &str) -> Sha256Digest {
 impl CheckCache {
     /// A memo of at most about `2 * capacity` entries of each kind.
     pub fn new(capacity: usize) -> Self {
-        Self { statements: Mutex::new(Generations::new(capacity)), checkpoints: Mutex::new(Generations::new(capacity)) }
+        Self { statements: Mutex::new(Memo::new(capacity)), checkpoints: Mutex::new(Memo::new(capacity)) }
     }
 
     /// `key.verify_strict(message, signature)`, from the memo when it passed before.
@@ -183,20 +143,6 @@ mod tests {
         cache.record_own_statement(&sk.verifying_key(), b"fresh", &sig);
         assert!(cache.verify_statement(&sk.verifying_key(), b"fresh", &sig));
         assert_eq!(cache.len(), 1);
-    }
-
-    #[test]
-    fn bounded_to_two_generations_and_keeps_what_is_used() {
-        let mut g = Generations::new(2);
-        let k = |i: u8| Sha256Digest::of(&[i]);
-        g.insert(k(1), ());
-        g.insert(k(2), ());
-        g.insert(k(3), ()); // 1 and 2 move to the older generation
-        assert!(g.get(&k(1)).is_some()); // moved forward again
-        g.insert(k(4), ()); // current {3, 1} is full: it becomes the older one
-        assert!(g.get(&k(2)).is_none(), "dropped with its generation");
-        assert!(g.get(&k(1)).is_some() && g.get(&k(3)).is_some());
-        assert!(g.len() <= 4);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`tokens`]: issuer bearer tokens, stored hashed.
 //! - [`erasure`]: the register of erased prompt links.
 //! - [`ratelimit`]: per-token and per-address token buckets.
+//! - [`memo`]: a bounded map for values that never change for their key.
 //! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over a node store.
 //! - [`checkpoint`]: C2SP tlog-checkpoint signed notes.
 //! - [`check_cache`]: the verify endpoint's memo of signature checks that passed.
@@ -50,6 +51,7 @@ pub mod http;
 pub mod jcs;
 pub mod keys;
 pub mod log;
+pub mod memo;
 pub mod merkle;
 pub mod normalize;
 pub mod pii;

@@ -14,11 +14,12 @@
 //! a checkpoint is published (to readers and receipts) only for a synced tree.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use crate::memo::{lock, Memo};
 use crate::merkle::{self, NodeId, NodeSource, TreeError};
 use crate::receipt::LogIndex;
 use crate::store::{LogStore, NewLeaf, StoreError};
@@ -75,6 +76,29 @@ impl NodeSource for Nodes<'_> {
     }
 }
 
+/// Nodes read for proofs, remembered in front of the store. A perfect subtree's hash
+/// never changes once written, and the upper levels are shared by every proof, so most
+/// reads of a proof are answered without asking sled.
+struct CachedNodes<'a> {
+    store: &'a dyn LogStore,
+    memo: &'a Mutex<Memo<NodeId, Sha256Digest>>,
+}
+
+impl NodeSource for CachedNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+        if let Some(hash) = lock(self.memo).get(&id) {
+            return Ok(hash);
+        }
+        let hash = self.store.node(id)?;
+        lock(self.memo).insert(id, hash);
+        Ok(hash)
+    }
+}
+
+/// Nodes remembered per generation of the node memo: about 100 bytes each.
+const NODE_MEMO: usize = 100_000;
+
 /// Nodes written by the batch being built, in front of the stored ones.
 struct Overlay<'a> {
     base: &'a dyn LogStore,
@@ -95,6 +119,7 @@ impl NodeSource for Overlay<'_> {
 #[derive(Clone)]
 pub struct Log {
     store: Arc<dyn LogStore>,
+    nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
     latest: Arc<RwLock<SignedCheckpoint>>,
@@ -151,7 +176,7 @@ impl Log {
             .spawn(move || syncer.run(written_rx))
             .map_err(spawn_failed)?;
         std::thread::Builder::new().name("log-writer".into()).spawn(move || writer.run(rx)).map_err(spawn_failed)?;
-        Ok(Self { store, tx, verifier, latest })
+        Ok(Self { store, nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))), tx, verifier, latest })
     }
 
     /// Appends `leaf` and waits until it is durable and covered by a signed checkpoint.
@@ -185,7 +210,7 @@ impl Log {
     /// When `index >= size`, `size` exceeds the log, or storage fails.
     pub fn inclusion_proof(&self, index: LogIndex, size: u64) -> Result<Vec<Sha256Digest>, LogError> {
         self.check_size(size)?;
-        Ok(merkle::inclusion_proof(&Nodes(self.store.as_ref()), index.0, size)?)
+        Ok(merkle::inclusion_proof(&self.cached_nodes(), index.0, size)?)
     }
 
     /// Consistency proof between two tree sizes (blocking: sled reads).
@@ -194,7 +219,11 @@ impl Log {
     /// When the sizes are out of order or beyond the log, or storage fails.
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Sha256Digest>, LogError> {
         self.check_size(second)?;
-        Ok(merkle::consistency_proof(&Nodes(self.store.as_ref()), first, second)?)
+        Ok(merkle::consistency_proof(&self.cached_nodes(), first, second)?)
+    }
+
+    fn cached_nodes(&self) -> CachedNodes<'_> {
+        CachedNodes { store: self.store.as_ref(), memo: &self.nodes }
     }
 
     /// The size of the newest checkpoint: the largest tree a proof may be asked against.
