@@ -102,6 +102,17 @@ pub fn leaf_bytes_from_canonical(statement_jcs: &[u8], signature: &SignatureEnve
     Ok(leaf)
 }
 
+/// The canonical statement bytes inside a log leaf: the inverse of
+/// [`leaf_bytes_from_canonical`]. `None` when `leaf` is not the leaf of a statement
+/// signed by `signature`.
+pub fn statement_of_leaf<'a>(leaf: &'a [u8], signature: &SignatureEnvelope) -> Option<&'a [u8]> {
+    let signature_jcs = jcs::to_vec(signature).ok()?;
+    let rest = leaf.strip_prefix(b"{\"signature\":".as_slice())?;
+    let rest = rest.strip_prefix(signature_jcs.as_slice())?;
+    let rest = rest.strip_prefix(b",\"statement\":".as_slice())?;
+    rest.strip_suffix(b"}")
+}
+
 /// A statement with its signature, as stored in a log leaf.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +189,12 @@ mod tests {
             let canonical = jcs::to_vec(&statement).unwrap();
             prop_assert_eq!(leaf_bytes_from_canonical(&canonical, &signature).unwrap(), reference_leaf(&statement, &signature));
             prop_assert_eq!(leaf_bytes(&statement, &signature).unwrap(), reference_leaf(&statement, &signature));
+            let leaf = reference_leaf(&statement, &signature);
+            prop_assert_eq!(statement_of_leaf(&leaf, &signature), Some(canonical.as_slice()));
+            prop_assert_eq!(statement_of_leaf(&leaf, &envelope("other")), None);
+            let mut trailing = leaf.clone();
+            trailing.push(b' ');
+            prop_assert_eq!(statement_of_leaf(&trailing, &signature), None);
         }
     }
 }

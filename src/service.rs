@@ -17,6 +17,7 @@ use crate::fetch::FetchConfig;
 use crate::jcs;
 use crate::keys::{Keyring, PublicKeyInfo};
 use crate::log::{Log, SignedCheckpoint};
+use crate::merkle::NodeId;
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::receipt::{
     leaf_bytes_from_canonical, sign_canonical, LogIndex, LogProof, Receipt, SignedStatement, StampId,
@@ -179,7 +180,7 @@ impl Service {
         let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
             .context("the origin cannot name a checkpoint key")?;
         let log = Log::open(Arc::new(store), signer)?;
-        let trust = TrustAnchors { keys: keyring.public_keys().to_vec(), log: Some(log.verifier().clone()) };
+        let trust = TrustAnchors::new(keyring.public_keys().to_vec(), Some(log.verifier().clone()));
         Ok(Self {
             log,
             keyring,
@@ -351,6 +352,15 @@ impl Service {
 
     /// The receipt of the leaf at `index`, proven against the newest checkpoint (blocking).
     fn receipt_at(&self, index: LogIndex, checkpoint: &SignedCheckpoint) -> Result<Receipt, ApiError> {
+        self.receipt_and_leaf_at(index, checkpoint).map(|(receipt, _)| receipt)
+    }
+
+    /// [`Service::receipt_at`], with the stored leaf bytes it was built from (blocking).
+    fn receipt_and_leaf_at(
+        &self,
+        index: LogIndex,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<(Receipt, Vec<u8>), ApiError> {
         let store = self.log.store();
         let bytes = store
             .leaf(index)
@@ -358,7 +368,8 @@ impl Service {
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {index} is indexed but missing")))?;
         let signed: SignedStatement = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))?;
-        self.build_receipt(signed, index, crate::merkle::leaf_hash(&bytes), checkpoint)
+        let receipt = self.build_receipt(signed, index, crate::merkle::leaf_hash(&bytes), checkpoint)?;
+        Ok((receipt, bytes))
     }
 
     /// The public receipt of stamp `id` (blocking).
@@ -404,6 +415,13 @@ impl Service {
     /// # Errors
     /// Only on storage failure.
     pub fn lookup_hashes(&self, hashes: &ContentHashes, limit: usize) -> Result<Vec<Receipt>, ApiError> {
+        let (indices, checkpoint) = self.find_hashes(hashes, limit)?;
+        indices.into_iter().map(|i| self.receipt_at(i, &checkpoint)).collect()
+    }
+
+    /// Indices of the stamps for some content, newest first, within the newest
+    /// checkpoint, which is returned too (blocking).
+    fn find_hashes(&self, hashes: &ContentHashes, limit: usize) -> Result<(Vec<LogIndex>, SignedCheckpoint), ApiError> {
         let limit = limit.clamp(1, MAX_LOOKUP);
         let store = self.log.store();
         let mut indices = store.find_by_content(&hashes.sha256, limit).map_err(ApiError::internal)?;
@@ -414,11 +432,8 @@ impl Service {
         indices.dedup();
         indices.truncate(limit);
         let checkpoint = self.log.latest_checkpoint();
-        indices
-            .into_iter()
-            .filter(|i| i.0 < checkpoint.checkpoint.size)
-            .map(|i| self.receipt_at(i, &checkpoint))
-            .collect()
+        indices.retain(|i| i.0 < checkpoint.checkpoint.size);
+        Ok((indices, checkpoint))
     }
 
     /// A verdict for content and/or a receipt (blocking). Verification by `url` needs
@@ -531,9 +546,16 @@ impl Service {
                 "send content (text, content_base64, sha256 or url), a receipt, or both",
             ));
         };
-        let found = self.lookup_hashes(&hashes, 10)?;
-        let matches: Vec<StampId> = found.iter().map(|r| r.id).collect();
-        let Some(newest) = found.into_iter().next() else {
+        // Only the newest match is verified; the others are named by id, which is the
+        // leaf hash the tree already holds, so no receipt is built for them.
+        let (indices, checkpoint) = self.find_hashes(&hashes, 10)?;
+        let store = self.log.store();
+        let matches = indices
+            .iter()
+            .map(|&i| store.node(NodeId { level: 0, index: i.0 }).map(StampId))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let Some(&newest) = indices.first() else {
             let check = Check {
                 name: "content".into(),
                 code: "content.unknown".into(),
@@ -542,7 +564,8 @@ impl Service {
             };
             return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
         };
-        let (checks, stamp) = verify_own_receipt(&newest, Some(&hashes), &self.trust, Some(&self.checks));
+        let (receipt, leaf) = self.receipt_and_leaf_at(newest, &checkpoint)?;
+        let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust, Some(&self.checks));
         Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
     }
 }

@@ -2,6 +2,8 @@
 //! time (DESIGN §2). Pure functions over data, so the server, the offline CLI and tests
 //! share exactly the same rules; only "is it in *our* log" needs the server's store.
 
+use std::collections::HashMap;
+
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,7 +14,7 @@ use crate::jcs;
 use crate::keys::{KeyPurpose, PublicKeyInfo};
 use crate::merkle;
 use crate::normalize::normalized_text_sha256;
-use crate::receipt::{leaf_bytes_from_canonical, Receipt, ALG_ED25519};
+use crate::receipt::{leaf_bytes_from_canonical, statement_of_leaf, Receipt, ALG_ED25519};
 use crate::statement::{Disclosure, Generator, HumanOversight, Kind, Timestamp};
 use crate::Sha256Digest;
 
@@ -48,9 +50,23 @@ impl ContentHashes {
 pub struct TrustAnchors {
     pub keys: Vec<PublicKeyInfo>,
     pub log: Option<NoteVerifier>,
+    /// The keys above, decoded once: decoding an Ed25519 public key decompresses a curve
+    /// point, which costs as much as the rest of a cached verdict. Looked up by the
+    /// key's base64 text, so a key added to or changed in `keys` is decoded when used.
+    decoded: HashMap<String, VerifyingKey>,
 }
 
 impl TrustAnchors {
+    pub fn new(keys: Vec<PublicKeyInfo>, log: Option<NoteVerifier>) -> Self {
+        let decoded = keys.iter().filter_map(|k| Some((k.public_key.clone(), k.verifying_key().ok()?))).collect();
+        Self { keys, log, decoded }
+    }
+
+    /// The decoded key of `info`, or `None` when it is not a valid Ed25519 key.
+    fn verifying_key(&self, info: &PublicKeyInfo) -> Option<VerifyingKey> {
+        self.decoded.get(&info.public_key).copied().or_else(|| info.verifying_key().ok())
+    }
+
     /// Trust anchors from the JSON document `GET /v1/keys` serves
     /// (`{"keys": [...], "log": {"verifier_key": ...}}`), fetched or saved to a file.
     ///
@@ -63,7 +79,7 @@ impl TrustAnchors {
             Some(v) => Some(NoteVerifier::parse(v).map_err(|e| format!("log.verifier_key: {e}"))?),
             None => None,
         };
-        Ok(Self { keys, log })
+        Ok(Self::new(keys, log))
     }
 
     /// Trust anchors from one base64 Ed25519 statement key and, optionally, the log's
@@ -83,7 +99,7 @@ impl TrustAnchors {
             retired_at: None,
         };
         let log = log_verifier_key.map(NoteVerifier::parse).transpose().map_err(|e| format!("--log-key: {e}"))?;
-        Ok(Self { keys: vec![info], log })
+        Ok(Self::new(vec![info], log))
     }
 }
 
@@ -190,15 +206,22 @@ pub fn verify_receipt_with(
     verify_parsed(&parsed, statement_jcs, content, trust, cache)
 }
 
-/// Checks a receipt this service built itself from its own log (content lookups): its
-/// statement came from a stored leaf, so its canonical form is the one that was signed.
+/// Checks a receipt this service built from its own log (content lookups) from `leaf`,
+/// the stored leaf it came from: the signature is checked over the statement's bytes as
+/// they stand in the log, which spares canonicalising the statement again.
 pub fn verify_own_receipt(
     receipt: &Receipt,
+    leaf: &[u8],
     content: Option<&ContentHashes>,
     trust: &TrustAnchors,
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
-    verify_parsed(receipt, jcs::to_vec(&receipt.statement), content, trust, cache)
+    let statement_jcs = match statement_of_leaf(leaf, &receipt.signature) {
+        Some(bytes) => Ok(bytes.to_vec()),
+        // Not a leaf of this statement and signature: check what the receipt says.
+        None => jcs::to_vec(&receipt.statement),
+    };
+    verify_parsed(receipt, statement_jcs, content, trust, cache)
 }
 
 fn verify_parsed(
@@ -224,7 +247,7 @@ fn verify_parsed(
     // key
     let kid = &parsed.signature.kid;
     let key_info = trust.keys.iter().find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
-    let key: Option<VerifyingKey> = key_info.and_then(|k| k.verifying_key().ok());
+    let key: Option<VerifyingKey> = key_info.and_then(|k| trust.verifying_key(k));
     checks.push(match (key_info, key) {
         (Some(info), Some(_)) => match &info.retired_at {
             // A retired key signs nothing new: a statement dated after the retirement
@@ -480,7 +503,7 @@ mod tests {
                     checkpoint: checkpoint.sign(&signer).unwrap(),
                 },
             };
-            let trust = TrustAnchors { keys: ring.public_keys().to_vec(), log: Some(signer.verifier()) };
+            let trust = TrustAnchors::new(ring.public_keys().to_vec(), Some(signer.verifier()));
             (serde_json::to_vec(&receipt).unwrap(), ContentHashes::of_text(text), trust)
         })
     }
