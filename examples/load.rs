@@ -2,8 +2,8 @@
 //! service figure printed as a ratio of its limit.
 //!
 //! ```sh
-//! cargo run --release --example load                          # 4,000 requests a phase, 64 clients, 1M-entry log
-//! cargo run --release --example load -- 20000 64 1000000      # COUNT CONCURRENCY BIG_LOG_SIZE
+//! cargo run --release --example load                          # 20,000 requests a phase, 64 clients, 1M-entry log
+//! cargo run --release --example load -- 4000 64 100000        # COUNT CONCURRENCY BIG_LOG_SIZE
 //! ```
 //! (a) Limits, measured in-process: Ed25519 signatures/s and verifications/s on all
 //! cores, SHA-256 MB/s on one core, and the requests/s of an actix-web no-op endpoint
@@ -245,7 +245,7 @@ fn memory_mib() -> (u64, u64) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4000);
+    let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
     let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
     let big_log: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
