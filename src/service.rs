@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check_cache::CheckCache;
 use crate::checkpoint::NoteSigner;
-use crate::content::hash_stream;
+use crate::content::{hash_stream, HashedContent};
 use crate::erasure::{ErasureRecord, ErasureRegister};
 use crate::error::ApiError;
 use crate::fetch::FetchConfig;
@@ -273,17 +273,32 @@ impl Service {
         E: std::fmt::Display,
     {
         limit(&self.stamp_limiter, who.token_id.as_str())?;
-        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
         // Refuse bad metadata before a possibly huge body is read, not after.
         metadata.validate()?;
         // Only text is normalised, so only text bodies are kept (when small enough).
         let keep = if metadata.media_type.as_ref().is_some_and(|m| m.is_text()) { self.max_text_bytes } else { 0 };
-        let hashed = hash_stream(body, self.max_upload_bytes, keep).await.map_err(crate::upload::stream_error)?;
+        let hashed = self.hash_body(declared, body, keep).await?;
         tracing::debug!(size = hashed.size, "upload hashed");
         self.sign_and_append(who.issuer, move |issuer, salt, at| {
             prepare_content(StampContent::Streamed(hashed), metadata, issuer, salt, at)
         })
         .await
+    }
+
+    /// Hashes a streamed request body under the upload limit, keeping it whole when it is
+    /// at most `keep` bytes (for the normalised text hash).
+    ///
+    /// # Errors
+    /// `413` at once when `declared` (the Content-Length) is over the limit, else as soon
+    /// as the body goes past it; `400` when the body breaks off.
+    async fn hash_body<S, B, E>(&self, declared: Option<u64>, body: S, keep: usize) -> Result<HashedContent, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
+        hash_stream(body, self.max_upload_bytes, keep).await.map_err(crate::upload::stream_error)
     }
 
     /// What every stamp shares once its statement can be prepared: a fresh salt, the
@@ -519,9 +534,7 @@ impl Service {
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
-        let hashed =
-            hash_stream(body, self.max_upload_bytes, self.max_text_bytes).await.map_err(crate::upload::stream_error)?;
+        let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
         let hashes = hashed.hashes();
         let this = self.clone();
         blocking(move || this.verify_hashes(Some(hashes), None)).await
