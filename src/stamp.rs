@@ -21,7 +21,7 @@ use crate::Sha256Digest;
 pub const MAX_PROMPT_CHARS: usize = 200_000;
 
 /// The body of `POST /v1/stamps` (also sent by the client, hence `Serialize`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampRequest {
     /// The content as UTF-8 text (marketing copy, explanations).
@@ -115,6 +115,22 @@ pub enum StampContent {
     Digest { sha256: Sha256Digest, size: Option<u64> },
     /// Bytes hashed as they streamed in (`POST /v1/stamps/upload`).
     Streamed(HashedContent),
+}
+
+impl std::fmt::Debug for StampRequest {
+    // A prompt must never reach a log line, not even through `{:?}`; nor the content,
+    // which may be an unpublished asset.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StampRequest")
+            .field("text", &self.text.as_ref().map(|t| format!("<{} bytes>", t.len())))
+            .field("content_base64", &self.content_base64.as_ref().map(|b| format!("<{} chars>", b.len())))
+            .field("sha256", &self.sha256)
+            .field("media_type", &self.media_type)
+            .field("kind", &self.kind)
+            .field("generator", &self.generator)
+            .field("prompt", &self.prompt.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl StampRequest {
@@ -506,6 +522,13 @@ mod tests {
         assert!(matches!(metadata.validate(), Err(ApiError::Unprocessable { field: Some(f), .. }) if f == "prompt"));
         v["text"] = json!("content is not metadata");
         assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_prompt() {
+        let shown = format!("{:?}", req(base()));
+        assert!(!shown.contains("slogan") && !shown.contains("running shoe"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
