@@ -37,6 +37,7 @@ impl ServeArgs {
     /// Applies the body and fetch limits of these flags to `config`.
     pub fn apply_limits(&self, config: &mut ServiceConfig) {
         config.max_upload_bytes = self.max_upload_bytes;
+        config.upload_idle = std::time::Duration::from_secs(self.upload_idle_secs.max(1));
         config.max_text_bytes = self.max_json_bytes;
         config.fetch = FetchConfig {
             max_bytes: self.fetch_max_bytes,
@@ -64,6 +65,9 @@ pub struct ServeArgs {
     /// Largest streamed body (POST /v1/stamps/upload, /v1/verify/upload) in bytes; past it: 413.
     #[arg(long = "max-upload-bytes", env = "AIPROV_MAX_UPLOAD_BYTES", default_value_t = crate::upload::DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
+    /// Longest pause, in seconds, within a streamed body before it is refused with 408.
+    #[arg(long = "upload-idle-secs", env = "AIPROV_UPLOAD_IDLE_SECS", default_value_t = crate::upload::DEFAULT_UPLOAD_IDLE_SECS)]
+    pub upload_idle_secs: u64,
     /// Verification by URL may fetch loopback, private and other non-public addresses
     /// (off by default: the public must not reach the operator's own network through it).
     /// The variable takes 1/0, true/false, yes/no, on/off.

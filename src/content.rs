@@ -103,12 +103,24 @@ pub enum StreamError<E> {
     /// The source failed (connection closed, read error).
     #[error("{0}")]
     Source(E),
+    /// Nothing arrived for `idle`; `seen` bytes had arrived by then.
+    #[error("no byte of the content arrived for {idle:?}")]
+    Idle { idle: std::time::Duration, seen: u64 },
     /// The hashing thread failed (it panicked): an internal error, not the client's.
     #[error("the hashing thread failed: {0}")]
     Hasher(String),
 }
 
-/// Hashes `stream` to its end, refusing it as soon as it goes past `max_bytes`.
+/// How much a streamed body may hold, and how long it may pause.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub max_bytes: u64,
+    /// Longest wait for the next piece of the body.
+    pub idle: std::time::Duration,
+}
+
+/// Hashes `stream` to its end, refusing it as soon as it goes past `max_bytes` or
+/// pauses longer than `idle`.
 ///
 /// Receiving and hashing are pipelined: this task takes chunks off the connection while
 /// a blocking-pool thread hashes the ones before them. On a fast link the two cost about
@@ -119,8 +131,13 @@ pub enum StreamError<E> {
 /// is bounded, so a slow hasher slows the upload down instead of filling memory.
 ///
 /// # Errors
-/// [`StreamError::TooLarge`] past `max_bytes`; [`StreamError::Source`] when the stream fails.
-pub async fn hash_stream<S, B, E>(stream: S, max_bytes: u64, keep_up_to: usize) -> Result<HashedContent, StreamError<E>>
+/// [`StreamError::TooLarge`] past `max_bytes`; [`StreamError::Idle`] after a pause
+/// longer than `idle`; [`StreamError::Source`] when the stream fails.
+pub async fn hash_stream<S, B, E>(
+    stream: S,
+    limits: StreamLimits,
+    keep_up_to: usize,
+) -> Result<HashedContent, StreamError<E>>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]> + Send + 'static,
@@ -138,8 +155,15 @@ where
     let mut seen = 0u64;
     let mut batch = Vec::new();
     let mut batch_bytes = 0;
+    let StreamLimits { max_bytes, idle } = limits;
     let mut stream = std::pin::pin!(stream);
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A sender that stops sending would hold a connection and a hashing thread for
+        // as long as it likes: past `idle` without a byte, the upload is refused.
+        let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
+            return Err(StreamError::Idle { idle, seen });
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(StreamError::Source)?;
         let len = chunk.as_ref().len();
         seen += len as u64;
@@ -239,15 +263,30 @@ mod tests {
         assert_eq!(streamed.normalized_text_sha256, whole.normalized_text_sha256);
     }
 
+    fn limits(max_bytes: u64) -> StreamLimits {
+        StreamLimits { max_bytes, idle: std::time::Duration::from_secs(5) }
+    }
+
     #[tokio::test]
     async fn stream_is_refused_as_soon_as_it_crosses_the_limit() {
         let chunks = futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
-        match hash_stream(chunks, 450, 0).await {
+        match hash_stream(chunks, limits(450), 0).await {
             Err(StreamError::TooLarge { max_bytes: 450, seen: 500 }) => {}
             other => panic!("expected TooLarge, got {other:?}"),
         }
         let chunks = futures_util::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![1u8; 100])));
-        let done = hash_stream(chunks, 1000, 0).await.unwrap();
+        let done = hash_stream(chunks, limits(1000), 0).await.unwrap();
         assert_eq!((done.size, done.sha256), (1000, Sha256Digest::of(&[1u8; 1000])));
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_stalls_is_refused_after_the_idle_limit() {
+        let start = futures_util::stream::iter([Ok::<_, std::io::Error>(vec![1u8; 10])]);
+        let stalled = start.chain(futures_util::stream::pending());
+        let idle = std::time::Duration::from_millis(50);
+        match hash_stream(stalled, StreamLimits { max_bytes: 1000, idle }, 0).await {
+            Err(StreamError::Idle { seen: 10, .. }) => {}
+            other => panic!("expected Idle, got {other:?}"),
+        }
     }
 }

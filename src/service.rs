@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check_cache::CheckCache;
 use crate::checkpoint::NoteSigner;
-use crate::content::{hash_stream, HashedContent};
+use crate::content::{hash_stream, HashedContent, StreamLimits};
 use crate::erasure::{ErasureRecord, ErasureRegister};
 use crate::error::ApiError;
 use crate::fetch::FetchConfig;
@@ -50,6 +50,8 @@ pub struct ServiceConfig {
     pub key_passphrase: Option<crate::keys::Passphrase>,
     /// Largest body of a streamed upload (`/v1/stamps/upload`, `/v1/verify/upload`).
     pub max_upload_bytes: u64,
+    /// Longest pause within a streamed upload before it is refused (`408`).
+    pub upload_idle: std::time::Duration,
     /// Streamed or fetched bodies up to this size are kept in memory for the normalised
     /// text hash; larger ones are known by their exact hash alone. Set it to the JSON
     /// body limit: text that could have been sent as JSON `text` is treated alike.
@@ -72,6 +74,7 @@ impl ServiceConfig {
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
             key_passphrase: None,
             max_upload_bytes: crate::upload::DEFAULT_MAX_UPLOAD_BYTES,
+            upload_idle: std::time::Duration::from_secs(crate::upload::DEFAULT_UPLOAD_IDLE_SECS),
             max_text_bytes: 16 * 1024 * 1024,
             fetch: FetchConfig::default(),
         }
@@ -153,7 +156,7 @@ pub struct Service {
     checks: CheckCache,
     stamp_limiter: RateLimiter,
     prompt_limiter: RateLimiter,
-    max_upload_bytes: u64,
+    upload_limits: StreamLimits,
     max_text_bytes: usize,
     fetch: FetchConfig,
 }
@@ -190,7 +193,7 @@ impl Service {
             checks: CheckCache::default(),
             stamp_limiter: RateLimiter::new(config.stamp_rate),
             prompt_limiter: RateLimiter::new(config.prompt_check_rate),
-            max_upload_bytes: config.max_upload_bytes,
+            upload_limits: StreamLimits { max_bytes: config.max_upload_bytes, idle: config.upload_idle },
             max_text_bytes: config.max_text_bytes,
             fetch: config.fetch.clone(),
         })
@@ -290,15 +293,15 @@ impl Service {
     ///
     /// # Errors
     /// `413` at once when `declared` (the Content-Length) is over the limit, else as soon
-    /// as the body goes past it; `400` when the body breaks off.
+    /// as the body goes past it; `408` when it pauses too long; `400` when it breaks off.
     async fn hash_body<S, B, E>(&self, declared: Option<u64>, body: S, keep: usize) -> Result<HashedContent, ApiError>
     where
         S: Stream<Item = Result<B, E>>,
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        crate::upload::check_declared_length(declared, self.max_upload_bytes)?;
-        hash_stream(body, self.max_upload_bytes, keep).await.map_err(crate::upload::stream_error)
+        crate::upload::check_declared_length(declared, self.upload_limits.max_bytes)?;
+        hash_stream(body, self.upload_limits, keep).await.map_err(crate::upload::stream_error)
     }
 
     /// What every stamp shares once its statement can be prepared: a fresh salt, the

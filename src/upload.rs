@@ -17,6 +17,10 @@ pub const METADATA_HEADER: &str = "aiprov-metadata";
 /// Default upper bound of a streamed body: 16 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
+/// Default longest pause within a streamed body: 30 s, long enough for a slow mobile
+/// link, short enough that a stalled sender does not hold a connection for long.
+pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
+
 /// Parses the `Aiprov-Metadata` header: the JSON fields of `POST /v1/stamps` without
 /// the content fields. Raw UTF-8 in the header is accepted, though clients should
 /// escape non-ASCII characters as `\uXXXX` (header values are meant to be ASCII).
@@ -110,6 +114,10 @@ pub fn stream_error<E: std::fmt::Display>(e: StreamError<E>) -> ApiError {
         StreamError::Source(e) => {
             ApiError::bad_request("incomplete_body", format!("the request body could not be read to its end: {e}"))
         }
+        StreamError::Idle { idle, seen } => ApiError::RequestTimeout(format!(
+            "the request body stopped after {seen} bytes: nothing arrived for {} s (--upload-idle-secs)",
+            idle.as_secs()
+        )),
         StreamError::Hasher(e) => ApiError::internal(anyhow::anyhow!("hashing a streamed body: {e}")),
     }
 }

@@ -401,3 +401,23 @@ async fn the_stamp_command_streams_large_files_and_keeps_hash_only_on_request() 
     assert_eq!(subject["size"], huge_bytes.len());
     assert_eq!(subject["media_type"], "video/mp4");
 }
+
+#[tokio::test]
+async fn an_upload_that_stops_sending_is_refused_with_408() {
+    let app = spawn_app_with(|c| c.upload_idle = Duration::from_secs(1)).await;
+    let meta = metadata().to_string();
+    let head = format!(
+        "POST /v1/stamps/upload HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAiprov-Metadata: {meta}\r\nContent-Length: 1000\r\n\r\n",
+        app.addr, app.token
+    );
+    let addr = app.addr;
+    let started = std::time::Instant::now();
+    // Ten bytes of the announced thousand, then silence.
+    let (status, body) =
+        tokio::task::spawn_blocking(move || answer_before_the_body_ends(addr, head, vec![7u8; 10])).await.unwrap();
+    assert_eq!(assert_error(status, &body, 408), "request_timeout");
+    assert!(body["error"]["message"].as_str().unwrap().contains("after 10 bytes"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(8), "refused after the idle limit, not at the socket's timeout");
+    let (_, entries) = app.get_json("/v1/log/entries?start=0").await;
+    assert!(entries["error"].is_object(), "nothing was stamped: {entries}");
+}
