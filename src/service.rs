@@ -396,8 +396,14 @@ impl Service {
     /// `404` when no stamp has this id.
     pub fn receipt(&self, id: &StampId) -> Result<Receipt, ApiError> {
         let checkpoint = self.log.latest_checkpoint();
+        let index = self.published_index(id, &checkpoint)?;
+        self.receipt_at(index, &checkpoint)
+    }
+
+    /// Where stamp `id` is, if a published checkpoint covers it (blocking).
+    fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
         match self.log.store().index_of(&id.0).map_err(ApiError::internal)? {
-            Some(index) if index.0 < checkpoint.checkpoint.size => self.receipt_at(index, &checkpoint),
+            Some(index) if index.0 < checkpoint.checkpoint.size => Ok(index),
             _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
         }
     }
@@ -408,11 +414,8 @@ impl Service {
     /// # Errors
     /// `404` when no stamp has this id.
     pub fn statement(&self, id: &StampId) -> Result<crate::statement::Statement, ApiError> {
-        let size = self.log.latest_checkpoint().checkpoint.size;
-        match self.log.store().index_of(&id.0).map_err(ApiError::internal)? {
-            Some(index) if index.0 < size => Ok(self.signed_statement(id)?.statement),
-            _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
-        }
+        let index = self.published_index(id, &self.log.latest_checkpoint())?;
+        Ok(self.signed_statement_at(id, index)?.statement)
     }
 
     /// Receipts of the stamps for some content, newest first (blocking).
@@ -454,23 +457,8 @@ impl Service {
         Ok((indices, checkpoint))
     }
 
-    /// A verdict for content and/or a receipt (blocking). Verification by `url` needs
-    /// the network: use [`Service::verify_request`], which handles every form.
-    ///
-    /// # Errors
-    /// `4xx` when the request holds nothing to verify or undecodable content. Anything
-    /// wrong with the receipt itself is a failed check, never an error.
-    pub fn verify(&self, req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
-        let content = Self::content_of(&req)?;
-        if req.url.is_some() {
-            return Err(ApiError::unprocessable("invalid_content", "verification by url goes through verify_request"));
-        }
-        self.verify_hashes(content, req.receipt.map(|r| r.0))
-    }
-
-    /// The hashes of the content of `req` (`text`, `content_base64` or `sha256`), after
-    /// checking that at most one content form (`url` included) was sent.
-    fn content_of(req: &VerifyRequest) -> Result<Option<ContentHashes>, ApiError> {
+    /// Refuses a request with more than one content form (`url` included).
+    fn check_one_content_form(req: &VerifyRequest) -> Result<(), ApiError> {
         let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some(), req.url.is_some()]
             .iter()
             .filter(|g| **g)
@@ -481,6 +469,12 @@ impl Service {
                 "send the content as at most one of text, content_base64, sha256 or url",
             ));
         }
+        Ok(())
+    }
+
+    /// The hashes of the content of `req` given as `text`, `content_base64` or `sha256`
+    /// (CPU work for large base64: call it off the executor).
+    fn content_of(req: &VerifyRequest) -> Result<Option<ContentHashes>, ApiError> {
         Ok(if let Some(text) = &req.text {
             Some(ContentHashes::of_text(text))
         } else if let Some(b64) = &req.content_base64 {
@@ -494,22 +488,21 @@ impl Service {
         })
     }
 
-    /// A verdict for every form of `POST /v1/verify`, verification by URL included:
-    /// the URL is fetched under the fetch limits and its body verified as content.
+    /// A verdict for every form of `POST /v1/verify`: content and/or a receipt, the
+    /// content given inline or as a `url`, which is fetched under the fetch limits and
+    /// its body verified as content. Anything wrong with the receipt itself is a failed
+    /// check, never an error.
     ///
     /// # Errors
-    /// As [`Service::verify`], and the fetch errors of [`crate::fetch::FetchError`].
+    /// `4xx` when the request holds nothing to verify, more than one content form or
+    /// undecodable content, and the fetch errors of [`crate::fetch::FetchError`].
     pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+        Self::check_one_content_form(&req)?;
+        let receipt = req.receipt.take().map(|r| r.0);
+        let this = self.clone();
         let Some(url) = req.url.take() else {
-            let this = self.clone();
-            return blocking(move || this.verify(req)).await;
+            return blocking(move || this.verify_hashes(Self::content_of(&req)?, receipt)).await;
         };
-        if Self::content_of(&req)?.is_some() {
-            return Err(ApiError::unprocessable(
-                "invalid_content",
-                "send the content as at most one of text, content_base64, sha256 or url",
-            ));
-        }
         let fetched = crate::fetch::fetch(&url, &self.fetch, self.max_text_bytes).await?;
         tracing::debug!(
             host = fetched.final_url.host_str().unwrap_or_default(),
@@ -517,13 +510,12 @@ impl Service {
             "URL fetched for verification"
         );
         let hashes = fetched.content.hashes();
-        let this = self.clone();
-        blocking(move || this.verify_hashes(Some(hashes), req.receipt.map(|r| r.0))).await
+        blocking(move || this.verify_hashes(Some(hashes), receipt)).await
     }
 
     /// A verdict for a body streamed in `body`, hashed chunk by chunk (the exact hash,
     /// and the normalised text hash when it is small UTF-8 text), as content-only
-    /// [`Service::verify`].
+    /// [`Service::verify_request`].
     ///
     /// # Errors
     /// `413` past the upload limit.
@@ -589,10 +581,15 @@ impl Service {
 impl Service {
     /// The stored statement of stamp `id` (blocking).
     fn signed_statement(&self, id: &StampId) -> Result<SignedStatement, ApiError> {
-        let not_found = || ApiError::NotFound(format!("no stamp has id {id}"));
-        let store = self.log.store();
-        let index = store.index_of(&id.0).map_err(ApiError::internal)?.ok_or_else(not_found)?;
-        let bytes = store.leaf(index).map_err(ApiError::internal)?.ok_or_else(not_found)?;
+        let index = self.log.store().index_of(&id.0).map_err(ApiError::internal)?;
+        let index = index.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
+        self.signed_statement_at(id, index)
+    }
+
+    /// The stored statement of stamp `id` at `index` (blocking).
+    fn signed_statement_at(&self, id: &StampId, index: LogIndex) -> Result<SignedStatement, ApiError> {
+        let bytes = self.log.store().leaf(index).map_err(ApiError::internal)?;
+        let bytes = bytes.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))
     }
