@@ -350,7 +350,8 @@ pub fn prepare(
     prepare_content(content, metadata, issuer, salt, issued_at)
 }
 
-/// [`prepare`] for content already split from its metadata (a streamed upload).
+/// [`prepare`] for content already split from its metadata (a streamed upload): the
+/// content hashed into the subject, then validation, defaults and the prompt commitment.
 ///
 /// # Errors
 /// As [`prepare`].
@@ -362,21 +363,6 @@ pub fn prepare_content(
     issued_at: Timestamp,
 ) -> Result<PreparedStamp, ApiError> {
     let subject = content.into_subject(metadata.media_type.clone())?;
-    prepare_subject(subject, metadata, issuer, salt, issued_at)
-}
-
-/// The statement for content already hashed into `subject`: validation, defaults and
-/// the prompt commitment.
-///
-/// # Errors
-/// `422` naming the field at fault.
-pub fn prepare_subject(
-    subject: Subject,
-    metadata: StampMetadata,
-    issuer: IssuerName,
-    salt: [u8; 32],
-    issued_at: Timestamp,
-) -> Result<PreparedStamp, ApiError> {
     metadata.validate()?;
     let (prompt_commitment, prompt_salt) = match &metadata.prompt {
         Some(prompt) => (Some(prompt_commitment(&salt, prompt)), Some(salt)),
