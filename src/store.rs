@@ -43,9 +43,9 @@ pub trait LogStore: NodeSource<Error = StoreError> + Send + Sync + 'static {
     /// Number of leaves written (durable once [`LogStore::sync`] returned after the write).
     fn size(&self) -> Result<u64, StoreError>;
     /// Writes `leaves` at indices `size..`, together with `nodes` (the Merkle nodes they
-    /// complete) and their salts, atomically: after a crash either all of it is there or
-    /// none. Visible to reads at once; durable only once a later [`LogStore::sync`]
-    /// returns. Separate from `sync` so that the log can write its next batch while the
+    /// complete), atomically: after a crash either all of it is there or none; and their
+    /// prompt salts, which live apart. Visible to reads at once; durable only once a later
+    /// [`LogStore::sync`] returns. Separate from `sync` so that the log can write its next batch while the
     /// previous one is being made durable (pipelined group commit).
     fn write(&self, size_before: u64, leaves: &[&NewLeaf], nodes: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError>;
     /// Makes everything written so far durable on disk.
@@ -173,19 +173,11 @@ impl LogStore for SledStore {
 
     fn sync(&self) -> Result<(), StoreError> {
         // Salts live in a database of their own (they must be erasable for good), so this
-        // is two fsyncs. They run in parallel: an fsync costs milliseconds, and every stamp
-        // waiting on this sync waits for the slower one only. A crash between them leaves
-        // an orphan salt that commits to nothing, or a leaf whose stamp was never
-        // acknowledged (its salt never reached the issuer either): no promise is broken.
-        std::thread::scope(|scope| {
-            let salts = scope.spawn(|| self.salts.flush());
-            let logged = self.db.flush().map(drop).map_err(StoreError::from);
-            let salted = match salts.join() {
-                Ok(r) => r.map_err(StoreError::Salt),
-                Err(_) => Err(StoreError::Corrupt("the salt flush panicked".into())),
-            };
-            logged.and(salted)
-        })
+        // is two flushes. Salts first: a crash between them leaves at worst an orphan salt
+        // that commits to nothing, never a durable leaf whose salt was lost.
+        self.salts.flush()?;
+        self.db.flush()?;
+        Ok(())
     }
 
     fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
