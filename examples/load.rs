@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use ai_provenance::http::Limits;
-use ai_provenance::ratelimit::RateLimit;
-use ai_provenance::server::Application;
-use ai_provenance::service::ServiceConfig;
+use ai_provenance::service::ratelimit::RateLimit;
 use ai_provenance::statement::IssuerName;
+use ai_provenance::{Service, ServiceConfig};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
 
@@ -126,7 +125,7 @@ fn ms(d: Duration) -> f64 {
 struct Bench {
     base: String,
     token: String,
-    service: Arc<ai_provenance::service::Service>,
+    service: Arc<Service>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,11 +133,11 @@ fn start_service() -> anyhow::Result<Bench> {
     let dir = tempfile::tempdir()?;
     let mut config = ServiceConfig::new(dir.path().join("data"), dir.path().join("keys"), "load.test/log".into());
     config.stamp_rate = RateLimit { per_second: 1e9, burst: u32::MAX };
-    let app = Application::build(&config, "127.0.0.1:0".parse()?, Limits::default())?;
-    let token = app.service().tokens().create(IssuerName::parse("Load")?, false)?.secret;
-    let base = format!("http://{}", app.local_addr());
-    let service = app.service().clone();
-    tokio::spawn(app.into_server());
+    let service = Arc::new(Service::open(&config)?);
+    let token = service.create_token(IssuerName::parse("Load")?, false)?.secret;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(ai_provenance::run(listener, service.clone(), Limits::default(), std::future::pending()));
     Ok(Bench { base, token, service, _dir: dir })
 }
 
@@ -166,7 +165,7 @@ async fn stamps(client: &reqwest::Client, bench: &Bench, first: usize, count: us
 /// Appends `n` synthetic leaves through the log writer, as many at once as a batch
 /// takes, so the log and its indexes reach `n` entries quickly.
 async fn fill_log(bench: &Bench, n: u64) -> anyhow::Result<()> {
-    use ai_provenance::store::NewLeaf;
+    use ai_provenance::log::NewLeaf;
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -184,7 +183,7 @@ async fn fill_log(bench: &Bench, n: u64) -> anyhow::Result<()> {
                 leaf.extend_from_slice(b"\"}");
                 let content = ai_provenance::Sha256Digest::of(&i.to_be_bytes());
                 log.append(NewLeaf {
-                    leaf_hash: ai_provenance::merkle::leaf_hash(&leaf),
+                    leaf_hash: ai_provenance::log::merkle::leaf_hash(&leaf),
                     leaf,
                     content_sha256: content,
                     normalized_text_sha256: Some(ai_provenance::Sha256Digest::of(content.as_bytes())),
@@ -210,7 +209,7 @@ async fn upload(client: &reqwest::Client, bench: &Bench, total: usize) -> anyhow
     let chunk: &'static [u8] = Box::leak(vec![0x5Au8; 1 << 20].into_boxed_slice());
     let chunks = total / chunk.len();
     let body = futures_util::stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk)));
-    let meta: ai_provenance::stamp::StampMetadata = serde_json::from_value(json!({
+    let meta: ai_provenance::statement::request::StampMetadata = serde_json::from_value(json!({
         "kind": "video",
         "generator": {"provider": "ExampleAI", "model": "video-gen"},
         "disclosure": {"text": "This video was generated with AI.", "lang": "en"}
@@ -219,7 +218,7 @@ async fn upload(client: &reqwest::Client, bench: &Bench, total: usize) -> anyhow
     let resp = client
         .post(format!("{}/v1/stamps/upload", bench.base))
         .bearer_auth(&bench.token)
-        .header("Aiprov-Metadata", ai_provenance::client::metadata_header(&meta))
+        .header("Aiprov-Metadata", ai_provenance::cli::client::metadata_header(&meta))
         .header(reqwest::header::CONTENT_LENGTH, (chunks << 20).to_string())
         .body(reqwest::Body::wrap_stream(body))
         .send()

@@ -6,8 +6,8 @@
 //! ```
 //! With no folder it stamps three lines of copy generated in memory.
 
-use ai_provenance::batch::{collect_files, stamp_files, StampTemplate};
-use ai_provenance::client::Client;
+use ai_provenance::cli::batch::{collect_files, stamp_files, StampTemplate};
+use ai_provenance::cli::client::Client;
 use ai_provenance::statement::{Disclosure, Generator, HumanOversight, Kind};
 
 #[tokio::main]

@@ -1,11 +1,17 @@
 //! `ApiError`: every error a client can see, and the one place that maps each to an
-//! HTTP status and the JSON body `{"error":{"code":...,"message":...}}` (DESIGN §6).
-//! Internal errors answer 500 with a generic message; their cause chain goes to the log.
+//! HTTP status and the JSON body `{"error":{"code":...,"message":...}}` (docs/contract.md
+//! §6). Domain modules return their own small error enums; the `From` impls here turn
+//! each into its status and code. Internal errors answer 500 with a generic message;
+//! their cause chain goes to the log.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::content::fetch::FetchError;
+use crate::content::StreamError;
+use crate::statement::pii::PersonalData;
+use crate::statement::request::RequestError;
 use crate::statement::FieldError;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +87,65 @@ impl ApiError {
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         Self::Unprocessable { code: "invalid_field", field: Some(e.field.to_owned()), message: e.to_string() }
+    }
+}
+
+impl From<PersonalData> for ApiError {
+    fn from(e: PersonalData) -> Self {
+        Self::Unprocessable { code: "personal_data", field: Some(e.field.to_owned()), message: e.to_string() }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Field(e) => e.into(),
+            RequestError::PersonalData(e) => e.into(),
+            RequestError::Content { field, message } => {
+                Self::Unprocessable { code: "invalid_content", field: field.map(str::to_owned), message }
+            }
+            e @ RequestError::Base64(_) => Self::bad_request("invalid_base64", e.to_string()),
+        }
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(e: FetchError) -> Self {
+        let message = e.to_string();
+        match e {
+            FetchError::InvalidUrl(_) => {
+                Self::Unprocessable { code: "invalid_url", field: Some("url".into()), message }
+            }
+            FetchError::Forbidden(_) => {
+                Self::Unprocessable { code: "url_forbidden", field: Some("url".into()), message }
+            }
+            FetchError::Unresolvable(_) => Self::unprocessable("url_unresolvable", message),
+            FetchError::Status(_) => Self::unprocessable("url_status", message),
+            FetchError::TooManyRedirects => Self::unprocessable("url_redirects", message),
+            // The remote resource is too large, not this request: 422, not 413.
+            FetchError::TooLarge { .. } => Self::unprocessable("url_too_large", message),
+            FetchError::Unreachable(_) => Self::BadGateway { code: "url_unreachable", message },
+            FetchError::Timeout(_) => Self::GatewayTimeout { code: "url_timeout", message },
+        }
+    }
+}
+
+/// A streamed body that could not be hashed to its end.
+impl<E: std::fmt::Display> From<StreamError<E>> for ApiError {
+    fn from(e: StreamError<E>) -> Self {
+        match e {
+            StreamError::TooLarge { max_bytes, .. } => Self::PayloadTooLarge(format!(
+                "the body exceeds the {max_bytes} bytes this service accepts for a streamed upload (--max-upload-bytes)"
+            )),
+            StreamError::Source(e) => {
+                Self::bad_request("incomplete_body", format!("the request body could not be read to its end: {e}"))
+            }
+            StreamError::Idle { idle, seen } => Self::RequestTimeout(format!(
+                "the request body stopped after {seen} bytes: nothing arrived for {} s (--upload-idle-secs)",
+                idle.as_secs()
+            )),
+            StreamError::Hasher(e) => Self::internal(anyhow::anyhow!("hashing a streamed body: {e}")),
+        }
     }
 }
 

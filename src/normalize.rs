@@ -1,4 +1,4 @@
-//! Text normalisation for the normalized text hash (DESIGN §2): Unicode NFC, every run
+//! Text normalisation for the normalized text hash (docs/contract.md §2): Unicode NFC, every run
 //! of whitespace folded to one space, leading and trailing whitespace removed. It lets a
 //! reader who copied text off a web page (where line breaks and spacing change) find and
 //! verify the stamp of the original copy.

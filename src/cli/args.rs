@@ -1,17 +1,28 @@
-//! Command-line flags and their environment variables: the only place that reads the
-//! environment. Each flag of `serve` also works as `AIPROV_*`.
+//! Every command-line flag and its environment variable, each defined once: the only
+//! place that reads the environment. Each flag of `serve` also works as `AIPROV_*`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 
-use crate::fetch::FetchConfig;
-use crate::service::ServiceConfig;
+use crate::content::fetch::FetchConfig;
+use crate::keys::Passphrase;
+use crate::service::ratelimit::RateLimit;
+use crate::service::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+use crate::statement::{HumanOversight, Kind};
 
 /// The default origin line of checkpoints; operators set their own (a host name and
 /// path they control, as C2SP tlog-checkpoint recommends).
 pub const DEFAULT_ORIGIN: &str = "localhost/ai-provenance";
+
+/// The keys directory, the one definition of `--keys`.
+#[derive(Debug, Clone, Args)]
+pub struct KeysDirArg {
+    /// Directory of the signing keys (created with mode 0600 on first start).
+    #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
+    pub keys: PathBuf,
+}
 
 /// Where the service's state lives.
 #[derive(Debug, Clone, Args)]
@@ -19,9 +30,8 @@ pub struct StateArgs {
     /// Directory of the sled database.
     #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
     pub data: PathBuf,
-    /// Directory of the signing keys (created with mode 0600 on first start).
-    #[arg(long = "keys", env = "AIPROV_KEYS", default_value = "./keys")]
-    pub keys: PathBuf,
+    #[command(flatten)]
+    pub keys: KeysDirArg,
     /// Origin line of the log's checkpoints and name of its note key.
     #[arg(long = "origin", env = "AIPROV_ORIGIN", default_value = DEFAULT_ORIGIN)]
     pub origin: String,
@@ -29,11 +39,24 @@ pub struct StateArgs {
 
 impl StateArgs {
     pub fn service_config(&self) -> ServiceConfig {
-        ServiceConfig::new(self.data.clone(), self.keys.clone(), self.origin.clone())
+        ServiceConfig::new(self.data.clone(), self.keys.keys.clone(), self.origin.clone())
     }
 }
 
 impl ServeArgs {
+    /// The service configuration these flags describe (the key passphrase comes from the
+    /// environment alone: see [`key_passphrase`]).
+    ///
+    /// # Errors
+    /// When `AIPROV_KEY_PASSPHRASE` is not UTF-8.
+    pub fn service_config(&self) -> anyhow::Result<ServiceConfig> {
+        let mut config = self.state.service_config();
+        config.key_passphrase = key_passphrase()?;
+        config.stamp_rate = RateLimit { per_second: self.stamp_rate, burst: self.stamp_burst };
+        self.apply_limits(&mut config);
+        Ok(config)
+    }
+
     /// Applies the body and fetch limits of these flags to `config`.
     pub fn apply_limits(&self, config: &mut ServiceConfig) {
         config.max_upload_bytes = self.max_upload_bytes;
@@ -63,10 +86,10 @@ pub struct ServeArgs {
     #[arg(long = "stamp-burst", env = "AIPROV_STAMP_BURST", default_value_t = ServiceConfig::DEFAULT_STAMP_RATE.burst)]
     pub stamp_burst: u32,
     /// Largest streamed body (POST /v1/stamps/upload, /v1/verify/upload) in bytes; past it: 413.
-    #[arg(long = "max-upload-bytes", env = "AIPROV_MAX_UPLOAD_BYTES", default_value_t = crate::upload::DEFAULT_MAX_UPLOAD_BYTES)]
+    #[arg(long = "max-upload-bytes", env = "AIPROV_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
     /// Longest pause, in seconds, within a streamed body before it is refused with 408.
-    #[arg(long = "upload-idle-secs", env = "AIPROV_UPLOAD_IDLE_SECS", default_value_t = crate::upload::DEFAULT_UPLOAD_IDLE_SECS)]
+    #[arg(long = "upload-idle-secs", env = "AIPROV_UPLOAD_IDLE_SECS", default_value_t = DEFAULT_UPLOAD_IDLE_SECS)]
     pub upload_idle_secs: u64,
     /// Verification by URL may fetch loopback, private and other non-public addresses
     /// (off by default: the public must not reach the operator's own network through it).
@@ -86,6 +109,221 @@ pub struct ServeArgs {
     pub fetch_timeout_secs: u64,
     #[command(flatten)]
     pub state: StateArgs,
+}
+
+#[derive(Parser)]
+#[command(name = "aiprov", version, about = "Signed, logged, verifiable disclosures of AI involvement in content")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve(ServeArgs),
+    /// Manage issuer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Stamp a file, a folder (recursively) or stdin through a running service.
+    Stamp(StampArgs),
+    /// Verify a receipt offline, with the service's public keys only.
+    Verify(VerifyArgs),
+    /// Audit the log: recompute the tree from every leaf, check every signature and the
+    /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
+    Audit(AuditArgs),
+    /// Manage the signing keys (with the server stopped: it loads its keys at start).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Export the erasure register (when, which stamp, by whom) as JSON lines.
+    Erasures {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Create the signing keys in the keys directory if there are none yet, and print them.
+    Keygen {
+        #[command(flatten)]
+        keys: KeysDirArg,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct StampArgs {
+    /// A file or folder to stamp; `-` or nothing reads stdin.
+    pub path: Option<PathBuf>,
+    /// The service's base URL.
+    #[arg(long, env = "AIPROV_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The issuer token.
+    #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[arg(long, value_parser = parse_kind, default_value = "marketing_copy")]
+    pub kind: Kind,
+    #[arg(long)]
+    pub provider: String,
+    #[arg(long)]
+    pub model: String,
+    #[arg(long)]
+    pub model_version: Option<String>,
+    /// The disclosure text shown to readers.
+    #[arg(long)]
+    pub disclosure: String,
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+    /// IPTC digital source type URI (default: by kind).
+    #[arg(long)]
+    pub digital_source_type: Option<String>,
+    #[arg(long, value_parser = parse_oversight)]
+    pub human_oversight: Option<HumanOversight>,
+    /// The prompt, committed to with a salt and never stored by the service.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Send only each file's SHA-256 and size, hashed here, for assets that must stay
+    /// private (otherwise small files go inline and larger ones are streamed).
+    #[arg(long)]
+    pub hash_only: bool,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Where to append one JSON line per file (receipt and salt, or the error).
+    #[arg(long, default_value = "receipts.jsonl")]
+    pub out: PathBuf,
+}
+
+pub fn parse_kind(s: &str) -> Result<Kind, String> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| "one of marketing_copy, image, video, audio, recommendation_explanation, other".to_owned())
+}
+
+pub fn parse_oversight(s: &str) -> Result<HumanOversight, String> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| "one of none, reviewed, edited".to_owned())
+}
+
+#[derive(clap::Args)]
+#[group(id = "content", multiple = false)]
+pub struct VerifyContent {
+    /// The content as a file.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The content as text.
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The receipt (JSON) to verify.
+    #[arg(long)]
+    pub receipt: PathBuf,
+    #[command(flatten)]
+    pub content: VerifyContent,
+    /// The service's keys: its base URL (fetches /v1/keys), a saved copy of /v1/keys,
+    /// or one base64 Ed25519 statement key (then give --log-key too).
+    #[arg(long)]
+    pub key: String,
+    /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct AuditTarget {
+    /// A data directory to audit offline. Use a copy: sled opens a directory in one process only.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The base URL of a running service to audit remotely.
+    #[arg(long)]
+    pub url: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub target: AuditTarget,
+    /// With --data: the keys directory whose keyring.json holds the public keys.
+    #[command(flatten)]
+    pub keys: KeysDirArg,
+    /// With --url: the file remembering the last audited checkpoint and the log's key;
+    /// the next audit checks that the log only grew since.
+    #[arg(long, default_value = "aiprov-audit.json")]
+    pub state: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Retire the statement-signing key and create a new one. The retired key stays
+    /// published, so receipts it signed keep verifying; its private key file is removed.
+    /// The checkpoint key, the log's identity, is not rotated. Stop the server first or
+    /// restart it after: it signs with the key it loaded until its next start. With
+    /// AIPROV_KEY_PASSPHRASE set, the new key file is encrypted.
+    Rotate {
+        #[command(flatten)]
+        keys: KeysDirArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an issuer token; the token is printed alone on the last line of stdout.
+    Create {
+        /// The issuer's name, written into every statement stamped with this token.
+        #[arg(long)]
+        issuer: String,
+        /// An admin token: manages tokens, erases any stamp's prompt link, exports the
+        /// erasure register.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// List every token (never the secrets) as JSON lines.
+    List {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Revoke a token by its id (from `token list`); it fails from the next request on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+/// `AIPROV_KEY_PASSPHRASE`: decrypts passphrase-protected key files and encrypts new
+/// ones. Taken from the environment alone, never a flag: a flag shows in `ps`.
+///
+/// # Errors
+/// When the variable is set but not UTF-8.
+pub fn key_passphrase() -> anyhow::Result<Option<Passphrase>> {
+    match std::env::var("AIPROV_KEY_PASSPHRASE") {
+        Ok(p) => Ok(Some(Passphrase::new(p))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("AIPROV_KEY_PASSPHRASE is not valid UTF-8"),
+    }
+}
+
+/// How logs are filtered (`AIPROV_LOG`, as `tracing`'s `EnvFilter` directives; default
+/// `info`) and whether they are coloured (on a terminal, unless `NO_COLOR` is set).
+pub struct LogSettings {
+    pub filter: String,
+    pub color: bool,
+}
+
+impl LogSettings {
+    pub fn from_env() -> Self {
+        Self {
+            filter: std::env::var("AIPROV_LOG").unwrap_or_else(|_| "info".into()),
+            color: std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use base64::Engine;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::client::{Client, ClientError};
+use crate::api::StampResponse;
+use crate::cli::client::{Client, ClientError};
 use crate::content::hash_file;
-use crate::service::StampResponse;
-use crate::stamp::{StampMetadata, StampRequest};
+use crate::statement::request::{StampMetadata, StampRequest};
 use crate::statement::{DigitalSourceType, Disclosure, Generator, HumanOversight, Kind, MediaType};
 
 /// Files up to this size are sent whole in JSON (as `text` or `content_base64`);

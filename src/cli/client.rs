@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::service::StampResponse;
-use crate::stamp::{StampMetadata, StampRequest};
-use crate::upload::METADATA_HEADER;
+use crate::api::StampResponse;
+use crate::api::METADATA_HEADER;
+use crate::statement::request::{StampMetadata, StampRequest};
 use crate::verify::TrustAnchors;
 
 #[derive(Debug, thiserror::Error)]
@@ -256,7 +256,8 @@ mod tests {
         let header = metadata_header(&metadata);
         assert!(header.is_ascii() && !header.contains('\n'), "{header}");
         assert!(reqwest::header::HeaderValue::from_str(&header).is_ok());
-        let back = crate::upload::parse_metadata(Some(header.as_bytes())).unwrap();
+        // What the server does with the header value once it is UTF-8 (http::upload).
+        let back: StampMetadata = serde_json::from_str(&header).unwrap();
         assert_eq!(back.disclosure.text, "Mit KI erzeugt 🤖");
         assert_eq!(back.prompt, metadata.prompt);
         assert_eq!(back.generator, metadata.generator);

@@ -1,4 +1,4 @@
-//! Fetching a URL to verify what it serves (DESIGN §6; SB 942's public detection tool),
+//! Fetching a URL to verify what it serves (docs/contract.md §6; SB 942's public detection tool),
 //! without letting the public turn the service into a proxy into its own network.
 //!
 //! Rules: only `http` and `https`; the host is resolved first and every address it
@@ -16,7 +16,6 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::content::{HashedContent, StreamingHasher};
-use crate::error::ApiError;
 
 /// Redirects followed at most, each checked like the first URL.
 pub const MAX_REDIRECTS: usize = 3;
@@ -68,27 +67,6 @@ pub enum FetchError {
     TooLarge { max_bytes: u64 },
     #[error("the URL did not answer in full within {0:?}")]
     Timeout(Duration),
-}
-
-impl From<FetchError> for ApiError {
-    fn from(e: FetchError) -> Self {
-        let message = e.to_string();
-        match e {
-            FetchError::InvalidUrl(_) => {
-                ApiError::Unprocessable { code: "invalid_url", field: Some("url".into()), message }
-            }
-            FetchError::Forbidden(_) => {
-                ApiError::Unprocessable { code: "url_forbidden", field: Some("url".into()), message }
-            }
-            FetchError::Unresolvable(_) => ApiError::unprocessable("url_unresolvable", message),
-            FetchError::Status(_) => ApiError::unprocessable("url_status", message),
-            FetchError::TooManyRedirects => ApiError::unprocessable("url_redirects", message),
-            // The remote resource is too large, not this request: 422, not 413.
-            FetchError::TooLarge { .. } => ApiError::unprocessable("url_too_large", message),
-            FetchError::Unreachable(_) => ApiError::BadGateway { code: "url_unreachable", message },
-            FetchError::Timeout(_) => ApiError::GatewayTimeout { code: "url_timeout", message },
-        }
-    }
 }
 
 /// Why `ip` is not a globally routable unicast address, or `None` when it is.

@@ -10,8 +10,8 @@ use std::io::Read;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
+use crate::content::ContentHashes;
 use crate::normalize::normalized_text_sha256;
-use crate::verify::ContentHashes;
 use crate::Sha256Digest;
 
 /// Size of the read buffer for files: large enough that syscalls do not dominate.

@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::service::tokens::TokenId;
 use crate::service::{blocking, Service};
 use crate::statement::IssuerName;
-use crate::tokens::TokenId;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tokens", web::get().to(list_tokens))
         .route("/admin/tokens", web::post().to(create_token))
         .route("/admin/tokens/{id}", web::delete().to(revoke_token))
@@ -17,14 +17,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The `Authorization` header value, if any (a non-ASCII value counts as malformed).
-pub fn authorization(req: &HttpRequest) -> Option<&str> {
+pub(super) fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""))
 }
 
 async fn list_tokens(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     svc.authenticate_admin(authorization(&req))?;
     let svc = svc.into_inner();
-    let tokens = blocking(move || svc.tokens().list().map_err(ApiError::internal)).await?;
+    let tokens = blocking(move || svc.list_tokens()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
 }
 
@@ -44,7 +44,7 @@ async fn create_token(
     let who = svc.authenticate_admin(authorization(&req))?;
     let CreateToken { issuer, admin } = body.into_inner();
     let svc = svc.into_inner();
-    let token = blocking(move || svc.tokens().create(issuer, admin).map_err(ApiError::internal)).await?;
+    let token = blocking(move || svc.create_token(issuer, admin)).await?;
     tracing::info!(by = %who.issuer, id = %token.id, admin, "token created");
     Ok(HttpResponse::Created().json(serde_json::json!({ "id": token.id, "token": token.secret, "admin": admin })))
 }
@@ -58,8 +58,7 @@ async fn revoke_token(
     let id = TokenId::parse(&path).map_err(|m| ApiError::bad_request("invalid_id", m))?;
     let svc = svc.into_inner();
     let lookup = id.clone();
-    let revoked = blocking(move || svc.tokens().revoke(&lookup).map_err(ApiError::internal)).await?;
-    let revoked = revoked.ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))?;
+    let revoked = blocking(move || svc.revoke_token(&lookup)).await?;
     tracing::info!(by = %who.issuer, id = %id, "token revoked");
     Ok(HttpResponse::Ok().json(revoked))
 }

@@ -1,18 +1,18 @@
-//! `GET /v1/stamps/{id}/badge.svg`: the stamp's "AI-generated" badge (see [`crate::badge`]).
+//! `GET /v1/stamps/{id}/badge.svg`: the stamp's "AI-generated" badge (see [`crate::statement::badge`]).
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::stamps::parse_id;
-use crate::badge::Badge;
 use crate::error::ApiError;
 use crate::service::{blocking, Service};
+use crate::statement::badge::Badge;
 
 /// A stamp never changes, so its badge may be cached; a week rather than forever so that
 /// a new badge design reaches pages in reasonable time.
 const CACHE_CONTROL: &str = "public, max-age=604800";
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stamps/{id}/badge.svg", web::get().to(badge));
 }
 

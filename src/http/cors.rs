@@ -14,7 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::HttpResponse;
 
 /// Whether `method path` is a public endpoint other origins may call.
-pub fn is_public(method: &Method, path: &str) -> bool {
+pub(super) fn is_public(method: &Method, path: &str) -> bool {
     match *method {
         Method::GET | Method::HEAD => {
             path == "/v1/stamps"
@@ -32,7 +32,7 @@ pub fn is_public(method: &Method, path: &str) -> bool {
 ///
 /// # Errors
 /// Only those of the wrapped service.
-pub async fn public_cors(
+pub(super) async fn public_cors(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {

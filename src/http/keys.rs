@@ -4,12 +4,12 @@ use actix_web::{web, HttpResponse};
 
 use crate::service::Service;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::get().to(keys));
 }
 
 async fn keys(svc: web::Data<Service>) -> HttpResponse {
-    let verifier = svc.log().verifier();
+    let verifier = svc.log_verifier();
     HttpResponse::Ok().json(serde_json::json!({
         "keys": svc.public_keys(),
         "log": { "origin": verifier.name(), "verifier_key": verifier.to_vkey_string() },

@@ -9,6 +9,7 @@ mod log;
 mod openapi;
 mod page;
 mod prompt;
+pub mod server;
 mod stamps;
 mod upload;
 mod verify;

@@ -7,9 +7,9 @@ use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 
 /// The document, served byte for byte as written.
-pub const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
+pub(super) const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(openapi));
 }
 

@@ -13,7 +13,7 @@ const CSS: &str = include_str!("../../assets/verify.css");
 const CSP: &str =
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/verify", web::get().to(|| async { asset("text/html; charset=utf-8", HTML) }))
         .route("/verify.js", web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .route("/verify.css", web::get().to(|| async { asset("text/css; charset=utf-8", CSS) }));

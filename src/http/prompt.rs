@@ -7,9 +7,9 @@ use super::admin::authorization;
 use super::stamps::parse_id;
 use crate::error::ApiError;
 use crate::service::{blocking, Service};
-use crate::stamp::MAX_PROMPT_CHARS;
+use crate::statement::request::MAX_PROMPT_CHARS;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stamps/{id}/prompt", web::delete().to(erase))
         .route("/stamps/{id}/prompt/verify", web::post().to(check));
 }

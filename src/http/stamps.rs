@@ -7,12 +7,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::receipt::StampId;
 use crate::service::{blocking, ContentQuery, Service, MAX_LOOKUP};
-use crate::stamp::StampRequest;
+use crate::statement::receipt::StampId;
+use crate::statement::request::StampRequest;
 use crate::Sha256Digest;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stamps", web::post().to(create))
         .route("/stamps", web::get().to(lookup))
         .route("/stamps/{id}", web::get().to(get));
@@ -42,7 +42,7 @@ mod tests {
     }
 }
 
-pub fn parse_id(raw: &str) -> Result<StampId, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<StampId, ApiError> {
     Sha256Digest::from_hex(raw)
         .map(StampId)
         .map_err(|e| ApiError::bad_request("invalid_id", format!("a stamp id is 64 hex digits: {e}")))

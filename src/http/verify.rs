@@ -2,10 +2,11 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::api::VerifyRequest;
 use crate::error::ApiError;
-use crate::service::{Service, VerifyRequest};
+use crate::service::Service;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/verify", web::post().to(verify));
 }
 

@@ -51,7 +51,7 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::statement::Timestamp;
+use crate::time::Timestamp;
 use crate::Sha256Digest;
 
 /// Identifies a public key: 16 hex digits, the first 8 bytes of SHA-256(public key).

@@ -1,4 +1,4 @@
-//! Prompt salts, kept apart so they can be erased for good (DESIGN §4, crypto-shredding).
+//! Prompt salts, kept apart so they can be erased for good (docs/contract.md §4, crypto-shredding).
 //!
 //! Deleting a key in sled only marks it deleted: the old bytes stay in its log files
 //! until sled happens to reclaim the segment. A promise of erasure needs more, so salts
@@ -37,7 +37,7 @@ struct Generation {
 }
 
 /// The erasable store of prompt salts, keyed by stamp id.
-pub struct SaltStore {
+pub(super) struct SaltStore {
     root: PathBuf,
     // Writers (stamping) take the read lock: sled handles their concurrency. Only a
     // compaction, which swaps the database, takes the write lock.
@@ -50,7 +50,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O or database errors.
-    pub fn open(data_dir: &Path) -> Result<Self, SaltError> {
+    pub(super) fn open(data_dir: &Path) -> Result<Self, SaltError> {
         let current_path = data_dir.join(CURRENT_FILE);
         let number = match fs::read_to_string(&current_path) {
             Ok(s) => s
@@ -83,7 +83,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On database errors.
-    pub fn insert_all<'a>(
+    pub(super) fn insert_all<'a>(
         &self,
         salts: impl IntoIterator<Item = (&'a Sha256Digest, &'a [u8; 32])>,
     ) -> Result<(), SaltError> {
@@ -104,7 +104,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On database errors.
-    pub fn flush(&self) -> Result<(), SaltError> {
+    pub(super) fn flush(&self) -> Result<(), SaltError> {
         // Under the read lock: a compaction swapping generations meanwhile has copied and
         // flushed every salt of the old one already.
         self.read().db.flush()?;
@@ -113,7 +113,7 @@ impl SaltStore {
 
     /// # Errors
     /// On database errors or a damaged value.
-    pub fn get(&self, id: &Sha256Digest) -> Result<Option<[u8; 32]>, SaltError> {
+    pub(super) fn get(&self, id: &Sha256Digest) -> Result<Option<[u8; 32]>, SaltError> {
         match self.read().db.get(id.as_bytes())? {
             Some(v) => {
                 <[u8; 32]>::try_from(&v[..]).map(Some).map_err(|_| SaltError::Corrupt("a salt is not 32 bytes".into()))
@@ -128,7 +128,7 @@ impl SaltStore {
     /// # Errors
     /// On I/O or database errors. The salt is unreadable through the store as soon as
     /// this returns `Ok`, and gone from disk once the compaction inside it finished.
-    pub fn erase(&self, id: &Sha256Digest) -> Result<bool, SaltError> {
+    pub(super) fn erase(&self, id: &Sha256Digest) -> Result<bool, SaltError> {
         let existed = {
             let g = self.read();
             let old = g.db.remove(id.as_bytes())?;
@@ -148,7 +148,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O or database errors; the old generation stays current then.
-    pub fn compact(&self) -> Result<(), SaltError> {
+    pub(super) fn compact(&self) -> Result<(), SaltError> {
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         let next = g.number + 1;
         let next_dir = self.root.join(format!("salts-{next}"));

@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use crate::log::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use crate::log::merkle::{self, NodeId, NodeSource, TreeError};
+use crate::log::store::{LogStore, NewLeaf, StoreError};
+use crate::log::LogIndex;
 use crate::memo::{lock, Memo};
-use crate::merkle::{self, NodeId, NodeSource, TreeError};
-use crate::receipt::LogIndex;
-use crate::store::{LogStore, NewLeaf, StoreError};
 use crate::Sha256Digest;
 
 /// Most leaves in one batch: bounds the time a batch holds its callers and the memory
@@ -67,7 +67,7 @@ struct Job {
 }
 
 /// Adapts any `LogStore` (sized or not) to the Merkle code's `NodeSource`.
-pub struct Nodes<'a>(pub &'a dyn LogStore);
+struct Nodes<'a>(&'a dyn LogStore);
 
 impl NodeSource for Nodes<'_> {
     type Error = StoreError;
@@ -189,8 +189,68 @@ impl Log {
         rx.await.map_err(|_| LogError::WriterGone)?.map_err(LogError::AppendFailed)
     }
 
-    pub fn store(&self) -> &Arc<dyn LogStore> {
-        &self.store
+    /// The bytes of leaf `index` (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.store.leaf(index)?)
+    }
+
+    /// The leaf hash (stamp id) of leaf `index` (blocking).
+    ///
+    /// # Errors
+    /// When the leaf does not exist or storage fails.
+    pub fn leaf_hash(&self, index: LogIndex) -> Result<Sha256Digest, LogError> {
+        Ok(self.store.node(NodeId { level: 0, index: index.0 })?)
+    }
+
+    /// Where the leaf with this leaf hash (stamp id) is, if anywhere (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, LogError> {
+        Ok(self.store.index_of(leaf_hash)?)
+    }
+
+    /// Leaves whose content has the exact hash `sha256` or, when given, the normalised
+    /// text hash `normalized`: newest first, at most `limit`, and only leaves the newest
+    /// checkpoint covers, which is returned too (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn find_content(
+        &self,
+        sha256: &Sha256Digest,
+        normalized: Option<&Sha256Digest>,
+        limit: usize,
+    ) -> Result<(Vec<LogIndex>, SignedCheckpoint), LogError> {
+        let mut indices = self.store.find_by_content(sha256, limit)?;
+        if let Some(norm) = normalized {
+            indices.extend(self.store.find_by_normalized_text(norm, limit)?);
+        }
+        indices.sort_unstable_by(|a, b| b.cmp(a));
+        indices.dedup();
+        indices.truncate(limit);
+        let checkpoint = self.latest_checkpoint();
+        indices.retain(|i| i.0 < checkpoint.checkpoint.size);
+        Ok((indices, checkpoint))
+    }
+
+    /// The prompt salt of stamp `leaf_hash`, unless it was erased or never existed.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, LogError> {
+        Ok(self.store.prompt_salt(leaf_hash)?)
+    }
+
+    /// Erases the prompt salt of stamp `leaf_hash` for good; whether there was one.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, LogError> {
+        Ok(self.store.erase_prompt_salt(leaf_hash)?)
     }
 
     pub fn verifier(&self) -> &NoteVerifier {

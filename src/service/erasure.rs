@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::receipt::StampId;
-use crate::statement::{IssuerName, Timestamp};
-use crate::tokens::TokenId;
+use crate::service::tokens::TokenId;
+use crate::statement::receipt::StampId;
+use crate::statement::IssuerName;
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErasureRecord {

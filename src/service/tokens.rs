@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::statement::{IssuerName, Timestamp};
+use crate::statement::IssuerName;
+use crate::time::Timestamp;
 use crate::Sha256Digest;
 
 /// Every token starts with this, so secret scanners and people can recognise one.

@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use crate::statement::{Disclosure, IssuerName, Kind, Statement, Timestamp};
+use crate::statement::{Disclosure, IssuerName, Kind, Statement};
+use crate::time::Timestamp;
 
 /// The facts a badge shows, borrowed from a statement.
 #[derive(Debug, Clone, Copy)]

@@ -1,8 +1,7 @@
-//! A guard against personal data in recommendation explanations (DESIGN §4): explanations
+//! A guard against personal data in recommendation explanations (docs/contract.md §4): explanations
 //! speak of segments and data categories, never of a person. This catches the obvious
 //! identifiers (e-mail addresses, phone numbers); it is a seatbelt, not a DLP system.
 
-use crate::error::ApiError;
 use crate::statement::Explanation;
 
 /// Why a string looks like it identifies a person, or `None`.
@@ -46,19 +45,23 @@ fn looks_like_phone(s: &str) -> bool {
     false
 }
 
+/// A field that looks like it identifies a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: looks like {what}; explanations must not identify a person (use segments and data categories)")]
+pub struct PersonalData {
+    pub field: &'static str,
+    pub what: &'static str,
+}
+
 /// # Errors
-/// `422 personal_data` naming the first field that holds an identifier.
-pub fn check_explanation(e: &Explanation) -> Result<(), ApiError> {
-    let mut fields: Vec<(&str, &str)> = vec![("explanation.item", e.item.as_str())];
+/// [`PersonalData`] naming the first field that holds an identifier.
+pub fn check_explanation(e: &Explanation) -> Result<(), PersonalData> {
+    let mut fields: Vec<(&'static str, &str)> = vec![("explanation.item", e.item.as_str())];
     fields.extend(e.factors.iter().map(|f| ("explanation.factors.name", f.name.as_str())));
     fields.extend(e.data_categories.iter().map(|c| ("explanation.data_categories", c.as_str())));
     for (field, value) in fields {
         if let Some(what) = find_identifier(value) {
-            return Err(ApiError::Unprocessable {
-                code: "personal_data",
-                field: Some(field.into()),
-                message: format!("{field}: looks like {what}; explanations must not identify a person (use segments and data categories)"),
-            });
+            return Err(PersonalData { field, what });
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Signing statements and the receipt that proves a stamp (DESIGN §2 and §3, contract).
+//! Signing statements and the receipt that proves a stamp (docs/contract.md §2 and §3, contract).
 //!
 //! - signature: Ed25519 over `JCS(statement)`, carried as `{"alg","kid","sig"}` with
 //!   `sig` in base64url without padding;
@@ -14,22 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::jcs::{self, JcsError};
 use crate::keys::{KeyId, SecretKey};
-use crate::merkle;
+use crate::log::merkle;
+use crate::log::LogIndex;
 use crate::statement::Statement;
 use crate::Sha256Digest;
 
 pub const ALG_ED25519: &str = "Ed25519";
-
-/// A position in the log: leaves are numbered from 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct LogIndex(pub u64);
-
-impl fmt::Display for LogIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// The id of a stamp: the RFC 6962 leaf hash of its log leaf, shown as 64 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! Turning a stamp request into a statement: decoding and hashing the content, the
-//! prompt commitment (DESIGN §4), defaults and validation. Pure: no I/O, no clock
+//! prompt commitment (docs/contract.md §4), defaults and validation. Pure: no I/O, no clock
 //! other than `issued_at`, so every rule is unit-tested here.
 
 use base64::engine::general_purpose::STANDARD;
@@ -8,14 +8,31 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::content::HashedContent;
-use crate::error::ApiError;
 use crate::normalize::normalized_text_sha256;
-use crate::pii;
+use crate::statement::pii::{self, PersonalData};
 use crate::statement::{
-    DigitalSourceType, Disclosure, Explanation, Generator, HumanOversight, IssuerName, Kind, MediaType, Statement,
-    Subject, Timestamp, STATEMENT_TYPE,
+    DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind, MediaType,
+    Statement, Subject, STATEMENT_TYPE,
 };
+use crate::time::Timestamp;
 use crate::Sha256Digest;
+
+/// Why a stamp request cannot become a statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A field breaks its rule.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// The content is missing, given in more than one form, or empty.
+    #[error("{message}")]
+    Content { field: Option<&'static str>, message: String },
+    /// `content_base64` is not standard base64.
+    #[error("content_base64 is not valid standard base64: {0}")]
+    Base64(String),
+    /// A field of an explanation looks like it identifies a person.
+    #[error(transparent)]
+    PersonalData(#[from] PersonalData),
+}
 
 /// Longest prompt accepted (characters). Prompts are hashed, never stored.
 pub const MAX_PROMPT_CHARS: usize = 200_000;
@@ -157,10 +174,9 @@ impl StampRequest {
     /// # Errors
     /// `422` unless exactly one content form is given (and `size` only with `sha256`);
     /// `400` for undecodable base64.
-    pub fn into_parts(self) -> Result<(StampContent, StampMetadata), ApiError> {
-        let not_one = || ApiError::Unprocessable {
-            code: "invalid_content",
-            field: Some("text".into()),
+    pub fn into_parts(self) -> Result<(StampContent, StampMetadata), RequestError> {
+        let not_one = || RequestError::Content {
+            field: Some("text"),
             message: "send the content as exactly one of text, content_base64 or sha256".into(),
         };
         let provided = [self.text.is_some(), self.content_base64.is_some(), self.sha256.is_some()];
@@ -168,17 +184,13 @@ impl StampRequest {
             return Err(not_one());
         }
         if self.size.is_some() && self.sha256.is_none() {
-            return Err(ApiError::Unprocessable {
-                code: "invalid_field",
-                field: Some("size".into()),
-                message: "size: is computed from the content; send it only with sha256".into(),
-            });
+            return Err(FieldError::new("size", "is computed from the content; send it only with sha256").into());
         }
         let content = match (self.text, self.content_base64, self.sha256) {
             (Some(text), _, _) => StampContent::Text(text),
-            (_, Some(b64), _) => StampContent::Bytes(STANDARD.decode(b64.trim()).map_err(|e| {
-                ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
-            })?),
+            (_, Some(b64), _) => {
+                StampContent::Bytes(STANDARD.decode(b64.trim()).map_err(|e| RequestError::Base64(e.to_string()))?)
+            }
             (_, _, Some(sha256)) => StampContent::Digest { sha256, size: self.size },
             (None, None, None) => return Err(not_one()),
         };
@@ -202,25 +214,17 @@ impl StampContent {
     ///
     /// # Errors
     /// `422` for empty content, or text with a media type that is not `text/*`.
-    pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, ApiError> {
+    pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, RequestError> {
         let octet_stream = || MediaType::parse("application/octet-stream");
-        let empty = |field: &str, what: &str| ApiError::Unprocessable {
-            code: "invalid_field",
-            field: Some(field.into()),
-            message: format!("{field}: {what} must not be empty"),
-        };
+        let empty = |field: &'static str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
         Ok(match self {
             Self::Text(text) => {
                 if text.trim().is_empty() {
-                    return Err(empty("text", "text"));
+                    return Err(empty("text", "text").into());
                 }
                 let media_type = match media_type {
                     Some(m) if !m.is_text() => {
-                        return Err(ApiError::Unprocessable {
-                            code: "invalid_field",
-                            field: Some("media_type".into()),
-                            message: "media_type: text content needs a text/* media type".into(),
-                        })
+                        return Err(FieldError::new("media_type", "text content needs a text/* media type").into())
                     }
                     Some(m) => m,
                     None => MediaType::parse("text/plain; charset=utf-8")?,
@@ -234,7 +238,7 @@ impl StampContent {
             }
             Self::Bytes(bytes) => {
                 if bytes.is_empty() {
-                    return Err(empty("content_base64", "content"));
+                    return Err(empty("content_base64", "content").into());
                 }
                 let media_type = match media_type {
                     Some(m) => m,
@@ -263,8 +267,7 @@ impl StampContent {
             },
             Self::Streamed(hashed) => {
                 if hashed.size == 0 {
-                    return Err(ApiError::Unprocessable {
-                        code: "invalid_content",
+                    return Err(RequestError::Content {
                         field: None,
                         message: "the request body is empty: send the asset's bytes".into(),
                     });
@@ -293,7 +296,7 @@ impl StampMetadata {
     ///
     /// # Errors
     /// `422` naming the field at fault.
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), RequestError> {
         self.generator.validate()?;
         self.disclosure.validate()?;
         match (self.kind, &self.explanation) {
@@ -302,18 +305,10 @@ impl StampMetadata {
                 pii::check_explanation(e)?;
             }
             (Kind::RecommendationExplanation, None) => {
-                return Err(ApiError::Unprocessable {
-                    code: "invalid_field",
-                    field: Some("explanation".into()),
-                    message: "explanation: required for kind recommendation_explanation".into(),
-                })
+                return Err(FieldError::new("explanation", "required for kind recommendation_explanation").into())
             }
             (_, Some(_)) => {
-                return Err(ApiError::Unprocessable {
-                    code: "invalid_field",
-                    field: Some("explanation".into()),
-                    message: "explanation: only allowed for kind recommendation_explanation".into(),
-                })
+                return Err(FieldError::new("explanation", "only allowed for kind recommendation_explanation").into())
             }
             (_, None) => {}
         }
@@ -322,13 +317,11 @@ impl StampMetadata {
             // and oversized prompts are refused.
             let chars = prompt.chars().count();
             if prompt.trim().is_empty() || chars > MAX_PROMPT_CHARS {
-                return Err(ApiError::Unprocessable {
-                    code: "invalid_field",
-                    field: Some("prompt".into()),
-                    message: format!(
-                        "prompt: must be 1 to {MAX_PROMPT_CHARS} characters (got {chars}); omit it when there is none"
-                    ),
-                });
+                return Err(FieldError::new(
+                    "prompt",
+                    format!("must be 1 to {MAX_PROMPT_CHARS} characters (got {chars}); omit it when there is none"),
+                )
+                .into());
             }
         }
         Ok(())
@@ -345,7 +338,7 @@ pub fn prepare(
     issuer: IssuerName,
     salt: [u8; 32],
     issued_at: Timestamp,
-) -> Result<PreparedStamp, ApiError> {
+) -> Result<PreparedStamp, RequestError> {
     let (content, metadata) = req.into_parts()?;
     prepare_content(content, metadata, issuer, salt, issued_at)
 }
@@ -361,7 +354,7 @@ pub fn prepare_content(
     issuer: IssuerName,
     salt: [u8; 32],
     issued_at: Timestamp,
-) -> Result<PreparedStamp, ApiError> {
+) -> Result<PreparedStamp, RequestError> {
     let subject = content.into_subject(metadata.media_type.clone())?;
     metadata.validate()?;
     let (prompt_commitment, prompt_salt) = match &metadata.prompt {
@@ -437,10 +430,10 @@ mod tests {
     fn exactly_one_content_form() {
         let mut two = base();
         two["content_base64"] = json!("aGk=");
-        assert!(matches!(prepare(req(two), issuer(), [0; 32], Timestamp::now()), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(prepare(req(two), issuer(), [0; 32], Timestamp::now()), Err(RequestError::Content { .. })));
         let mut none = base();
         none.as_object_mut().unwrap().remove("text");
-        assert!(matches!(prepare(req(none), issuer(), [0; 32], Timestamp::now()), Err(ApiError::Unprocessable { .. })));
+        assert!(matches!(prepare(req(none), issuer(), [0; 32], Timestamp::now()), Err(RequestError::Content { .. })));
     }
 
     #[test]
@@ -448,10 +441,7 @@ mod tests {
         let mut v = base();
         v.as_object_mut().unwrap().remove("text");
         v["content_base64"] = json!("not base64!!");
-        assert!(matches!(
-            prepare(req(v), issuer(), [0; 32], Timestamp::now()),
-            Err(ApiError::BadRequest { code: "invalid_base64", .. })
-        ));
+        assert!(matches!(prepare(req(v), issuer(), [0; 32], Timestamp::now()), Err(RequestError::Base64(_))));
     }
 
     #[test]
@@ -491,10 +481,7 @@ mod tests {
         assert_eq!(subject.normalized_text_sha256, None);
 
         let empty = crate::content::hash_reader(&b""[..], 4).unwrap();
-        assert!(matches!(
-            StampContent::Streamed(empty).into_subject(None),
-            Err(ApiError::Unprocessable { code: "invalid_content", .. })
-        ));
+        assert!(matches!(StampContent::Streamed(empty).into_subject(None), Err(RequestError::Content { .. })));
     }
 
     #[test]
@@ -505,7 +492,7 @@ mod tests {
         metadata.validate().unwrap();
         assert!(!format!("{metadata:?}").contains("slogan"));
         metadata.prompt = Some("  ".into());
-        assert!(matches!(metadata.validate(), Err(ApiError::Unprocessable { field: Some(f), .. }) if f == "prompt"));
+        assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field: "prompt", .. }))));
         v["text"] = json!("content is not metadata");
         assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
     }

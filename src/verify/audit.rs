@@ -1,9 +1,9 @@
-//! Auditing the log without trusting the operator (DESIGN §3): recompute the Merkle tree
+//! Auditing the log without trusting the operator (docs/contract.md §3): recompute the Merkle tree
 //! from every leaf, check every leaf's signature, compare with the signed checkpoint,
 //! and (remotely) check that the log only grew since the last audit.
 //!
 //! [`Auditor`] consumes leaves in order and is fed either from a copy of the sled data
-//! ([`audit_store`]) or over HTTP ([`audit_remote`]), so both audits apply the same rules.
+//! ([`audit_log`]) or over HTTP ([`audit_remote`]), so both audits apply the same rules.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,13 +13,12 @@ use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, NoteVerifier};
 use crate::jcs;
 use crate::keys::{KeyId, KeyPurpose, PublicKeyInfo};
-use crate::log::Nodes;
-use crate::merkle::{self, MemoryTree, NodeSource};
-use crate::receipt::{LogIndex, SignedStatement};
-use crate::store::{LogStore, SledStore};
+use crate::log::checkpoint::{Checkpoint, NoteVerifier};
+use crate::log::merkle::{self, MemoryTree, NodeSource};
+use crate::log::{LogIndex, LogReader};
+use crate::statement::receipt::SignedStatement;
 use crate::Sha256Digest;
 
 /// One thing wrong with the log.
@@ -179,7 +178,7 @@ impl Auditor {
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("storage: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::log::StoreError),
     #[error("keys: {0}")]
     Keys(String),
     #[error("HTTP: {0}")]
@@ -210,13 +209,13 @@ pub fn public_keys_from_dir(dir: &Path) -> Result<Vec<PublicKeyInfo>, AuditError
 /// # Errors
 /// Only when the store cannot be read or the keys are unusable; everything wrong with
 /// the log itself is in the report.
-pub fn audit_store(
-    store: &SledStore,
+pub fn audit_log(
+    store: &LogReader,
     keys: &[PublicKeyInfo],
     mut on_leaf: impl FnMut(u64, u64),
 ) -> Result<AuditReport, AuditError> {
     let size = store.size()?;
-    let origin = store.meta("origin")?.map(|o| String::from_utf8_lossy(&o).into_owned()).unwrap_or_default();
+    let origin = store.origin()?.unwrap_or_default();
     let checkpoint_key = keys
         .iter()
         .find(|k| k.purpose == KeyPurpose::Checkpoint && k.retired_at.is_none())
@@ -226,7 +225,7 @@ pub fn audit_store(
             .map_err(|e| AuditError::Keys(format!("origin {origin:?}: {e}")))?;
     let mut auditor = Auditor::new(keys);
     for i in 0..size {
-        let stored = Nodes(store).node(merkle::NodeId { level: 0, index: i }).ok();
+        let stored = store.node(merkle::NodeId { level: 0, index: i }).ok();
         match store.leaf(LogIndex(i))? {
             Some(leaf) => {
                 auditor.add_leaf(&leaf, stored);
@@ -247,7 +246,7 @@ pub fn audit_store(
         }
         for index in 0..count {
             let id = merkle::NodeId { level, index };
-            let ok = matches!((Nodes(store).node(id), auditor.tree().node(id)), (Ok(a), Ok(b)) if a == b);
+            let ok = matches!((store.node(id), auditor.tree().node(id)), (Ok(a), Ok(b)) if a == b);
             if !ok {
                 bad_nodes.push(id);
             }

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
+use crate::log::checkpoint::{Checkpoint, NoteError, NoteVerifier};
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
@@ -115,7 +115,7 @@ impl CheckCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::NoteSigner;
+    use crate::log::checkpoint::NoteSigner;
     use ed25519_dalek::{Signer, SigningKey};
 
     #[test]

@@ -1,6 +1,10 @@
 //! Verdicts: checking a receipt against content and trust anchors, one named check at a
-//! time (DESIGN §2). Pure functions over data, so the server, the offline CLI and tests
+//! time (docs/contract.md §2). Pure functions over data, so the server, the offline CLI and tests
 //! share exactly the same rules; only "is it in *our* log" needs the server's store.
+
+pub mod audit;
+pub mod check_cache;
+mod checks;
 
 use std::collections::HashMap;
 
@@ -8,42 +12,14 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::check_cache::CheckCache;
-use crate::checkpoint::{Checkpoint, NoteVerifier};
+use crate::content::ContentHashes;
 use crate::jcs;
 use crate::keys::{KeyPurpose, PublicKeyInfo};
-use crate::merkle;
-use crate::normalize::normalized_text_sha256;
-use crate::receipt::{leaf_bytes_from_canonical, statement_of_leaf, Receipt, ALG_ED25519};
-use crate::statement::{Disclosure, Generator, HumanOversight, Kind, Timestamp};
-use crate::Sha256Digest;
-
-/// The hashes of the content a verifier holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentHashes {
-    pub sha256: Sha256Digest,
-    /// Present when the content is text.
-    pub normalized_text_sha256: Option<Sha256Digest>,
-}
-
-impl ContentHashes {
-    pub fn of_text(text: &str) -> Self {
-        Self { sha256: Sha256Digest::of(text.as_bytes()), normalized_text_sha256: Some(normalized_text_sha256(text)) }
-    }
-
-    /// Bytes: treated as text too when they are valid UTF-8, so a saved `.txt` file
-    /// matches the stamp of the copy it holds.
-    pub fn of_bytes(bytes: &[u8]) -> Self {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self::of_text(text),
-            Err(_) => Self { sha256: Sha256Digest::of(bytes), normalized_text_sha256: None },
-        }
-    }
-
-    pub fn of_sha256(sha256: Sha256Digest) -> Self {
-        Self { sha256, normalized_text_sha256: None }
-    }
-}
+use crate::log::checkpoint::NoteVerifier;
+use crate::statement::receipt::{statement_of_leaf, Receipt};
+use crate::statement::{Disclosure, Generator, HumanOversight, Kind};
+use crate::time::Timestamp;
+use crate::verify::check_cache::CheckCache;
 
 /// What a verifier trusts: the service's published keys, and the log's note key.
 #[derive(Debug, Clone)]
@@ -63,7 +39,7 @@ impl TrustAnchors {
     }
 
     /// The decoded key of `info`, or `None` when it is not a valid Ed25519 key.
-    fn verifying_key(&self, info: &PublicKeyInfo) -> Option<VerifyingKey> {
+    pub(crate) fn verifying_key(&self, info: &PublicKeyInfo) -> Option<VerifyingKey> {
         self.decoded.get(&info.public_key).copied().or_else(|| info.verifying_key().ok())
     }
 
@@ -116,7 +92,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
         Self { name: name.into(), code: code.into(), passed, message: message.into() }
     }
 }
@@ -133,6 +109,23 @@ pub struct StampSummary {
     pub issuer: String,
     pub issued_at: Timestamp,
     pub log_index: u64,
+}
+
+impl StampSummary {
+    fn of(receipt: &Receipt) -> Self {
+        let statement = &receipt.statement;
+        Self {
+            id: receipt.id.to_string(),
+            kind: statement.kind,
+            digital_source_type: statement.digital_source_type.as_str().to_owned(),
+            generator: statement.generator.clone(),
+            disclosure: statement.disclosure.clone(),
+            human_oversight: statement.human_oversight,
+            issuer: statement.issuer.to_string(),
+            issued_at: statement.issued_at,
+            log_index: receipt.log.index.0,
+        }
+    }
 }
 
 /// The outcome of a verification.
@@ -224,6 +217,7 @@ pub fn verify_own_receipt(
     verify_parsed(receipt, statement_jcs, content, trust, cache)
 }
 
+/// Runs every named check, in the order a reader meets them in a verdict.
 fn verify_parsed(
     parsed: &Receipt,
     statement_jcs: Result<Vec<u8>, jcs::JcsError>,
@@ -231,233 +225,29 @@ fn verify_parsed(
     trust: &TrustAnchors,
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
-    let mut checks = Vec::new();
-    let summary = StampSummary {
-        id: parsed.id.to_string(),
-        kind: parsed.statement.kind,
-        digital_source_type: parsed.statement.digital_source_type.as_str().to_owned(),
-        generator: parsed.statement.generator.clone(),
-        disclosure: parsed.statement.disclosure.clone(),
-        human_oversight: parsed.statement.human_oversight,
-        issuer: parsed.statement.issuer.to_string(),
-        issued_at: parsed.statement.issued_at,
-        log_index: parsed.log.index.0,
-    };
-
-    // key
-    let kid = &parsed.signature.kid;
-    let key_info = trust.keys.iter().find(|k| &k.kid == kid && k.purpose == KeyPurpose::Statement);
-    let key: Option<VerifyingKey> = key_info.and_then(|k| trust.verifying_key(k));
-    checks.push(match (key_info, key) {
-        (Some(info), Some(_)) => match &info.retired_at {
-            // A retired key signs nothing new: a statement dated after the retirement
-            // was signed by a server still running on the old key, or with a stolen one.
-            Some(t) if parsed.statement.issued_at > *t => Check::new(
-                "key",
-                false,
-                "key.retired",
-                format!("Key {kid} was retired on {} but this statement is dated later.", t.to_rfc3339()),
-            ),
-            Some(t) => Check::new(
-                "key",
-                true,
-                "key.known",
-                format!(
-                    "Signed with key {kid}, one of this service's published statement keys (retired on {}; it still verifies what it signed before).",
-                    t.to_rfc3339()
-                ),
-            ),
-            None => Check::new("key", true, "key.known", format!("Signed with key {kid}, one of this service's published statement keys.")),
-        },
-        _ => Check::new("key", false, "key.unknown", format!("Key {kid} is not among this service's published statement keys.")),
-    });
-
-    // signature
-    checks.push(match (key, parsed.signature.signature_bytes(), &statement_jcs) {
-        _ if parsed.signature.alg != ALG_ED25519 => Check::new(
-            "signature",
-            false,
-            "signature.algorithm.unsupported",
-            format!("Signature algorithm {:?} is not Ed25519.", parsed.signature.alg),
-        ),
-        (None, _, _) => Check::new(
-            "signature",
-            false,
-            "signature.unverifiable",
-            "The signature cannot be checked without a known key.",
-        ),
-        (_, None, _) => {
-            Check::new("signature", false, "signature.malformed", "The signature is not base64url of 64 bytes.")
-        }
-        (_, _, Err(e)) => {
-            Check::new("signature", false, "signature.malformed", format!("The statement has no canonical form: {e}."))
-        }
-        (Some(key), Some(sig), Ok(bytes)) => match verify_signature(cache, &key, bytes, &sig) {
-            true => Check::new(
-                "signature",
-                true,
-                "signature.validated",
-                "The Ed25519 signature over the canonical statement is valid.",
-            ),
-            false => Check::new(
-                "signature",
-                false,
-                "signature.mismatch",
-                "The signature does not match the statement: the statement or signature was altered.",
-            ),
-        },
-    });
-
-    // content
+    let (key_check, key) = checks::key(parsed, trust);
+    let checkpoint = checks::open_checkpoint(&parsed.log.checkpoint, trust, cache);
+    let mut out = vec![key_check, checks::signature(parsed, key.as_ref(), &statement_jcs, cache)];
     if let Some(content) = content {
-        let subject = &parsed.statement.subject;
-        checks.push(if subject.sha256 == content.sha256 {
-            Check::new("content", true, "content.hash.match", "The content's SHA-256 matches the statement exactly.")
-        } else if content.normalized_text_sha256.is_some()
-            && content.normalized_text_sha256 == subject.normalized_text_sha256
-        {
-            Check::new(
-                "content",
-                true,
-                "content.hash.match",
-                "The text matches the statement after whitespace and Unicode normalisation.",
-            )
-        } else {
-            Check::new(
-                "content",
-                false,
-                "content.hash.mismatch",
-                "The content does not match the statement's hash: it is different or was altered.",
-            )
-        });
+        out.push(checks::content(parsed, content));
     }
-
-    // log: the leaf hash and the inclusion proof
-    let log = &parsed.log;
-    let leaf_hash = match &statement_jcs {
-        Ok(bytes) => leaf_bytes_from_canonical(bytes, &parsed.signature)
-            .map(|b| merkle::leaf_hash(&b))
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let checkpoint = trust.log.as_ref().map(|v| match cache {
-        Some(cache) => cache.open_checkpoint(&log.checkpoint, v),
-        None => Checkpoint::open_signed(&log.checkpoint, v),
-    });
-    checks.push(match (&leaf_hash, &checkpoint) {
-        (Err(e), _) => Check::new("log", false, "log.leaf.malformed", format!("The log leaf cannot be rebuilt: {e}.")),
-        (Ok(h), _) if *h != log.leaf_hash || *h != parsed.id.0 => Check::new(
-            "log",
-            false,
-            "log.leaf.mismatch",
-            "The receipt's id or leaf hash does not match its statement and signature.",
-        ),
-        (Ok(_), None) => Check::new(
-            "log",
-            false,
-            "log.unverifiable",
-            "No log key is known, so the inclusion proof cannot be checked.",
-        ),
-        (Ok(_), Some(Err(_))) => Check::new(
-            "log",
-            false,
-            "log.unverifiable",
-            "The inclusion proof cannot be checked because the checkpoint is not valid.",
-        ),
-        (Ok(_), Some(Ok(cp))) if cp.size != log.tree_size => Check::new(
-            "log",
-            false,
-            "log.inclusion.mismatch",
-            format!(
-                "The proof is for a tree of {} leaves but the checkpoint has {}; rejected.",
-                log.tree_size, cp.size
-            ),
-        ),
-        (Ok(h), Some(Ok(cp))) => {
-            match merkle::verify_inclusion(h, log.index.0, cp.size, &log.inclusion_proof, &cp.root) {
-                Ok(()) => Check::new(
-                    "log",
-                    true,
-                    "log.included",
-                    format!(
-                        "Entry {} is included in the log's tree of {} entries (RFC 6962 inclusion proof).",
-                        log.index, cp.size
-                    ),
-                ),
-                Err(e) => Check::new(
-                    "log",
-                    false,
-                    "log.inclusion.mismatch",
-                    format!("The inclusion proof does not verify: {e}."),
-                ),
-            }
-        }
-    });
-
-    // checkpoint
-    checks.push(match (&trust.log, checkpoint) {
-        (None, _) | (_, None) => Check::new(
-            "checkpoint",
-            false,
-            "checkpoint.unverifiable",
-            "No log key is known to check the checkpoint with.",
-        ),
-        (Some(v), Some(Ok(cp))) => Check::new(
-            "checkpoint",
-            true,
-            "checkpoint.validated",
-            format!(
-                "The checkpoint (origin {}, {} entries) is signed by the log key {}.",
-                cp.origin,
-                cp.size,
-                v.to_vkey_string()
-            ),
-        ),
-        (Some(_), Some(Err(e))) => Check::new(
-            "checkpoint",
-            false,
-            "checkpoint.invalid",
-            format!("The checkpoint is not validly signed by this log: {e}."),
-        ),
-    });
-
-    // disclosure
-    let text = parsed.statement.disclosure.text.trim();
-    checks.push(if text.is_empty() {
-        Check::new("disclosure", false, "disclosure.missing", "The statement carries no disclosure text.")
-    } else {
-        Check::new(
-            "disclosure",
-            true,
-            "disclosure.present",
-            format!("Disclosure ({}): \"{}\"", parsed.statement.disclosure.lang, text),
-        )
-    });
-
-    (checks, Some(summary))
-}
-
-fn verify_signature(
-    cache: Option<&CheckCache>,
-    key: &VerifyingKey,
-    message: &[u8],
-    signature: &ed25519_dalek::Signature,
-) -> bool {
-    match cache {
-        Some(cache) => cache.verify_statement(key, message, signature),
-        None => key.verify_strict(message, signature).is_ok(),
-    }
+    out.push(checks::log(parsed, &statement_jcs, checkpoint.as_ref()));
+    out.push(checks::checkpoint(trust, checkpoint.as_ref()));
+    out.push(checks::disclosure(parsed));
+    (out, Some(StampSummary::of(parsed)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::NoteSigner;
     use crate::keys::Keyring;
-    use crate::merkle::MemoryTree;
-    use crate::receipt::{sign_statement, LogIndex, LogProof, SignedStatement, StampId};
-    use crate::stamp::{prepare, StampRequest};
-    use crate::statement::{IssuerName, Timestamp};
+    use crate::log::checkpoint::NoteSigner;
+    use crate::log::merkle::{self, MemoryTree};
+    use crate::log::LogIndex;
+    use crate::statement::receipt::{sign_statement, LogProof, SignedStatement, StampId};
+    use crate::statement::request::{prepare, StampRequest};
+    use crate::statement::IssuerName;
+    use crate::time::Timestamp;
     use proptest::prelude::*;
     use serde_json::json;
     use std::sync::OnceLock;
@@ -485,13 +275,13 @@ mod tests {
             for i in 0..5u8 {
                 tree.push(if i == 2 { leaf_hash } else { merkle::leaf_hash(&[i]) });
             }
-            let checkpoint = crate::checkpoint::Checkpoint {
+            let checkpoint = crate::log::checkpoint::Checkpoint {
                 origin: "test.example/log".into(),
                 size: 5,
                 root: tree.root(),
                 extensions: vec![],
             };
-            let receipt = crate::receipt::Receipt {
+            let receipt = crate::statement::receipt::Receipt {
                 id: StampId(leaf_hash),
                 statement: signed.statement,
                 signature: signed.signature,

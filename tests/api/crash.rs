@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ai_provenance::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::merkle;
+use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::log::merkle;
 use ai_provenance::Sha256Digest;
 use serde_json::Value;
 

@@ -1,9 +1,8 @@
 use std::net::SocketAddr;
 
 use ai_provenance::http::Limits;
-use ai_provenance::server::Application;
-use ai_provenance::service::ServiceConfig;
 use ai_provenance::statement::IssuerName;
+use ai_provenance::{Service, ServiceConfig};
 use serde_json::{json, Value};
 
 /// Largest JSON body in tests: small, so that the 413 path is cheap to reach.
@@ -44,15 +43,15 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config_in(dir.path());
     adjust(&mut config);
-    let app = Application::build(&config, "127.0.0.1:0".parse().unwrap(), Limits { max_json_bytes: TEST_MAX_JSON })
-        .expect("the server starts");
-    let tokens = app.service().tokens();
-    let token = tokens.create(IssuerName::parse("Acme Test").unwrap(), false).expect("token").secret;
-    let other_token = tokens.create(IssuerName::parse("Other Co").unwrap(), false).expect("token").secret;
-    let admin_token = tokens.create(IssuerName::parse("Operator").unwrap(), true).expect("token").secret;
-    let addr = app.local_addr();
-    let server = app.into_server();
-    tokio::spawn(server);
+    let service = std::sync::Arc::new(Service::open(&config).expect("the service opens"));
+    let token =
+        |issuer: &str, admin| service.create_token(IssuerName::parse(issuer).unwrap(), admin).expect("token").secret;
+    let (token, other_token, admin_token) =
+        (token("Acme Test", false), token("Other Co", false), token("Operator", true));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("bound");
+    let limits = Limits { max_json_bytes: TEST_MAX_JSON };
+    tokio::spawn(ai_provenance::run(listener, service, limits, std::future::pending()));
     let data_dir = dir.path().join("data");
     TestApp { addr, client: reqwest::Client::new(), token, other_token, admin_token, data_dir, _dir: dir }
 }

@@ -1,7 +1,7 @@
 //! Hostile HTTP input: every answer is a 4xx JSON error, the server stays up, and the log
 //! still passes a full audit afterwards.
 
-use ai_provenance::audit::audit_remote;
+use ai_provenance::verify::audit::audit_remote;
 use serde_json::Value;
 
 use crate::helpers::{copy_request, spawn_app};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ai_provenance::ratelimit::RateLimit;
+use ai_provenance::service::ratelimit::RateLimit;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, check_code, copy_request, spawn_app, spawn_app_with, TestApp};

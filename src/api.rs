@@ -1,0 +1,54 @@
+//! The wire types the server and its clients share: what `POST /v1/stamps`, the verify
+//! endpoints and the streamed routes send and answer. The server
+//! builds them in `service`, the CLI and the examples read them; neither side has its
+//! own copy (docs/contract.md §2 and §6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::jcs::StrictValue;
+use crate::statement::receipt::{Receipt, StampId};
+use crate::verify::Verdict;
+use crate::Sha256Digest;
+
+/// The header of the streamed routes that holds the stamp metadata as JSON (header
+/// names are case-insensitive).
+pub const METADATA_HEADER: &str = "aiprov-metadata";
+
+/// The response to a stamp: the public receipt plus, once, the prompt salt.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StampResponse {
+    #[serde(flatten)]
+    pub receipt: Receipt,
+    /// Hex of the 32-byte salt of the prompt commitment. Returned only here: keep it to
+    /// prove later which prompt produced the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_salt: Option<String>,
+}
+
+/// The body of `POST /v1/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<Sha256Digest>,
+    /// An `http(s)` URL whose content the service fetches and verifies.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A receipt as JSON, checked exactly as given; repeated member names are refused.
+    #[serde(default)]
+    pub receipt: Option<StrictValue>,
+}
+
+/// A verdict and, for content-only verification, every stamp the content matched.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VerifyResponse {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Ids of the stamps in this log that match the content, newest first.
+    #[serde(default)]
+    pub matches: Vec<StampId>,
+}

@@ -1,0 +1,39 @@
+//! The provenance log (docs/contract.md §3): an append-only RFC 6962 Merkle tree of
+//! signed statements, its C2SP checkpoints, and where it is stored.
+//!
+//! [`Log`] is the storage boundary: the rest of the crate reads and appends through it
+//! (or reads through [`LogReader`] offline), never through the store itself.
+//!
+//! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over any node source.
+//! - [`checkpoint`]: C2SP signed notes and tlog checkpoints.
+//! - `store`: the [`LogStore`] trait every backend implements; `sled`: the embedded one.
+//! - `salts`: erasable prompt salts, kept apart from the immutable log.
+//! - `writer`: the single writer with group commit, and the [`Log`] handle.
+
+pub mod checkpoint;
+pub mod merkle;
+mod reader;
+mod salts;
+mod sled;
+mod store;
+mod writer;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::sled::{open_db, SledStore};
+pub use reader::LogReader;
+pub use store::{LogStore, NewLeaf, StoreError};
+pub use writer::{Appended, Log, LogError, SignedCheckpoint};
+
+/// A position in the log: leaves are numbered from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LogIndex(pub u64);
+
+impl fmt::Display for LogIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

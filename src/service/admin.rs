@@ -1,0 +1,83 @@
+//! Who is asking (bearer tokens), and the admin API: issuer tokens and the erasure
+//! register.
+
+use super::Service;
+use crate::error::ApiError;
+use crate::service::erasure::ErasureRecord;
+use crate::service::tokens::{NewToken, Principal, TokenId, TokenInfo};
+use crate::statement::IssuerName;
+
+impl Service {
+    /// Who an `Authorization: Bearer` header value speaks for.
+    ///
+    /// # Errors
+    /// `401` when the header is missing, malformed, or the token is unknown or revoked.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let header = authorization.ok_or_else(|| {
+            ApiError::Unauthorized("stamping needs an issuer token: Authorization: Bearer <token>".into())
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be: Bearer <token>".into()))?;
+        self.tokens
+            .authenticate(token)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::Unauthorized("the issuer token is not valid".into()))
+    }
+
+    /// Like [`Service::authenticate`], for admin-only operations.
+    ///
+    /// # Errors
+    /// `401` as there; `403` for a valid token that is not an admin token.
+    pub fn authenticate_admin(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let who = self.authenticate(authorization)?;
+        if !who.admin {
+            return Err(ApiError::Forbidden("this needs an admin token".into()));
+        }
+        Ok(who)
+    }
+
+    /// Creates a token for `issuer` (blocking); the secret exists only in the answer.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn create_token(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, ApiError> {
+        self.tokens.create(issuer, admin).map_err(ApiError::internal)
+    }
+
+    /// Every token, never the secrets (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, ApiError> {
+        self.tokens.list().map_err(ApiError::internal)
+    }
+
+    /// Revokes token `id` (blocking).
+    ///
+    /// # Errors
+    /// `404` when no token has this id; storage failures.
+    pub fn revoke_token(&self, id: &TokenId) -> Result<TokenInfo, ApiError> {
+        self.tokens
+            .revoke(id)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))
+    }
+
+    /// Whether no token exists yet (a fresh service, which says how to create one).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn has_no_tokens(&self) -> Result<bool, ApiError> {
+        self.tokens.is_empty().map_err(ApiError::internal)
+    }
+
+    /// The erasure register (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn erasures(&self) -> Result<Vec<ErasureRecord>, ApiError> {
+        self.erasures.list().map_err(ApiError::internal)
+    }
+}

@@ -1,0 +1,63 @@
+//! [`ServiceConfig`]: where the service keeps its state, and its limits. Filled from the
+//! command line in `cli::args`; tests and the load tool build one directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::content::fetch::FetchConfig;
+use crate::keys::Passphrase;
+use crate::service::ratelimit::RateLimit;
+
+/// Default upper bound of a streamed body: 16 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// Default longest pause within a streamed body: 30 s, long enough for a slow mobile
+/// link, short enough that a stalled sender does not hold a connection for long.
+pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
+
+/// Where the service keeps its state, and its abuse limits.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub data_dir: PathBuf,
+    pub keys_dir: PathBuf,
+    /// The log's origin line, also the name of its checkpoint key.
+    pub origin: String,
+    /// Stamps per issuer token.
+    pub stamp_rate: RateLimit,
+    /// Prompt checks per client address: each check is an online guess at a prompt, so
+    /// this is what keeps short prompts from being brute-forced through the endpoint.
+    pub prompt_check_rate: RateLimit,
+    /// Decrypts passphrase-protected key files (and encrypts new ones).
+    pub key_passphrase: Option<Passphrase>,
+    /// Largest body of a streamed upload (`/v1/stamps/upload`, `/v1/verify/upload`).
+    pub max_upload_bytes: u64,
+    /// Longest pause within a streamed upload before it is refused (`408`).
+    pub upload_idle: Duration,
+    /// Streamed or fetched bodies up to this size are kept in memory for the normalised
+    /// text hash; larger ones are known by their exact hash alone. Set it to the JSON
+    /// body limit: text that could have been sent as JSON `text` is treated alike.
+    pub max_text_bytes: usize,
+    /// The limits of verification by URL.
+    pub fetch: FetchConfig,
+}
+
+impl ServiceConfig {
+    pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
+    pub const DEFAULT_PROMPT_CHECK_RATE: RateLimit = RateLimit { per_second: 0.2, burst: 10 };
+
+    /// A configuration with the default limits.
+    pub fn new(data_dir: PathBuf, keys_dir: PathBuf, origin: String) -> Self {
+        Self {
+            data_dir,
+            keys_dir,
+            origin,
+            stamp_rate: Self::DEFAULT_STAMP_RATE,
+            prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
+            key_passphrase: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            upload_idle: Duration::from_secs(DEFAULT_UPLOAD_IDLE_SECS),
+            max_text_bytes: 16 * 1024 * 1024,
+            fetch: FetchConfig::default(),
+        }
+    }
+}

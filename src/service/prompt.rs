@@ -1,0 +1,102 @@
+//! The prompt link of a stamp: checking a prompt against its commitment, and erasing
+//! the link for good (crypto-shredding, docs/contract.md §4).
+
+use serde::{Deserialize, Serialize};
+
+use super::{limit, Service};
+use crate::error::ApiError;
+use crate::service::erasure::ErasureRecord;
+use crate::service::tokens::Principal;
+use crate::statement::receipt::StampId;
+use crate::statement::request::prompt_commitment;
+use crate::time::Timestamp;
+
+/// The answer to a prompt check.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PromptCheck {
+    pub stamp_id: StampId,
+    pub matches: bool,
+    pub message: String,
+}
+
+/// The answer to an erasure request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErasureOutcome {
+    pub stamp_id: StampId,
+    /// False when there was nothing left to erase (erased before).
+    pub erased: bool,
+    pub record: Option<ErasureRecord>,
+    pub message: String,
+}
+
+impl Service {
+    /// Erases the link between stamp `id` and its prompt by destroying the salt
+    /// (crypto-shredding). The statement, its commitment, the log and every proof stay
+    /// valid; no one can confirm a prompt for it afterwards. Blocking.
+    ///
+    /// # Errors
+    /// `404` for an unknown stamp or one without a prompt; `403` when `who` is neither
+    /// the stamp's issuer nor an admin.
+    pub fn erase_prompt(&self, who: &Principal, id: &StampId) -> Result<ErasureOutcome, ApiError> {
+        let signed = self.signed_statement(id)?;
+        if !who.admin && signed.statement.issuer != who.issuer {
+            return Err(ApiError::Forbidden(format!(
+                "stamp {id} was issued by another issuer; only its issuer or an admin may erase it"
+            )));
+        }
+        if signed.statement.prompt_commitment.is_none() {
+            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt: there is nothing to erase")));
+        }
+        let erased = self.log.erase_prompt_salt(&id.0).map_err(ApiError::internal)?;
+        if !erased {
+            let record = self.erasures.find(id).map_err(ApiError::internal)?;
+            return Ok(ErasureOutcome {
+                stamp_id: *id,
+                erased: false,
+                record,
+                message: "the prompt link was already erased".into(),
+            });
+        }
+        let record = ErasureRecord {
+            stamp_id: *id,
+            erased_at: Timestamp::now(),
+            erased_by: who.issuer.clone(),
+            token_id: who.token_id.clone(),
+            admin: who.admin,
+        };
+        self.erasures.record(&record).map_err(ApiError::internal)?;
+        tracing::info!(stamp = %id, by = %who.issuer, token = %who.token_id, "prompt link erased");
+        Ok(ErasureOutcome {
+            stamp_id: *id,
+            erased: true,
+            record: Some(record),
+            message: "the prompt salt was destroyed: no prompt can be confirmed for this stamp any more".into(),
+        })
+    }
+
+    /// Whether `prompt` is the prompt stamp `id` committed to (blocking). `client` keys
+    /// the rate limit (the caller's address).
+    ///
+    /// # Errors
+    /// `429` past the rate; `404` unknown stamp or no prompt; `410` once erased.
+    pub fn check_prompt(&self, client: &str, id: &StampId, prompt: &str) -> Result<PromptCheck, ApiError> {
+        limit(&self.prompt_limiter, client)?;
+        let signed = self.signed_statement(id)?;
+        let Some(commitment) = signed.statement.prompt_commitment else {
+            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt")));
+        };
+        let Some(salt) = self.log.prompt_salt(&id.0).map_err(ApiError::internal)? else {
+            return Err(ApiError::Gone(format!(
+                "the prompt link of stamp {id} was erased: no prompt can be confirmed"
+            )));
+        };
+        // `Sha256Digest` compares in constant time.
+        let matches = prompt_commitment(&salt, prompt) == commitment;
+        let message = if matches {
+            "the prompt matches the stamp's commitment".to_owned()
+        } else {
+            "the prompt does not match the stamp's commitment".to_owned()
+        };
+        Ok(PromptCheck { stamp_id: *id, matches, message })
+    }
+}

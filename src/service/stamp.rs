@@ -1,0 +1,270 @@
+//! Stamping: a request becomes a signed statement, appended durably to the log, and a
+//! receipt with its inclusion proof; and the reads that give receipts back (by id and
+//! by content).
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+
+use super::{blocking, limit, Service};
+use crate::api::StampResponse;
+use crate::content::{hash_stream, ContentHashes, HashedContent};
+use crate::error::ApiError;
+use crate::jcs;
+use crate::log::merkle;
+use crate::log::{LogIndex, NewLeaf, SignedCheckpoint};
+use crate::service::tokens::Principal;
+use crate::statement::receipt::{
+    leaf_bytes_from_canonical, sign_canonical, LogProof, Receipt, SignedStatement, StampId,
+};
+use crate::statement::request::{
+    prepare, prepare_content, PreparedStamp, RequestError, StampContent, StampMetadata, StampRequest,
+};
+use crate::statement::{IssuerName, Statement};
+use crate::time::Timestamp;
+use crate::Sha256Digest;
+
+/// Most stamps one lookup returns.
+pub const MAX_LOOKUP: usize = 100;
+
+/// How to find stamps by content.
+#[derive(Debug, Clone)]
+pub enum ContentQuery {
+    Sha256(Sha256Digest),
+    /// Text: matched exactly, then by its normalised form.
+    Text(String),
+}
+
+impl Service {
+    /// Stamps content: builds and signs the statement, appends it durably to the log,
+    /// and returns the receipt with an inclusion proof.
+    ///
+    /// # Errors
+    /// `429` past the token's rate; `4xx` for bad requests; `503` when the log cannot append.
+    pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
+        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        self.sign_and_append(who.issuer, move |issuer, salt, at| prepare(req, issuer, salt, at)).await
+    }
+
+    /// Stamps an asset streamed in `body`: hashed chunk by chunk as it arrives, never
+    /// held whole, then signed and appended exactly as [`Service::stamp`]. `declared`
+    /// is the request's `Content-Length`, if any.
+    ///
+    /// # Errors
+    /// As [`Service::stamp`]; `413` as soon as the body goes past the upload limit (at
+    /// once when `declared` does), `422` for an empty body or bad metadata, checked
+    /// before the body is read.
+    pub async fn stamp_upload<S, B, E>(
+        self: &Arc<Self>,
+        who: Principal,
+        metadata: StampMetadata,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<StampResponse, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        // Refuse bad metadata before a possibly huge body is read, not after.
+        metadata.validate()?;
+        // Only text is normalised, so only text bodies are kept (when small enough).
+        let keep = if metadata.media_type.as_ref().is_some_and(|m| m.is_text()) { self.max_text_bytes } else { 0 };
+        let hashed = self.hash_body(declared, body, keep).await?;
+        tracing::debug!(size = hashed.size, "upload hashed");
+        self.sign_and_append(who.issuer, move |issuer, salt, at| {
+            prepare_content(StampContent::Streamed(hashed), metadata, issuer, salt, at)
+        })
+        .await
+    }
+
+    /// Hashes a streamed request body under the upload limit, keeping it whole when it is
+    /// at most `keep` bytes (for the normalised text hash).
+    ///
+    /// # Errors
+    /// `413` at once when `declared` (the Content-Length) is over the limit, else as soon
+    /// as the body goes past it; `408` when it pauses too long; `400` when it breaks off.
+    pub(super) async fn hash_body<S, B, E>(
+        &self,
+        declared: Option<u64>,
+        body: S,
+        keep: usize,
+    ) -> Result<HashedContent, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        if let Some(n) = declared.filter(|n| *n > self.upload_limits.max_bytes) {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "Content-Length announces {n} bytes; this service accepts at most {} for a streamed upload \
+                 (--max-upload-bytes)",
+                self.upload_limits.max_bytes
+            )));
+        }
+        Ok(hash_stream(body, self.upload_limits, keep).await?)
+    }
+
+    /// What every stamp shares once its statement can be prepared: a fresh salt, the
+    /// signature, the durable append, and the receipt with its inclusion proof.
+    async fn sign_and_append(
+        self: &Arc<Self>,
+        issuer: IssuerName,
+        prepare: impl FnOnce(IssuerName, [u8; 32], Timestamp) -> Result<PreparedStamp, RequestError> + Send + 'static,
+    ) -> Result<StampResponse, ApiError> {
+        let this = self.clone();
+        // Decoding, hashing and signing are CPU work: off the async executor.
+        let (signed, leaf, salt) = blocking(move || {
+            let mut salt = [0u8; 32];
+            getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
+            let prepared = prepare(issuer, salt, Timestamp::now())?;
+            // Canonicalised once: the signature and the log leaf both cover these bytes.
+            let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
+            let key = this.keyring.statement_key();
+            let signature = sign_canonical(&canonical, key);
+            if let Some(sig) = signature.signature_bytes() {
+                this.checks.record_own_statement(&key.verifying_key(), &canonical, &sig);
+            }
+            let bytes = leaf_bytes_from_canonical(&canonical, &signature).map_err(ApiError::internal)?;
+            let signed = SignedStatement { statement: prepared.statement, signature };
+            let leaf = NewLeaf {
+                leaf_hash: merkle::leaf_hash(&bytes),
+                leaf: bytes,
+                content_sha256: signed.statement.subject.sha256,
+                normalized_text_sha256: signed.statement.subject.normalized_text_sha256,
+                prompt_salt: prepared.prompt_salt,
+            };
+            Ok((signed, leaf, prepared.prompt_salt))
+        })
+        .await?;
+        let leaf_hash = leaf.leaf_hash;
+        let appended = self.log.append(leaf).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
+        let this = self.clone();
+        let receipt =
+            blocking(move || this.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)).await?;
+        Ok(StampResponse { receipt, prompt_salt: salt.map(hex::encode) })
+    }
+
+    fn build_receipt(
+        &self,
+        signed: SignedStatement,
+        index: LogIndex,
+        leaf_hash: Sha256Digest,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Receipt, ApiError> {
+        let size = checkpoint.checkpoint.size;
+        let inclusion_proof = self.log.inclusion_proof(index, size).map_err(ApiError::internal)?;
+        Ok(Receipt {
+            id: StampId(leaf_hash),
+            statement: signed.statement,
+            signature: signed.signature,
+            log: LogProof {
+                index,
+                leaf_hash,
+                tree_size: size,
+                inclusion_proof,
+                checkpoint: checkpoint.note.to_string(),
+            },
+        })
+    }
+
+    /// The receipt of the leaf at `index`, proven against the newest checkpoint (blocking).
+    fn receipt_at(&self, index: LogIndex, checkpoint: &SignedCheckpoint) -> Result<Receipt, ApiError> {
+        self.receipt_and_leaf_at(index, checkpoint).map(|(receipt, _)| receipt)
+    }
+
+    /// [`Service::receipt_at`], with the stored leaf bytes it was built from (blocking).
+    pub(super) fn receipt_and_leaf_at(
+        &self,
+        index: LogIndex,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<(Receipt, Vec<u8>), ApiError> {
+        let bytes = self
+            .log
+            .leaf(index)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {index} is indexed but missing")))?;
+        let signed: SignedStatement = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))?;
+        let receipt = self.build_receipt(signed, index, merkle::leaf_hash(&bytes), checkpoint)?;
+        Ok((receipt, bytes))
+    }
+
+    /// The public receipt of stamp `id` (blocking).
+    ///
+    /// # Errors
+    /// `404` when no stamp has this id.
+    pub fn receipt(&self, id: &StampId) -> Result<Receipt, ApiError> {
+        let checkpoint = self.log.latest_checkpoint();
+        let index = self.published_index(id, &checkpoint)?;
+        self.receipt_at(index, &checkpoint)
+    }
+
+    /// Where stamp `id` is, if a published checkpoint covers it (blocking).
+    fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
+        match self.log.index_of(&id.0).map_err(ApiError::internal)? {
+            Some(index) if index.0 < checkpoint.checkpoint.size => Ok(index),
+            _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
+        }
+    }
+
+    /// The statement of stamp `id`, without proofs (blocking): for what only shows it,
+    /// such as the badge. Unknown in the same cases as [`Service::receipt`].
+    ///
+    /// # Errors
+    /// `404` when no stamp has this id.
+    pub fn statement(&self, id: &StampId) -> Result<Statement, ApiError> {
+        let index = self.published_index(id, &self.log.latest_checkpoint())?;
+        Ok(self.signed_statement_at(id, index)?.statement)
+    }
+
+    /// Receipts of the stamps for some content, newest first (blocking).
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub fn lookup(&self, query: &ContentQuery, limit: usize) -> Result<Vec<Receipt>, ApiError> {
+        let hashes = match query {
+            ContentQuery::Sha256(d) => ContentHashes::of_sha256(*d),
+            ContentQuery::Text(t) => ContentHashes::of_text(t),
+        };
+        self.lookup_hashes(&hashes, limit)
+    }
+
+    /// Receipts of the stamps whose content has the exact hash, or (when given) the
+    /// normalised text hash, newest first (blocking).
+    ///
+    /// # Errors
+    /// Only on storage failure.
+    pub fn lookup_hashes(&self, hashes: &ContentHashes, limit: usize) -> Result<Vec<Receipt>, ApiError> {
+        let (indices, checkpoint) = self.find_hashes(hashes, limit)?;
+        indices.into_iter().map(|i| self.receipt_at(i, &checkpoint)).collect()
+    }
+
+    /// Indices of the stamps for some content, newest first, within the newest
+    /// checkpoint, which is returned too (blocking).
+    pub(super) fn find_hashes(
+        &self,
+        hashes: &ContentHashes,
+        limit: usize,
+    ) -> Result<(Vec<LogIndex>, SignedCheckpoint), ApiError> {
+        let limit = limit.clamp(1, MAX_LOOKUP);
+        self.log.find_content(&hashes.sha256, hashes.normalized_text_sha256.as_ref(), limit).map_err(ApiError::internal)
+    }
+
+    /// The stored statement of stamp `id` (blocking).
+    pub(super) fn signed_statement(&self, id: &StampId) -> Result<SignedStatement, ApiError> {
+        let index = self.log.index_of(&id.0).map_err(ApiError::internal)?;
+        let index = index.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
+        self.signed_statement_at(id, index)
+    }
+
+    /// The stored statement of stamp `id` at `index` (blocking).
+    fn signed_statement_at(&self, id: &StampId, index: LogIndex) -> Result<SignedStatement, ApiError> {
+        let bytes = self.log.leaf(index).map_err(ApiError::internal)?;
+        let bytes = bytes.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))
+    }
+}

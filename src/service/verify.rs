@@ -1,0 +1,134 @@
+//! Verification: a verdict for content (inline, uploaded or fetched by URL) and/or a
+//! receipt, checked against this service's keys and log.
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+
+use super::{blocking, Service};
+use crate::api::{VerifyRequest, VerifyResponse};
+use crate::content::ContentHashes;
+use crate::error::ApiError;
+use crate::statement::receipt::StampId;
+use crate::verify::{verify_own_receipt, verify_receipt_with, Check, Verdict};
+
+impl Service {
+    /// Refuses a request with more than one content form (`url` included).
+    fn check_one_content_form(req: &VerifyRequest) -> Result<(), ApiError> {
+        let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some(), req.url.is_some()]
+            .iter()
+            .filter(|g| **g)
+            .count();
+        if given > 1 {
+            return Err(ApiError::unprocessable(
+                "invalid_content",
+                "send the content as at most one of text, content_base64, sha256 or url",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The hashes of the content of `req` given as `text`, `content_base64` or `sha256`
+    /// (CPU work for large base64: call it off the executor).
+    fn content_of(req: &VerifyRequest) -> Result<Option<ContentHashes>, ApiError> {
+        Ok(if let Some(text) = &req.text {
+            Some(ContentHashes::of_text(text))
+        } else if let Some(b64) = &req.content_base64 {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
+                ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
+            })?;
+            Some(ContentHashes::of_bytes(&bytes))
+        } else {
+            req.sha256.map(ContentHashes::of_sha256)
+        })
+    }
+
+    /// A verdict for every form of `POST /v1/verify`: content and/or a receipt, the
+    /// content given inline or as a `url`, which is fetched under the fetch limits and
+    /// its body verified as content. Anything wrong with the receipt itself is a failed
+    /// check, never an error.
+    ///
+    /// # Errors
+    /// `4xx` when the request holds nothing to verify, more than one content form or
+    /// undecodable content, and the fetch errors of [`crate::fetch::FetchError`].
+    pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
+        Self::check_one_content_form(&req)?;
+        let receipt = req.receipt.take().map(|r| r.0);
+        let this = self.clone();
+        let Some(url) = req.url.take() else {
+            return blocking(move || this.verify_hashes(Self::content_of(&req)?, receipt)).await;
+        };
+        let fetched = crate::content::fetch::fetch(&url, &self.fetch, self.max_text_bytes).await?;
+        tracing::debug!(
+            host = fetched.final_url.host_str().unwrap_or_default(),
+            size = fetched.content.size,
+            "URL fetched for verification"
+        );
+        let hashes = fetched.content.hashes();
+        blocking(move || this.verify_hashes(Some(hashes), receipt)).await
+    }
+
+    /// A verdict for a body streamed in `body`, hashed chunk by chunk (the exact hash,
+    /// and the normalised text hash when it is small UTF-8 text), as content-only
+    /// [`Service::verify_request`].
+    ///
+    /// # Errors
+    /// `413` past the upload limit.
+    pub async fn verify_upload<S, B, E>(
+        self: &Arc<Self>,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<VerifyResponse, ApiError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
+        let hashes = hashed.hashes();
+        let this = self.clone();
+        blocking(move || this.verify_hashes(Some(hashes), None)).await
+    }
+
+    /// A verdict for content known by its hashes and/or a receipt (blocking).
+    ///
+    /// # Errors
+    /// `422` when there is neither; storage failures.
+    pub fn verify_hashes(
+        &self,
+        content: Option<ContentHashes>,
+        receipt: Option<serde_json::Value>,
+    ) -> Result<VerifyResponse, ApiError> {
+        if let Some(receipt) = &receipt {
+            let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust, Some(&self.checks));
+            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
+        }
+        let Some(hashes) = content else {
+            return Err(ApiError::unprocessable(
+                "nothing_to_verify",
+                "send content (text, content_base64, sha256 or url), a receipt, or both",
+            ));
+        };
+        // Only the newest match is verified; the others are named by id, which is the
+        // leaf hash the tree already holds, so no receipt is built for them.
+        let (indices, checkpoint) = self.find_hashes(&hashes, 10)?;
+        let matches = indices
+            .iter()
+            .map(|&i| self.log.leaf_hash(i).map(StampId))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ApiError::internal)?;
+        let Some(&newest) = indices.first() else {
+            let check = Check {
+                name: "content".into(),
+                code: "content.unknown".into(),
+                passed: false,
+                message: "No stamp in this log matches this content, exactly or after whitespace normalisation.".into(),
+            };
+            return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
+        };
+        let (receipt, leaf) = self.receipt_and_leaf_at(newest, &checkpoint)?;
+        let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust, Some(&self.checks));
+        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
+    }
+}
