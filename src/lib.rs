@@ -19,9 +19,9 @@
 //!   personal-data guard, receipts, the badge.
 //! - [`verify`]: verdicts, one function per named check; the check memo; the audit.
 //! - [`api`]: the wire types the server and its clients share.
+//! - [`error`]: `ApiError`, the one mapping of every domain error to HTTP.
 //! - [`service`]: the `Service`, split by operation (stamp, verify, prompt, admin, log
 //!   reads), with tokens, the erasure register and rate limits.
-//! - [`error`]: `ApiError`, the one mapping of every error to HTTP.
 //! - [`http`]: routes and thin handlers over `Service`; `http::server::run`.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
 //!   the HTTP client and batch stamping.

@@ -42,17 +42,22 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::time::Timestamp;
 use crate::Sha256Digest;
+
+mod rotate;
+mod sealed;
+
+pub use rotate::{rotate, RotationReport};
+#[cfg(test)]
+use sealed::KdfParams;
+use sealed::SealedSeed;
 
 /// Identifies a public key: 16 hex digits, the first 8 bytes of SHA-256(public key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -317,64 +322,6 @@ impl Keyring {
     }
 }
 
-/// What [`rotate`] did.
-#[derive(Debug)]
-pub struct RotationReport {
-    /// The key that signed statements until now, with `retired_at` set; still published.
-    pub retired: PublicKeyInfo,
-    /// The new statement key, which signs from the server's next start on.
-    pub active: PublicKeyInfo,
-    /// Whether the new private key file is passphrase-encrypted.
-    pub encrypted: bool,
-    /// Private key files of retired keys that were overwritten and removed.
-    pub removed: Vec<PathBuf>,
-    /// Private key files of retired keys that could not be removed, and why. They are
-    /// never loaded again, but the operator should delete them.
-    pub not_removed: Vec<(PathBuf, std::io::Error)>,
-}
-
-/// Rotates the statement-signing key of the keyring in `dir`: creates a new key, retires
-/// the active one (it stays published, so old receipts keep verifying), writes
-/// `keyring.json` atomically, then overwrites and removes retired private key files. The
-/// checkpoint key is not rotated: it is the log's identity.
-///
-/// The whole keyring is opened first with `passphrase`, so a rotation cannot leave key
-/// files that need different passphrases; with a passphrase the new key file is encrypted.
-/// A running server goes on signing with the key it loaded until it restarts.
-///
-/// # Errors
-/// [`KeyError::NoKeyring`] when `dir` has no `keyring.json` (a rotation never creates a
-/// keyring: a mistyped directory must not get a fresh one); any error of
-/// [`Keyring::open_or_create_with`]; an I/O error writing the new key or the keyring.
-/// On error before the keyring is written, the keyring is unchanged.
-pub fn rotate(dir: &Path, passphrase: Option<&str>) -> Result<RotationReport, KeyError> {
-    if !dir.join(KEYRING_FILE).is_file() {
-        return Err(KeyError::NoKeyring { dir: dir.to_owned() });
-    }
-    let ring = Keyring::open_or_create_with(dir, passphrase)?;
-    let old_kid = ring.statement.kid.clone();
-    let mut infos = ring.infos.clone();
-    // The old private key leaves memory here (SigningKey wipes itself on drop).
-    drop(ring);
-
-    let now = Timestamp::now();
-    // The new private key file is written before the keyring names it: a crash in between
-    // leaves an unused file, never a keyring whose active key has no private key.
-    let active = create_key(dir, KeyPurpose::Statement, passphrase, now)?;
-    let Some(old) = infos.iter_mut().find(|k| k.kid == old_kid) else {
-        // Unreachable: the key was loaded from these very infos.
-        return Err(KeyError::Corrupt { path: dir.join(KEYRING_FILE), reason: "the active key vanished".into() });
-    };
-    old.retired_at = Some(now);
-    let retired = old.clone();
-    infos.push(active.clone());
-    write_keyring(dir, &infos)?;
-    tracing::info!(retired = %retired.kid, active = %active.kid, dir = %dir.display(), "rotated the statement key");
-
-    let (removed, not_removed) = remove_retired_private_keys(dir, &infos);
-    Ok(RotationReport { retired, active, encrypted: passphrase.is_some(), removed, not_removed })
-}
-
 fn check_passphrase(passphrase: Option<&str>) -> Result<(), KeyError> {
     // An empty passphrase would encrypt in name only.
     match passphrase {
@@ -500,179 +447,6 @@ fn sync_dir(dir: &Path) -> Result<(), KeyError> {
     #[cfg(unix)]
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
     Ok(())
-}
-
-/// Overwrites and removes the private key files of retired keys that are still there:
-/// the one just retired, and any left by an earlier rotation that stopped half-way.
-fn remove_retired_private_keys(dir: &Path, infos: &[PublicKeyInfo]) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
-    let (mut removed, mut not_removed) = (Vec::new(), Vec::new());
-    for info in infos.iter().filter(|k| k.retired_at.is_some()) {
-        let path = private_key_path(dir, &info.kid);
-        match shred(&path) {
-            Ok(true) => removed.push(path),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "could not remove a retired private key file");
-                not_removed.push((path, e));
-            }
-        }
-    }
-    if !removed.is_empty() {
-        if let Err(e) = sync_dir(dir) {
-            tracing::warn!(error = %e, "could not flush the keys directory after removing retired keys");
-        }
-    }
-    (removed, not_removed)
-}
-
-/// Overwrites a file with zeros, flushes it, then unlinks it; `false` when it was not there.
-///
-/// Best effort against disk forensics only: copy-on-write and journaling filesystems and
-/// SSDs may keep the old blocks. What it does guarantee is that no process can load the
-/// key from this directory again; full-disk encryption or encrypted key files cover the rest.
-fn shred(path: &Path) -> std::io::Result<bool> {
-    let len = match fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let mut file = fs::OpenOptions::new().write(true).open(path)?;
-    file.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)])?;
-    file.sync_all()?;
-    drop(file);
-    fs::remove_file(path)?;
-    Ok(true)
-}
-
-/// Argon2id cost of the key that encrypts a private key file (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct KdfParams {
-    /// Memory in KiB (`m`).
-    memory_kib: u32,
-    /// Passes over the memory (`t`).
-    passes: u32,
-    /// Lanes (`p`).
-    lanes: u32,
-}
-
-impl KdfParams {
-    /// RFC 9106 §4, second recommended option: 64 MiB, t = 3, p = 4.
-    const DEFAULT: Self = Self { memory_kib: 64 * 1024, passes: 3, lanes: 4 };
-    /// Bounds on what a file may ask for, so that a damaged or hostile file cannot make
-    /// opening the keyring allocate without limit or run for hours.
-    const MAX_MEMORY_KIB: u32 = 1024 * 1024;
-    const MAX_PASSES: u32 = 64;
-    const MAX_LANES: u32 = 64;
-
-    fn parse(text: &str) -> Result<Self, String> {
-        let field = |part: Option<&str>, name: &str, max: u32| -> Result<u32, String> {
-            let value = part.and_then(|p| p.strip_prefix(name)).and_then(|v| v.strip_prefix('='));
-            match value.and_then(|v| v.parse::<u32>().ok()) {
-                Some(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(format!("Argon2 parameter {name} missing or out of range in {text:?}")),
-            }
-        };
-        let mut parts = text.split(',');
-        let params = Self {
-            memory_kib: field(parts.next(), "m", Self::MAX_MEMORY_KIB)?,
-            passes: field(parts.next(), "t", Self::MAX_PASSES)?,
-            lanes: field(parts.next(), "p", Self::MAX_LANES)?,
-        };
-        if parts.next().is_some() {
-            return Err(format!("unexpected Argon2 parameters in {text:?}"));
-        }
-        Ok(params)
-    }
-
-    /// The 32-byte key for `passphrase` and `salt`.
-    fn derive(&self, passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, argon2::Error> {
-        let params = Params::new(self.memory_kib, self.passes, self.lanes, Some(32))?;
-        let mut key = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
-            passphrase.as_bytes(),
-            salt,
-            key.as_mut(),
-        )?;
-        Ok(key)
-    }
-}
-
-impl fmt::Display for KdfParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "m={},t={},p={}", self.memory_kib, self.passes, self.lanes)
-    }
-}
-
-/// A passphrase-encrypted seed, one line in a private key file:
-/// `aiprov-key-v1:argon2id:<params>:<b64 salt>:<b64 nonce>:<b64 ciphertext>`.
-#[derive(Debug)]
-struct SealedSeed {
-    params: KdfParams,
-    salt: [u8; 16],
-    nonce: [u8; 24],
-    /// The 32-byte seed and the 16-byte Poly1305 tag.
-    ciphertext: Vec<u8>,
-}
-
-impl SealedSeed {
-    const PREFIX: &'static str = "aiprov-key-v1:argon2id:";
-    const CIPHERTEXT_LEN: usize = 32 + 16;
-
-    fn seal(seed: &[u8; 32], passphrase: &str) -> Result<Self, KeyError> {
-        let mut salt = [0u8; 16];
-        let mut nonce = [0u8; 24];
-        getrandom::getrandom(&mut salt).map_err(|e| KeyError::Random(e.to_string()))?;
-        getrandom::getrandom(&mut nonce).map_err(|e| KeyError::Random(e.to_string()))?;
-        let params = KdfParams::DEFAULT;
-        let key = params.derive(passphrase, &salt).map_err(|e| KeyError::Encryption(e.to_string()))?;
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-        let ciphertext = cipher
-            .encrypt(XNonce::from_slice(&nonce), seed.as_slice())
-            .map_err(|e| KeyError::Encryption(e.to_string()))?;
-        Ok(Self { params, salt, nonce, ciphertext })
-    }
-
-    /// The seed, or `None` when the passphrase is wrong or the file was altered (the
-    /// AEAD cannot tell those apart).
-    fn open(&self, passphrase: &str) -> Option<Zeroizing<[u8; 32]>> {
-        let key = self.params.derive(passphrase, &self.salt).ok()?;
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-        let plain = Zeroizing::new(cipher.decrypt(XNonce::from_slice(&self.nonce), self.ciphertext.as_slice()).ok()?);
-        let seed: [u8; 32] = plain.as_slice().try_into().ok()?;
-        Some(Zeroizing::new(seed))
-    }
-
-    fn to_line(&self) -> String {
-        format!(
-            "{}{}:{}:{}:{}",
-            Self::PREFIX,
-            self.params,
-            STANDARD.encode(self.salt),
-            STANDARD.encode(self.nonce),
-            STANDARD.encode(&self.ciphertext)
-        )
-    }
-
-    fn parse(line: &str) -> Result<Self, String> {
-        let rest = line
-            .strip_prefix(Self::PREFIX)
-            .ok_or("not an aiprov-key-v1:argon2id key file (unknown version or algorithm)")?;
-        let fields: Vec<&str> = rest.split(':').collect();
-        let [params, salt, nonce, ciphertext] = fields[..] else {
-            return Err("an encrypted key file has 6 fields separated by ':'".into());
-        };
-        let bytes = |name: &str, b64: &str| STANDARD.decode(b64).map_err(|_| format!("{name} is not base64"));
-        let ciphertext = bytes("ciphertext", ciphertext)?;
-        if ciphertext.len() != Self::CIPHERTEXT_LEN {
-            return Err(format!("ciphertext is not {} bytes", Self::CIPHERTEXT_LEN));
-        }
-        Ok(Self {
-            params: KdfParams::parse(params)?,
-            salt: bytes("salt", salt)?.try_into().map_err(|_| "salt is not 16 bytes")?,
-            nonce: bytes("nonce", nonce)?.try_into().map_err(|_| "nonce is not 24 bytes")?,
-            ciphertext,
-        })
-    }
 }
 
 #[cfg(test)]

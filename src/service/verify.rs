@@ -51,7 +51,7 @@ impl Service {
     ///
     /// # Errors
     /// `4xx` when the request holds nothing to verify, more than one content form or
-    /// undecodable content, and the fetch errors of [`crate::fetch::FetchError`].
+    /// undecodable content, and the fetch errors of [`crate::content::fetch::FetchError`].
     pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
         Self::check_one_content_form(&req)?;
         let receipt = req.receipt.take().map(|r| r.0);
