@@ -132,6 +132,11 @@ impl StampSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub verified: bool,
+    /// Whether content (a text, a file, a hash or a URL) was checked against the stamp.
+    /// A receipt checked alone proves the stamp genuine, not that any content is the one
+    /// it was made for; the summary says so too.
+    #[serde(default)]
+    pub content_checked: bool,
     /// One sentence: what was verified and who vouches for it.
     pub summary: String,
     pub checks: Vec<Check>,
@@ -143,9 +148,16 @@ impl Verdict {
     /// A verdict from checks: verified only when every check passed.
     pub fn from_checks(checks: Vec<Check>, stamp: Option<StampSummary>) -> Self {
         let verified = !checks.is_empty() && checks.iter().all(|c| c.passed);
+        let content_checked = checks.iter().any(|c| c.name == "content");
         let summary = match (&stamp, verified) {
-            (Some(s), true) => format!(
+            (Some(s), true) if content_checked => format!(
                 "Genuine AI disclosure: issued by \"{}\" on {}, signed by this service's key and recorded in its public log at index {}.",
+                s.issuer,
+                s.issued_at.to_rfc3339(),
+                s.log_index
+            ),
+            (Some(s), true) => format!(
+                "Genuine receipt, but no content was checked: it was issued by \"{}\" on {}, signed by this service's key and recorded in its public log at index {}; send the text or file with it to check that it is the content this stamp was made for.",
                 s.issuer,
                 s.issued_at.to_rfc3339(),
                 s.log_index
@@ -155,7 +167,7 @@ impl Verdict {
                 None => "Not verified: nothing to check.".into(),
             },
         };
-        Self { verified, summary, checks, stamp }
+        Self { verified, content_checked, summary, checks, stamp }
     }
 
     /// The first failing check, if any.

@@ -85,6 +85,10 @@ async fn offline_verify_with_saved_keys_a_url_or_a_bare_key() {
     let log_key = keys["log"]["verifier_key"].as_str().unwrap().to_owned();
     let out = aiprov(args(&["verify", "--receipt", r, "--key", &key, "--log-key", &log_key]), None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A receipt alone is a genuine stamp, but says nothing about any content: the output
+    // must say so rather than call it a genuine disclosure of something.
+    assert!(text(&out).contains("no content was checked"), "{}", text(&out));
+    assert!(!text(&out).contains("Genuine AI disclosure"), "{}", text(&out));
     let out = aiprov(args(&["verify", "--receipt", r, "--key", &key]), None).await;
     assert_eq!(out.status.code(), Some(1), "without the log key the log cannot be checked: {}", text(&out));
 

@@ -34,9 +34,14 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
     assert_eq!(verdict["matches"][0], stamped["id"]);
     assert_eq!(verdict["stamp"]["disclosure"]["text"], stamped["statement"]["disclosure"]["text"]);
 
-    // A receipt alone verifies too (no content check then).
+    assert_eq!(verdict["content_checked"], true, "{verdict}");
+
+    // A receipt alone verifies too, and says plainly that no content was checked.
     let verdict = app.verify(&json!({"receipt": stamped})).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["content_checked"], false, "{verdict}");
+    let summary = verdict["summary"].as_str().unwrap();
+    assert!(summary.starts_with("Genuine receipt, but no content was checked"), "{summary}");
 }
 
 #[tokio::test]
