@@ -46,7 +46,27 @@ impl Service {
     /// # Errors
     /// `400` for an index or size out of range.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Sha256Digest>, ApiError> {
+        self.check_published("tree_size", size)?;
+        if index >= size {
+            return Err(ApiError::bad_request(
+                "invalid_proof_request",
+                format!("index {index} is not in a tree of {size} entries (indices run from 0 to tree_size - 1)"),
+            ));
+        }
         self.log.inclusion_proof(LogIndex(index), size).map_err(proof_error)
+    }
+
+    /// Refuses a tree size (named `param` in the query) beyond the newest checkpoint: a
+    /// proof may only be asked against a tree someone can hold a checkpoint for.
+    fn check_published(&self, param: &str, size: u64) -> Result<(), ApiError> {
+        let published = self.log.published_size();
+        if size > published {
+            return Err(ApiError::bad_request(
+                "invalid_proof_request",
+                format!("{param}: the tree size {size} is beyond the published tree size {published} (GET /v1/log/checkpoint)"),
+            ));
+        }
+        Ok(())
     }
 
     /// Consistency proof between two published tree sizes (blocking).
@@ -54,6 +74,13 @@ impl Service {
     /// # Errors
     /// `400` for sizes out of order or range.
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Sha256Digest>, ApiError> {
+        self.check_published("second", second)?;
+        if first > second {
+            return Err(ApiError::bad_request(
+                "invalid_proof_request",
+                format!("first: the tree size {first} is larger than the second tree size {second}"),
+            ));
+        }
         self.log.consistency_proof(first, second).map_err(proof_error)
     }
 

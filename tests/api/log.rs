@@ -132,6 +132,15 @@ async fn bad_proof_and_page_requests_are_400() {
         let (s, b) = app.get_json(path).await;
         assert_eq!(assert_error(s, &b, 400), code, "{path}: {b}");
     }
+    // The message names the parameter and calls a tree size a tree size.
+    let (_, b) = app.get_json("/v1/log/proof/consistency?first=1&second=50").await;
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("second: the tree size 50 is beyond the published tree size 2"), "{message}");
+    // The README's examples: proofs against the newest checkpoint by default.
+    for path in ["/v1/log/proof/consistency?first=1", "/v1/log/proof/inclusion?index=0"] {
+        let (s, b) = app.get_json(path).await;
+        assert_eq!(s, 200, "{path}: {b}");
+    }
     let (s, page) = app.get_json("/v1/log/entries?start=0&end=100000").await;
     assert_eq!(s, 200);
     assert_eq!(page["entries"].as_array().unwrap().len(), 2, "pages end at the tree size");
