@@ -261,13 +261,25 @@ pub struct AuditArgs {
 pub enum KeysCommand {
     /// Retire the statement-signing key and create a new one. The retired key stays
     /// published, so receipts it signed keep verifying; its private key file is removed.
-    /// The checkpoint key, the log's identity, is not rotated. Stop the server first or
-    /// restart it after: it signs with the key it loaded until its next start. With
-    /// AIPROV_KEY_PASSPHRASE set, the new key file is encrypted.
-    Rotate {
-        #[command(flatten)]
-        keys: KeysDirArg,
-    },
+    /// The checkpoint key, the log's identity, is not rotated. With --url, the running
+    /// service rotates its own keys (admin token), with no restart and no window in which
+    /// it signs with a retired key; without, the keys directory is rotated offline, which
+    /// is refused while a service runs on it. Offline with AIPROV_KEY_PASSPHRASE set, the
+    /// new key file is encrypted (a service uses its own passphrase).
+    Rotate(RotateArgs),
+}
+
+/// Where `keys rotate` rotates: a running service, or a keys directory no service uses.
+#[derive(clap::Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub keys: KeysDirArg,
+    /// The base URL of the running service to rotate (POST /v1/admin/keys/rotate).
+    #[arg(long, env = "AIPROV_URL")]
+    pub url: Option<String>,
+    /// An admin token of that service.
+    #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true, requires = "url")]
+    pub token: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -2,13 +2,51 @@
 
 use std::path::Path;
 
-use super::args::key_passphrase;
+use anyhow::Context;
+
+use super::args::{key_passphrase, RotateArgs};
 use crate::keys::{rotate as rotate_keys, Keyring, Passphrase};
 
-pub(super) fn rotate(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
+    let (retired, active) = match &args.url {
+        Some(url) => rotate_online(url, args.token.as_deref())?,
+        None => rotate_offline(&args.keys.keys)?,
+    };
+    println!("retired statement key {retired} (still published: receipts it signed keep verifying)");
+    println!("new statement key {active}: it signs every stamp from now on");
+    Ok(())
+}
+
+/// Asks the running service at `url` to rotate its own keys.
+fn rotate_online(url: &str, token: Option<&str>) -> anyhow::Result<(String, String)> {
+    let token = token.context("--url needs --token (or AIPROV_TOKEN): an admin token of that service")?;
+    let endpoint = format!("{}/v1/admin/keys/rotate", url.trim_end_matches('/'));
+    let answer: serde_json::Value = super::runtime()?.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(&endpoint)
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the service at {url}"))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.with_context(|| format!("{endpoint}: not a JSON answer"))?;
+        if !status.is_success() {
+            let message = body["error"]["message"].as_str().unwrap_or("no message");
+            anyhow::bail!("the service refused the rotation ({status}): {message}");
+        }
+        Ok(body)
+    })?;
+    let kid = |which: &str| answer[which]["kid"].as_str().map(str::to_owned);
+    match (kid("retired"), kid("active")) {
+        (Some(retired), Some(active)) => Ok((retired, active)),
+        _ => anyhow::bail!("{endpoint}: unexpected answer {answer}"),
+    }
+}
+
+/// Rotates a keys directory that no service runs on.
+fn rotate_offline(dir: &Path) -> anyhow::Result<(String, String)> {
     let passphrase = key_passphrase()?;
     let report = rotate_keys(dir, passphrase.as_ref().map(Passphrase::as_str))?;
-    println!("retired statement key {} (still published: receipts it signed keep verifying)", report.retired.kid);
     for path in &report.removed {
         println!("overwrote and removed {}", path.display());
     }
@@ -16,8 +54,8 @@ pub(super) fn rotate(dir: &Path) -> anyhow::Result<()> {
         eprintln!("aiprov: warning: could not remove {}: {e}; delete it by hand", path.display());
     }
     let encrypted = if report.encrypted { "encrypted" } else { "plain" };
-    println!("new statement key {} ({encrypted} key file); restart the server to sign with it", report.active.kid);
-    Ok(())
+    println!("the new key file is {encrypted}");
+    Ok((report.retired.kid.to_string(), report.active.kid.to_string()))
 }
 
 pub(super) fn keygen(dir: &Path) -> anyhow::Result<()> {

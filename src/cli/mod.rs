@@ -28,7 +28,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token { command: TokenCommand::List { state } } => token::list(&state),
         Command::Token { command: TokenCommand::Revoke { id, state } } => token::revoke(&id, &state),
         Command::Erasures { state } => token::erasures(&state),
-        Command::Keys { command: KeysCommand::Rotate { keys } } => keys::rotate(&keys.keys),
+        Command::Keys { command: KeysCommand::Rotate(args) } => keys::rotate(&args),
         Command::Keygen { keys } => keys::keygen(&keys.keys),
         Command::Stamp(args) => stamp::stamp(args),
         Command::Verify(args) => return verify::verify(&args),

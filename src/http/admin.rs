@@ -13,7 +13,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tokens", web::get().to(list_tokens))
         .route("/admin/tokens", web::post().to(create_token))
         .route("/admin/tokens/{id}", web::delete().to(revoke_token))
-        .route("/admin/erasures", web::get().to(erasures));
+        .route("/admin/erasures", web::get().to(erasures))
+        .route("/admin/keys/rotate", web::post().to(rotate_keys));
 }
 
 /// The `Authorization` header value, if any (a non-ASCII value counts as malformed).
@@ -68,4 +69,16 @@ async fn erasures(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpRespo
     let svc = svc.into_inner();
     let records = blocking(move || svc.erasures()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": records })))
+}
+
+async fn rotate_keys(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    let who = svc.authenticate_admin(authorization(&req))?;
+    let svc = svc.into_inner();
+    let report = blocking(move || svc.rotate_statement_key()).await?;
+    tracing::info!(by = %who.issuer, retired = %report.retired.kid, active = %report.active.kid, "statement key rotated");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "retired": report.retired,
+        "active": report.active,
+        "message": "the retired key stays published, so receipts it signed keep verifying; the new key signs every stamp from now on",
+    })))
 }

@@ -13,12 +13,18 @@
 //! auditors pin, so [`rotate`] never touches it (a new checkpoint key would be a new log).
 //!
 //! # Rotation
-//! [`rotate`] creates a new statement key and retires the active one: its public key
-//! stays in `keyring.json` with `retired_at` set, so `GET /v1/keys` keeps publishing it and
-//! receipts it signed keep verifying. Its private key file is overwritten and removed:
-//! nothing may sign with it again, so keeping it would only be something to steal.
-//! A running server keeps the keys it loaded at start; it uses the new key from its next
-//! start on. Rotate with the server stopped, or restart it right after.
+//! [`Keyring::rotate_statement_key`] creates a new statement key and retires the active
+//! one: its public key stays in `keyring.json` with `retired_at` set, so `GET /v1/keys`
+//! keeps publishing it and receipts it signed keep verifying. Its private key file is
+//! overwritten and removed: nothing may sign with it again, so keeping it would only be
+//! something to steal.
+//!
+//! `retired_at` must be the moment the last statement signed with the old key was
+//! dated, or later: verifiers refuse a statement dated after its key's retirement
+//! (`key.retired`). A running service therefore rotates itself (`POST
+//! /v1/admin/keys/rotate`), under the lock its signing takes, and a running service holds
+//! a shared lock on the keys directory ([`KeysInUse`]) so that the offline [`rotate`]
+//! refuses to change keys under it.
 //!
 //! # Retired keys cannot sign
 //! A [`SecretKey`] can only be made inside this module, and [`Keyring`] makes exactly two:
@@ -51,9 +57,11 @@ use zeroize::Zeroizing;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
+mod lock;
 mod rotate;
 mod sealed;
 
+pub use lock::KeysInUse;
 pub use rotate::{rotate, RotationReport};
 #[cfg(test)]
 use sealed::KdfParams;
@@ -123,6 +131,13 @@ pub struct PublicKeyInfo {
 }
 
 impl PublicKeyInfo {
+    /// The one rule of key retirement, applied by every verifier (the service, the
+    /// offline CLI, the audit): a key signs nothing dated after its retirement. A
+    /// statement dated later was signed by something still holding a retired key.
+    pub fn may_sign_at(&self, issued_at: Timestamp) -> bool {
+        self.retired_at.is_none_or(|retired| issued_at <= retired)
+    }
+
     /// # Errors
     /// When `public_key` is not base64 of a valid Ed25519 point.
     pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
@@ -226,6 +241,10 @@ pub enum KeyError {
     EmptyPassphrase,
     #[error("no keyring in {dir} (no keyring.json): nothing to rotate; check the keys directory")]
     NoKeyring { dir: PathBuf },
+    #[error("the keys in {dir} are in use by a running service, which rotates its own keys: aiprov keys rotate --url URL --token ADMIN_TOKEN (POST /v1/admin/keys/rotate)")]
+    InUse { dir: PathBuf },
+    #[error("the keys in {dir} are being rotated offline; start the service when the rotation is done")]
+    RotationInProgress { dir: PathBuf },
     #[error("encrypting a private key failed: {0}")]
     Encryption(String),
 }
@@ -248,6 +267,8 @@ pub struct Keyring {
     infos: Vec<PublicKeyInfo>,
     statement: SecretKey,
     checkpoint: SecretKey,
+    /// Encrypts the key files this keyring writes from now on (a rotation's new key).
+    passphrase: Option<Passphrase>,
 }
 
 const KEYRING_FILE: &str = "keyring.json";
@@ -278,7 +299,7 @@ impl Keyring {
         let mut changed = false;
         for purpose in [KeyPurpose::Statement, KeyPurpose::Checkpoint] {
             if active_info(&infos, purpose).is_none() {
-                infos.push(create_key(dir, purpose, passphrase, Timestamp::now())?);
+                infos.push(create_key(dir, purpose, passphrase, Timestamp::now())?.1);
                 changed = true;
             }
         }
@@ -299,7 +320,8 @@ impl Keyring {
         };
         let statement = active(KeyPurpose::Statement)?;
         let checkpoint = active(KeyPurpose::Checkpoint)?;
-        Ok(Self { dir: dir.to_owned(), infos, statement, checkpoint })
+        let passphrase = passphrase.map(|p| Passphrase::new(p.to_owned()));
+        Ok(Self { dir: dir.to_owned(), infos, statement, checkpoint, passphrase })
     }
 
     /// The key that signs new statements.
@@ -357,24 +379,25 @@ fn read_keyring(dir: &Path) -> Result<Option<Vec<PublicKeyInfo>>, KeyError> {
     Ok(Some(file.keys))
 }
 
-/// Generates a key, writes its private key file and returns its public facts.
+/// Generates a key, writes its private key file and returns it with its public facts.
 fn create_key(
     dir: &Path,
     purpose: KeyPurpose,
     passphrase: Option<&str>,
     now: Timestamp,
-) -> Result<PublicKeyInfo, KeyError> {
+) -> Result<(SecretKey, PublicKeyInfo), KeyError> {
     let key = SecretKey::generate()?;
     write_private_key(dir, &key, passphrase)?;
     tracing::info!(kid = %key.kid, ?purpose, encrypted = passphrase.is_some(), dir = %dir.display(), "created a new signing key");
-    Ok(PublicKeyInfo {
+    let info = PublicKeyInfo {
         kid: key.kid.clone(),
         algorithm: "Ed25519".into(),
         purpose,
         public_key: STANDARD.encode(key.verifying_key().as_bytes()),
         created_at: now,
         retired_at: None,
-    })
+    };
+    Ok((key, info))
 }
 
 fn write_private_key(dir: &Path, key: &SecretKey, passphrase: Option<&str>) -> Result<(), KeyError> {
@@ -655,7 +678,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         Keyring::open_or_create_with(dir.path(), Some(PASS)).unwrap();
         let listing = || {
-            let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            // `.lock` is the rotation's own lock file (keys::lock): no key material.
+            let mut names: Vec<_> =
+                fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n != ".lock").collect();
             names.sort();
             (names, fs::read_to_string(dir.path().join(KEYRING_FILE)).unwrap())
         };

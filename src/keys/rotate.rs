@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{
-    create_key, private_key_path, sync_dir, write_keyring, KeyError, KeyPurpose, Keyring, PublicKeyInfo, KEYRING_FILE,
+    create_key, private_key_path, sync_dir, write_keyring, KeyError, KeyPurpose, Keyring, KeysInUse, Passphrase,
+    PublicKeyInfo, KEYRING_FILE,
 };
 use crate::time::Timestamp;
 
@@ -14,7 +15,7 @@ use crate::time::Timestamp;
 pub struct RotationReport {
     /// The key that signed statements until now, with `retired_at` set; still published.
     pub retired: PublicKeyInfo,
-    /// The new statement key, which signs from the server's next start on.
+    /// The new statement key, which signs from now on.
     pub active: PublicKeyInfo,
     /// Whether the new private key file is passphrase-encrypted.
     pub encrypted: bool,
@@ -25,46 +26,62 @@ pub struct RotationReport {
     pub not_removed: Vec<(PathBuf, std::io::Error)>,
 }
 
-/// Rotates the statement-signing key of the keyring in `dir`: creates a new key, retires
-/// the active one (it stays published, so old receipts keep verifying), writes
-/// `keyring.json` atomically, then overwrites and removes retired private key files. The
-/// checkpoint key is not rotated: it is the log's identity.
-///
-/// The whole keyring is opened first with `passphrase`, so a rotation cannot leave key
-/// files that need different passphrases; with a passphrase the new key file is encrypted.
-/// A running server goes on signing with the key it loaded until it restarts.
+/// Rotates the statement-signing key of the keyring in `dir` offline, with no service
+/// running on it: see [`Keyring::rotate_statement_key`]. The whole keyring is opened first
+/// with `passphrase`, so a rotation cannot leave key files that need different passphrases;
+/// with a passphrase the new key file is encrypted.
 ///
 /// # Errors
 /// [`KeyError::NoKeyring`] when `dir` has no `keyring.json` (a rotation never creates a
-/// keyring: a mistyped directory must not get a fresh one); any error of
-/// [`Keyring::open_or_create_with`]; an I/O error writing the new key or the keyring.
-/// On error before the keyring is written, the keyring is unchanged.
+/// keyring: a mistyped directory must not get a fresh one); [`KeyError::InUse`] while a
+/// service runs on these keys (it must rotate them itself, or it would go on signing with
+/// a retired key); any error of [`Keyring::open_or_create_with`]; an I/O error writing the
+/// new key or the keyring. On error before the keyring is written, it is unchanged.
 pub fn rotate(dir: &Path, passphrase: Option<&str>) -> Result<RotationReport, KeyError> {
     if !dir.join(KEYRING_FILE).is_file() {
         return Err(KeyError::NoKeyring { dir: dir.to_owned() });
     }
-    let ring = Keyring::open_or_create_with(dir, passphrase)?;
-    let old_kid = ring.statement.kid.clone();
-    let mut infos = ring.infos.clone();
-    // The old private key leaves memory here (SigningKey wipes itself on drop).
-    drop(ring);
+    let _exclusive = KeysInUse::exclusive(dir)?;
+    let mut ring = Keyring::open_or_create_with(dir, passphrase)?;
+    ring.rotate_statement_key(Timestamp::now())
+}
 
-    let now = Timestamp::now();
-    // The new private key file is written before the keyring names it: a crash in between
-    // leaves an unused file, never a keyring whose active key has no private key.
-    let active = create_key(dir, KeyPurpose::Statement, passphrase, now)?;
-    let Some(old) = infos.iter_mut().find(|k| k.kid == old_kid) else {
-        // Unreachable: the key was loaded from these very infos.
-        return Err(KeyError::Corrupt { path: dir.join(KEYRING_FILE), reason: "the active key vanished".into() });
-    };
-    old.retired_at = Some(now);
-    let retired = old.clone();
-    infos.push(active.clone());
-    write_keyring(dir, &infos)?;
-    tracing::info!(retired = %retired.kid, active = %active.kid, dir = %dir.display(), "rotated the statement key");
-
-    let (removed, not_removed) = remove_retired_private_keys(dir, &infos);
-    Ok(RotationReport { retired, active, encrypted: passphrase.is_some(), removed, not_removed })
+impl Keyring {
+    /// Creates a new statement key and retires the active one as of `retired_at`: the
+    /// new key signs from now on, the old one stays published (receipts it signed keep
+    /// verifying), its private key is wiped from memory and its file overwritten and
+    /// removed. `keyring.json` is replaced atomically. The checkpoint key is not rotated:
+    /// it is the log's identity.
+    ///
+    /// The caller guarantees that no statement signed with the old key is dated after
+    /// `retired_at` (a service passes the date of its last signature or later, taken under
+    /// the lock its signing holds).
+    ///
+    /// # Errors
+    /// An I/O error writing the new key or the keyring; the keyring in memory and on disk
+    /// is then unchanged.
+    pub fn rotate_statement_key(&mut self, retired_at: Timestamp) -> Result<RotationReport, KeyError> {
+        let dir = self.dir.clone();
+        let passphrase = self.passphrase.as_ref().map(Passphrase::as_str);
+        // The new private key file is written before the keyring names it: a crash in
+        // between leaves an unused file, never a keyring whose active key has no private key.
+        let (key, active) = create_key(&dir, KeyPurpose::Statement, passphrase, retired_at)?;
+        let mut infos = self.infos.clone();
+        let Some(old) = infos.iter_mut().find(|k| k.kid == self.statement.kid) else {
+            // Unreachable: the active key was loaded from these very infos.
+            return Err(KeyError::Corrupt { path: dir.join(KEYRING_FILE), reason: "the active key vanished".into() });
+        };
+        old.retired_at = Some(retired_at);
+        let retired = old.clone();
+        infos.push(active.clone());
+        write_keyring(&dir, &infos)?;
+        // The old private key leaves memory here (SigningKey wipes itself on drop).
+        self.statement = key;
+        self.infos = infos;
+        tracing::info!(retired = %retired.kid, active = %active.kid, at = %retired_at.to_rfc3339(), dir = %dir.display(), "rotated the statement key");
+        let (removed, not_removed) = remove_retired_private_keys(&dir, &self.infos);
+        Ok(RotationReport { retired, active, encrypted: passphrase.is_some(), removed, not_removed })
+    }
 }
 
 /// Overwrites and removes the private key files of retired keys that are still there:

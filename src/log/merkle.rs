@@ -100,7 +100,7 @@ fn split_point(n: u64) -> u64 {
 /// The perfect node covering `[start, end)`, if that range is one.
 fn perfect(start: u64, end: u64) -> Option<NodeId> {
     let size = end - start;
-    (size.is_power_of_two() && start % size == 0)
+    (size.is_power_of_two() && start.is_multiple_of(size))
         .then(|| NodeId { level: size.trailing_zeros() as u8, index: start >> size.trailing_zeros() })
 }
 

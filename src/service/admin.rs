@@ -3,6 +3,7 @@
 
 use super::Service;
 use crate::error::ApiError;
+use crate::keys::RotationReport;
 use crate::service::erasure::ErasureRecord;
 use crate::service::tokens::{NewToken, Principal, TokenId, TokenInfo};
 use crate::statement::IssuerName;
@@ -63,6 +64,20 @@ impl Service {
             .revoke(id)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))
+    }
+
+    /// Retires the statement key in use and signs with a new one from now on, without a
+    /// restart (blocking: writes the key files). See `service::signing` for why this is
+    /// the only safe way to rotate the keys of a running service.
+    ///
+    /// # Errors
+    /// When the keys directory cannot be written; nothing changed then.
+    pub fn rotate_statement_key(&self) -> Result<RotationReport, ApiError> {
+        let report = self.signing.rotate().map_err(ApiError::internal)?;
+        for (path, e) in &report.not_removed {
+            tracing::warn!(path = %path.display(), error = %e, "a retired private key file could not be removed: delete it by hand");
+        }
+        Ok(report)
     }
 
     /// Whether no token exists yet (a fresh service, which says how to create one).

@@ -15,6 +15,7 @@ pub mod erasure;
 mod log_api;
 mod prompt;
 pub mod ratelimit;
+mod signing;
 mod stamp;
 pub mod tokens;
 mod verify;
@@ -31,21 +32,22 @@ pub use stamp::{ContentQuery, MAX_LOOKUP};
 use crate::content::fetch::FetchConfig;
 use crate::content::StreamLimits;
 use crate::error::ApiError;
-use crate::keys::{Keyring, PublicKeyInfo};
+use crate::keys::{Keyring, KeysInUse, PublicKeyInfo};
 use crate::log::checkpoint::{NoteSigner, NoteVerifier};
 use crate::log::{Log, SledStore};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
 use erasure::ErasureRegister;
 use ratelimit::RateLimiter;
+use signing::Signing;
 use tokens::TokenStore;
 
 pub struct Service {
     log: Log,
-    keyring: Keyring,
+    /// The statement key in use (rotated while serving) and the trust anchors.
+    signing: Signing,
     tokens: TokenStore,
     erasures: ErasureRegister,
-    trust: TrustAnchors,
     /// Signature checks that passed before, so popular content verifies cheaply.
     checks: CheckCache,
     stamp_limiter: RateLimiter,
@@ -61,6 +63,9 @@ impl Service {
     /// # Errors
     /// When the data or keys directory cannot be opened, or belongs to another log.
     pub fn open(config: &ServiceConfig) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.keys_dir)
+            .with_context(|| format!("creating the keys directory {}", config.keys_dir.display()))?;
+        let in_use = KeysInUse::shared(&config.keys_dir)?;
         let keyring =
             Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
                 .context("opening the keys directory")?;
@@ -72,13 +77,12 @@ impl Service {
         let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
             .context("the origin cannot name a checkpoint key")?;
         let log = Log::open(Arc::new(store), signer)?;
-        let trust = TrustAnchors::new(keyring.public_keys().to_vec(), Some(log.verifier().clone()));
+        let signing = Signing::new(keyring, log.verifier().clone(), in_use);
         Ok(Self {
             log,
-            keyring,
+            signing,
             tokens,
             erasures,
-            trust,
             checks: CheckCache::default(),
             stamp_limiter: RateLimiter::new(config.stamp_rate),
             prompt_limiter: RateLimiter::new(config.prompt_check_rate),
@@ -95,8 +99,8 @@ impl Service {
     }
 
     /// Every public key this service has published, retired ones included.
-    pub fn public_keys(&self) -> &[PublicKeyInfo] {
-        self.keyring.public_keys()
+    pub fn public_keys(&self) -> Vec<PublicKeyInfo> {
+        self.signing.public_keys()
     }
 
     /// The log's note verifier: its origin and checkpoint key.
@@ -105,8 +109,8 @@ impl Service {
     }
 
     /// What this service's own verdicts trust: its keys and its log.
-    pub fn trust(&self) -> &TrustAnchors {
-        &self.trust
+    pub fn trust(&self) -> Arc<TrustAnchors> {
+        self.signing.trust()
     }
 }
 

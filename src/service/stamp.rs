@@ -118,13 +118,17 @@ impl Service {
         let (signed, leaf, salt) = blocking(move || {
             let mut salt = [0u8; 32];
             getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
-            let prepared = prepare(issuer, salt, Timestamp::now())?;
-            // Canonicalised once: the signature and the log leaf both cover these bytes.
-            let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
-            let key = this.keyring.statement_key();
-            let signature = sign_canonical(&canonical, key);
+            // Dated and signed under the signing lock, so that a rotation retires the old
+            // key no earlier than the date of anything it signed (see service::signing).
+            let (prepared, canonical, signature, key) = this.signing.sign(|issued_at, key| -> Result<_, ApiError> {
+                let prepared = prepare(issuer, salt, issued_at)?;
+                // Canonicalised once: the signature and the log leaf both cover these bytes.
+                let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
+                let signature = sign_canonical(&canonical, key);
+                Ok((prepared, canonical, signature, key.verifying_key()))
+            })?;
             if let Some(sig) = signature.signature_bytes() {
-                this.checks.record_own_statement(&key.verifying_key(), &canonical, &sig);
+                this.checks.record_own_statement(&key, &canonical, &sig);
             }
             let bytes = leaf_bytes_from_canonical(&canonical, &signature).map_err(ApiError::internal)?;
             let signed = SignedStatement { statement: prepared.statement, signature };

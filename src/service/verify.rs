@@ -101,7 +101,7 @@ impl Service {
         receipt: Option<serde_json::Value>,
     ) -> Result<VerifyResponse, ApiError> {
         if let Some(receipt) = &receipt {
-            let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust, Some(&self.checks));
+            let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust(), Some(&self.checks));
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }
         let Some(hashes) = content else {
@@ -128,7 +128,7 @@ impl Service {
             return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
         };
         let (receipt, leaf) = self.receipt_and_leaf_at(newest, &checkpoint)?;
-        let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust, Some(&self.checks));
+        let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust(), Some(&self.checks));
         Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
     }
 }

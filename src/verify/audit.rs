@@ -59,7 +59,7 @@ impl AuditReport {
 
 /// Checks leaves one by one and rebuilds the tree.
 pub struct Auditor {
-    keys: HashMap<KeyId, VerifyingKey>,
+    keys: HashMap<KeyId, (VerifyingKey, PublicKeyInfo)>,
     tree: MemoryTree,
     problems: Vec<Problem>,
 }
@@ -69,12 +69,13 @@ pub struct Auditor {
 const MAX_PROBLEMS: usize = 1000;
 
 impl Auditor {
-    /// An auditor that accepts statement signatures by any of `keys` (retired ones too).
+    /// An auditor that accepts statement signatures by any of `keys`, retired ones for
+    /// what they signed before their retirement (the rule of [`PublicKeyInfo::may_sign_at`]).
     pub fn new(keys: &[PublicKeyInfo]) -> Self {
         let keys = keys
             .iter()
             .filter(|k| k.purpose == KeyPurpose::Statement)
-            .filter_map(|k| Some((k.kid.clone(), k.verifying_key().ok()?)))
+            .filter_map(|k| Some((k.kid.clone(), (k.verifying_key().ok()?, k.clone()))))
             .collect();
         Self { keys, tree: MemoryTree::new(), problems: Vec::new() }
     }
@@ -110,13 +111,24 @@ impl Auditor {
             Ok(canonical) if canonical == leaf => {}
             _ => self.problem(Some(index), "the leaf is not in canonical (JCS) form"),
         }
-        let Some(key) = self.keys.get(&signed.signature.kid) else {
+        let Some((key, info)) = self.keys.get(&signed.signature.kid).cloned() else {
             self.problem(
                 Some(index),
                 format!("signed with key {} which this log does not publish", signed.signature.kid),
             );
             return hash;
         };
+        if !info.may_sign_at(signed.statement.issued_at) {
+            self.problem(
+                Some(index),
+                format!(
+                    "signed with key {}, retired on {}, but dated {} (key.retired)",
+                    info.kid,
+                    info.retired_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    signed.statement.issued_at.to_rfc3339()
+                ),
+            );
+        }
         let valid = match (signed.signature.signature_bytes(), jcs::to_vec(&signed.statement)) {
             (Some(sig), Ok(bytes)) => key.verify_strict(&bytes, &sig).is_ok(),
             _ => false,

@@ -35,8 +35,8 @@ pub(super) fn key(parsed: &Receipt, trust: &TrustAnchors) -> (Check, Option<Veri
     let check = match (key_info, key) {
         (Some(info), Some(_)) => match &info.retired_at {
             // A retired key signs nothing new: a statement dated after the retirement
-            // was signed by a server still running on the old key, or with a stolen one.
-            Some(t) if parsed.statement.issued_at > *t => Check::new(
+            // was signed by something still holding the old key (a stolen copy).
+            Some(t) if !info.may_sign_at(parsed.statement.issued_at) => Check::new(
                 "key",
                 false,
                 "key.retired",

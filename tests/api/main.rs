@@ -17,6 +17,7 @@ mod openapi;
 mod page;
 mod privacy;
 mod restart;
+mod rotation;
 mod stamps;
 mod upload;
 mod verify;

@@ -1,0 +1,115 @@
+//! Key rotation while serving: every receipt acknowledged before, during and after a
+//! rotation under stamping load verifies in the service, offline and in the audit; and an
+//! offline rotation is refused while a service runs on the keys.
+
+use std::sync::Arc;
+
+use ai_provenance::verify::audit::audit_remote;
+use ai_provenance::verify::{verify_receipt, TrustAnchors, Verdict};
+use serde_json::{json, Value};
+
+use crate::helpers::{copy_request, spawn_app, TestApp};
+
+/// Stamps `count` texts one after the other; every acknowledged stamp response.
+async fn stamp_many(app: Arc<TestApp>, worker: usize, count: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        out.push(app.stamp_ok(&copy_request(&format!("Worker {worker}, copy {i}: rotate me if you can."))).await);
+    }
+    out
+}
+
+async fn rotate(app: &TestApp) -> Value {
+    let resp =
+        app.client.post(app.url("/v1/admin/keys/rotate")).bearer_auth(&app.admin_token).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn receipts_from_before_during_and_after_rotations_under_load_all_verify() {
+    let app = Arc::new(spawn_app().await);
+    let workers: Vec<_> = (0..6).map(|w| tokio::spawn(stamp_many(app.clone(), w, 60))).collect();
+    // Two rotations while the workers stamp, a moment apart.
+    let mut rotations = Vec::new();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        rotations.push(rotate(&app).await);
+    }
+    let mut stamped = Vec::new();
+    for w in workers {
+        stamped.extend(w.await.expect("worker"));
+    }
+    assert_eq!(stamped.len(), 360);
+    let kids: std::collections::HashSet<&str> =
+        stamped.iter().map(|s| s["signature"]["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 3, "stamps were signed by the first key and by each rotation's new key: {kids:?}");
+    assert_eq!(rotations[0]["active"]["kid"], rotations[1]["retired"]["kid"]);
+
+    // Offline, with the published keys as they are now (retired keys included).
+    let (_, keys) = app.get_json("/v1/keys").await;
+    let trust = TrustAnchors::from_keys_document(&keys).expect("keys document");
+    for s in &stamped {
+        let mut receipt = s.clone();
+        receipt.as_object_mut().unwrap().remove("prompt_salt");
+        let (checks, stamp) = verify_receipt(&receipt, None, &trust);
+        let verdict = Verdict::from_checks(checks, stamp);
+        assert!(verdict.verified, "offline: {}", serde_json::to_string(&verdict).unwrap());
+
+        // In the service, with its newest proof.
+        let (status, fresh) = app.get_json(&format!("/v1/stamps/{}", s["id"].as_str().unwrap())).await;
+        assert_eq!(status, 200);
+        let verdict = app.verify(&json!({"receipt": fresh})).await;
+        assert_eq!(verdict["verified"], true, "service: {verdict}");
+    }
+
+    // And the audit, which applies the same retirement rule.
+    let (report, _) = audit_remote(&app.client, &app.url(""), None, |_, _| {}).await.expect("audit runs");
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.leaves, 360);
+}
+
+#[tokio::test]
+async fn rotation_needs_an_admin_token() {
+    let app = spawn_app().await;
+    let resp = app.client.post(app.url("/v1/admin/keys/rotate")).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = app.client.post(app.url("/v1/admin/keys/rotate")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[test]
+fn the_cli_rotates_a_running_service_through_it_and_refuses_to_rotate_under_it() {
+    use crate::binary::{run, serve};
+    let dir = tempfile::tempdir().unwrap();
+    let admin = {
+        let out = run(&[
+            "token".as_ref(),
+            "create".as_ref(),
+            "--issuer".as_ref(),
+            "Operator".as_ref(),
+            "--admin".as_ref(),
+            "--data".as_ref(),
+            dir.path().join("data").as_os_str(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+    };
+    let server = serve(dir.path());
+    let keys = dir.path().join("keys");
+
+    let offline = run(&["keys".as_ref(), "rotate".as_ref(), "--keys".as_ref(), keys.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&offline.stderr);
+    assert!(!offline.status.success(), "an offline rotation under a running service must fail");
+    assert!(stderr.contains("in use by a running service") && stderr.contains("--url"), "{stderr}");
+
+    let online = run(&["keys", "rotate", "--url", &server.base, "--token", &admin]);
+    let stdout = String::from_utf8_lossy(&online.stdout);
+    assert!(online.status.success(), "{stdout}{}", String::from_utf8_lossy(&online.stderr));
+    assert!(stdout.contains("retired statement key") && stdout.contains("new statement key"), "{stdout}");
+    drop(server);
+
+    // With the service gone, the offline rotation works.
+    let offline = run(&["keys".as_ref(), "rotate".as_ref(), "--keys".as_ref(), keys.as_os_str()]);
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+}
