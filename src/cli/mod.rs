@@ -7,6 +7,7 @@ mod audit;
 pub mod batch;
 pub mod client;
 mod keys;
+mod local_admin;
 mod progress;
 mod serve;
 mod stamp;

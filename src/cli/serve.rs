@@ -1,13 +1,16 @@
 //! `aiprov serve`: opens the service, binds, and serves until SIGINT or SIGTERM.
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 
 use super::args::ServeArgs;
+use super::local_admin::LocalAdmin;
 use crate::http::{server, Limits};
 use crate::service::Service;
+use crate::statement::IssuerName;
 
 pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.service_config()?;
@@ -18,13 +21,9 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let service = Arc::new(Service::open(&config)?);
         let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        // Before "listening" is logged: whoever waits for that line may run `token create`.
+        local_admin(&service, &config.data_dir, &format!("http://{addr}"))?;
         tracing::info!(addr = %addr, data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{addr}");
-        if service.has_no_tokens()? {
-            tracing::warn!(
-                "no issuer token exists yet; create one with: aiprov token create --issuer NAME --data {}",
-                config.data_dir.display()
-            );
-        }
         let limits = Limits { max_json_bytes: args.max_json_bytes };
         server::run(listener, service, limits, shutdown_signal()).await.context("server failed")
     })
@@ -51,4 +50,24 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Makes sure the local commands (`aiprov token ...`, `aiprov erasures`) can reach this
+/// service while it holds the data directory: a local admin credential in the data
+/// directory, created when there is none or it no longer works (see `local_admin`).
+fn local_admin(service: &Service, data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    let working = LocalAdmin::read(data_dir)?
+        .filter(|admin| service.authenticate_admin(Some(&format!("Bearer {}", admin.token))).is_ok());
+    if working.is_some() {
+        return LocalAdmin::update_url(data_dir, url);
+    }
+    let issuer = IssuerName::parse("Local operator").map_err(anyhow::Error::msg)?;
+    let token = service.create_token(issuer, true)?;
+    LocalAdmin { url: url.to_owned(), token: token.secret }.write(data_dir)?;
+    tracing::info!(
+        id = %token.id,
+        "created the local admin token in {}: `aiprov token create --issuer NAME` works while the service runs",
+        data_dir.join("local-admin.json").display()
+    );
+    Ok(())
 }

@@ -1,49 +1,96 @@
 //! `aiprov token create|list|revoke` and `aiprov erasures`: the issuer tokens and the
-//! erasure register, in a data directory no server holds open.
+//! erasure register. With no service running they open the data directory; while `serve`
+//! holds it, they go through the service's admin API with its local admin credential
+//! (see `local_admin`), so the same commands work in either case.
 
 use anyhow::Context;
+use reqwest::Method;
+use serde_json::{json, Value};
 
 use super::args::StateArgs;
+use super::local_admin::LocalAdmin;
 use crate::service::erasure::ErasureRegister;
 use crate::service::open_db;
 use crate::service::tokens::{TokenId, TokenStore};
 use crate::statement::IssuerName;
 
-/// Opens the data directory's database (the server must be stopped: sled allows one
-/// process; the admin API does the same while it runs).
-fn open(state: &StateArgs) -> anyhow::Result<sled::Db> {
-    open_db(&state.data).context("stop the server first, or use the admin API")
+/// Where the tokens are: in a database this process opened, or behind a running service.
+enum Tokens {
+    Local(sled::Db),
+    Service(LocalAdmin),
+}
+
+fn open(state: &StateArgs) -> anyhow::Result<Tokens> {
+    match open_db(&state.data) {
+        Ok(db) => Ok(Tokens::Local(db)),
+        Err(e) => match LocalAdmin::read(&state.data)? {
+            Some(admin) => Ok(Tokens::Service(admin)),
+            None => Err(e.context(format!(
+                "{} has no local-admin.json, which `aiprov serve` writes at start: if another process holds \
+                 the directory, stop it, or use the admin API (POST /v1/admin/tokens) with an admin token",
+                state.data.display()
+            ))),
+        },
+    }
+}
+
+fn print_created(issuer: &str, admin: bool, id: &str, secret: &str) {
+    let role = if admin { "an admin" } else { "an issuer" };
+    println!("Created {role} token for \"{issuer}\" (id {id}). Only its hash is stored: copy it now.");
+    println!("{secret}");
 }
 
 pub(super) fn create(issuer: &str, admin: bool, state: &StateArgs) -> anyhow::Result<()> {
     let issuer = IssuerName::parse(issuer)?;
-    let tokens = TokenStore::open(&open(state)?)?;
-    let token = tokens.create(issuer.clone(), admin)?;
-    let role = if admin { "an admin" } else { "an issuer" };
-    println!("Created {role} token for \"{issuer}\" (id {}). Only its hash is stored: copy it now.", token.id);
-    println!("{}", token.secret);
+    match open(state)? {
+        Tokens::Local(db) => {
+            let token = TokenStore::open(&db)?.create(issuer.clone(), admin)?;
+            print_created(&issuer.to_string(), admin, token.id.as_str(), &token.secret);
+        }
+        Tokens::Service(service) => {
+            let created =
+                service.call(Method::POST, "/tokens", Some(json!({ "issuer": issuer.to_string(), "admin": admin })))?;
+            let field = |name: &str| created[name].as_str().map(str::to_owned).context("unexpected answer");
+            print_created(&issuer.to_string(), admin, &field("id")?, &field("token")?);
+        }
+    }
+    Ok(())
+}
+
+/// Prints each element of `list` as one JSON line.
+fn print_lines(list: &Value) -> anyhow::Result<()> {
+    for item in list.as_array().context("unexpected answer: not a list")? {
+        println!("{}", serde_json::to_string(item)?);
+    }
     Ok(())
 }
 
 pub(super) fn list(state: &StateArgs) -> anyhow::Result<()> {
-    for t in TokenStore::open(&open(state)?)?.list()? {
-        println!("{}", serde_json::to_string(&t)?);
+    match open(state)? {
+        Tokens::Local(db) => print_lines(&serde_json::to_value(TokenStore::open(&db)?.list()?)?),
+        Tokens::Service(service) => print_lines(&service.call(Method::GET, "/tokens", None)?["tokens"]),
     }
-    Ok(())
 }
 
 pub(super) fn revoke(id: &str, state: &StateArgs) -> anyhow::Result<()> {
     let id = TokenId::parse(id).map_err(anyhow::Error::msg)?;
-    match TokenStore::open(&open(state)?)?.revoke(&id)? {
-        Some(t) => println!("revoked token {} of \"{}\"", t.id, t.record.issuer),
-        None => anyhow::bail!("no token has id {id}"),
-    }
+    let issuer = match open(state)? {
+        Tokens::Local(db) => match TokenStore::open(&db)?.revoke(&id)? {
+            Some(t) => t.record.issuer.to_string(),
+            None => anyhow::bail!("no token has id {id}"),
+        },
+        Tokens::Service(service) => {
+            let revoked = service.call(Method::DELETE, &format!("/tokens/{id}"), None)?;
+            revoked["issuer"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    println!("revoked token {id} of \"{issuer}\"");
     Ok(())
 }
 
 pub(super) fn erasures(state: &StateArgs) -> anyhow::Result<()> {
-    for r in ErasureRegister::open(&open(state)?)?.list()? {
-        println!("{}", serde_json::to_string(&r)?);
+    match open(state)? {
+        Tokens::Local(db) => print_lines(&serde_json::to_value(ErasureRegister::open(&db)?.list()?)?),
+        Tokens::Service(service) => print_lines(&service.call(Method::GET, "/erasures", None)?["erasures"]),
     }
-    Ok(())
 }

@@ -80,14 +80,6 @@ impl Service {
         Ok(report)
     }
 
-    /// Whether no token exists yet (a fresh service, which says how to create one).
-    ///
-    /// # Errors
-    /// On storage failure.
-    pub fn has_no_tokens(&self) -> Result<bool, ApiError> {
-        self.tokens.is_empty().map_err(ApiError::internal)
-    }
-
     /// The erasure register (blocking).
     ///
     /// # Errors

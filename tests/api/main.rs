@@ -16,6 +16,7 @@ mod log;
 mod openapi;
 mod page;
 mod privacy;
+mod readme;
 mod restart;
 mod rotation;
 mod stamps;

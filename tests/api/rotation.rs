@@ -1,6 +1,7 @@
-//! Key rotation while serving: every receipt acknowledged before, during and after a
-//! rotation under stamping load verifies in the service, offline and in the audit; and an
-//! offline rotation is refused while a service runs on the keys.
+//! Admin commands while serving. Every receipt acknowledged before, during and after a
+//! key rotation under stamping load verifies in the service, offline and in the audit; an
+//! offline rotation is refused while a service runs on the keys; and the token commands
+//! work while a service holds the data directory.
 
 use std::sync::Arc;
 
@@ -112,4 +113,43 @@ fn the_cli_rotates_a_running_service_through_it_and_refuses_to_rotate_under_it()
     // With the service gone, the offline rotation works.
     let offline = run(&["keys".as_ref(), "rotate".as_ref(), "--keys".as_ref(), keys.as_os_str()]);
     assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+}
+
+#[tokio::test]
+async fn token_and_erasure_commands_work_while_the_service_runs() {
+    use crate::binary::{create_token, run, serve};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    create_token(dir.path());
+    let server = serve(dir.path());
+    let aiprov = |args: &[&str]| {
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.extend(["--data".as_ref(), data.as_os_str()]);
+        let out = run(&all);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "aiprov {args:?}: {stdout}{stderr}");
+        stdout.into_owned()
+    };
+    let created = aiprov(&["token", "create", "--issuer", "Procter Co"]);
+    let secret = created.lines().last().unwrap().trim();
+    assert!(secret.starts_with("aiprov_"), "{created}");
+    let listed = aiprov(&["token", "list"]);
+    let id = listed
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|t| t["issuer"] == "Procter Co")
+        .expect("the new token is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(aiprov(&["token", "revoke", &id]).contains("revoked token"));
+    assert_eq!(aiprov(&["erasures"]), "", "no erasure yet");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/stamps", server.base))
+        .bearer_auth(secret)
+        .json(&copy_request("Stamped with a revoked token."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "the revoked token no longer stamps");
 }
