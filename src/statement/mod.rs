@@ -25,19 +25,27 @@ pub const IPTC_DST_PREFIX: &str = "http://cv.iptc.org/newscodes/digitalsourcetyp
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct FieldError {
-    pub field: &'static str,
+    /// The JSON path of the field, with indices: `explanation.factors[2].weight`.
+    pub field: String,
     pub reason: String,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
     }
+}
+
+/// A serde error for a value that breaks its field's rule. The message is the reason
+/// alone: whoever decodes knows the path (see `http::json`), and would otherwise name
+/// the field twice.
+fn de_error<E: serde::de::Error>(e: FieldError) -> E {
+    E::custom(e.reason)
 }
 
 /// Checks a free-text field: non-empty after trimming, at most `max` characters and no
 /// control characters (they have no place in a disclosure and confuse log viewers).
-pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), FieldError> {
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
@@ -124,9 +132,13 @@ impl DigitalSourceType {
     pub fn parse(uri: &str) -> Result<Self, FieldError> {
         match uri.strip_prefix(IPTC_DST_PREFIX) {
             Some(code) if IPTC_DST_CODES.contains(&code) => Ok(Self(uri.to_owned())),
-            Some(_) => {
-                Err(FieldError::new("digital_source_type", "is not a code of the IPTC Digital Source Type vocabulary"))
-            }
+            Some(_) => Err(FieldError::new(
+                "digital_source_type",
+                format!(
+                    "is not a code of the IPTC Digital Source Type vocabulary; after {IPTC_DST_PREFIX} one of: {}",
+                    IPTC_DST_CODES.join(", ")
+                ),
+            )),
             None => Err(FieldError::new(
                 "digital_source_type",
                 format!("must be an IPTC URI starting with {IPTC_DST_PREFIX}"),
@@ -142,7 +154,7 @@ impl DigitalSourceType {
 impl<'de> Deserialize<'de> for DigitalSourceType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
 }
 
@@ -191,7 +203,7 @@ impl fmt::Display for IssuerName {
 impl<'de> Deserialize<'de> for IssuerName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
 }
 
@@ -227,7 +239,7 @@ impl MediaType {
 impl<'de> Deserialize<'de> for MediaType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
 }
 
@@ -342,11 +354,11 @@ impl Explanation {
                 format!("must list 1 to {} factors", Self::MAX_FACTORS),
             ));
         }
-        for f in &self.factors {
-            check_text("explanation.factors.name", &f.name, 200)?;
+        for (i, f) in self.factors.iter().enumerate() {
+            check_text(&format!("explanation.factors[{i}].name"), &f.name, 200)?;
             if !f.weight.is_finite() || f.weight.abs() > 1e6 {
                 return Err(FieldError::new(
-                    "explanation.factors.weight",
+                    format!("explanation.factors[{i}].weight"),
                     "must be a finite number between -1e6 and 1e6",
                 ));
             }
@@ -357,8 +369,8 @@ impl Explanation {
                 format!("at most {} categories", Self::MAX_CATEGORIES),
             ));
         }
-        for c in &self.data_categories {
-            check_text("explanation.data_categories", c, 200)?;
+        for (i, c) in self.data_categories.iter().enumerate() {
+            check_text(&format!("explanation.data_categories[{i}]"), c, 200)?;
         }
         Ok(())
     }
@@ -410,6 +422,28 @@ mod tests {
         assert!(IssuerName::parse("Acme Marketing-EU").is_ok());
         for bad in ["", " lead", "trail ", "a\nb", "x+y", &"a".repeat(65)] {
             assert!(IssuerName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn field_errors_in_lists_carry_the_index() {
+        let mut e = Explanation {
+            item: "sku-1".into(),
+            factors: vec![Factor { name: "a".into(), weight: 1.0 }, Factor { name: "b".into(), weight: f64::NAN }],
+            data_categories: vec!["ok".into()],
+            legal_basis: LegalBasis::Consent,
+        };
+        assert_eq!(e.validate().unwrap_err().field, "explanation.factors[1].weight");
+        e.factors[1].weight = 0.5;
+        e.data_categories.push(" ".into());
+        assert_eq!(e.validate().unwrap_err().field, "explanation.data_categories[1]");
+    }
+
+    #[test]
+    fn an_unknown_source_type_lists_the_codes() {
+        let e = DigitalSourceType::parse(&format!("{IPTC_DST_PREFIX}madeUp")).unwrap_err();
+        for code in IPTC_DST_CODES {
+            assert!(e.reason.contains(code), "{code} missing from {e}");
         }
     }
 

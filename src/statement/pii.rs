@@ -49,16 +49,20 @@ fn looks_like_phone(s: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: looks like {what}; explanations must not identify a person (use segments and data categories)")]
 pub struct PersonalData {
-    pub field: &'static str,
+    /// The JSON path of the field, with indices, as in [`crate::statement::FieldError`].
+    pub field: String,
     pub what: &'static str,
 }
 
 /// # Errors
 /// [`PersonalData`] naming the first field that holds an identifier.
 pub fn check_explanation(e: &Explanation) -> Result<(), PersonalData> {
-    let mut fields: Vec<(&'static str, &str)> = vec![("explanation.item", e.item.as_str())];
-    fields.extend(e.factors.iter().map(|f| ("explanation.factors.name", f.name.as_str())));
-    fields.extend(e.data_categories.iter().map(|c| ("explanation.data_categories", c.as_str())));
+    let mut fields: Vec<(String, &str)> = vec![("explanation.item".into(), e.item.as_str())];
+    fields
+        .extend(e.factors.iter().enumerate().map(|(i, f)| (format!("explanation.factors[{i}].name"), f.name.as_str())));
+    fields.extend(
+        e.data_categories.iter().enumerate().map(|(i, c)| (format!("explanation.data_categories[{i}]"), c.as_str())),
+    );
     for (field, value) in fields {
         if let Some(what) = find_identifier(value) {
             return Err(PersonalData { field, what });

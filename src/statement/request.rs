@@ -122,6 +122,12 @@ impl std::fmt::Debug for StampMetadata {
     }
 }
 
+/// The names of the forms given, in order: which content forms a request holds, so that
+/// an error can name the one to drop.
+pub fn named_if_given<const N: usize>(forms: [(&'static str, bool); N]) -> Vec<&'static str> {
+    forms.into_iter().filter_map(|(name, given)| given.then_some(name)).collect()
+}
+
 /// The content of a stamp, in the forms it can arrive in.
 pub enum StampContent {
     /// UTF-8 text sent whole (`text`).
@@ -175,12 +181,23 @@ impl StampRequest {
     /// `422` unless exactly one content form is given (and `size` only with `sha256`);
     /// `400` for undecodable base64.
     pub fn into_parts(self) -> Result<(StampContent, StampMetadata), RequestError> {
+        let given = named_if_given([
+            ("text", self.text.is_some()),
+            ("content_base64", self.content_base64.is_some()),
+            ("sha256", self.sha256.is_some()),
+        ]);
+        // With none, `text` is the field to add; with more, the second one to remove.
         let not_one = || RequestError::Content {
-            field: Some("text"),
-            message: "send the content as exactly one of text, content_base64 or sha256".into(),
+            field: Some(given.get(1).copied().unwrap_or("text")),
+            message: match given.len() {
+                0 => "send the content as exactly one of text, content_base64 or sha256; there is none".into(),
+                _ => format!(
+                    "send the content as exactly one of text, content_base64 or sha256, not {}",
+                    given.join(" and ")
+                ),
+            },
         };
-        let provided = [self.text.is_some(), self.content_base64.is_some(), self.sha256.is_some()];
-        if provided.iter().filter(|p| **p).count() != 1 {
+        if given.len() != 1 {
             return Err(not_one());
         }
         if self.size.is_some() && self.sha256.is_none() {
@@ -216,7 +233,7 @@ impl StampContent {
     /// `422` for empty content, or text with a media type that is not `text/*`.
     pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, RequestError> {
         let octet_stream = || MediaType::parse("application/octet-stream");
-        let empty = |field: &'static str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
+        let empty = |field: &str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
         Ok(match self {
             Self::Text(text) => {
                 if text.trim().is_empty() {
@@ -492,9 +509,22 @@ mod tests {
         metadata.validate().unwrap();
         assert!(!format!("{metadata:?}").contains("slogan"));
         metadata.prompt = Some("  ".into());
-        assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field: "prompt", .. }))));
+        assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field, .. })) if field == "prompt"));
         v["text"] = json!("content is not metadata");
         assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
+    }
+
+    #[test]
+    fn content_errors_name_the_field_to_fix() {
+        let mut two = base();
+        two["sha256"] = json!("ab".repeat(32));
+        match prepare(req(two), issuer(), [0; 32], Timestamp::now()) {
+            Err(RequestError::Content { field, message }) => {
+                assert_eq!(field, Some("sha256"));
+                assert!(message.contains("not text and sha256"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|p| p.statement)),
+        }
     }
 
     #[test]
