@@ -47,8 +47,8 @@ pub struct StampRequest {
     /// The content as standard base64 (images and other binary assets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
-    /// Only the SHA-256 of content that stays private.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Only the SHA-256 of content that stays private (either case; kept lower-case).
+    #[serde(default, deserialize_with = "crate::digest::any_case", skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -525,6 +525,15 @@ mod tests {
             }
             other => panic!("{:?}", other.map(|p| p.statement)),
         }
+    }
+
+    #[test]
+    fn an_upper_case_sha256_is_stamped_in_lower_case() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!("AB".repeat(32));
+        let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
+        assert_eq!(p.statement.subject.sha256.to_hex(), "ab".repeat(32));
     }
 
     #[test]

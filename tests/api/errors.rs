@@ -364,3 +364,33 @@ async fn upload_metadata_errors_name_the_header_or_the_field_in_it() {
     .await;
     assert_error_at(s, &b, (422, "invalid_metadata", Some("generator.model")), "missing model");
 }
+
+#[tokio::test]
+async fn upper_case_sha256_is_accepted_and_kept_lower_case() {
+    let app = spawn_app().await;
+    let lower = ai_provenance::Sha256Digest::of(b"a private asset").to_hex();
+    let upper = lower.to_uppercase();
+    let mut body = copy_request("x");
+    body.as_object_mut().unwrap().remove("text");
+    body["sha256"] = json!(upper);
+    let stamped = app.stamp_ok(&body).await;
+    assert_eq!(stamped["statement"]["subject"]["sha256"], lower.as_str(), "stored in its canonical form");
+    let id = stamped["id"].as_str().unwrap();
+    assert_eq!(id, id.to_lowercase(), "a stamp id is always written in lower case");
+
+    let verdict = app.verify(&json!({"sha256": upper})).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["matches"][0], id);
+    let (s, found) = app.get_json(&format!("/v1/stamps?sha256={upper}")).await;
+    assert_eq!((s, &found["stamps"][0]["id"]), (200, &json!(id)), "{found}");
+    let (s, receipt) = app.get_json(&format!("/v1/stamps/{}", id.to_uppercase())).await;
+    assert_eq!((s, &receipt["id"]), (200, &json!(id)), "{receipt}");
+
+    // Inside a receipt, one spelling only: an upper-cased digest is a malformed receipt.
+    let mut altered = receipt.clone();
+    altered["statement"]["subject"]["sha256"] = json!(upper);
+    let verdict = app.verify(&json!({"receipt": altered})).await;
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    let message = verdict["checks"][0]["message"].as_str().unwrap();
+    assert!(message.contains("statement.subject.sha256"), "the malformed receipt's path is named: {message}");
+}
