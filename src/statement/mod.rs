@@ -173,18 +173,30 @@ pub enum HumanOversight {
 pub struct IssuerName(String);
 
 impl IssuerName {
-    pub const MAX_LEN: usize = 64;
+    pub const MAX_LEN: usize = 200;
 
+    /// Organisation names as they are really written ("Procter & Gamble", "Acme, Inc.",
+    /// "L'Oréal", "株式会社アクメ"): any printable characters, words separated by single
+    /// spaces. What is refused can hide or disguise a name where it is shown: control
+    /// and format characters (bidirectional overrides, zero-width characters), other
+    /// white space, private-use characters and noncharacters.
+    ///
     /// # Errors
-    /// Unless `name` is 1 to 64 characters of letters, digits, space, `.`, `_` or `-`,
-    /// not starting or ending with a space.
+    /// Unless `name` is 1 to 200 such characters with no leading, trailing or double space.
     pub fn parse(name: &str) -> Result<Self, FieldError> {
-        let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
-        if name.is_empty() || name.chars().count() > Self::MAX_LEN || !ok_chars || name.trim() != name {
-            return Err(FieldError::new(
-                "issuer",
-                "must be 1 to 64 letters, digits, spaces, '.', '_' or '-', without leading or trailing spaces",
+        let bad = |reason: String| Err(FieldError::new("issuer", reason));
+        let chars = name.chars().count();
+        if chars == 0 || chars > Self::MAX_LEN {
+            return bad(format!("must be 1 to {} characters, got {chars}", Self::MAX_LEN));
+        }
+        if let Some(c) = name.chars().find(|&c| c != ' ' && !is_printable(c)) {
+            return bad(format!(
+                "must hold only printable characters (letters, digits, punctuation, symbols, spaces); U+{:04X} is not",
+                u32::from(c)
             ));
+        }
+        if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+            return bad("must not start or end with a space, nor hold two in a row".into());
         }
         Ok(Self(name.to_owned()))
     }
@@ -205,6 +217,20 @@ impl<'de> Deserialize<'de> for IssuerName {
         let s = String::deserialize(d)?;
         Self::parse(&s).map_err(de_error)
     }
+}
+
+/// Whether `c` is a visible character or a space that means one: not a control or
+/// format character (bidirectional overrides, zero-width joiners, the byte-order mark),
+/// not white space other than U+0020, not private-use, not a noncharacter. Without the
+/// Unicode tables the standard library lacks, the format characters are listed.
+pub fn is_printable(c: char) -> bool {
+    let u = u32::from(c);
+    let invisible = matches!(u,
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE0000..=0xE007F);
+    let private_use = matches!(u, 0xE000..=0xF8FF | 0xF0000..);
+    let noncharacter = matches!(u, 0xFDD0..=0xFDEF) || (u & 0xFFFE) == 0xFFFE;
+    c == ' ' || !(c.is_control() || c.is_whitespace() || invisible || private_use || noncharacter)
 }
 
 /// A MIME type such as `text/plain; charset=utf-8` or `image/png`.
@@ -418,9 +444,40 @@ mod tests {
     }
 
     #[test]
-    fn issuer_names() {
-        assert!(IssuerName::parse("Acme Marketing-EU").is_ok());
-        for bad in ["", " lead", "trail ", "a\nb", "x+y", &"a".repeat(65)] {
+    fn issuer_names_are_real_organisation_names() {
+        for ok in [
+            "Acme Marketing-EU",
+            "Procter & Gamble",
+            "Acme, Inc.",
+            "L'Oréal",
+            "AT&T",
+            "Ben & Jerry's",
+            "Müller + Söhne GmbH",
+            "株式会社アクメ",
+            "Société Générale (France)",
+            "Yahoo!",
+            "x+y",
+            "A",
+            &"a".repeat(IssuerName::MAX_LEN),
+        ] {
+            assert_eq!(IssuerName::parse(ok).map(|n| n.to_string()), Ok(ok.to_owned()), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a\nb",
+            "tab\there",
+            "no\u{a0}break",
+            "bidi\u{202e}evil",
+            "zero\u{200b}width",
+            "bom\u{feff}",
+            "private\u{e000}",
+            "non\u{fffe}char",
+            "nul\u{0}",
+            &"a".repeat(IssuerName::MAX_LEN + 1),
+        ] {
             assert!(IssuerName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -394,3 +394,33 @@ async fn upper_case_sha256_is_accepted_and_kept_lower_case() {
     let message = verdict["checks"][0]["message"].as_str().unwrap();
     assert!(message.contains("statement.subject.sha256"), "the malformed receipt's path is named: {message}");
 }
+
+#[tokio::test]
+async fn real_organisation_names_are_issuers() {
+    let app = spawn_app().await;
+    let create = |issuer: &str| {
+        let req = app.client.post(app.url("/v1/admin/tokens")).bearer_auth(&app.admin_token);
+        let req = req.json(&json!({ "issuer": issuer }));
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    for issuer in ["Procter & Gamble", "Acme, Inc.", "L'Oréal", "Müller + Söhne GmbH", "株式会社アクメ"] {
+        let (s, created) = create(issuer).await;
+        assert_eq!(s, 201, "{issuer}: {created}");
+        let stamped = app.stamp_ok_with(created["token"].as_str().unwrap(), &copy_request(issuer)).await;
+        assert_eq!(stamped["statement"]["issuer"], issuer);
+        let verdict = app.verify(&json!({"text": issuer})).await;
+        assert_eq!(verdict["verified"], true, "{issuer}: {verdict}");
+        assert_eq!(verdict["stamp"]["issuer"], issuer);
+        let badge = app.get(&format!("/v1/stamps/{}/badge.svg", stamped["id"].as_str().unwrap())).await;
+        assert_eq!(badge.status(), 200, "{issuer}");
+        let svg = badge.text().await.unwrap();
+        assert!(!svg.contains("Procter & Gamble") && !svg.contains("L'Oréal\""), "escaped in the SVG: {svg}");
+    }
+    for issuer in ["", " Acme", "Acme  Inc", "Acme\u{202e}cnI", "Acme\u{200b}", "Acme\nInc", &"a".repeat(201)] {
+        let (s, b) = create(issuer).await;
+        assert_error_at(s, &b, (422, "invalid_field", Some("issuer")), issuer);
+    }
+}
