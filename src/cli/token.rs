@@ -7,7 +7,7 @@ use super::args::StateArgs;
 use crate::service::erasure::ErasureRegister;
 use crate::service::open_db;
 use crate::service::tokens::{TokenId, TokenStore};
-use crate::statement::IssuerName;
+use crate::statement::{pii, IssuerName};
 
 /// Opens the data directory's database (the server must be stopped: sled allows one
 /// process; the admin API does the same while it runs).
@@ -17,6 +17,8 @@ fn open(state: &StateArgs) -> anyhow::Result<sled::Db> {
 
 pub(super) fn create(issuer: &str, admin: bool, state: &StateArgs) -> anyhow::Result<()> {
     let issuer = IssuerName::parse(issuer)?;
+    // As Service::create_token: the name goes into the public log with every stamp.
+    pii::check("issuer", issuer.as_str())?;
     let tokens = TokenStore::open(&open(state)?)?;
     let token = tokens.create(issuer.clone(), admin)?;
     let role = if admin { "an admin" } else { "an issuer" };

@@ -29,7 +29,7 @@ pub enum RequestError {
     /// `content_base64` is not standard base64.
     #[error("content_base64 is not valid standard base64: {0}")]
     Base64(String),
-    /// A field of an explanation looks like it identifies a person.
+    /// A free-text field that reaches the log looks like it identifies a person.
     #[error(transparent)]
     PersonalData(#[from] PersonalData),
 }
@@ -309,13 +309,27 @@ impl StampContent {
 
 impl StampMetadata {
     /// Checks every rule of the metadata (generator, disclosure, explanation, prompt),
-    /// so a streamed upload can be refused before its body is read.
+    /// and keeps personal data out of every free-text field that reaches the log, so a
+    /// streamed upload can be refused before its body is read.
     ///
     /// # Errors
     /// `422` naming the field at fault.
     pub fn validate(&self) -> Result<(), RequestError> {
         self.generator.validate()?;
         self.disclosure.validate()?;
+        // The prompt is not among these: it is only ever hashed, never logged.
+        let logged = [
+            ("generator.provider", Some(self.generator.provider.as_str())),
+            ("generator.model", Some(self.generator.model.as_str())),
+            ("generator.model_version", self.generator.model_version.as_deref()),
+            ("disclosure.text", Some(self.disclosure.text.as_str())),
+            ("media_type", self.media_type.as_ref().map(MediaType::as_str)),
+        ];
+        for (field, value) in logged {
+            if let Some(value) = value {
+                pii::check(field, value)?;
+            }
+        }
         match (self.kind, &self.explanation) {
             (Kind::RecommendationExplanation, Some(e)) => {
                 e.validate()?;
@@ -512,6 +526,29 @@ mod tests {
         assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field, .. })) if field == "prompt"));
         v["text"] = json!("content is not metadata");
         assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
+    }
+
+    #[test]
+    fn personal_data_is_refused_in_every_logged_field_but_not_in_the_prompt() {
+        let cases = [
+            ("/disclosure/text", "Questions? jane.doe@example.com", "disclosure.text"),
+            ("/generator/provider", "ExampleAI, call +1 555 123 4567", "generator.provider"),
+            ("/generator/model", "jane at example dot com", "generator.model"),
+            ("/generator/model_version", "jane(at)example.com", "generator.model_version"),
+            ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+        ];
+        for (pointer, value, field) in cases {
+            let mut v = base();
+            v["media_type"] = json!("text/plain");
+            *v.pointer_mut(pointer).unwrap() = json!(value);
+            match prepare(req(v), issuer(), [0; 32], Timestamp::now()) {
+                Err(RequestError::PersonalData(e)) => assert_eq!(e.field, field, "{value}"),
+                other => panic!("{field} = {value:?}: {:?}", other.map(|p| p.statement)),
+            }
+        }
+        let mut v = base();
+        v["prompt"] = json!("a slogan for jane.doe@example.com, +44 20 7946 0958");
+        assert!(prepare(req(v), issuer(), [0; 32], Timestamp::now()).is_ok(), "the prompt is hashed, never logged");
     }
 
     #[test]

@@ -363,6 +363,8 @@ async fn upload_metadata_errors_name_the_header_or_the_field_in_it() {
     ))
     .await;
     assert_error_at(s, &b, (422, "invalid_metadata", Some("generator.model")), "missing model");
+    let (s, b) = upload(Some(r#"{"kind": "image", "generator": {"provider": "P", "model": "M"}, "disclosure": {"text": "Ask jane@example.com", "lang": "en"}}"#)).await;
+    assert_error_at(s, &b, (422, "personal_data", Some("disclosure.text")), "personal data in the header");
 }
 
 #[tokio::test]
