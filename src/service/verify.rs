@@ -15,7 +15,7 @@ use crate::verify::{verify_own_receipt, verify_receipt_with, Check, Verdict};
 
 impl Service {
     /// Refuses a request with more than one content form (`url` included), naming the
-    /// second.
+    /// second, and a receipt that carries its prompt salt.
     fn check_request(req: &VerifyRequest) -> Result<(), ApiError> {
         let given = named_if_given([
             ("text", req.text.is_some()),
@@ -29,6 +29,17 @@ impl Service {
                 given.join(" and ")
             );
             return Err(ApiError::unprocessable("invalid_content", message).with_field(second));
+        }
+        // The salt is the issuer's secret (docs/contract.md §2.7): a public endpoint must
+        // not take it, even to ignore it, or clients learn to send it to any verifier.
+        if req.receipt.as_ref().is_some_and(|r| r.0.get("prompt_salt").is_some()) {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "receipt.prompt_salt: remove prompt_salt before sending a receipt to be verified. It is the \
+                 secret of the prompt commitment, returned once to the issuer; verification does not use it, \
+                 and no one else should see it. GET /v1/stamps/{id} gives the public receipt.",
+            )
+            .with_field("receipt.prompt_salt"));
         }
         Ok(())
     }
@@ -56,8 +67,9 @@ impl Service {
     /// check, never an error.
     ///
     /// # Errors
-    /// `4xx` when the request holds nothing to verify, more than one content form or
-    /// undecodable content, and the fetch errors of [`crate::content::fetch::FetchError`].
+    /// `4xx` when the request holds nothing to verify, more than one content form,
+    /// undecodable content or a receipt with its `prompt_salt`, and the fetch errors of
+    /// [`crate::content::fetch::FetchError`].
     pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
         Self::check_request(&req)?;
         let receipt = req.receipt.take().map(|r| r.0);

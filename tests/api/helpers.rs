@@ -115,6 +115,14 @@ pub fn copy_request(text: &str) -> Value {
     })
 }
 
+/// The public receipt in a stamp response: the response without its secret
+/// `prompt_salt`, which `POST /v1/verify` refuses.
+pub fn public_receipt(stamped: &Value) -> Value {
+    let mut r = stamped.clone();
+    r.as_object_mut().expect("a stamp response is an object").remove("prompt_salt");
+    r
+}
+
 /// The code of the check named `name` in a verdict.
 pub fn check_code(verdict: &Value, name: &str) -> String {
     verdict["checks"]

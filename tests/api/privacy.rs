@@ -5,7 +5,9 @@ use std::path::Path;
 use ai_provenance::service::ratelimit::RateLimit;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, assert_error_at, check_code, copy_request, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    assert_error, assert_error_at, check_code, copy_request, public_receipt, spawn_app, spawn_app_with, TestApp,
+};
 
 async fn send(app: &TestApp, req: reqwest::RequestBuilder) -> (u16, Value) {
     let _ = app;
@@ -267,4 +269,24 @@ async fn ordinary_copy_product_names_and_codes_are_stamped() {
         let field = at.trim_start_matches('/').replace('/', ".");
         assert!(stamped["statement"].to_string().contains(value), "{field} = {value:?} is in the statement");
     }
+}
+
+#[tokio::test]
+async fn a_receipt_with_its_prompt_salt_is_refused_by_the_public_verify() {
+    let app = spawn_app().await;
+    let text = "Salted receipts stay private.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    let salt = stamped["prompt_salt"].as_str().unwrap().to_owned();
+    for body in [json!({"receipt": stamped}), json!({"text": text, "receipt": stamped})] {
+        let (status, answer) = app.post_json("/v1/verify", &body).await;
+        assert_error_at(status, &answer, (422, "invalid_field", Some("receipt.prompt_salt")), "salted receipt");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("remove prompt_salt"), "{message}");
+        assert!(!answer.to_string().contains(&salt), "the answer does not echo the secret: {answer}");
+    }
+    // The receipt without it, or as GET /v1/stamps/{id} serves it, verifies.
+    let verdict = app.verify(&json!({"text": text, "receipt": public_receipt(&stamped)})).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let (_, receipt) = app.get_json(&format!("/v1/stamps/{}", stamped["id"].as_str().unwrap())).await;
+    assert_eq!(app.verify(&json!({"text": text, "receipt": receipt})).await["verified"], true);
 }
