@@ -33,7 +33,8 @@ pub struct VerifyRequest {
     pub text: Option<String>,
     #[serde(default)]
     pub content_base64: Option<String>,
-    #[serde(default)]
+    /// Either case; kept lower-case.
+    #[serde(default, deserialize_with = "crate::digest::any_case")]
     pub sha256: Option<Sha256Digest>,
     /// An `http(s)` URL whose content the service fetches and verifies.
     #[serde(default)]

@@ -122,6 +122,19 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
+/// Deserializes an optional digest in either case, for the fields of a request in which
+/// a client names content by its hash (`sha256` of `POST /v1/stamps` and
+/// `POST /v1/verify`): many tools print SHA-256 in upper case, and nothing signed or
+/// logged holds this spelling, which is normalised to lower case at once. Receipts,
+/// statements and proofs keep the strict [`Deserialize`] of [`Sha256Digest`].
+///
+/// # Errors
+/// Unless the value is absent, `null` or 64 hex digits.
+pub fn any_case<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sha256Digest>, D::Error> {
+    let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    s.map(|s| Sha256Digest::from_hex(&s)).transpose().map_err(serde::de::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +169,20 @@ mod tests {
         assert_eq!(json, format!("\"{}\"", d.to_hex()));
         assert_eq!(serde_json::from_str::<Sha256Digest>(&json).unwrap(), d);
         assert!(serde_json::from_str::<Sha256Digest>(&json.to_uppercase()).is_err(), "JSON takes lower case only");
+    }
+
+    #[test]
+    fn request_fields_take_either_case_and_keep_lower_case() {
+        #[derive(serde::Deserialize)]
+        struct Req {
+            #[serde(default, deserialize_with = "super::any_case")]
+            sha256: Option<Sha256Digest>,
+        }
+        let d = Sha256Digest::of(b"x");
+        let upper: Req = serde_json::from_value(serde_json::json!({"sha256": d.to_hex().to_uppercase()})).unwrap();
+        assert_eq!(upper.sha256, Some(d));
+        assert_eq!(serde_json::to_string(&upper.sha256).unwrap(), format!("\"{}\"", d.to_hex()));
+        assert_eq!(serde_json::from_str::<Req>("{}").unwrap().sha256, None);
+        assert!(serde_json::from_str::<Req>(r#"{"sha256": "ABC"}"#).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! `ApiError`: every error a client can see, and the one place that maps each to an
-//! HTTP status and the JSON body `{"error":{"code":...,"message":...}}` (docs/contract.md
-//! §6). Domain modules return their own small error enums; the `From` impls here turn
+//! HTTP status and the JSON body `{"error":{"code":...,"message":...,"field":...}}`
+//! (docs/contract.md §6.1): `field` names the JSON path, query parameter or path
+//! parameter at fault, whenever one is. Domain modules return their own small error enums; the `From` impls here turn
 //! each into its status and code. Internal errors answer 500 with a generic message;
 //! their cause chain goes to the log.
 
@@ -18,7 +19,7 @@ use crate::statement::FieldError;
 pub enum ApiError {
     /// Malformed request: bad JSON syntax, a bad query parameter, bad hex or base64.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: &'static str, field: Option<String>, message: String },
     /// Well-formed JSON that does not satisfy the schema or a rule of a field.
     #[error("{message}")]
     Unprocessable { code: &'static str, field: Option<String>, message: String },
@@ -53,11 +54,33 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest { code, message: message.into() }
+        Self::BadRequest { code, field: None, message: message.into() }
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unprocessable { code, field: None, message: message.into() }
+    }
+
+    /// The same error, naming `field` (a JSON path, a query or path parameter) as the one
+    /// at fault. Only `400` and `422` errors are about one field; any other is returned
+    /// unchanged.
+    #[must_use]
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        match self {
+            Self::BadRequest { code, message, .. } => Self::BadRequest { code, field: Some(field.into()), message },
+            Self::Unprocessable { code, message, .. } => {
+                Self::Unprocessable { code, field: Some(field.into()), message }
+            }
+            other => other,
+        }
+    }
+
+    /// The field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { field, .. } | Self::Unprocessable { field, .. } => field.as_deref(),
+            _ => None,
+        }
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -86,13 +109,15 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        Self::Unprocessable { code: "invalid_field", field: Some(e.field.to_owned()), message: e.to_string() }
+        let message = e.to_string();
+        Self::Unprocessable { code: "invalid_field", field: Some(e.field), message }
     }
 }
 
 impl From<PersonalData> for ApiError {
     fn from(e: PersonalData) -> Self {
-        Self::Unprocessable { code: "personal_data", field: Some(e.field.to_owned()), message: e.to_string() }
+        let message = e.to_string();
+        Self::Unprocessable { code: "personal_data", field: Some(e.field), message }
     }
 }
 
@@ -104,7 +129,9 @@ impl From<RequestError> for ApiError {
             RequestError::Content { field, message } => {
                 Self::Unprocessable { code: "invalid_content", field: field.map(str::to_owned), message }
             }
-            e @ RequestError::Base64(_) => Self::bad_request("invalid_base64", e.to_string()),
+            e @ RequestError::Base64(_) => {
+                Self::bad_request("invalid_base64", e.to_string()).with_field("content_base64")
+            }
         }
     }
 }
@@ -112,18 +139,16 @@ impl From<RequestError> for ApiError {
 impl From<FetchError> for ApiError {
     fn from(e: FetchError) -> Self {
         let message = e.to_string();
+        // Every 422 here is about the URL the client sent: name it.
+        let url = |code| Self::unprocessable(code, message.clone()).with_field("url");
         match e {
-            FetchError::InvalidUrl(_) => {
-                Self::Unprocessable { code: "invalid_url", field: Some("url".into()), message }
-            }
-            FetchError::Forbidden(_) => {
-                Self::Unprocessable { code: "url_forbidden", field: Some("url".into()), message }
-            }
-            FetchError::Unresolvable(_) => Self::unprocessable("url_unresolvable", message),
-            FetchError::Status(_) => Self::unprocessable("url_status", message),
-            FetchError::TooManyRedirects => Self::unprocessable("url_redirects", message),
+            FetchError::InvalidUrl(_) => url("invalid_url"),
+            FetchError::Forbidden(_) => url("url_forbidden"),
+            FetchError::Unresolvable(_) => url("url_unresolvable"),
+            FetchError::Status(_) => url("url_status"),
+            FetchError::TooManyRedirects => url("url_redirects"),
             // The remote resource is too large, not this request: 422, not 413.
-            FetchError::TooLarge { .. } => Self::unprocessable("url_too_large", message),
+            FetchError::TooLarge { .. } => url("url_too_large"),
             FetchError::Unreachable(_) => Self::BadGateway { code: "url_unreachable", message },
             FetchError::Timeout(_) => Self::GatewayTimeout { code: "url_timeout", message },
         }
@@ -190,10 +215,7 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        let field = match self {
-            Self::Unprocessable { field, .. } => field.as_deref(),
-            _ => None,
-        };
+        let field = self.field();
         let mut resp = HttpResponse::build(self.status_code());
         if let Self::Unauthorized(_) = self {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

@@ -12,7 +12,7 @@ use super::local_admin::LocalAdmin;
 use crate::service::erasure::ErasureRegister;
 use crate::service::open_db;
 use crate::service::tokens::{TokenId, TokenStore};
-use crate::statement::IssuerName;
+use crate::statement::{pii, IssuerName};
 
 /// Where the tokens are: in a database this process opened, or behind a running service.
 enum Tokens {
@@ -42,6 +42,8 @@ fn print_created(issuer: &str, admin: bool, id: &str, secret: &str) {
 
 pub(super) fn create(issuer: &str, admin: bool, state: &StateArgs) -> anyhow::Result<()> {
     let issuer = IssuerName::parse(issuer)?;
+    // As Service::create_token: the name goes into the public log with every stamp.
+    pii::check("issuer", issuer.as_str())?;
     match open(state)? {
         Tokens::Local(db) => {
             let token = TokenStore::open(&db)?.create(issuer.clone(), admin)?;

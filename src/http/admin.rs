@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::extract::Json;
 use crate::error::ApiError;
 use crate::service::tokens::TokenId;
 use crate::service::{blocking, Service};
@@ -40,10 +41,10 @@ struct CreateToken {
 async fn create_token(
     req: HttpRequest,
     svc: web::Data<Service>,
-    body: web::Json<CreateToken>,
+    Json(body): Json<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
     let who = svc.authenticate_admin(authorization(&req))?;
-    let CreateToken { issuer, admin } = body.into_inner();
+    let CreateToken { issuer, admin } = body;
     let svc = svc.into_inner();
     let token = blocking(move || svc.create_token(issuer, admin)).await?;
     tracing::info!(by = %who.issuer, id = %token.id, admin, "token created");
@@ -56,7 +57,8 @@ async fn revoke_token(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let who = svc.authenticate_admin(authorization(&req))?;
-    let id = TokenId::parse(&path).map_err(|m| ApiError::bad_request("invalid_id", m))?;
+    let id =
+        TokenId::parse(&path).map_err(|m| ApiError::bad_request("invalid_id", format!("id: {m}")).with_field("id"))?;
     let svc = svc.into_inner();
     let lookup = id.clone();
     let revoked = blocking(move || svc.revoke_token(&lookup)).await?;

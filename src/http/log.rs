@@ -4,6 +4,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::extract::Query;
 use crate::error::ApiError;
 use crate::service::{blocking, Service};
 
@@ -30,7 +31,7 @@ struct InclusionQuery {
     tree_size: Option<u64>,
 }
 
-async fn inclusion(svc: web::Data<Service>, q: web::Query<InclusionQuery>) -> Result<HttpResponse, ApiError> {
+async fn inclusion(svc: web::Data<Service>, Query(q): Query<InclusionQuery>) -> Result<HttpResponse, ApiError> {
     let svc = svc.into_inner();
     let size = q.tree_size.unwrap_or_else(|| svc.published_size());
     let index = q.index;
@@ -45,7 +46,7 @@ struct ConsistencyQuery {
     second: Option<u64>,
 }
 
-async fn consistency(svc: web::Data<Service>, q: web::Query<ConsistencyQuery>) -> Result<HttpResponse, ApiError> {
+async fn consistency(svc: web::Data<Service>, Query(q): Query<ConsistencyQuery>) -> Result<HttpResponse, ApiError> {
     let svc = svc.into_inner();
     let second = q.second.unwrap_or_else(|| svc.published_size());
     let first = q.first;
@@ -60,7 +61,7 @@ struct EntriesQuery {
     end: Option<u64>,
 }
 
-async fn entries(svc: web::Data<Service>, q: web::Query<EntriesQuery>) -> Result<HttpResponse, ApiError> {
+async fn entries(svc: web::Data<Service>, Query(q): Query<EntriesQuery>) -> Result<HttpResponse, ApiError> {
     let svc = svc.into_inner();
     let (start, end) = (q.start, q.end);
     let page = blocking(move || svc.entries(start, end)).await?;

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::admin::authorization;
+use super::extract::Json;
 use super::stamps::parse_id;
 use crate::error::ApiError;
 use crate::service::{blocking, Service};
@@ -32,16 +33,13 @@ async fn check(
     req: HttpRequest,
     svc: web::Data<Service>,
     path: web::Path<String>,
-    body: web::Json<PromptBody>,
+    Json(body): Json<PromptBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
-    let prompt = body.into_inner().prompt;
+    let prompt = body.prompt;
     if prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(ApiError::Unprocessable {
-            code: "invalid_field",
-            field: Some("prompt".into()),
-            message: format!("prompt: at most {MAX_PROMPT_CHARS} characters"),
-        });
+        let message = format!("prompt: at most {MAX_PROMPT_CHARS} characters");
+        return Err(ApiError::unprocessable("invalid_field", message).with_field("prompt"));
     }
     // The peer address, not X-Forwarded-For: a header is the client's to forge.
     let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::extract::{Json, Query};
 use crate::error::ApiError;
 use crate::service::{blocking, ContentQuery, Service, MAX_LOOKUP};
 use crate::statement::receipt::StampId;
@@ -18,34 +19,22 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/stamps/{id}", web::get().to(get));
 }
 
-async fn create(
-    req: HttpRequest,
-    svc: web::Data<Service>,
-    body: web::Json<StampRequest>,
-) -> Result<HttpResponse, ApiError> {
+async fn create(req: HttpRequest, svc: web::Data<Service>, body: Json<StampRequest>) -> Result<HttpResponse, ApiError> {
     let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
     let who = svc.authenticate(auth)?;
     let svc: Arc<Service> = svc.into_inner();
-    let resp = svc.stamp(who, body.into_inner()).await?;
+    let resp = svc.stamp(who, body.0).await?;
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/stamps/{}", resp.receipt.id))).json(resp))
 }
 
-/// Parses a stamp id from a path segment: 64 hex digits, nothing else (no traversal).
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_utf8_check() {
-        assert!(super::decodes_to_utf8("text=caf%C3%A9&limit=2"));
-        assert!(super::decodes_to_utf8("text=100%"));
-        assert!(!super::decodes_to_utf8("text=%ff"));
-        assert!(!super::decodes_to_utf8("text=%C3"));
-    }
-}
-
+/// Parses a stamp id from the path parameter `id`: 64 hex digits, nothing else (no traversal).
+///
+/// # Errors
+/// `400 invalid_id` naming `id`.
 pub(super) fn parse_id(raw: &str) -> Result<StampId, ApiError> {
-    Sha256Digest::from_hex(raw)
-        .map(StampId)
-        .map_err(|e| ApiError::bad_request("invalid_id", format!("a stamp id is 64 hex digits: {e}")))
+    Sha256Digest::from_hex(raw).map(StampId).map_err(|e| {
+        ApiError::bad_request("invalid_id", format!("id: a stamp id is 64 hex digits: {e}")).with_field("id")
+    })
 }
 
 async fn get(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -87,24 +76,41 @@ fn decodes_to_utf8(raw: &str) -> bool {
 async fn lookup(
     req: HttpRequest,
     svc: web::Data<Service>,
-    q: web::Query<LookupQuery>,
+    Query(q): Query<LookupQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if !decodes_to_utf8(req.query_string()) {
         return Err(ApiError::bad_request("invalid_query", "the query string is not valid UTF-8 once percent-decoded"));
     }
-    let q = q.into_inner();
     let query = match (q.sha256, q.text) {
         (Some(hex), None) => ContentQuery::Sha256(
-            Sha256Digest::from_hex(&hex).map_err(|e| ApiError::bad_request("invalid_hex", format!("sha256: {e}")))?,
+            Sha256Digest::from_hex(&hex)
+                .map_err(|e| ApiError::bad_request("invalid_hex", format!("sha256: {e}")).with_field("sha256"))?,
         ),
         (None, Some(text)) => ContentQuery::Text(text),
-        _ => return Err(ApiError::bad_request("invalid_query", "give exactly one of sha256=<hex> or text=<text>")),
+        // Both: the second is the one to drop; neither: sha256 is the first to give.
+        (sha256, text) => {
+            let field = if sha256.is_some() && text.is_some() { "text" } else { "sha256" };
+            let err = ApiError::bad_request("invalid_query", "give exactly one of sha256=<hex> or text=<text>");
+            return Err(err.with_field(field));
+        }
     };
     let limit = q.limit.unwrap_or(20);
     if limit == 0 || limit > MAX_LOOKUP {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LOOKUP}")));
+        let err = ApiError::bad_request("invalid_query", format!("limit: must be 1 to {MAX_LOOKUP}"));
+        return Err(err.with_field("limit"));
     }
     let svc = svc.into_inner();
     let stamps = blocking(move || svc.lookup(&query, limit)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "stamps": stamps })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_utf8_check() {
+        assert!(super::decodes_to_utf8("text=caf%C3%A9&limit=2"));
+        assert!(super::decodes_to_utf8("text=100%"));
+        assert!(!super::decodes_to_utf8("text=%ff"));
+        assert!(!super::decodes_to_utf8("text=%C3"));
+    }
 }

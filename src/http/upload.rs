@@ -10,6 +10,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::admin::authorization;
+use super::extract::from_json;
 use crate::api::METADATA_HEADER;
 use crate::error::ApiError;
 use crate::service::Service;
@@ -66,19 +67,23 @@ fn parse_metadata(raw: Option<&[u8]>) -> Result<StampMetadata, ApiError> {
             "the Aiprov-Metadata header is required: the stamp's JSON fields (kind, generator, disclosure, \
              prompt, ...) without the content fields",
         )
+        .with_field("Aiprov-Metadata")
     })?;
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| ApiError::bad_request("invalid_metadata", "the Aiprov-Metadata header is not UTF-8"))?;
-    serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            ApiError::Unprocessable {
-                code: "invalid_metadata",
-                field: None,
-                message: format!("Aiprov-Metadata: {e} (content fields such as text or sha256 do not belong here)"),
-            }
-        } else {
-            ApiError::bad_request("invalid_metadata", format!("the Aiprov-Metadata header is not valid JSON: {e}"))
+    std::str::from_utf8(raw).map_err(|_| {
+        ApiError::bad_request("invalid_metadata", "the Aiprov-Metadata header is not UTF-8")
+            .with_field("Aiprov-Metadata")
+    })?;
+    from_json("the Aiprov-Metadata header", raw).map_err(|e| match e {
+        // The JSON path inside the header names the field, as for POST /v1/stamps.
+        ApiError::Unprocessable { field, message, .. } => ApiError::Unprocessable {
+            code: "invalid_metadata",
+            field,
+            message: format!("Aiprov-Metadata: {message} (content fields such as text or sha256 do not belong here)"),
+        },
+        ApiError::BadRequest { message, .. } => {
+            ApiError::bad_request("invalid_metadata", message).with_field("Aiprov-Metadata")
         }
+        other => other,
     })
 }
 
@@ -89,10 +94,9 @@ fn parse_metadata(raw: Option<&[u8]>) -> Result<StampMetadata, ApiError> {
 /// `422` when the header is not a media type.
 fn media_type_from_content_type(raw: Option<&[u8]>) -> Result<Option<MediaType>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
-    let bad = || ApiError::Unprocessable {
-        code: "invalid_field",
-        field: Some("media_type".into()),
-        message: "Content-Type: must be a MIME type such as text/plain or image/png".into(),
+    let bad = || {
+        let message = "Content-Type: must be a MIME type such as text/plain or image/png";
+        ApiError::unprocessable("invalid_field", message).with_field("media_type")
     };
     let text = std::str::from_utf8(raw).map_err(|_| bad())?;
     let essence = text.split(';').next().unwrap_or_default().trim();
@@ -134,11 +138,16 @@ mod tests {
         ));
         let missing_kind = br#"{"generator":{"provider":"P","model":"M"},"disclosure":{"text":"AI","lang":"en"}}"#;
         match parse_metadata(Some(missing_kind)) {
-            Err(ApiError::Unprocessable { code: "invalid_metadata", message, .. }) => {
-                assert!(message.contains("kind"), "{message}")
+            Err(ApiError::Unprocessable { code: "invalid_metadata", message, field }) => {
+                assert_eq!(field.as_deref(), Some("kind"));
+                assert!(message.contains("kind: is required"), "{message}")
             }
             other => panic!("{other:?}"),
         }
+        let bad_model =
+            br#"{"kind":"image","generator":{"provider":"P","model":7},"disclosure":{"text":"AI","lang":"en"}}"#;
+        let e = parse_metadata(Some(bad_model)).unwrap_err();
+        assert_eq!(e.field(), Some("generator.model"), "{e}");
         let ok = br#"{"kind":"image","generator":{"provider":"P","model":"M"},"disclosure":{"text":"AI","lang":"en"},"prompt":"caf\u00e9"}"#;
         assert_eq!(parse_metadata(Some(ok)).unwrap().prompt.as_deref(), Some("café"));
         let raw_utf8 = r#"{"kind":"image","generator":{"provider":"P","model":"M"},"disclosure":{"text":"KI","lang":"de"},"prompt":"café"}"#;

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use super::extract::Json;
 use crate::api::VerifyRequest;
 use crate::error::ApiError;
 use crate::service::Service;
@@ -10,8 +11,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/verify", web::post().to(verify));
 }
 
-async fn verify(svc: web::Data<Service>, body: web::Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {
+async fn verify(svc: web::Data<Service>, Json(body): Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {
     let svc = svc.into_inner();
-    let resp = svc.verify_request(body.into_inner()).await?;
+    let resp = svc.verify_request(body).await?;
     Ok(HttpResponse::Ok().json(resp))
 }

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::keys::RotationReport;
 use crate::service::erasure::ErasureRecord;
 use crate::service::tokens::{NewToken, Principal, TokenId, TokenInfo};
-use crate::statement::IssuerName;
+use crate::statement::{pii, IssuerName};
 
 impl Service {
     /// Who an `Authorization: Bearer` header value speaks for.
@@ -41,9 +41,17 @@ impl Service {
 
     /// Creates a token for `issuer` (blocking); the secret exists only in the answer.
     ///
+    /// The issuer name goes into every statement the token stamps, and so into the
+    /// public log for good: it gets the personal-data guard. An organisation's name never
+    /// needs an e-mail address or a phone number; a sole trader's own name stays
+    /// allowed, since the issuer is who vouches for the stamps. The guard applies only
+    /// here, not when a name is read back (a token store or a receipt), so nothing
+    /// created before it stops working.
+    ///
     /// # Errors
-    /// On storage failure.
+    /// `422 personal_data` naming `issuer`; storage failures.
     pub fn create_token(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, ApiError> {
+        pii::check("issuer", issuer.as_str())?;
         self.tokens.create(issuer, admin).map_err(ApiError::internal)
     }
 

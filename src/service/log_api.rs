@@ -24,10 +24,14 @@ pub struct LogEntries {
 }
 
 fn proof_error(e: LogError) -> ApiError {
-    match e {
-        LogError::Tree(t) => ApiError::bad_request("invalid_proof_request", t.to_string()),
-        other => ApiError::internal(other),
-    }
+    use crate::log::merkle::TreeError;
+    let LogError::Tree(tree) = &e else { return ApiError::internal(e) };
+    let field = match tree {
+        TreeError::IndexOutOfRange { .. } => "index",
+        TreeError::BadSizes { .. } => "first",
+        _ => return ApiError::internal(e),
+    };
+    ApiError::bad_request("invalid_proof_request", format!("{field}: {tree}")).with_field(field)
 }
 
 impl Service {
@@ -51,7 +55,8 @@ impl Service {
             return Err(ApiError::bad_request(
                 "invalid_proof_request",
                 format!("index {index} is not in a tree of {size} entries (indices run from 0 to tree_size - 1)"),
-            ));
+            )
+            .with_field("index"));
         }
         self.log.inclusion_proof(LogIndex(index), size).map_err(proof_error)
     }
@@ -64,7 +69,8 @@ impl Service {
             return Err(ApiError::bad_request(
                 "invalid_proof_request",
                 format!("{param}: the tree size {size} is beyond the published tree size {published} (GET /v1/log/checkpoint)"),
-            ));
+            )
+            .with_field(param));
         }
         Ok(())
     }
@@ -79,7 +85,8 @@ impl Service {
             return Err(ApiError::bad_request(
                 "invalid_proof_request",
                 format!("first: the tree size {first} is larger than the second tree size {second}"),
-            ));
+            )
+            .with_field("first"));
         }
         self.log.consistency_proof(first, second).map_err(proof_error)
     }
@@ -93,10 +100,13 @@ impl Service {
         let end =
             end.unwrap_or(start.saturating_add(MAX_ENTRIES_PAGE)).min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
         if start >= size || end <= start {
+            // `end` is at fault only when it was given and start is fine.
+            let field = if start < size { "end" } else { "start" };
             return Err(ApiError::bad_request(
                 "invalid_range",
-                format!("start must be below the published tree size {size} and end above start (pages hold at most {MAX_ENTRIES_PAGE} entries)"),
-            ));
+                format!("{field}: start must be below the published tree size {size} and end above start (pages hold at most {MAX_ENTRIES_PAGE} entries)"),
+            )
+            .with_field(field));
         }
         let entries = (start..end)
             .map(|i| {

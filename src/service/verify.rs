@@ -10,20 +10,36 @@ use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::ContentHashes;
 use crate::error::ApiError;
 use crate::statement::receipt::StampId;
+use crate::statement::request::named_if_given;
 use crate::verify::{verify_own_receipt, verify_receipt_with, Check, Verdict};
 
 impl Service {
-    /// Refuses a request with more than one content form (`url` included).
-    fn check_one_content_form(req: &VerifyRequest) -> Result<(), ApiError> {
-        let given = [req.text.is_some(), req.content_base64.is_some(), req.sha256.is_some(), req.url.is_some()]
-            .iter()
-            .filter(|g| **g)
-            .count();
-        if given > 1 {
+    /// Refuses a request with more than one content form (`url` included), naming the
+    /// second, and a receipt that carries its prompt salt.
+    fn check_request(req: &VerifyRequest) -> Result<(), ApiError> {
+        let given = named_if_given([
+            ("text", req.text.is_some()),
+            ("content_base64", req.content_base64.is_some()),
+            ("sha256", req.sha256.is_some()),
+            ("url", req.url.is_some()),
+        ]);
+        if let [_, second, ..] = given[..] {
+            let message = format!(
+                "send the content as at most one of text, content_base64, sha256 or url, not {}",
+                given.join(" and ")
+            );
+            return Err(ApiError::unprocessable("invalid_content", message).with_field(second));
+        }
+        // The salt is the issuer's secret (docs/contract.md §2.7): a public endpoint must
+        // not take it, even to ignore it, or clients learn to send it to any verifier.
+        if req.receipt.as_ref().is_some_and(|r| r.0.get("prompt_salt").is_some()) {
             return Err(ApiError::unprocessable(
-                "invalid_content",
-                "send the content as at most one of text, content_base64, sha256 or url",
-            ));
+                "invalid_field",
+                "receipt.prompt_salt: remove prompt_salt before sending a receipt to be verified. It is the \
+                 secret of the prompt commitment, returned once to the issuer; verification does not use it, \
+                 and no one else should see it. GET /v1/stamps/{id} gives the public receipt.",
+            )
+            .with_field("receipt.prompt_salt"));
         }
         Ok(())
     }
@@ -36,7 +52,8 @@ impl Service {
         } else if let Some(b64) = &req.content_base64 {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
-                ApiError::bad_request("invalid_base64", format!("content_base64 is not valid standard base64: {e}"))
+                let message = format!("content_base64 is not valid standard base64: {e}");
+                ApiError::bad_request("invalid_base64", message).with_field("content_base64")
             })?;
             Some(ContentHashes::of_bytes(&bytes))
         } else {
@@ -50,10 +67,11 @@ impl Service {
     /// check, never an error.
     ///
     /// # Errors
-    /// `4xx` when the request holds nothing to verify, more than one content form or
-    /// undecodable content, and the fetch errors of [`crate::content::fetch::FetchError`].
+    /// `4xx` when the request holds nothing to verify, more than one content form,
+    /// undecodable content or a receipt with its `prompt_salt`, and the fetch errors of
+    /// [`crate::content::fetch::FetchError`].
     pub async fn verify_request(self: &Arc<Self>, mut req: VerifyRequest) -> Result<VerifyResponse, ApiError> {
-        Self::check_one_content_form(&req)?;
+        Self::check_request(&req)?;
         let receipt = req.receipt.take().map(|r| r.0);
         let this = self.clone();
         let Some(url) = req.url.take() else {

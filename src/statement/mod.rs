@@ -25,19 +25,27 @@ pub const IPTC_DST_PREFIX: &str = "http://cv.iptc.org/newscodes/digitalsourcetyp
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct FieldError {
-    pub field: &'static str,
+    /// The JSON path of the field, with indices: `explanation.factors[2].weight`.
+    pub field: String,
     pub reason: String,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
     }
+}
+
+/// A serde error for a value that breaks its field's rule. The message is the reason
+/// alone: whoever decodes knows the path (see `http::json`), and would otherwise name
+/// the field twice.
+fn de_error<E: serde::de::Error>(e: FieldError) -> E {
+    E::custom(e.reason)
 }
 
 /// Checks a free-text field: non-empty after trimming, at most `max` characters and no
 /// control characters (they have no place in a disclosure and confuse log viewers).
-pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), FieldError> {
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
@@ -124,9 +132,13 @@ impl DigitalSourceType {
     pub fn parse(uri: &str) -> Result<Self, FieldError> {
         match uri.strip_prefix(IPTC_DST_PREFIX) {
             Some(code) if IPTC_DST_CODES.contains(&code) => Ok(Self(uri.to_owned())),
-            Some(_) => {
-                Err(FieldError::new("digital_source_type", "is not a code of the IPTC Digital Source Type vocabulary"))
-            }
+            Some(_) => Err(FieldError::new(
+                "digital_source_type",
+                format!(
+                    "is not a code of the IPTC Digital Source Type vocabulary; after {IPTC_DST_PREFIX} one of: {}",
+                    IPTC_DST_CODES.join(", ")
+                ),
+            )),
             None => Err(FieldError::new(
                 "digital_source_type",
                 format!("must be an IPTC URI starting with {IPTC_DST_PREFIX}"),
@@ -142,7 +154,7 @@ impl DigitalSourceType {
 impl<'de> Deserialize<'de> for DigitalSourceType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
 }
 
@@ -161,18 +173,30 @@ pub enum HumanOversight {
 pub struct IssuerName(String);
 
 impl IssuerName {
-    pub const MAX_LEN: usize = 64;
+    pub const MAX_LEN: usize = 200;
 
+    /// Organisation names as they are really written ("Procter & Gamble", "Acme, Inc.",
+    /// "L'Oréal", "株式会社アクメ"): any printable characters, words separated by single
+    /// spaces. What is refused can hide or disguise a name where it is shown: control
+    /// and format characters (bidirectional overrides, zero-width characters), other
+    /// white space, private-use characters and noncharacters.
+    ///
     /// # Errors
-    /// Unless `name` is 1 to 64 characters of letters, digits, space, `.`, `_` or `-`,
-    /// not starting or ending with a space.
+    /// Unless `name` is 1 to 200 such characters with no leading, trailing or double space.
     pub fn parse(name: &str) -> Result<Self, FieldError> {
-        let ok_chars = name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
-        if name.is_empty() || name.chars().count() > Self::MAX_LEN || !ok_chars || name.trim() != name {
-            return Err(FieldError::new(
-                "issuer",
-                "must be 1 to 64 letters, digits, spaces, '.', '_' or '-', without leading or trailing spaces",
+        let bad = |reason: String| Err(FieldError::new("issuer", reason));
+        let chars = name.chars().count();
+        if chars == 0 || chars > Self::MAX_LEN {
+            return bad(format!("must be 1 to {} characters, got {chars}", Self::MAX_LEN));
+        }
+        if let Some(c) = name.chars().find(|&c| c != ' ' && !is_printable(c)) {
+            return bad(format!(
+                "must hold only printable characters (letters, digits, punctuation, symbols, spaces); U+{:04X} is not",
+                u32::from(c)
             ));
+        }
+        if name.starts_with(' ') || name.ends_with(' ') || name.contains("  ") {
+            return bad("must not start or end with a space, nor hold two in a row".into());
         }
         Ok(Self(name.to_owned()))
     }
@@ -191,8 +215,22 @@ impl fmt::Display for IssuerName {
 impl<'de> Deserialize<'de> for IssuerName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
+}
+
+/// Whether `c` is a visible character or a space that means one: not a control or
+/// format character (bidirectional overrides, zero-width joiners, the byte-order mark),
+/// not white space other than U+0020, not private-use, not a noncharacter. Without the
+/// Unicode tables the standard library lacks, the format characters are listed.
+pub fn is_printable(c: char) -> bool {
+    let u = u32::from(c);
+    let invisible = matches!(u,
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0xE0000..=0xE007F);
+    let private_use = matches!(u, 0xE000..=0xF8FF | 0xF0000..);
+    let noncharacter = matches!(u, 0xFDD0..=0xFDEF) || (u & 0xFFFE) == 0xFFFE;
+    c == ' ' || !(c.is_control() || c.is_whitespace() || invisible || private_use || noncharacter)
 }
 
 /// A MIME type such as `text/plain; charset=utf-8` or `image/png`.
@@ -227,7 +265,7 @@ impl MediaType {
 impl<'de> Deserialize<'de> for MediaType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(de_error)
     }
 }
 
@@ -342,11 +380,11 @@ impl Explanation {
                 format!("must list 1 to {} factors", Self::MAX_FACTORS),
             ));
         }
-        for f in &self.factors {
-            check_text("explanation.factors.name", &f.name, 200)?;
+        for (i, f) in self.factors.iter().enumerate() {
+            check_text(&format!("explanation.factors[{i}].name"), &f.name, 200)?;
             if !f.weight.is_finite() || f.weight.abs() > 1e6 {
                 return Err(FieldError::new(
-                    "explanation.factors.weight",
+                    format!("explanation.factors[{i}].weight"),
                     "must be a finite number between -1e6 and 1e6",
                 ));
             }
@@ -357,8 +395,8 @@ impl Explanation {
                 format!("at most {} categories", Self::MAX_CATEGORIES),
             ));
         }
-        for c in &self.data_categories {
-            check_text("explanation.data_categories", c, 200)?;
+        for (i, c) in self.data_categories.iter().enumerate() {
+            check_text(&format!("explanation.data_categories[{i}]"), c, 200)?;
         }
         Ok(())
     }
@@ -406,10 +444,63 @@ mod tests {
     }
 
     #[test]
-    fn issuer_names() {
-        assert!(IssuerName::parse("Acme Marketing-EU").is_ok());
-        for bad in ["", " lead", "trail ", "a\nb", "x+y", &"a".repeat(65)] {
+    fn issuer_names_are_real_organisation_names() {
+        for ok in [
+            "Acme Marketing-EU",
+            "Procter & Gamble",
+            "Acme, Inc.",
+            "L'Oréal",
+            "AT&T",
+            "Ben & Jerry's",
+            "Müller + Söhne GmbH",
+            "株式会社アクメ",
+            "Société Générale (France)",
+            "Yahoo!",
+            "x+y",
+            "A",
+            &"a".repeat(IssuerName::MAX_LEN),
+        ] {
+            assert_eq!(IssuerName::parse(ok).map(|n| n.to_string()), Ok(ok.to_owned()), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a\nb",
+            "tab\there",
+            "no\u{a0}break",
+            "bidi\u{202e}evil",
+            "zero\u{200b}width",
+            "bom\u{feff}",
+            "private\u{e000}",
+            "non\u{fffe}char",
+            "nul\u{0}",
+            &"a".repeat(IssuerName::MAX_LEN + 1),
+        ] {
             assert!(IssuerName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn field_errors_in_lists_carry_the_index() {
+        let mut e = Explanation {
+            item: "sku-1".into(),
+            factors: vec![Factor { name: "a".into(), weight: 1.0 }, Factor { name: "b".into(), weight: f64::NAN }],
+            data_categories: vec!["ok".into()],
+            legal_basis: LegalBasis::Consent,
+        };
+        assert_eq!(e.validate().unwrap_err().field, "explanation.factors[1].weight");
+        e.factors[1].weight = 0.5;
+        e.data_categories.push(" ".into());
+        assert_eq!(e.validate().unwrap_err().field, "explanation.data_categories[1]");
+    }
+
+    #[test]
+    fn an_unknown_source_type_lists_the_codes() {
+        let e = DigitalSourceType::parse(&format!("{IPTC_DST_PREFIX}madeUp")).unwrap_err();
+        for code in IPTC_DST_CODES {
+            assert!(e.reason.contains(code), "{code} missing from {e}");
         }
     }
 

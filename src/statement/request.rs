@@ -29,7 +29,7 @@ pub enum RequestError {
     /// `content_base64` is not standard base64.
     #[error("content_base64 is not valid standard base64: {0}")]
     Base64(String),
-    /// A field of an explanation looks like it identifies a person.
+    /// A free-text field that reaches the log looks like it identifies a person.
     #[error(transparent)]
     PersonalData(#[from] PersonalData),
 }
@@ -47,8 +47,8 @@ pub struct StampRequest {
     /// The content as standard base64 (images and other binary assets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
-    /// Only the SHA-256 of content that stays private.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Only the SHA-256 of content that stays private (either case; kept lower-case).
+    #[serde(default, deserialize_with = "crate::digest::any_case", skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +122,12 @@ impl std::fmt::Debug for StampMetadata {
     }
 }
 
+/// The names of the forms given, in order: which content forms a request holds, so that
+/// an error can name the one to drop.
+pub fn named_if_given<const N: usize>(forms: [(&'static str, bool); N]) -> Vec<&'static str> {
+    forms.into_iter().filter_map(|(name, given)| given.then_some(name)).collect()
+}
+
 /// The content of a stamp, in the forms it can arrive in.
 pub enum StampContent {
     /// UTF-8 text sent whole (`text`).
@@ -175,12 +181,23 @@ impl StampRequest {
     /// `422` unless exactly one content form is given (and `size` only with `sha256`);
     /// `400` for undecodable base64.
     pub fn into_parts(self) -> Result<(StampContent, StampMetadata), RequestError> {
+        let given = named_if_given([
+            ("text", self.text.is_some()),
+            ("content_base64", self.content_base64.is_some()),
+            ("sha256", self.sha256.is_some()),
+        ]);
+        // With none, `text` is the field to add; with more, the second one to remove.
         let not_one = || RequestError::Content {
-            field: Some("text"),
-            message: "send the content as exactly one of text, content_base64 or sha256".into(),
+            field: Some(given.get(1).copied().unwrap_or("text")),
+            message: match given.len() {
+                0 => "send the content as exactly one of text, content_base64 or sha256; there is none".into(),
+                _ => format!(
+                    "send the content as exactly one of text, content_base64 or sha256, not {}",
+                    given.join(" and ")
+                ),
+            },
         };
-        let provided = [self.text.is_some(), self.content_base64.is_some(), self.sha256.is_some()];
-        if provided.iter().filter(|p| **p).count() != 1 {
+        if given.len() != 1 {
             return Err(not_one());
         }
         if self.size.is_some() && self.sha256.is_none() {
@@ -216,7 +233,7 @@ impl StampContent {
     /// `422` for empty content, or text with a media type that is not `text/*`.
     pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, RequestError> {
         let octet_stream = || MediaType::parse("application/octet-stream");
-        let empty = |field: &'static str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
+        let empty = |field: &str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
         Ok(match self {
             Self::Text(text) => {
                 if text.trim().is_empty() {
@@ -292,13 +309,27 @@ impl StampContent {
 
 impl StampMetadata {
     /// Checks every rule of the metadata (generator, disclosure, explanation, prompt),
-    /// so a streamed upload can be refused before its body is read.
+    /// and keeps personal data out of every free-text field that reaches the log, so a
+    /// streamed upload can be refused before its body is read.
     ///
     /// # Errors
     /// `422` naming the field at fault.
     pub fn validate(&self) -> Result<(), RequestError> {
         self.generator.validate()?;
         self.disclosure.validate()?;
+        // The prompt is not among these: it is only ever hashed, never logged.
+        let logged = [
+            ("generator.provider", Some(self.generator.provider.as_str())),
+            ("generator.model", Some(self.generator.model.as_str())),
+            ("generator.model_version", self.generator.model_version.as_deref()),
+            ("disclosure.text", Some(self.disclosure.text.as_str())),
+            ("media_type", self.media_type.as_ref().map(MediaType::as_str)),
+        ];
+        for (field, value) in logged {
+            if let Some(value) = value {
+                pii::check(field, value)?;
+            }
+        }
         match (self.kind, &self.explanation) {
             (Kind::RecommendationExplanation, Some(e)) => {
                 e.validate()?;
@@ -492,9 +523,54 @@ mod tests {
         metadata.validate().unwrap();
         assert!(!format!("{metadata:?}").contains("slogan"));
         metadata.prompt = Some("  ".into());
-        assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field: "prompt", .. }))));
+        assert!(matches!(metadata.validate(), Err(RequestError::Field(FieldError { field, .. })) if field == "prompt"));
         v["text"] = json!("content is not metadata");
         assert!(serde_json::from_value::<StampMetadata>(v).is_err(), "content fields are unknown fields here");
+    }
+
+    #[test]
+    fn personal_data_is_refused_in_every_logged_field_but_not_in_the_prompt() {
+        let cases = [
+            ("/disclosure/text", "Questions? jane.doe@example.com", "disclosure.text"),
+            ("/generator/provider", "ExampleAI, call +1 555 123 4567", "generator.provider"),
+            ("/generator/model", "jane at example dot com", "generator.model"),
+            ("/generator/model_version", "jane(at)example.com", "generator.model_version"),
+            ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+        ];
+        for (pointer, value, field) in cases {
+            let mut v = base();
+            v["media_type"] = json!("text/plain");
+            *v.pointer_mut(pointer).unwrap() = json!(value);
+            match prepare(req(v), issuer(), [0; 32], Timestamp::now()) {
+                Err(RequestError::PersonalData(e)) => assert_eq!(e.field, field, "{value}"),
+                other => panic!("{field} = {value:?}: {:?}", other.map(|p| p.statement)),
+            }
+        }
+        let mut v = base();
+        v["prompt"] = json!("a slogan for jane.doe@example.com, +44 20 7946 0958");
+        assert!(prepare(req(v), issuer(), [0; 32], Timestamp::now()).is_ok(), "the prompt is hashed, never logged");
+    }
+
+    #[test]
+    fn content_errors_name_the_field_to_fix() {
+        let mut two = base();
+        two["sha256"] = json!("ab".repeat(32));
+        match prepare(req(two), issuer(), [0; 32], Timestamp::now()) {
+            Err(RequestError::Content { field, message }) => {
+                assert_eq!(field, Some("sha256"));
+                assert!(message.contains("not text and sha256"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|p| p.statement)),
+        }
+    }
+
+    #[test]
+    fn an_upper_case_sha256_is_stamped_in_lower_case() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!("AB".repeat(32));
+        let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
+        assert_eq!(p.statement.subject.sha256.to_hex(), "ab".repeat(32));
     }
 
     #[test]

@@ -193,7 +193,8 @@ pub fn verify_receipt_with(
     trust: &TrustAnchors,
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
-    let parsed = match Receipt::deserialize(receipt) {
+    // With the path of what is wrong: "statement.subject.sha256: ...".
+    let parsed = match serde_path_to_error::deserialize::<_, Receipt>(receipt) {
         Ok(r) => r,
         Err(e) => {
             let check = Check::new(

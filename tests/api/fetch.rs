@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, check_code, copy_request, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, check_code, copy_request, public_receipt, spawn_app, spawn_app_with, TestApp};
 
 const STAMPED: &str = "Winter sale: everything 20% off.";
 /// What the page serves: the stamped copy as a browser would lay it out.
@@ -122,8 +122,12 @@ async fn stamped_and_unstamped_pages_with_private_addresses_allowed() {
     assert_eq!(check_code(&verdict, "content"), "content.unknown");
 
     // With a receipt: the fetched content is checked against it.
-    let (_, verdict) =
-        app.post_json("/v1/verify", &json!({"url": format!("http://{site}/unstamped.txt"), "receipt": stamped})).await;
+    let (_, verdict) = app
+        .post_json(
+            "/v1/verify",
+            &json!({"url": format!("http://{site}/unstamped.txt"), "receipt": public_receipt(&stamped)}),
+        )
+        .await;
     assert_eq!(verdict["verified"], false);
     assert_eq!(check_code(&verdict, "content"), "content.hash.mismatch");
 }

@@ -115,6 +115,14 @@ pub fn copy_request(text: &str) -> Value {
     })
 }
 
+/// The public receipt in a stamp response: the response without its secret
+/// `prompt_salt`, which `POST /v1/verify` refuses.
+pub fn public_receipt(stamped: &Value) -> Value {
+    let mut r = stamped.clone();
+    r.as_object_mut().expect("a stamp response is an object").remove("prompt_salt");
+    r
+}
+
 /// The code of the check named `name` in a verdict.
 pub fn check_code(verdict: &Value, name: &str) -> String {
     verdict["checks"]
@@ -130,4 +138,18 @@ pub fn assert_error(status: u16, body: &Value, expected_status: u16) -> String {
     let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code in {body}"));
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
     code.to_owned()
+}
+
+/// Asserts the shared JSON error shape with its status, code and `field` (`None`: no
+/// field), and that a schema error reads as a sentence, not as a parser position.
+pub fn assert_error_at(status: u16, body: &Value, expected: (u16, &str, Option<&str>), label: &str) {
+    let (expected_status, expected_code, expected_field) = expected;
+    assert_eq!(status, expected_status, "{label}: {body}");
+    assert_eq!(body["error"]["code"], expected_code, "{label}: {body}");
+    assert_eq!(body["error"]["field"].as_str(), expected_field, "{label}: {body}");
+    let message = body["error"]["message"].as_str().unwrap_or_else(|| panic!("{label}: no message in {body}"));
+    assert!(!message.is_empty(), "{label}: {body}");
+    if expected_code == "invalid_field" {
+        assert!(!message.contains(" at line "), "{label}: a position is no use to a client: {message}");
+    }
 }

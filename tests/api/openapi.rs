@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use self::schema::{check_reply, resolve, Reply};
-use crate::helpers::{copy_request, spawn_app, TestApp, TEST_MAX_JSON};
+use crate::helpers::{copy_request, public_receipt, spawn_app, TestApp, TEST_MAX_JSON};
 
 /// Documented routes that other branches are adding (the verify page, the badge, the
 /// streamed uploads). Until they are merged this server answers them with the "no
@@ -284,7 +284,8 @@ async fn documented_shapes_match_real_responses() {
     let v = "/v1/verify";
     let verdict = p.call("POST", v, v, None, Json(json!({"text": text})), 200).await;
     assert_eq!(verdict["verified"], true, "{verdict}");
-    p.call("POST", v, v, None, Json(json!({"text": text, "receipt": stamped})), 200).await;
+    p.call("POST", v, v, None, Json(json!({"text": text, "receipt": public_receipt(&stamped)})), 200).await;
+    p.call("POST", v, v, None, Json(json!({"text": text, "receipt": stamped})), 422).await;
     p.call("POST", v, v, None, Json(json!({"text": "never stamped"})), 200).await;
     p.call("POST", v, v, None, Json(json!({"receipt": {"id": 1}})), 200).await;
     p.call("POST", v, v, None, Json(json!({})), 422).await;

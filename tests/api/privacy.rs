@@ -5,7 +5,9 @@ use std::path::Path;
 use ai_provenance::service::ratelimit::RateLimit;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, check_code, copy_request, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    assert_error, assert_error_at, check_code, copy_request, public_receipt, spawn_app, spawn_app_with, TestApp,
+};
 
 async fn send(app: &TestApp, req: reqwest::RequestBuilder) -> (u16, Value) {
     let _ = app;
@@ -197,4 +199,94 @@ async fn a_burst_past_the_rate_limit_gets_429_with_retry_after() {
         codes.push(check_prompt(&app, id, guess).await.0);
     }
     assert_eq!(codes, [200, 200, 429]);
+}
+
+/// Sets the member at JSON pointer `at` of a copy-stamp request (a recommendation
+/// explanation when the pointer is inside one) to `value`.
+fn request_with(at: &str, value: &str) -> Value {
+    let mut body = copy_request("Personal data guard.");
+    body["media_type"] = json!("text/plain");
+    if at.starts_with("/explanation") {
+        body["kind"] = json!("recommendation_explanation");
+        body["explanation"] = json!({
+            "item": "sku-1",
+            "factors": [{"name": "viewed similar items", "weight": 0.6}, {"name": "segment: runners", "weight": 0.4}],
+            "data_categories": ["browsing history"],
+            "legal_basis": "consent"
+        });
+    }
+    *body.pointer_mut(at).unwrap_or_else(|| panic!("no {at} in the request")) = json!(value);
+    body
+}
+
+#[tokio::test]
+async fn personal_data_is_kept_out_of_every_logged_field() {
+    let app = spawn_app().await;
+    for (at, value, field) in [
+        ("/disclosure/text", "Generated with AI. Questions: jane.doe@example.com", "disclosure.text"),
+        ("/disclosure/text", "Generated with AI; ask jane.doe at example dot com", "disclosure.text"),
+        ("/disclosure/text", "Generated with AI. Reviewed by Mrs Jane Doe, 12 Baker Street.", "disclosure.text"),
+        ("/disclosure/text", "KI-generiert. Rückfragen: 030 1234567", "disclosure.text"),
+        ("/generator/provider", "ExampleAI (jane [at] example [dot] com)", "generator.provider"),
+        ("/generator/model", "copywriter for jane(at)example.com", "generator.model"),
+        ("/generator/model_version", "call +44 20 7946 0958", "generator.model_version"),
+        ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+        ("/explanation/item", "gift for customer Jane Doe, 5 Main Street", "explanation.item"),
+        ("/explanation/factors/1/name", "bought by jane at example dot com", "explanation.factors[1].name"),
+        ("/explanation/data_categories/0", "phone (555) 123-4567", "explanation.data_categories[0]"),
+    ] {
+        let resp = app.stamp(&request_with(at, value)).await;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_error_at(status, &body, (422, "personal_data", Some(field)), value);
+        assert!(!body.to_string().contains("jane"), "the error does not repeat the identifier: {body}");
+    }
+    // An issuer name goes into every statement its token stamps.
+    for issuer in ["jane.doe@example.com", "Jane Doe, +44 20 7946 0958"] {
+        let req = app.client.post(app.url("/v1/admin/tokens")).bearer_auth(&app.admin_token);
+        let (status, body) = send(&app, req.json(&json!({ "issuer": issuer }))).await;
+        assert_error_at(status, &body, (422, "personal_data", Some("issuer")), issuer);
+    }
+}
+
+#[tokio::test]
+async fn ordinary_copy_product_names_and_codes_are_stamped() {
+    let app = spawn_app().await;
+    for (at, value) in [
+        ("/disclosure/text", "This text was generated with AI."),
+        ("/disclosure/text", "Dieser Text wurde mit KI erstellt und von unserem Team geprüft."),
+        ("/disclosure/text", "Image generated with AI (Stable Diffusion XL 1.0). Shop at example.com"),
+        ("/generator/model", "Model 3000"),
+        ("/generator/model", "claude-3-5-sonnet-20241022"),
+        ("/generator/model_version", "2026-10-22"),
+        ("/explanation/item", "EAN 4006381333931"),
+        ("/explanation/item", "SKU 1234567890"),
+        ("/explanation/item", "sku-1234567"),
+        ("/explanation/factors/0/name", "viewed Model 3000 Pro, 2 colours"),
+        ("/explanation/data_categories/0", "purchase history, last 30 days"),
+    ] {
+        let stamped = app.stamp_ok(&request_with(at, value)).await;
+        let field = at.trim_start_matches('/').replace('/', ".");
+        assert!(stamped["statement"].to_string().contains(value), "{field} = {value:?} is in the statement");
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_with_its_prompt_salt_is_refused_by_the_public_verify() {
+    let app = spawn_app().await;
+    let text = "Salted receipts stay private.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    let salt = stamped["prompt_salt"].as_str().unwrap().to_owned();
+    for body in [json!({"receipt": stamped}), json!({"text": text, "receipt": stamped})] {
+        let (status, answer) = app.post_json("/v1/verify", &body).await;
+        assert_error_at(status, &answer, (422, "invalid_field", Some("receipt.prompt_salt")), "salted receipt");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("remove prompt_salt"), "{message}");
+        assert!(!answer.to_string().contains(&salt), "the answer does not echo the secret: {answer}");
+    }
+    // The receipt without it, or as GET /v1/stamps/{id} serves it, verifies.
+    let verdict = app.verify(&json!({"text": text, "receipt": public_receipt(&stamped)})).await;
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let (_, receipt) = app.get_json(&format!("/v1/stamps/{}", stamped["id"].as_str().unwrap())).await;
+    assert_eq!(app.verify(&json!({"text": text, "receipt": receipt})).await["verified"], true);
 }

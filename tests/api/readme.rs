@@ -62,6 +62,8 @@ fn the_readme_walkthrough_runs_as_written() {
     );
     assert!(stdout.contains("\"verified\":true"), "step 5's first verification passes:\n{stdout}");
     assert!(stdout.contains("content.hash.mismatch"), "step 5's altered text fails as the README says:\n{stdout}");
+    let stamp = std::fs::read_to_string(dir.path().join("stamp.json")).expect("step 3 wrote stamp.json");
+    assert!(stamp.contains("\"prompt_salt\""), "the issuer keeps the salt: {stamp}");
     let receipt = std::fs::read_to_string(dir.path().join("receipt.json")).expect("step 3 wrote receipt.json");
-    assert!(receipt.contains("\"prompt_salt\""), "{receipt}");
+    assert!(!receipt.contains("prompt_salt"), "the public receipt has none: {receipt}");
 }
