@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,6 +60,27 @@ pub struct SignedCheckpoint {
 pub struct Appended {
     pub index: LogIndex,
     pub checkpoint: SignedCheckpoint,
+}
+
+/// What the log reports as it works, for monitoring. The log keeps no figures of its
+/// own and knows nothing of how they are published; the service's metrics implement this.
+pub trait LogObserver: Send + Sync + 'static {
+    /// The writer wrote a batch of `leaves` leaves and signed its checkpoint.
+    fn batch_written(&self, leaves: usize);
+    /// The syncer made `leaves` leaves durable with one sync (group commit) that took `took`.
+    fn synced(&self, leaves: usize, took: Duration);
+}
+
+/// Observes nothing.
+impl LogObserver for () {
+    fn batch_written(&self, _: usize) {}
+    fn synced(&self, _: usize, _: Duration) {}
+}
+
+/// The newest checkpoint and when this process published it.
+struct Published {
+    checkpoint: SignedCheckpoint,
+    at: Instant,
 }
 
 struct Job {
@@ -122,7 +144,7 @@ pub struct Log {
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
-    latest: Arc<RwLock<SignedCheckpoint>>,
+    latest: Arc<RwLock<Published>>,
 }
 
 impl Log {
@@ -133,6 +155,18 @@ impl Log {
     /// # Errors
     /// On storage errors, or when the store was created for another origin.
     pub fn open(store: Arc<dyn LogStore>, signer: NoteSigner) -> Result<Self, LogError> {
+        Self::open_observed(store, signer, Arc::new(()))
+    }
+
+    /// [`Log::open`], reporting batches and syncs to `observer`.
+    ///
+    /// # Errors
+    /// As [`Log::open`].
+    pub fn open_observed(
+        store: Arc<dyn LogStore>,
+        signer: NoteSigner,
+        observer: Arc<dyn LogObserver>,
+    ) -> Result<Self, LogError> {
         let origin = signer.verifier().name().to_owned();
         match store.meta("origin")? {
             Some(stored) if stored != origin.as_bytes() => {
@@ -165,11 +199,11 @@ impl Log {
             }
         };
         tracing::info!(size, origin = %origin, "log opened");
-        let latest = Arc::new(RwLock::new(latest));
+        let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
         let (tx, rx) = mpsc::channel(QUEUE);
         let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
-        let writer = Writer { store: store.clone(), signer, synced: written_tx };
-        let syncer = Syncer { store: store.clone(), latest: latest.clone() };
+        let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone() };
+        let syncer = Syncer { store: store.clone(), latest: latest.clone(), observer };
         let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
         std::thread::Builder::new()
             .name("log-sync".into())
@@ -259,9 +293,30 @@ impl Log {
 
     /// The newest signed checkpoint.
     pub fn latest_checkpoint(&self) -> SignedCheckpoint {
+        self.published().checkpoint.clone()
+    }
+
+    fn published(&self) -> std::sync::RwLockReadGuard<'_, Published> {
         // A poisoned lock only means a writer panicked mid-update of a value that is
         // replaced whole; the value itself is still a valid checkpoint.
-        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long ago this process published the newest checkpoint (at start for the one
+    /// it found or signed then). It grows while nothing is stamped.
+    pub fn checkpoint_age(&self) -> Duration {
+        self.published().at.elapsed()
+    }
+
+    /// Appends waiting in front of the writer (it takes up to 1,024 at a time).
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Whether the writer still takes appends. It stops only when its thread or the
+    /// syncer's ended (a panic); appends answer [`LogError::WriterGone`] then.
+    pub fn is_writing(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Inclusion proof of leaf `index` in the tree of size `size` (blocking: sled reads).
@@ -280,6 +335,19 @@ impl Log {
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Sha256Digest>, LogError> {
         self.check_size(second)?;
         Ok(merkle::consistency_proof(&self.cached_nodes(), first, second)?)
+    }
+
+    /// Writes a copy of the log as the newest checkpoint has it, a data directory of its
+    /// own, into the new directory `dir`, while appends go on (blocking). Leaves appended
+    /// meanwhile are not in it. Returns the checkpoint the copy ends at.
+    ///
+    /// # Errors
+    /// On storage failure; `dir` may hold a partial copy then.
+    pub fn backup(&self, dir: &std::path::Path) -> Result<SignedCheckpoint, LogError> {
+        // Published means synced: every leaf, node and salt it covers is written.
+        let checkpoint = self.latest_checkpoint();
+        self.store.backup(dir, checkpoint.checkpoint.size, &checkpoint.note)?;
+        Ok(checkpoint)
     }
 
     fn cached_nodes(&self) -> CachedNodes<'_> {
@@ -320,6 +388,7 @@ struct Writer {
     store: Arc<dyn LogStore>,
     signer: NoteSigner,
     synced: std::sync::mpsc::SyncSender<Written>,
+    observer: Arc<dyn LogObserver>,
 }
 
 impl Writer {
@@ -334,6 +403,7 @@ impl Writer {
             }
             match self.write_batch(&jobs) {
                 Ok((size_before, checkpoint)) => {
+                    self.observer.batch_written(jobs.len());
                     if let Err(std::sync::mpsc::SendError(written)) =
                         self.synced.send(Written { jobs, size_before, checkpoint })
                     {
@@ -376,7 +446,8 @@ impl Writer {
 /// Makes written batches durable, publishes their checkpoint, acknowledges their stamps.
 struct Syncer {
     store: Arc<dyn LogStore>,
-    latest: Arc<RwLock<SignedCheckpoint>>,
+    latest: Arc<RwLock<Published>>,
+    observer: Arc<dyn LogObserver>,
 }
 
 impl Syncer {
@@ -386,9 +457,12 @@ impl Syncer {
             let mut batches = vec![first];
             batches.extend(rx.try_iter());
             let Some(newest) = batches.last().map(|b| b.checkpoint.clone()) else { continue };
+            let started = Instant::now();
             match self.sync(&newest) {
                 Ok(()) => {
-                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) = newest;
+                    self.observer.synced(batches.iter().map(|b| b.jobs.len()).sum(), started.elapsed());
+                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) =
+                        Published { checkpoint: newest, at: Instant::now() };
                     for b in batches {
                         for (offset, job) in b.jobs.into_iter().enumerate() {
                             let appended = Appended {
