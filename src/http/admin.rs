@@ -1,4 +1,4 @@
-//! The admin API (admin token): issuer tokens and the erasure register.
+//! The admin API (admin token): issuer tokens, the erasure register, online backups.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,7 +13,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tokens", web::get().to(list_tokens))
         .route("/admin/tokens", web::post().to(create_token))
         .route("/admin/tokens/{id}", web::delete().to(revoke_token))
-        .route("/admin/erasures", web::get().to(erasures));
+        .route("/admin/erasures", web::get().to(erasures))
+        .route("/admin/backup", web::post().to(backup));
 }
 
 /// The `Authorization` header value, if any (a non-ASCII value counts as malformed).
@@ -68,4 +69,23 @@ async fn erasures(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpRespo
     let svc = svc.into_inner();
     let records = blocking(move || svc.erasures()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": records })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupRequest {
+    name: String,
+}
+
+async fn backup(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    body: web::Json<BackupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let who = svc.authenticate_admin(authorization(&req))?;
+    let name = body.into_inner().name;
+    let svc = svc.into_inner();
+    let report = blocking(move || svc.backup(&name)).await?;
+    tracing::info!(by = %who.issuer, name = %report.name, path = %report.path, tree_size = report.tree_size, "backup written");
+    Ok(HttpResponse::Created().json(report))
 }
