@@ -500,3 +500,104 @@ fn fail(jobs: Vec<Job>, why: &str) {
         let _ = job.reply.send(Err(why.to_owned()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::log::SledStore;
+
+    /// A sled store whose writes panic, as a bug in the writer's path would.
+    struct Panicking(SledStore);
+
+    impl NodeSource for Panicking {
+        type Error = StoreError;
+        fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+            self.0.node(id)
+        }
+    }
+
+    impl LogStore for Panicking {
+        fn size(&self) -> Result<u64, StoreError> {
+            self.0.size()
+        }
+        fn write(&self, _: u64, _: &[&NewLeaf], _: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError> {
+            panic!("a write that panics")
+        }
+        fn sync(&self) -> Result<(), StoreError> {
+            self.0.sync()
+        }
+        fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.leaf(index)
+        }
+        fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+            self.0.index_of(leaf_hash)
+        }
+        fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+            self.0.find_by_content(digest, limit)
+        }
+        fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+            self.0.find_by_normalized_text(digest, limit)
+        }
+        fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, StoreError> {
+            self.0.prompt_salt(leaf_hash)
+        }
+        fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError> {
+            self.0.erase_prompt_salt(leaf_hash)
+        }
+        fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+            self.0.latest_checkpoint()
+        }
+        fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+            self.0.set_latest_checkpoint(note)
+        }
+        fn backup(&self, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
+            self.0.backup(dir, size, checkpoint)
+        }
+        fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.meta(key)
+        }
+        fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.0.set_meta(key, value)
+        }
+    }
+
+    fn leaf(bytes: &[u8]) -> NewLeaf {
+        NewLeaf {
+            leaf: bytes.to_vec(),
+            leaf_hash: merkle::leaf_hash(bytes),
+            content_sha256: Sha256Digest::of(bytes),
+            normalized_text_sha256: None,
+            prompt_salt: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_died_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::log::open_db(dir.path()).unwrap();
+        let signer = || NoteSigner::new("test.example/log", SigningKey::from_bytes(&[9; 32])).unwrap();
+        let store = SledStore::open(&db, dir.path()).unwrap();
+        let log = Log::open(Arc::new(store.clone()), signer()).unwrap();
+        assert!(log.is_writing());
+        log.append(leaf(b"one")).await.unwrap();
+        assert_eq!((log.published_size(), log.queue_depth()), (1, 0));
+
+        let dying = Log::open(Arc::new(Panicking(store)), signer()).unwrap();
+        assert!(dying.is_writing(), "it takes appends until one fails");
+        assert!(matches!(dying.append(leaf(b"two")).await, Err(LogError::WriterGone)));
+        // The caller hears of it as the panic drops the batch, a moment before the thread
+        // has unwound to its end.
+        for _ in 0..100 {
+            if !dying.is_writing() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!dying.is_writing(), "a writer whose thread ended must not look alive");
+        assert_eq!(dying.published_size(), 1, "nothing was published");
+    }
+}
