@@ -21,7 +21,8 @@
 //! - [`api`]: the wire types the server and its clients share.
 //! - [`error`]: `ApiError`, the one mapping of every domain error to HTTP.
 //! - [`service`]: the `Service`, split by operation (stamp, verify, prompt, admin, log
-//!   reads), with tokens, the erasure register and rate limits.
+//!   reads, ops: readiness, metrics, backups), with tokens, the erasure register, rate
+//!   limits, trusted proxies and its metrics registry.
 //! - [`http`]: routes and thin handlers over `Service`; `http::server::run`.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
 //!   the HTTP client and batch stamping.

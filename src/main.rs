@@ -4,18 +4,25 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
 use ai_provenance::cli::{self, args::Cli, args::LogSettings};
 
 fn main() -> ExitCode {
-    let logs = LogSettings::from_env();
-    tracing_subscriber::fmt()
-        .with_ansi(logs.color)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&logs.filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let logs = match LogSettings::from_env() {
+        Ok(logs) => logs,
+        Err(e) => {
+            eprintln!("aiprov: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = EnvFilter::try_new(&logs.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if logs.json {
+        // One JSON object a line, the event's fields flattened beside `message`.
+        fmt.json().flatten_event(true).with_current_span(false).init();
+    } else {
+        fmt.with_ansi(logs.color).init();
+    }
     cli::run(Cli::parse())
 }

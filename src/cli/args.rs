@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::service::proxies::TrustedProxies;
 use crate::service::ratelimit::RateLimit;
 use crate::service::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 use crate::statement::{HumanOversight, Kind};
@@ -53,6 +54,8 @@ impl ServeArgs {
         let mut config = self.state.service_config();
         config.key_passphrase = key_passphrase()?;
         config.stamp_rate = RateLimit { per_second: self.stamp_rate, burst: self.stamp_burst };
+        config.trusted_proxies = TrustedProxies::new(self.trusted_proxies.clone());
+        config.backup_dir.clone_from(&self.backup_dir);
         self.apply_limits(&mut config);
         Ok(config)
     }
@@ -107,6 +110,20 @@ pub struct ServeArgs {
     /// Time limit of one fetch for verification by URL (redirects and body included), in seconds.
     #[arg(long = "fetch-timeout-secs", env = "AIPROV_FETCH_TIMEOUT_SECS", default_value_t = FetchConfig::default().timeout.as_secs())]
     pub fetch_timeout_secs: u64,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For names the client
+    /// of per-address rate limits; repeat it for several. The variable takes a
+    /// comma-separated list. Without it the header is ignored: anyone can write one.
+    #[arg(
+        long = "trusted-proxy",
+        env = "AIPROV_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = TrustedProxies::parse_net
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Directory where `aiprov backup NAME` (POST /v1/admin/backup) writes backups of
+    /// the running service; without it, backups are refused.
+    #[arg(long = "backup-dir", env = "AIPROV_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -149,6 +166,23 @@ pub enum Command {
         #[command(flatten)]
         keys: KeysDirArg,
     },
+    /// Have the running service back up its data directory into its --backup-dir, while
+    /// it goes on stamping. The backup is a data directory: `aiprov serve --data` opens
+    /// it, with the same keys directory (keys are not in it: back them up apart).
+    Backup(BackupArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BackupArgs {
+    /// The backup's name: a new directory in the service's --backup-dir (letters,
+    /// digits, '.', '_', '-').
+    pub name: String,
+    /// The service's base URL.
+    #[arg(long, env = "AIPROV_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// An admin token.
+    #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 #[derive(clap::Args)]
@@ -323,18 +357,29 @@ pub fn key_passphrase() -> anyhow::Result<Option<Passphrase>> {
 }
 
 /// How logs are filtered (`AIPROV_LOG`, as `tracing`'s `EnvFilter` directives; default
-/// `info`) and whether they are coloured (on a terminal, unless `NO_COLOR` is set).
+/// `info`), written (`AIPROV_LOG_FORMAT`: `text`, the default, or `json`, one object a
+/// line for a log collector) and whether text is coloured (on a terminal, unless
+/// `NO_COLOR` is set).
 pub struct LogSettings {
     pub filter: String,
+    pub json: bool,
     pub color: bool,
 }
 
 impl LogSettings {
-    pub fn from_env() -> Self {
-        Self {
+    /// # Errors
+    /// When `AIPROV_LOG_FORMAT` is neither `text` nor `json`.
+    pub fn from_env() -> Result<Self, String> {
+        let json = match std::env::var("AIPROV_LOG_FORMAT").as_deref() {
+            Err(std::env::VarError::NotPresent) | Ok("" | "text") => false,
+            Ok("json") => true,
+            _ => return Err("AIPROV_LOG_FORMAT must be text or json".into()),
+        };
+        Ok(Self {
             filter: std::env::var("AIPROV_LOG").unwrap_or_else(|_| "info".into()),
+            json,
             color: std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none(),
-        }
+        })
     }
 }
 
@@ -374,5 +419,17 @@ mod tests {
         defaults.serve.apply_limits(&mut config);
         assert_eq!(config.max_upload_bytes, 16 << 30);
         assert!(!config.fetch.allow_private, "private addresses are refused unless asked for");
+    }
+
+    #[test]
+    fn trusted_proxies_repeat_and_refuse_what_is_not_an_address() {
+        let cli = Cli::parse_from(["aiprov", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1,192.0.2.7"]);
+        let config = cli.serve.service_config().unwrap();
+        let expected = ["10.0.0.0/8", "::1", "192.0.2.7"].map(|s| TrustedProxies::parse_net(s).unwrap());
+        assert_eq!(config.trusted_proxies, TrustedProxies::new(expected.to_vec()));
+        assert!(Cli::try_parse_from(["aiprov", "--trusted-proxy", "proxy.internal"]).is_err());
+        let defaults = Cli::parse_from(["aiprov"]).serve.service_config().unwrap();
+        assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
+        assert_eq!(defaults.backup_dir, None, "no backups unless a directory is named");
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::api::StampResponse;
 use crate::api::METADATA_HEADER;
+use crate::service::BackupReport;
 use crate::statement::request::{StampMetadata, StampRequest};
 use crate::verify::TrustAnchors;
 
@@ -162,6 +163,19 @@ impl Client {
     pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
         self.with_retries(|| Ok(self.http.get(&url))).await
+    }
+
+    /// Has the service write a backup named `name` into its backup directory. Not retried:
+    /// a second attempt after a lost answer would find the first backup (`409`).
+    ///
+    /// # Errors
+    /// As [`Client::stamp`].
+    pub async fn backup(&self, name: &str) -> Result<BackupReport, ClientError> {
+        let url = format!("{}/v1/admin/backup", self.base);
+        // A large log takes a while to copy: far longer than a stamp.
+        let req = self.authorized(self.http.post(&url)).json(&serde_json::json!({ "name": name }));
+        let value = self.once(req.timeout(Duration::from_secs(3600))).await.map_err(|(e, _)| e)?;
+        serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
     }
 
     /// The service's trust anchors: its published keys and the log's verifier key.

@@ -4,6 +4,7 @@
 
 pub mod args;
 mod audit;
+mod backup;
 pub mod batch;
 pub mod client;
 mod keys;
@@ -21,6 +22,7 @@ use args::{Cli, Command, KeysCommand, TokenCommand};
 /// Runs a parsed command line. Exit codes: 0 success; 1 failure; `verify` has its own
 /// (0 verified, 1 not verified, 2 could not run).
 pub fn run(cli: Cli) -> ExitCode {
+    private_files();
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Token { command: TokenCommand::Create { issuer, admin, state } } => {
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stamp(args) => stamp::stamp(args),
         Command::Verify(args) => return verify::verify(&args),
         Command::Audit(args) => audit::audit(&args),
+        Command::Backup(args) => backup::backup(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,6 +44,20 @@ pub fn run(cli: Cli) -> ExitCode {
             eprintln!("aiprov: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every file and directory this process creates is its user's alone (0600 and 0700):
+/// the data directory (sled creates files of its own long after it opened, and each
+/// erasure a new salt directory, so only the umask covers them all), the keys, backups
+/// and `stamp`'s receipts, which hold prompt salts. Set before any thread starts, since
+/// the umask belongs to the whole process.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only sets the process's file mode creation mask; it cannot fail
+    // and touches no memory.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 

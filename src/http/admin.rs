@@ -1,4 +1,4 @@
-//! The admin API (admin token): issuer tokens and the erasure register.
+//! The admin API (admin token): issuer tokens, the erasure register, online backups.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,7 +15,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tokens", web::post().to(create_token))
         .route("/admin/tokens/{id}", web::delete().to(revoke_token))
         .route("/admin/erasures", web::get().to(erasures))
-        .route("/admin/keys/rotate", web::post().to(rotate_keys));
+        .route("/admin/keys/rotate", web::post().to(rotate_keys))
+        .route("/admin/backup", web::post().to(backup));
 }
 
 /// The `Authorization` header value, if any (a non-ASCII value counts as malformed).
@@ -83,4 +84,23 @@ async fn rotate_keys(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpRe
         "active": report.active,
         "message": "the retired key stays published, so receipts it signed keep verifying; the new key signs every stamp from now on",
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupRequest {
+    name: String,
+}
+
+async fn backup(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    Json(body): Json<BackupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let who = svc.authenticate_admin(authorization(&req))?;
+    let name = body.name;
+    let svc = svc.into_inner();
+    let report = blocking(move || svc.backup(&name)).await?;
+    tracing::info!(by = %who.issuer, name = %report.name, path = %report.path, tree_size = report.tree_size, "backup written");
+    Ok(HttpResponse::Created().json(report))
 }

@@ -8,6 +8,7 @@ mod extract;
 mod keys;
 mod log;
 mod openapi;
+mod ops;
 mod page;
 mod prompt;
 pub mod server;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
                 .error_handler(|err, _req| ApiError::bad_request("invalid_path", err.to_string()).into()),
         )
         .route("/healthz", web::get().to(healthz))
+        .configure(ops::routes)
         .configure(page::routes)
         .configure(openapi::routes)
         .service(

@@ -41,8 +41,9 @@ async fn check(
         let message = format!("prompt: at most {MAX_PROMPT_CHARS} characters");
         return Err(ApiError::unprocessable("invalid_field", message).with_field("prompt"));
     }
-    // The peer address, not X-Forwarded-For: a header is the client's to forge.
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    // X-Forwarded-For only from a trusted proxy: from anyone else it is forged at will.
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").map(|v| v.to_str().unwrap_or("")).collect();
+    let client = svc.client_address(req.peer_addr().map(|a| a.ip()), &forwarded);
     let svc = svc.into_inner();
     let answer = blocking(move || svc.check_prompt(&client, &id, &prompt)).await?;
     Ok(HttpResponse::Ok().json(answer))

@@ -25,6 +25,7 @@ pub async fn run(
     let data = web::Data::from(service);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(middleware::from_fn(http::ops::count))
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("aiprov::access"))
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, limits))

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use self::sled::{open_db, SledStore};
 pub use reader::LogReader;
 pub use store::{LogStore, NewLeaf, StoreError};
-pub use writer::{Appended, Log, LogError, SignedCheckpoint};
+pub use writer::{Appended, Log, LogError, LogObserver, SignedCheckpoint};
 
 /// A position in the log: leaves are numbered from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

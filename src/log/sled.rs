@@ -66,6 +66,44 @@ impl SledStore {
         Ok(Self { db: db.clone(), log, salts })
     }
 
+    /// Copies the log tree `from` into `to` as it was at `size` leaves with `checkpoint`,
+    /// and the salts of the stamps it keeps into `salts`.
+    fn copy_log(
+        &self,
+        (from, to): (&sled::Tree, &sled::Tree),
+        salts: &SaltStore,
+        size: u64,
+        checkpoint: &str,
+    ) -> Result<(), StoreError> {
+        let mut pending: Vec<(Sha256Digest, [u8; 32])> = Vec::new();
+        let store_salts = |pending: &mut Vec<(Sha256Digest, [u8; 32])>| {
+            salts.insert_all(pending.iter().map(|(id, salt)| (id, salt)))?;
+            pending.clear();
+            Ok::<_, StoreError>(())
+        };
+        copy_tree(from, to, |k, v| {
+            if !within(k, v, size)? {
+                return Ok(false);
+            }
+            if k.first() == Some(&P_ID) {
+                let id = Sha256Digest::try_from_slice(&k[1..])
+                    .map_err(|e| StoreError::Corrupt(format!("a stamp id key: {e}")))?;
+                if let Some(salt) = self.salts.get(&id)? {
+                    pending.push((id, salt));
+                }
+                if pending.len() == BACKUP_BATCH {
+                    store_salts(&mut pending)?;
+                }
+            }
+            Ok(true)
+        })?;
+        store_salts(&mut pending)?;
+        // The copy may have caught a newer size and checkpoint than these: set them.
+        to.insert(key(P_META, &[META_SIZE.as_bytes()]), &size.to_be_bytes()[..])?;
+        to.insert(key(P_META, &[META_CHECKPOINT.as_bytes()]), checkpoint.as_bytes())?;
+        Ok(())
+    }
+
     fn find(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
         let p = key(prefix, &[digest.as_bytes()]);
         let mut out = Vec::new();
@@ -75,6 +113,50 @@ impl SledStore {
         }
         Ok(out)
     }
+}
+
+/// Entries copied per sled batch when writing a backup: bounds its memory.
+const BACKUP_BATCH: usize = 10_000;
+
+/// Copies the entries of `from` that `keep` accepts into `to`, in batches.
+fn copy_tree(
+    from: &sled::Tree,
+    to: &sled::Tree,
+    mut keep: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut count = 0;
+    for item in from.iter() {
+        let (k, v) = item?;
+        if keep(&k, &v)? {
+            batch.insert(k, v);
+            count += 1;
+            if count == BACKUP_BATCH {
+                to.apply_batch(std::mem::take(&mut batch))?;
+                count = 0;
+            }
+        }
+    }
+    to.apply_batch(batch)?;
+    Ok(())
+}
+
+/// Whether the log tree's entry `k`, `v` belongs to the tree of the first `size` leaves.
+/// Settings (`P_META`) always do.
+fn within(k: &[u8], v: &[u8], size: u64) -> Result<bool, StoreError> {
+    let index = match k.first() {
+        Some(&P_LEAF) => u64_from(&k[1..])?,
+        Some(&P_ID) => u64_from(v)?,
+        // Prefix, digest, then the index.
+        Some(&P_CONTENT | &P_TEXT) => u64_from(k.get(1 + 32..).unwrap_or_default())?,
+        Some(&P_NODE) => {
+            let id = NodeId::from_key(&k[1..]).ok_or_else(|| StoreError::Corrupt("a Merkle node key".into()))?;
+            // A node is the hash of leaves [index << level, (index + 1) << level).
+            return Ok((u128::from(id.index) + 1) << id.level <= u128::from(size));
+        }
+        _ => return Ok(true),
+    };
+    Ok(index < size)
 }
 
 impl NodeSource for SledStore {
@@ -169,6 +251,24 @@ impl LogStore for SledStore {
         // Not flushed on purpose: a checkpoint can always be re-signed from the durable
         // tree at startup, so it need not cost an fsync of its own.
         self.set_meta(META_CHECKPOINT, note.as_bytes())
+    }
+
+    fn backup(&self, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
+        let db = open_db(dir)?;
+        let salts = SaltStore::open(dir)?;
+        // Every tree of the database: the log's, and the service's own (tokens, the
+        // erasure register), which are copied whole.
+        for name in self.db.tree_names() {
+            let (from, to) = (self.db.open_tree(&name)?, db.open_tree(&name)?);
+            if name == self.log.name() {
+                self.copy_log((&from, &to), &salts, size, checkpoint)?;
+            } else {
+                copy_tree(&from, &to, |_, _| Ok(true))?;
+            }
+        }
+        salts.flush()?;
+        db.flush()?;
+        Ok(())
     }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -54,6 +54,12 @@ pub trait LogStore: NodeSource<Error = StoreError> + Send + Sync + 'static {
     fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError>;
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError>;
     fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError>;
+    /// Writes a copy of the data as it was at tree size `size` (whose signed checkpoint
+    /// note is `checkpoint`) into the new directory `dir`, as a data directory this
+    /// backend can open, while appends go on. `size` must be durable already. Leaves,
+    /// nodes, index entries and salts past `size` are left out, so the copy is exactly
+    /// the log of that checkpoint.
+    fn backup(&self, dir: &std::path::Path, size: u64, checkpoint: &str) -> Result<(), StoreError>;
     /// A value of the log's own settings (origin, ...).
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,6 +60,27 @@ pub struct SignedCheckpoint {
 pub struct Appended {
     pub index: LogIndex,
     pub checkpoint: SignedCheckpoint,
+}
+
+/// What the log reports as it works, for monitoring. The log keeps no figures of its
+/// own and knows nothing of how they are published; the service's metrics implement this.
+pub trait LogObserver: Send + Sync + 'static {
+    /// The writer wrote a batch of `leaves` leaves and signed its checkpoint.
+    fn batch_written(&self, leaves: usize);
+    /// The syncer made `leaves` leaves durable with one sync (group commit) that took `took`.
+    fn synced(&self, leaves: usize, took: Duration);
+}
+
+/// Observes nothing.
+impl LogObserver for () {
+    fn batch_written(&self, _: usize) {}
+    fn synced(&self, _: usize, _: Duration) {}
+}
+
+/// The newest checkpoint and when this process published it.
+struct Published {
+    checkpoint: SignedCheckpoint,
+    at: Instant,
 }
 
 struct Job {
@@ -122,7 +144,7 @@ pub struct Log {
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
-    latest: Arc<RwLock<SignedCheckpoint>>,
+    latest: Arc<RwLock<Published>>,
 }
 
 impl Log {
@@ -133,6 +155,18 @@ impl Log {
     /// # Errors
     /// On storage errors, or when the store was created for another origin.
     pub fn open(store: Arc<dyn LogStore>, signer: NoteSigner) -> Result<Self, LogError> {
+        Self::open_observed(store, signer, Arc::new(()))
+    }
+
+    /// [`Log::open`], reporting batches and syncs to `observer`.
+    ///
+    /// # Errors
+    /// As [`Log::open`].
+    pub fn open_observed(
+        store: Arc<dyn LogStore>,
+        signer: NoteSigner,
+        observer: Arc<dyn LogObserver>,
+    ) -> Result<Self, LogError> {
         let origin = signer.verifier().name().to_owned();
         match store.meta("origin")? {
             Some(stored) if stored != origin.as_bytes() => {
@@ -165,11 +199,11 @@ impl Log {
             }
         };
         tracing::info!(size, origin = %origin, "log opened");
-        let latest = Arc::new(RwLock::new(latest));
+        let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
         let (tx, rx) = mpsc::channel(QUEUE);
         let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
-        let writer = Writer { store: store.clone(), signer, synced: written_tx };
-        let syncer = Syncer { store: store.clone(), latest: latest.clone() };
+        let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone() };
+        let syncer = Syncer { store: store.clone(), latest: latest.clone(), observer };
         let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
         std::thread::Builder::new()
             .name("log-sync".into())
@@ -259,9 +293,30 @@ impl Log {
 
     /// The newest signed checkpoint.
     pub fn latest_checkpoint(&self) -> SignedCheckpoint {
+        self.published().checkpoint.clone()
+    }
+
+    fn published(&self) -> std::sync::RwLockReadGuard<'_, Published> {
         // A poisoned lock only means a writer panicked mid-update of a value that is
         // replaced whole; the value itself is still a valid checkpoint.
-        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long ago this process published the newest checkpoint (at start for the one
+    /// it found or signed then). It grows while nothing is stamped.
+    pub fn checkpoint_age(&self) -> Duration {
+        self.published().at.elapsed()
+    }
+
+    /// Appends waiting in front of the writer (it takes up to 1,024 at a time).
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Whether the writer still takes appends. It stops only when its thread or the
+    /// syncer's ended (a panic); appends answer [`LogError::WriterGone`] then.
+    pub fn is_writing(&self) -> bool {
+        !self.tx.is_closed()
     }
 
     /// Inclusion proof of leaf `index` in the tree of size `size` (blocking: sled reads).
@@ -280,6 +335,19 @@ impl Log {
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Sha256Digest>, LogError> {
         self.check_size(second)?;
         Ok(merkle::consistency_proof(&self.cached_nodes(), first, second)?)
+    }
+
+    /// Writes a copy of the log as the newest checkpoint has it, a data directory of its
+    /// own, into the new directory `dir`, while appends go on (blocking). Leaves appended
+    /// meanwhile are not in it. Returns the checkpoint the copy ends at.
+    ///
+    /// # Errors
+    /// On storage failure; `dir` may hold a partial copy then.
+    pub fn backup(&self, dir: &std::path::Path) -> Result<SignedCheckpoint, LogError> {
+        // Published means synced: every leaf, node and salt it covers is written.
+        let checkpoint = self.latest_checkpoint();
+        self.store.backup(dir, checkpoint.checkpoint.size, &checkpoint.note)?;
+        Ok(checkpoint)
     }
 
     fn cached_nodes(&self) -> CachedNodes<'_> {
@@ -320,6 +388,7 @@ struct Writer {
     store: Arc<dyn LogStore>,
     signer: NoteSigner,
     synced: std::sync::mpsc::SyncSender<Written>,
+    observer: Arc<dyn LogObserver>,
 }
 
 impl Writer {
@@ -334,6 +403,7 @@ impl Writer {
             }
             match self.write_batch(&jobs) {
                 Ok((size_before, checkpoint)) => {
+                    self.observer.batch_written(jobs.len());
                     if let Err(std::sync::mpsc::SendError(written)) =
                         self.synced.send(Written { jobs, size_before, checkpoint })
                     {
@@ -376,7 +446,8 @@ impl Writer {
 /// Makes written batches durable, publishes their checkpoint, acknowledges their stamps.
 struct Syncer {
     store: Arc<dyn LogStore>,
-    latest: Arc<RwLock<SignedCheckpoint>>,
+    latest: Arc<RwLock<Published>>,
+    observer: Arc<dyn LogObserver>,
 }
 
 impl Syncer {
@@ -386,9 +457,12 @@ impl Syncer {
             let mut batches = vec![first];
             batches.extend(rx.try_iter());
             let Some(newest) = batches.last().map(|b| b.checkpoint.clone()) else { continue };
+            let started = Instant::now();
             match self.sync(&newest) {
                 Ok(()) => {
-                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) = newest;
+                    self.observer.synced(batches.iter().map(|b| b.jobs.len()).sum(), started.elapsed());
+                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) =
+                        Published { checkpoint: newest, at: Instant::now() };
                     for b in batches {
                         for (offset, job) in b.jobs.into_iter().enumerate() {
                             let appended = Appended {
@@ -424,5 +498,106 @@ impl Syncer {
 fn fail(jobs: Vec<Job>, why: &str) {
     for job in jobs {
         let _ = job.reply.send(Err(why.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::log::SledStore;
+
+    /// A sled store whose writes panic, as a bug in the writer's path would.
+    struct Panicking(SledStore);
+
+    impl NodeSource for Panicking {
+        type Error = StoreError;
+        fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+            self.0.node(id)
+        }
+    }
+
+    impl LogStore for Panicking {
+        fn size(&self) -> Result<u64, StoreError> {
+            self.0.size()
+        }
+        fn write(&self, _: u64, _: &[&NewLeaf], _: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError> {
+            panic!("a write that panics")
+        }
+        fn sync(&self) -> Result<(), StoreError> {
+            self.0.sync()
+        }
+        fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.leaf(index)
+        }
+        fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+            self.0.index_of(leaf_hash)
+        }
+        fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+            self.0.find_by_content(digest, limit)
+        }
+        fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+            self.0.find_by_normalized_text(digest, limit)
+        }
+        fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, StoreError> {
+            self.0.prompt_salt(leaf_hash)
+        }
+        fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError> {
+            self.0.erase_prompt_salt(leaf_hash)
+        }
+        fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+            self.0.latest_checkpoint()
+        }
+        fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+            self.0.set_latest_checkpoint(note)
+        }
+        fn backup(&self, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
+            self.0.backup(dir, size, checkpoint)
+        }
+        fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.meta(key)
+        }
+        fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.0.set_meta(key, value)
+        }
+    }
+
+    fn leaf(bytes: &[u8]) -> NewLeaf {
+        NewLeaf {
+            leaf: bytes.to_vec(),
+            leaf_hash: merkle::leaf_hash(bytes),
+            content_sha256: Sha256Digest::of(bytes),
+            normalized_text_sha256: None,
+            prompt_salt: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_died_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::log::open_db(dir.path()).unwrap();
+        let signer = || NoteSigner::new("test.example/log", SigningKey::from_bytes(&[9; 32])).unwrap();
+        let store = SledStore::open(&db, dir.path()).unwrap();
+        let log = Log::open(Arc::new(store.clone()), signer()).unwrap();
+        assert!(log.is_writing());
+        log.append(leaf(b"one")).await.unwrap();
+        assert_eq!((log.published_size(), log.queue_depth()), (1, 0));
+
+        let dying = Log::open(Arc::new(Panicking(store)), signer()).unwrap();
+        assert!(dying.is_writing(), "it takes appends until one fails");
+        assert!(matches!(dying.append(leaf(b"two")).await, Err(LogError::WriterGone)));
+        // The caller hears of it as the panic drops the batch, a moment before the thread
+        // has unwound to its end.
+        for _ in 0..100 {
+            if !dying.is_writing() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!dying.is_writing(), "a writer whose thread ended must not look alive");
+        assert_eq!(dying.published_size(), 1, "nothing was published");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::service::proxies::TrustedProxies;
 use crate::service::ratelimit::RateLimit;
 
 /// Default upper bound of a streamed body: 16 GiB.
@@ -39,6 +40,10 @@ pub struct ServiceConfig {
     pub max_text_bytes: usize,
     /// The limits of verification by URL.
     pub fetch: FetchConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client of a rate limit.
+    pub trusted_proxies: TrustedProxies,
+    /// Where `POST /v1/admin/backup` writes backups; none: backups are refused.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl ServiceConfig {
@@ -58,6 +63,8 @@ impl ServiceConfig {
             upload_idle: Duration::from_secs(DEFAULT_UPLOAD_IDLE_SECS),
             max_text_bytes: 16 * 1024 * 1024,
             fetch: FetchConfig::default(),
+            trusted_proxies: TrustedProxies::default(),
+            backup_dir: None,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! by whom), so the operator can show a data-protection authority what was erased.
 //! It holds no personal data itself: stamp ids, issuer names and token ids.
 
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::service::tokens::TokenId;
@@ -31,14 +33,15 @@ pub enum RegisterError {
 #[derive(Clone)]
 pub struct ErasureRegister {
     tree: sled::Tree,
-    db: sled::Db,
+    /// Held while a record is appended, so two erasures never take the same key.
+    append: Arc<Mutex<()>>,
 }
 
 impl ErasureRegister {
     /// # Errors
     /// When the tree cannot be opened.
     pub fn open(db: &sled::Db) -> Result<Self, RegisterError> {
-        Ok(Self { tree: db.open_tree("erasure_register")?, db: db.clone() })
+        Ok(Self { tree: db.open_tree("erasure_register")?, append: Arc::default() })
     }
 
     /// Appends a record durably.
@@ -46,12 +49,25 @@ impl ErasureRegister {
     /// # Errors
     /// On storage failure.
     pub fn record(&self, record: &ErasureRecord) -> Result<(), RegisterError> {
-        // sled ids are monotonic across restarts: big-endian keys keep the register in order.
-        let key = self.db.generate_id()?.to_be_bytes();
+        let _append = self.append.lock().unwrap_or_else(|e| e.into_inner());
+        // Big-endian keys, each one past the last, keep the register in order. Not sled's
+        // `generate_id`: its counter belongs to the database, and a restored backup (a new
+        // database holding the old records) would start it again below their keys.
+        let next = match self.tree.last()? {
+            Some((k, _)) => <[u8; 8]>::try_from(&k[..])
+                .map(|k| u64::from_be_bytes(k) + 1)
+                .map_err(|_| RegisterError::Corrupt("a register key is not 8 bytes".into()))?,
+            None => 0,
+        };
         let value = serde_json::to_vec(record).map_err(|e| RegisterError::Corrupt(e.to_string()))?;
-        self.tree.insert(key, value)?;
+        self.tree.insert(next.to_be_bytes(), value)?;
         self.tree.flush()?;
         Ok(())
+    }
+
+    /// How many prompt links were ever erased.
+    pub fn count(&self) -> u64 {
+        self.tree.len() as u64
     }
 
     /// Every record, oldest first.

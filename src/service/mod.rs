@@ -7,25 +7,32 @@
 //! - `prompt`: prompt checks and erasure of the prompt link;
 //! - `admin`: authentication and the admin API (tokens, erasure register);
 //! - `log_api`: the log's read API (checkpoint, proofs, entries);
-//! - [`tokens`], [`erasure`], [`ratelimit`]: the stores and limiters behind them.
+//! - `ops`: readiness, metrics and online backups, for operators;
+//! - [`tokens`], [`erasure`], [`ratelimit`], [`proxies`], [`metrics`]: the stores,
+//!   limiters and counters behind them.
 
 mod admin;
 mod config;
 pub mod erasure;
 mod log_api;
+pub mod metrics;
+mod ops;
 mod prompt;
+pub mod proxies;
 pub mod ratelimit;
 mod signing;
 mod stamp;
 pub mod tokens;
 mod verify;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 
 pub use config::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 pub use log_api::{LogEntries, MAX_ENTRIES_PAGE};
+pub use ops::{BackupReport, Readiness};
 pub use prompt::{ErasureOutcome, PromptCheck};
 pub use stamp::{ContentQuery, MAX_LOOKUP};
 
@@ -38,6 +45,8 @@ use crate::log::{Log, SledStore};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
 use erasure::ErasureRegister;
+use metrics::Metrics;
+use proxies::TrustedProxies;
 use ratelimit::RateLimiter;
 use signing::Signing;
 use tokens::TokenStore;
@@ -55,6 +64,9 @@ pub struct Service {
     upload_limits: StreamLimits,
     max_text_bytes: usize,
     fetch: FetchConfig,
+    metrics: Metrics,
+    trusted_proxies: TrustedProxies,
+    backup_dir: Option<PathBuf>,
 }
 
 impl Service {
@@ -76,7 +88,12 @@ impl Service {
         let erasures = ErasureRegister::open(&db)?;
         let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
             .context("the origin cannot name a checkpoint key")?;
-        let log = Log::open(Arc::new(store), signer)?;
+        let metrics = Metrics::new(erasures.count());
+        let log = Log::open_observed(Arc::new(store), signer, metrics.log_observer())?;
+        // After opening: whatever the database and keyring created is there now.
+        for dir in [&config.data_dir, &config.keys_dir] {
+            make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
+        }
         let signing = Signing::new(keyring, log.verifier().clone(), in_use);
         Ok(Self {
             log,
@@ -89,7 +106,17 @@ impl Service {
             upload_limits: StreamLimits { max_bytes: config.max_upload_bytes, idle: config.upload_idle },
             max_text_bytes: config.max_text_bytes,
             fetch: config.fetch.clone(),
+            metrics,
+            trusted_proxies: config.trusted_proxies.clone(),
+            backup_dir: config.backup_dir.clone(),
         })
+    }
+
+    /// The address that keys per-client rate limits, for a request from `peer` (none
+    /// when unknown) carrying the `X-Forwarded-For` values `forwarded_for`: see
+    /// [`TrustedProxies::client`].
+    pub fn client_address(&self, peer: Option<std::net::IpAddr>, forwarded_for: &[&str]) -> String {
+        peer.map_or_else(|| "unknown".to_owned(), |ip| self.trusted_proxies.client(ip, forwarded_for).to_string())
     }
 
     /// The log itself, for tools that prepare a large log in bulk (the load tool);
@@ -119,13 +146,48 @@ impl Service {
 ///
 /// # Errors
 /// When the directory cannot be created or another process holds the database.
-pub fn open_db(data_dir: &std::path::Path) -> anyhow::Result<sled::Db> {
+pub fn open_db(data_dir: &Path) -> anyhow::Result<sled::Db> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     crate::log::open_db(data_dir).map_err(|e| {
         // sled refuses a second process with a lock error; say so only then.
         let hint = if e.to_string().contains("lock") { " (is another aiprov using it?)" } else { "" };
         anyhow::anyhow!("opening the database in {}{hint}: {e}", data_dir.display())
     })
+}
+
+/// Makes `dir` and everything under it private to this user: directories 0700, files
+/// 0600 (links are left alone). The `aiprov` commands set the umask so that every file
+/// they create is so from the start, sled's later files included; this mends what was
+/// created before (by an older version, or under another umask).
+///
+/// # Errors
+/// When a mode cannot be changed; files that vanish meanwhile (sled's) are skipped.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let restrict = |path: &Path, mode: u32| match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o777 == mode => Ok(()),
+            Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        };
+        let mut dirs = vec![dir.to_owned()];
+        while let Some(d) = dirs.pop() {
+            restrict(&d, 0o700)?;
+            for entry in std::fs::read_dir(&d)? {
+                let entry = entry?;
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => dirs.push(entry.path()),
+                    Ok(t) if t.is_file() => restrict(&entry.path(), 0o600)?,
+                    _ => {}
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Spends one request of `key`'s budget, or says how long to wait.

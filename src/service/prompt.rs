@@ -65,6 +65,7 @@ impl Service {
             admin: who.admin,
         };
         self.erasures.record(&record).map_err(ApiError::internal)?;
+        self.metrics.erased();
         tracing::info!(stamp = %id, by = %who.issuer, token = %who.token_id, "prompt link erased");
         Ok(ErasureOutcome {
             stamp_id: *id,

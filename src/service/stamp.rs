@@ -113,6 +113,7 @@ impl Service {
         issuer: IssuerName,
         prepare: impl FnOnce(IssuerName, [u8; 32], Timestamp) -> Result<PreparedStamp, RequestError> + Send + 'static,
     ) -> Result<StampResponse, ApiError> {
+        let started = std::time::Instant::now();
         let this = self.clone();
         // Decoding, hashing and signing are CPU work: off the async executor.
         let (signed, leaf, salt) = blocking(move || {
@@ -148,6 +149,7 @@ impl Service {
         let this = self.clone();
         let receipt =
             blocking(move || this.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)).await?;
+        self.metrics.stamped(started.elapsed());
         Ok(StampResponse { receipt, prompt_salt: salt.map(hex::encode) })
     }
 

@@ -118,6 +118,19 @@ impl Service {
         content: Option<ContentHashes>,
         receipt: Option<serde_json::Value>,
     ) -> Result<VerifyResponse, ApiError> {
+        let started = std::time::Instant::now();
+        let answer = self.verdict(content, receipt);
+        if answer.is_ok() {
+            self.metrics.verified(started.elapsed());
+        }
+        answer
+    }
+
+    fn verdict(
+        &self,
+        content: Option<ContentHashes>,
+        receipt: Option<serde_json::Value>,
+    ) -> Result<VerifyResponse, ApiError> {
         if let Some(receipt) = &receipt {
             let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust(), Some(&self.checks));
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });

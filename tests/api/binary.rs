@@ -38,9 +38,15 @@ pub fn serve(dir: &Path) -> Served {
 
 /// [`serve`] with more flags.
 pub fn serve_with(dir: &Path, flags: &[&str]) -> Served {
+    serve_env(dir, flags, &[])
+}
+
+/// [`serve_with`] with environment variables.
+pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(flags)
+        .envs(envs.iter().copied())
         .arg("--data")
         .arg(dir.join("data"))
         .arg("--keys")
@@ -57,7 +63,8 @@ pub fn serve_with(dir: &Path, flags: &[&str]) -> Served {
         let line = lines.next().expect("aiprov logs the address it listens on").unwrap();
         let found = line.find("listening on http://").map(|at| {
             let rest = &line[at + "listening on ".len()..];
-            rest.split_whitespace().next().unwrap().to_owned()
+            // Up to a space, or a quote in a JSON log line.
+            rest.split(|c: char| c.is_whitespace() || c == '"').next().unwrap().to_owned()
         });
         logs.lock().unwrap().push(line);
         if let Some(base) = found {

@@ -18,6 +18,8 @@ pub struct TestApp {
     /// An admin token ("Operator").
     pub admin_token: String,
     pub data_dir: std::path::PathBuf,
+    /// The configuration it was started with.
+    pub config: ServiceConfig,
     /// Deleted when the test ends; held for that alone.
     _dir: tempfile::TempDir,
 }
@@ -30,7 +32,9 @@ fn init_logs() {
 }
 
 pub fn config_in(dir: &std::path::Path) -> ServiceConfig {
-    ServiceConfig::new(dir.join("data"), dir.join("keys"), "test.example/log".into())
+    let mut config = ServiceConfig::new(dir.join("data"), dir.join("keys"), "test.example/log".into());
+    config.backup_dir = Some(dir.join("backups"));
+    config
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -52,8 +56,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     let addr = listener.local_addr().expect("bound");
     let limits = Limits { max_json_bytes: TEST_MAX_JSON };
     tokio::spawn(ai_provenance::run(listener, service, limits, std::future::pending()));
-    let data_dir = dir.path().join("data");
-    TestApp { addr, client: reqwest::Client::new(), token, other_token, admin_token, data_dir, _dir: dir }
+    // Redirects are answers to check, not to follow.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    let data_dir = config.data_dir.clone();
+    TestApp { addr, client, token, other_token, admin_token, data_dir, config, _dir: dir }
 }
 
 impl TestApp {

@@ -14,6 +14,7 @@ mod hostile;
 mod keys;
 mod log;
 mod openapi;
+mod ops;
 mod page;
 mod privacy;
 mod readme;

@@ -241,6 +241,8 @@ async fn documented_shapes_match_real_responses() {
     use Body::{Json, None as NoBody, Raw};
 
     p.call("GET", "/healthz", "/healthz", None, NoBody, 200).await;
+    p.call("GET", "/readyz", "/readyz", None, NoBody, 200).await;
+    p.call("GET", "/", "/", None, NoBody, 303).await;
     let resp = app.get("/openapi.json").await;
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_eq!(resp.text().await.unwrap(), include_str!("../../assets/openapi.json"), "served as written");
@@ -343,6 +345,14 @@ async fn documented_shapes_match_real_responses() {
     p.call("DELETE", revoke, &format!("{tokens}/nope"), Some(&admin), NoBody, 400).await;
     p.call("DELETE", revoke, &format!("{tokens}/{new_id}"), None, NoBody, 401).await;
     p.call("GET", "/v1/admin/erasures", "/v1/admin/erasures", Some(&admin), NoBody, 200).await;
+    let backup = "/v1/admin/backup";
+    p.call("POST", backup, backup, None, Json(json!({"name": "shapes"})), 401).await;
+    p.call("POST", backup, backup, Some(&token), Json(json!({"name": "shapes"})), 403).await;
+    p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "a/b"})), 422).await;
+    let written = p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 201).await;
+    assert!(written["tree_size"].as_u64().is_some_and(|n| n >= 2), "{written}");
+    p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 409).await;
+    p.call("GET", "/metrics", "/metrics", None, NoBody, 200).await;
 
     // Past the prompt-check rate (bursts of 10 per address): 429 with Retry-After.
     let mut limited = false;

@@ -1,0 +1,237 @@
+//! The service's metrics, in the Prometheus text format (`GET /metrics`).
+//!
+//! One registry per [`Service`](super::Service), never a process-global one: tests run
+//! many services in one process, and each must count only its own. Built on
+//! `prometheus-client`, the official Prometheus client for Rust: a registry is a plain
+//! value, and it adds four small crates to the build (no HTTP server of its own; the
+//! service serves `/metrics` from actix like any other route).
+//!
+//! Labels are bounded: a route is the pattern it matched (`/v1/stamps/{id}`, never the
+//! path asked for), `unmatched` when none did; a method outside the standard ones is
+//! `other`; a status is one of the few the service answers.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::log::{Log, LogObserver};
+
+/// The media type of `GET /metrics`: the Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The route label of a request that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// Latency buckets: 0.5 ms to 8 s, doubling.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+}
+
+/// Leaves-per-batch buckets: 1 to 1,024 (the writer's largest batch), doubling.
+fn leaves() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 11))
+}
+
+/// What the log writer reports: batch sizes and syncs.
+#[derive(Clone)]
+struct LogMetrics {
+    batch_leaves: Histogram,
+    sync_leaves: Histogram,
+    sync_seconds: Histogram,
+}
+
+impl LogObserver for LogMetrics {
+    fn batch_written(&self, leaves: usize) {
+        self.batch_leaves.observe(leaves as f64);
+    }
+
+    fn synced(&self, leaves: usize, took: Duration) {
+        self.sync_leaves.observe(leaves as f64);
+        self.sync_seconds.observe(took.as_secs_f64());
+    }
+}
+
+/// Every metric of one service.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    stamp_seconds: Histogram,
+    verify_seconds: Histogram,
+    erasures: Counter,
+    log: LogMetrics,
+    // Read from the log at each scrape.
+    tree_size: Gauge,
+    checkpoint_age: Gauge<f64, AtomicU64>,
+    queue_depth: Gauge,
+    writer_running: Gauge,
+}
+
+impl Metrics {
+    /// A registry with every metric at zero but the erasure count, which starts at the
+    /// number of erasures in the register (`erased_before`): it counts them all, not
+    /// only this process's.
+    pub fn new(erased_before: u64) -> Self {
+        let mut registry = Registry::with_prefix("aiprov");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route pattern, method and status",
+            requests.clone(),
+        );
+        let (stamp_seconds, verify_seconds) = (latency(), latency());
+        registry.register_with_unit(
+            "stamp_duration",
+            "Stamping: signing, the durable append (group commit) and the receipt; not receiving or hashing the content",
+            Unit::Seconds,
+            stamp_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "verify_duration",
+            "Verification: the lookups, proofs and checks of a verdict; not receiving, hashing or fetching the content",
+            Unit::Seconds,
+            verify_seconds.clone(),
+        );
+        let erasures = Counter::default();
+        erasures.inc_by(erased_before);
+        registry.register(
+            "prompt_erasures",
+            "Prompt links erased (crypto-shredding), as in the erasure register",
+            erasures.clone(),
+        );
+        let log = LogMetrics { batch_leaves: leaves(), sync_leaves: leaves(), sync_seconds: latency() };
+        registry.register(
+            "log_batch_leaves",
+            "Leaves per batch the log writer wrote, each batch with one checkpoint",
+            log.batch_leaves.clone(),
+        );
+        registry.register(
+            "log_sync_leaves",
+            "Leaves made durable per sync: the group commit, one fsync for all of them",
+            log.sync_leaves.clone(),
+        );
+        registry.register_with_unit(
+            "log_sync_duration",
+            "Time of one sync (the salt and log databases flushed)",
+            Unit::Seconds,
+            log.sync_seconds.clone(),
+        );
+        let tree_size = Gauge::default();
+        registry.register("log_tree_size", "Leaves in the log's newest published checkpoint", tree_size.clone());
+        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "log_checkpoint_age",
+            "Time since this process published the newest checkpoint (from its start for the one it started with)",
+            Unit::Seconds,
+            checkpoint_age.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register("log_writer_queue_depth", "Appends waiting in front of the log writer", queue_depth.clone());
+        let writer_running = Gauge::default();
+        registry.register(
+            "log_writer_running",
+            "1 while the log writer takes appends, 0 once it stopped (see /readyz)",
+            writer_running.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            stamp_seconds,
+            verify_seconds,
+            erasures,
+            log,
+            tree_size,
+            checkpoint_age,
+            queue_depth,
+            writer_running,
+        }
+    }
+
+    /// What the log writer reports to, for [`Log::open_observed`].
+    pub fn log_observer(&self) -> Arc<dyn LogObserver> {
+        Arc::new(self.log.clone())
+    }
+
+    /// Counts one answer. `route` is the pattern the request matched, if any.
+    pub fn request(&self, route: Option<String>, method: &str, status: u16) {
+        let labels = RequestLabels {
+            route: route.unwrap_or_else(|| UNMATCHED.to_owned()),
+            method: method_label(method),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    pub(super) fn stamped(&self, took: Duration) {
+        self.stamp_seconds.observe(took.as_secs_f64());
+    }
+
+    pub(super) fn verified(&self, took: Duration) {
+        self.verify_seconds.observe(took.as_secs_f64());
+    }
+
+    pub(super) fn erased(&self) {
+        self.erasures.inc();
+    }
+
+    /// Every metric in the Prometheus text format, the log's state read now.
+    pub fn render(&self, log: &Log) -> String {
+        self.tree_size.set(i64::try_from(log.published_size()).unwrap_or(i64::MAX));
+        self.checkpoint_age.set(log.checkpoint_age().as_secs_f64());
+        self.queue_depth.set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));
+        self.writer_running.set(i64::from(log.is_writing()));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// A method as a label: the standard ones as they are, anything else `other` (a client
+/// may send any token as a method, and each would be a new series).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded_and_metrics_are_per_registry() {
+        let (a, b) = (Metrics::new(3), Metrics::new(0));
+        a.request(Some("/v1/stamps/{id}".into()), "GET", 200);
+        a.request(None, "BREW", 404);
+        let text = {
+            let mut t = String::new();
+            prometheus_text::encode(&mut t, &a.registry).unwrap();
+            t
+        };
+        assert!(
+            text.contains(r#"aiprov_http_requests_total{route="/v1/stamps/{id}",method="GET",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"aiprov_http_requests_total{route="unmatched",method="other",status="404"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("aiprov_prompt_erasures_total 3"), "{text}");
+        let mut other = String::new();
+        prometheus_text::encode(&mut other, &b.registry).unwrap();
+        assert!(!other.contains("route=\""), "another service counted these requests: {other}");
+    }
+}
