@@ -24,7 +24,7 @@
 //!   reads), with tokens, the erasure register and rate limits.
 //! - [`http`]: routes and thin handlers over `Service`; `http::server::run`.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
-//!   the HTTP client and batch stamping.
+//!   the HTTP client, batch stamping, the folder walk and the receipts file.
 
 #![deny(unreachable_pub)]
 
