@@ -130,7 +130,7 @@ pub enum Command {
     },
     /// Stamp a file, a folder (recursively) or stdin through a running service.
     Stamp(StampArgs),
-    /// Verify a receipt offline, with the service's public keys only.
+    /// Verify a receipt, or a whole receipts file, offline with the service's public keys only.
     Verify(VerifyArgs),
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
@@ -302,29 +302,46 @@ impl TypedValueParser for SourceTypeParser {
 #[derive(clap::Args)]
 #[group(id = "content", multiple = false)]
 pub struct VerifyContent {
-    /// The content as a file.
-    #[arg(long)]
+    /// With --receipt: the content, as a file, that the receipt must hold.
+    #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The content as text.
+    /// With --receipt: the content, as text, that the receipt must hold.
     #[arg(long)]
     pub text: Option<String>,
 }
 
+/// What to verify: one receipt, or every line of a receipts file.
+#[derive(clap::Args)]
+#[group(id = "receipt_source", required = true, multiple = false)]
+pub struct ReceiptSource {
+    /// A receipt (JSON): a stamp response, a plain receipt, or one line of a receipts file.
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// A receipts file (JSON lines, as `aiprov stamp` writes it): every receipt in it is
+    /// verified, each against its file's content when the file is there; one line per
+    /// file and a summary are printed.
+    #[arg(long, value_name = "FILE", conflicts_with = "content")]
+    pub receipts: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The receipt (JSON) to verify.
-    #[arg(long)]
-    pub receipt: PathBuf,
+    #[command(flatten)]
+    pub source: ReceiptSource,
     #[command(flatten)]
     pub content: VerifyContent,
+    /// With --receipts: the directory the receipts' relative file paths start from (the
+    /// one `aiprov stamp` ran in). Default: the current directory.
+    #[arg(long, value_name = "DIR", requires = "receipts")]
+    pub dir: Option<PathBuf>,
     /// The service's keys: its base URL (fetches /v1/keys), a saved copy of /v1/keys,
     /// or one base64 Ed25519 statement key (then give --log-key too).
-    #[arg(long)]
+    #[arg(long, value_name = "URL|FILE|KEY")]
     pub key: String,
     /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
-    #[arg(long)]
+    #[arg(long, value_name = "VERIFIER_KEY")]
     pub log_key: Option<String>,
-    /// Print the verdict as JSON.
+    /// Print the verdict as JSON (with --receipts: one JSON line per file).
     #[arg(long)]
     pub json: bool,
 }

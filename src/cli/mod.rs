@@ -14,6 +14,7 @@ mod serve;
 mod stamp;
 mod token;
 mod verify;
+mod verify_receipts;
 pub mod walk;
 
 use std::process::ExitCode;
