@@ -106,3 +106,26 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
     }
     Ok(verdict.verified)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_receipt_file_holds_a_receipt_or_one_receipts_file_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.json");
+        let receipt = json!({"id": "x", "statement": {}, "prompt_salt": "00"});
+        let read = |text: String| {
+            std::fs::write(&file, text).unwrap();
+            read_receipt(&file).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(receipt.to_string()), Ok(receipt.clone()));
+        assert_eq!(read(json!({"file": "a.txt", "receipt": receipt}).to_string()), Ok(receipt.clone()));
+        let failed = read(json!({"file": "a.txt", "error": "503"}).to_string()).unwrap_err();
+        assert!(failed.contains("records a failed stamp of a.txt (503)"), "{failed}");
+        let two_lines = format!("{receipt}\n{receipt}\n");
+        assert!(read(two_lines).unwrap_err().contains("use --receipts"));
+    }
+}
