@@ -6,8 +6,9 @@
 //! ```
 //! With no folder it stamps three lines of copy generated in memory.
 
-use ai_provenance::cli::batch::{collect_files, stamp_files, StampTemplate};
+use ai_provenance::cli::batch::{stamp_files, StampTemplate};
 use ai_provenance::cli::client::Client;
+use ai_provenance::cli::walk::walk;
 use ai_provenance::statement::{Disclosure, Generator, HumanOversight, Kind};
 
 #[tokio::main]
@@ -29,16 +30,18 @@ async fn main() -> anyhow::Result<()> {
         digital_source_type: None,
         human_oversight: Some(HumanOversight::Reviewed),
         prompt: Some("Three taglines for an autumn jacket sale".into()),
+        explanation: None,
     };
 
     match std::env::args_os().nth(1) {
         Some(folder) => {
-            let files = collect_files(std::path::Path::new(&folder))?;
+            let files = walk(std::path::Path::new(&folder), false)?.files;
+            // Stops (with an error) at a refused token or a service that is down.
             stamp_files(&client, &template, files, 8, |outcome| match (outcome.receipt, outcome.error) {
                 (Some(r), _) => println!("{} -> {} (log index {})", outcome.file, r.receipt.id, r.receipt.log.index),
                 (None, e) => eprintln!("{} failed: {}", outcome.file, e.unwrap_or_default()),
             })
-            .await;
+            .await?;
         }
         None => {
             for line in ["Warm days, warmer jackets.", "Autumn, but cosier.", "30% off until Sunday."] {

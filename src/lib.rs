@@ -25,7 +25,7 @@
 //!   limits, trusted proxies and its metrics registry.
 //! - [`http`]: routes and thin handlers over `Service`; `http::server::run`.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
-//!   the HTTP client and batch stamping.
+//!   the HTTP client, batch stamping, the folder walk and the receipts file.
 
 #![deny(unreachable_pub)]
 

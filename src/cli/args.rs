@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::content::fetch::FetchConfig;
@@ -11,7 +12,7 @@ use crate::keys::Passphrase;
 use crate::service::proxies::TrustedProxies;
 use crate::service::ratelimit::RateLimit;
 use crate::service::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
-use crate::statement::{HumanOversight, Kind};
+use crate::statement::{DigitalSourceType, HumanOversight, Kind, IPTC_DST_CODES};
 
 /// The default origin line of checkpoints; operators set their own (a host name and
 /// path they control, as C2SP tlog-checkpoint recommends).
@@ -146,7 +147,7 @@ pub enum Command {
     },
     /// Stamp a file, a folder (recursively) or stdin through a running service.
     Stamp(StampArgs),
-    /// Verify a receipt offline, with the service's public keys only.
+    /// Verify a receipt, or a whole receipts file, offline with the service's public keys only.
     Verify(VerifyArgs),
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
@@ -187,82 +188,194 @@ pub struct BackupArgs {
 
 #[derive(clap::Args)]
 pub struct StampArgs {
-    /// A file or folder to stamp; `-` or nothing reads stdin.
+    /// A file or folder to stamp (a folder recursively; hidden entries and symbolic links
+    /// are skipped and listed); `-` or nothing reads stdin.
     pub path: Option<PathBuf>,
-    /// The service's base URL.
-    #[arg(long, env = "AIPROV_URL", default_value = "http://127.0.0.1:8080")]
+    /// The service's base URL (http or https).
+    #[arg(long, env = "AIPROV_URL", default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub url: String,
-    /// The issuer token.
+    /// The issuer token (from `aiprov token create`); prefer the variable, a flag shows in `ps`.
     #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true)]
     pub token: String,
-    #[arg(long, value_parser = parse_kind, default_value = "marketing_copy")]
+    /// What kind of asset is stamped.
+    #[arg(long, value_enum, default_value = "marketing_copy")]
     pub kind: Kind,
+    /// The provider of the generating system, such as a company name (1 to 200 characters).
     #[arg(long)]
     pub provider: String,
+    /// The model or system that generated the content (1 to 200 characters).
     #[arg(long)]
     pub model: String,
+    /// The model's version, if known (1 to 200 characters).
     #[arg(long)]
     pub model_version: Option<String>,
-    /// The disclosure text shown to readers.
+    /// The disclosure text shown to readers (1 to 2000 characters).
     #[arg(long)]
     pub disclosure: String,
-    #[arg(long, default_value = "en")]
+    /// The language of the disclosure text: a BCP 47 tag such as en, de or de-CH.
+    #[arg(long, default_value = "en", value_name = "TAG")]
     pub lang: String,
-    /// IPTC digital source type URI (default: by kind).
-    #[arg(long)]
-    pub digital_source_type: Option<String>,
-    #[arg(long, value_parser = parse_oversight)]
+    /// How the content came about, as a code of the IPTC Digital Source Type vocabulary
+    /// (or its full http://cv.iptc.org/newscodes/digitalsourcetype/ URI). Default:
+    /// trainedAlgorithmicMedia, and algorithmicMedia for --kind recommendation_explanation.
+    #[arg(long, value_parser = SourceTypeParser, value_name = "CODE")]
+    pub digital_source_type: Option<DigitalSourceType>,
+    /// Whether a person was in the loop before publication (default: none).
+    #[arg(long, value_enum)]
     pub human_oversight: Option<HumanOversight>,
-    /// The prompt, committed to with a salt and never stored by the service.
-    #[arg(long)]
-    pub prompt: Option<String>,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
+    /// A JSON file holding the statement's explanation: {"item": ..., "factors":
+    /// [{"name": ..., "weight": ...}], "data_categories": [...], "legal_basis": one of
+    /// consent, contract, legal_obligation, vital_interests, public_task,
+    /// legitimate_interests}. Required with --kind recommendation_explanation, refused
+    /// with any other kind.
+    #[arg(long, value_name = "FILE")]
+    pub explanation: Option<PathBuf>,
     /// Send only each file's SHA-256 and size, hashed here, for assets that must stay
     /// private (otherwise small files go inline and larger ones are streamed).
     #[arg(long)]
     pub hash_only: bool,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Where to append one JSON line per file (receipt and salt, or the error).
-    #[arg(long, default_value = "receipts.jsonl")]
+    /// Requests in flight at once (1 to 64).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// The receipts file: one JSON line per file (receipt and salt, or the error) is
+    /// appended to it. Files it records as stamped, with the same path and content, are
+    /// skipped: an interrupted run resumes where it stopped.
+    #[arg(long, default_value = "receipts.jsonl", value_name = "FILE")]
     pub out: PathBuf,
+    /// Stamp every file again, even those the receipts file records as stamped.
+    #[arg(long)]
+    pub restamp: bool,
+    /// Also stamp hidden files and folders (names starting with `.`).
+    #[arg(long)]
+    pub include_hidden: bool,
 }
 
-pub fn parse_kind(s: &str) -> Result<Kind, String> {
-    serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| "one of marketing_copy, image, video, audio, recommendation_explanation, other".to_owned())
+/// The prompt, at most one way: a flag on the command line shows in `ps` and shell
+/// history, a file does not.
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct PromptArgs {
+    /// The prompt, committed to with a salt and never stored by the service. Visible to
+    /// other users in `ps` and kept in shell history: prefer --prompt-file.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// A file holding the prompt (UTF-8; one trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
 }
 
-pub fn parse_oversight(s: &str) -> Result<HumanOversight, String> {
-    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| "one of none, reviewed, edited".to_owned())
+impl clap::ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Kind::MarketingCopy, Kind::Image, Kind::Video, Kind::Audio, Kind::RecommendationExplanation, Kind::Other]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Kind::MarketingCopy => "generated text: slogans, product copy, articles",
+            Kind::Image => "a generated or edited image",
+            Kind::Video => "a generated or edited video",
+            Kind::Audio => "generated speech, music or sound",
+            Kind::RecommendationExplanation => "why an item was recommended; needs --explanation",
+            Kind::Other => "anything else",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
+impl clap::ValueEnum for HumanOversight {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[HumanOversight::None, HumanOversight::Reviewed, HumanOversight::Edited]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let (name, help) = match self {
+            HumanOversight::None => ("none", "published without a person checking it"),
+            HumanOversight::Reviewed => ("reviewed", "a person read and approved it"),
+            HumanOversight::Edited => ("edited", "a person changed it"),
+        };
+        Some(PossibleValue::new(name).help(help))
+    }
+}
+
+/// `--digital-source-type`: a bare code of the IPTC vocabulary or its full URI; the
+/// codes are the flag's possible values, so `--help` lists them.
+#[derive(Clone)]
+struct SourceTypeParser;
+
+impl TypedValueParser for SourceTypeParser {
+    type Value = DigitalSourceType;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DigitalSourceType, clap::Error> {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let value = value.to_string_lossy();
+        DigitalSourceType::from_code(&value).or_else(|_| DigitalSourceType::parse(&value)).map_err(|_| {
+            // The error clap gives for any value outside a list, naming the allowed ones.
+            let mut err = clap::Error::new(ErrorKind::InvalidValue).with_cmd(cmd);
+            if let Some(arg) = arg {
+                err.insert(ContextKind::InvalidArg, ContextValue::String(arg.to_string()));
+            }
+            err.insert(ContextKind::InvalidValue, ContextValue::String(value.into_owned()));
+            let codes = IPTC_DST_CODES.iter().map(|c| (*c).to_owned()).collect();
+            err.insert(ContextKind::ValidValue, ContextValue::Strings(codes));
+            err
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(IPTC_DST_CODES.iter().map(|code| PossibleValue::new(*code))))
+    }
 }
 
 #[derive(clap::Args)]
 #[group(id = "content", multiple = false)]
 pub struct VerifyContent {
-    /// The content as a file.
-    #[arg(long)]
+    /// With --receipt: the content, as a file, that the receipt must hold.
+    #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The content as text.
+    /// With --receipt: the content, as text, that the receipt must hold.
     #[arg(long)]
     pub text: Option<String>,
 }
 
+/// What to verify: one receipt, or every line of a receipts file.
+#[derive(clap::Args)]
+#[group(id = "receipt_source", required = true, multiple = false)]
+pub struct ReceiptSource {
+    /// A receipt (JSON): a stamp response, a plain receipt, or one line of a receipts file.
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// A receipts file (JSON lines, as `aiprov stamp` writes it): every receipt in it is
+    /// verified, each against its file's content when the file is there; one line per
+    /// file and a summary are printed.
+    #[arg(long, value_name = "FILE", conflicts_with = "content")]
+    pub receipts: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The receipt (JSON) to verify.
-    #[arg(long)]
-    pub receipt: PathBuf,
+    #[command(flatten)]
+    pub source: ReceiptSource,
     #[command(flatten)]
     pub content: VerifyContent,
+    /// With --receipts: the directory the receipts' relative file paths start from (the
+    /// one `aiprov stamp` ran in). Default: the current directory.
+    #[arg(long, value_name = "DIR", requires = "receipts")]
+    pub dir: Option<PathBuf>,
     /// The service's keys: its base URL (fetches /v1/keys), a saved copy of /v1/keys,
     /// or one base64 Ed25519 statement key (then give --log-key too).
-    #[arg(long)]
+    #[arg(long, value_name = "URL|FILE|KEY")]
     pub key: String,
     /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
-    #[arg(long)]
+    #[arg(long, value_name = "VERIFIER_KEY")]
     pub log_key: Option<String>,
-    /// Print the verdict as JSON.
+    /// Print the verdict as JSON (with --receipts: one JSON line per file).
     #[arg(long)]
     pub json: bool,
 }
@@ -392,6 +505,53 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         serve: ServeArgs,
+    }
+
+    #[derive(Parser)]
+    struct StampCli {
+        #[command(flatten)]
+        stamp: StampArgs,
+    }
+
+    fn stamp(extra: &[&str]) -> Result<StampArgs, clap::Error> {
+        let base = ["aiprov", "--token", "t", "--provider", "P", "--model", "M", "--disclosure", "AI"];
+        StampCli::try_parse_from(base.iter().chain(extra)).map(|c| c.stamp)
+    }
+
+    #[test]
+    fn listed_values_are_the_wire_names() {
+        // The flags list the names serde reads, so a value --help offers is one the
+        // service accepts.
+        for kind in <Kind as clap::ValueEnum>::value_variants() {
+            let name = clap::ValueEnum::to_possible_value(kind).unwrap().get_name().to_owned();
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+        for oversight in <HumanOversight as clap::ValueEnum>::value_variants() {
+            let name = clap::ValueEnum::to_possible_value(oversight).unwrap().get_name().to_owned();
+            assert_eq!(serde_json::to_value(oversight).unwrap(), name);
+        }
+        let args = stamp(&["--kind", "image", "--human-oversight", "edited"]).unwrap();
+        assert_eq!((args.kind, args.human_oversight), (Kind::Image, Some(HumanOversight::Edited)));
+        let err = stamp(&["--kind", "poster"]).err().unwrap().to_string();
+        assert!(err.contains("recommendation_explanation"), "{err}");
+    }
+
+    #[test]
+    fn digital_source_type_by_code_or_uri() {
+        let by_code = stamp(&["--digital-source-type", "compositeSynthetic"]).unwrap().digital_source_type;
+        let uri = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic";
+        let by_uri = stamp(&["--digital-source-type", uri]).unwrap().digital_source_type;
+        assert_eq!(by_code.as_ref().map(DigitalSourceType::as_str), Some(uri));
+        assert_eq!(by_code, by_uri);
+        let err = stamp(&["--digital-source-type", "aiMadeIt"]).err().unwrap().to_string();
+        assert!(err.contains("aiMadeIt") && err.contains("trainedAlgorithmicMedia"), "{err}");
+    }
+
+    #[test]
+    fn one_prompt_source_at_most() {
+        assert!(stamp(&["--prompt", "p", "--prompt-file", "f"]).is_err());
+        assert_eq!(stamp(&["--prompt-file", "f"]).unwrap().prompt.prompt_file, Some(PathBuf::from("f")));
+        assert!(stamp(&["--concurrency", "0"]).is_err());
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! Stamping many files: how a file becomes a stamp request, and running many requests
-//! concurrently with the [`Client`], one outcome per file (written as JSONL by callers).
+//! concurrently with the [`Client`], one outcome per file (written as JSONL by callers),
+//! stopping at the first failure that every other file would meet too.
 
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::sync::OnceLock;
+
 use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
+use reqwest::StatusCode;
 
 use crate::api::StampResponse;
 use crate::cli::client::{Client, ClientError};
+use crate::cli::receipts::Outcome;
 use crate::content::hash_file;
-use crate::statement::request::{StampMetadata, StampRequest};
-use crate::statement::{DigitalSourceType, Disclosure, Generator, HumanOversight, Kind, MediaType};
+use crate::statement::request::{RequestError, StampMetadata, StampRequest};
+use crate::statement::{DigitalSourceType, Disclosure, Explanation, Generator, HumanOversight, Kind, MediaType};
 
 /// Files up to this size are sent whole in JSON (as `text` or `content_base64`);
 /// larger ones are streamed to `POST /v1/stamps/upload`, so they never hit the JSON
@@ -49,9 +53,20 @@ pub struct StampTemplate {
     pub digital_source_type: Option<DigitalSourceType>,
     pub human_oversight: Option<HumanOversight>,
     pub prompt: Option<String>,
+    /// Required with, and only allowed with, [`Kind::RecommendationExplanation`].
+    pub explanation: Option<Explanation>,
 }
 
 impl StampTemplate {
+    /// Checks every rule the service checks on the fields a batch shares, so a bad
+    /// flag fails once, before any request, and not once per file.
+    ///
+    /// # Errors
+    /// The first rule broken, naming its field.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        self.metadata(None).validate()
+    }
+
     fn request(&self) -> StampRequest {
         StampRequest::from_metadata(self.metadata(None))
     }
@@ -66,7 +81,7 @@ impl StampTemplate {
             prompt: self.prompt.clone(),
             disclosure: self.disclosure.clone(),
             human_oversight: self.human_oversight,
-            explanation: None,
+            explanation: self.explanation.clone(),
         }
     }
 
@@ -136,59 +151,77 @@ pub fn media_type_for(path: &Path) -> Option<MediaType> {
     MediaType::parse(mt).ok()
 }
 
-/// Every regular file under `root` (or `root` itself), sorted, skipping hidden entries.
-///
-/// # Errors
-/// When a directory cannot be read.
-pub fn collect_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    if root.is_file() {
-        out.push(root.to_owned());
-        return Ok(out);
-    }
-    let mut dirs = vec![root.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let ty = entry.file_type()?;
-            if ty.is_dir() {
-                dirs.push(entry.path());
-            } else if ty.is_file() {
-                out.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+/// A failure that every later request of a batch would meet too: the batch stops at
+/// the first one rather than send the rest to fail the same way.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    /// 401 or 403: the token is wrong, revoked, or not one that may stamp.
+    #[error("the service refused the token ({status}: {message})")]
+    TokenRefused { status: StatusCode, message: String },
+    /// No connection could be made, after the client's short retries.
+    #[error(transparent)]
+    Unreachable(ClientError),
 }
 
-/// One line of the receipts JSONL file.
-#[derive(Debug, Serialize)]
-pub struct Outcome {
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<StampResponse>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+/// The stop `error` calls for, when it would recur for every file of a batch.
+///
+/// # Errors
+/// The [`Stop`]; `Ok` gives the error back when it concerns one file only.
+pub fn stop_for(error: ClientError) -> Result<ClientError, Stop> {
+    match error {
+        ClientError::Status { status, message, .. } if matches!(status.as_u16(), 401 | 403) => {
+            Err(Stop::TokenRefused { status, message })
+        }
+        e @ ClientError::Unreachable { .. } => Err(Stop::Unreachable(e)),
+        e => Ok(e),
+    }
+}
+
+/// A batch that stopped early, and how many of its files it did not stamp.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}; {unstamped} file(s) not stamped")]
+pub struct Stopped {
+    pub reason: Stop,
+    pub unstamped: usize,
+}
+
+/// The receipts-file line of one stamp, or the stop its failure calls for.
+///
+/// # Errors
+/// A [`Stop`] when the failure would recur for every other file.
+pub fn outcome(file: String, result: Result<StampResponse, ClientError>) -> Result<Outcome, Stop> {
+    match result {
+        Ok(r) => Ok(Outcome { file, receipt: Some(r), error: None }),
+        Err(e) => {
+            let error = stop_for(e)?;
+            Ok(Outcome { file, receipt: None, error: Some(error.to_string()) })
+        }
+    }
 }
 
 /// Stamps every file with at most `concurrency` requests in flight; `on_done` sees each
 /// outcome as it completes (for progress and streaming output). Files are sent as
 /// [`Transfer::Content`].
+///
+/// # Errors
+/// As [`stamp_files_with`].
 pub async fn stamp_files(
     client: &Client,
     template: &StampTemplate,
     files: Vec<PathBuf>,
     concurrency: usize,
     on_done: impl FnMut(Outcome),
-) {
-    stamp_files_with(client, template, files, concurrency, Transfer::Content, on_done).await;
+) -> Result<(), Stopped> {
+    stamp_files_with(client, template, files, concurrency, Transfer::Content, on_done).await
 }
 
 /// [`stamp_files`], choosing what of each file reaches the service.
+///
+/// # Errors
+/// [`Stopped`] at the first failure that would recur for every file (see [`Stop`]):
+/// no further file is sent, the requests in flight finish, and `on_done` sees none of
+/// the failures that stopped it. The first file is sent alone, so a wrong token or a
+/// service that is down costs one request, not one per slot of `concurrency`.
 pub async fn stamp_files_with(
     client: &Client,
     template: &StampTemplate,
@@ -196,30 +229,64 @@ pub async fn stamp_files_with(
     concurrency: usize,
     transfer: Transfer,
     mut on_done: impl FnMut(Outcome),
-) {
+) -> Result<(), Stopped> {
+    let mut files = files.into_iter();
+    if let Some(first) = files.next() {
+        match stamp_one(client, template, first, transfer).await {
+            Ok(outcome) => on_done(outcome),
+            Err(reason) => return Err(Stopped { reason, unstamped: 1 + files.len() }),
+        }
+    }
+    let stop = OnceLock::new();
+    let stopped = &stop;
+    let mut unstamped = 0;
     let mut results = stream::iter(files)
         .map(|path| async move {
-            let file = path.display().to_string();
-            let t = template.clone();
-            // File reading and hashing block: keep them off the async executor.
-            let how = match tokio::task::spawn_blocking(move || t.for_file(&path, transfer)).await {
-                Ok(Ok(how)) => how,
-                Ok(Err(e)) => return Outcome { file, receipt: None, error: Some(format!("cannot read: {e}")) },
-                Err(e) => return Outcome { file, receipt: None, error: Some(e.to_string()) },
-            };
-            let result: Result<StampResponse, ClientError> = match &how {
-                FileStamp::Json(req) => client.stamp(req).await,
-                FileStamp::Upload { path, metadata } => client.stamp_upload_file(path, metadata).await,
-            };
-            match result {
-                Ok(r) => Outcome { file, receipt: Some(r), error: None },
-                Err(e) => Outcome { file, receipt: None, error: Some(e.to_string()) },
+            // Still queued when the batch stopped: not sent.
+            if stopped.get().is_some() {
+                return None;
             }
+            Some(stamp_one(client, template, path, transfer).await)
         })
         .buffer_unordered(concurrency.max(1));
-    while let Some(outcome) = results.next().await {
-        on_done(outcome);
+    while let Some(result) = results.next().await {
+        match result {
+            Some(Ok(outcome)) => on_done(outcome),
+            Some(Err(reason)) => {
+                unstamped += 1;
+                // The first stop is the one reported; later ones are the same failure.
+                let _ = stop.set(reason);
+            }
+            None => unstamped += 1,
+        }
     }
+    drop(results);
+    match stop.into_inner() {
+        Some(reason) => Err(Stopped { reason, unstamped }),
+        None => Ok(()),
+    }
+}
+
+/// Reads (off the executor) and stamps one file.
+async fn stamp_one(
+    client: &Client,
+    template: &StampTemplate,
+    path: PathBuf,
+    transfer: Transfer,
+) -> Result<Outcome, Stop> {
+    let file = path.display().to_string();
+    let t = template.clone();
+    // File reading and hashing block: keep them off the async executor.
+    let how = match tokio::task::spawn_blocking(move || t.for_file(&path, transfer)).await {
+        Ok(Ok(how)) => how,
+        Ok(Err(e)) => return Ok(Outcome { file, receipt: None, error: Some(format!("cannot read: {e}")) }),
+        Err(e) => return Ok(Outcome { file, receipt: None, error: Some(e.to_string()) }),
+    };
+    let result = match &how {
+        FileStamp::Json(req) => client.stamp(req).await,
+        FileStamp::Upload { path, metadata } => client.stamp_upload_file(path, metadata).await,
+    };
+    outcome(file, result)
 }
 
 #[cfg(test)]
@@ -234,6 +301,7 @@ mod tests {
             digital_source_type: None,
             human_oversight: None,
             prompt: None,
+            explanation: None,
         }
     }
 
@@ -282,16 +350,5 @@ mod tests {
             assert_eq!(req.size, Some(data.len() as u64));
             assert!(req.text.is_none() && req.content_base64.is_none(), "{name}: no content leaves the machine");
         }
-    }
-
-    #[test]
-    fn collects_files_recursively_without_hidden_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join("x.txt"), "1").unwrap();
-        std::fs::write(dir.path().join("sub/y.txt"), "2").unwrap();
-        std::fs::write(dir.path().join(".hidden"), "3").unwrap();
-        let files = collect_files(dir.path()).unwrap();
-        assert_eq!(files.len(), 2);
     }
 }

@@ -1,7 +1,13 @@
 //! A Rust client of the service (reqwest), shared by the `stamp` and `verify` commands,
-//! the examples and the load tools. Transient failures (connection errors, timeouts,
-//! 429, 502-504) are retried with exponential backoff, honouring `Retry-After`.
+//! the examples and the load tools. Transient failures (429, 502-504, a connection that
+//! broke) are retried with exponential backoff, honouring `Retry-After`; a service that
+//! cannot be reached at all gets a shorter budget. Retries are counted, not logged one
+//! by one, so a command can summarise them once.
 
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -15,7 +21,12 @@ use crate::verify::TrustAnchors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{url}: {source}")]
+    /// No connection could be made: refused, no such host, timed out. Every later
+    /// request to the same service would most likely fail the same way.
+    #[error("cannot reach the service at {url}: {reason}")]
+    Unreachable { url: String, reason: String, source: reqwest::Error },
+    /// The connection was made but the exchange failed (reset, closed early, too slow).
+    #[error("{url}: {}", transport_reason(.source))]
     Http { url: String, source: reqwest::Error },
     #[error("{url}: {status}: {message}")]
     Status { url: String, status: StatusCode, message: String },
@@ -29,26 +40,111 @@ impl ClientError {
     /// Worth retrying: the same request may succeed later.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Http { source, .. } => source.is_connect() || source.is_timeout() || source.is_request(),
+            Self::Unreachable { .. } => true,
+            Self::Http { source, .. } => source.is_timeout() || source.is_request(),
             Self::Status { status, .. } => {
                 matches!(status.as_u16(), 429 | 502 | 503 | 504)
             }
             Self::Decode { .. } | Self::Io { .. } => false,
         }
     }
+
+    /// What a retry of this failure is counted under in [`Client::retries`].
+    fn retry_label(&self) -> String {
+        match self {
+            Self::Unreachable { reason, .. } => reason.clone(),
+            Self::Http { source, .. } => transport_reason(source),
+            Self::Status { status, .. } => status.to_string(),
+            Self::Decode { .. } | Self::Io { .. } => "other".into(),
+        }
+    }
+}
+
+/// Why a request did not get through, in a few words a user can act on. reqwest's own
+/// message is "error sending request", true of every transport failure; the cause that
+/// says which one (refused, reset, no such host) sits further down the source chain,
+/// usually as an `io::Error`.
+fn transport_reason(err: &reqwest::Error) -> String {
+    let mut dns = false;
+    let mut innermost = None;
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if dns {
+                // getaddrinfo's words, without std's preamble.
+                let message = io.to_string();
+                let why = message.strip_prefix("failed to lookup address information: ").unwrap_or(&message);
+                return format!("cannot resolve the host name: {why}");
+            }
+            return io_reason(io);
+        }
+        // hyper-util's connector names a failed lookup only in its message.
+        dns |= e.to_string() == "dns error";
+        innermost = Some(e);
+        cause = e.source();
+    }
+    if err.is_timeout() {
+        return "timed out".into();
+    }
+    match innermost {
+        Some(e) => e.to_string(),
+        None => err.to_string(),
+    }
+}
+
+/// An I/O failure of a connection, by its kind where the kind says it all.
+fn io_reason(io: &std::io::Error) -> String {
+    let words = match io.kind() {
+        ErrorKind::ConnectionRefused => "connection refused",
+        ErrorKind::ConnectionReset => "connection reset by the server",
+        ErrorKind::ConnectionAborted => "connection aborted",
+        ErrorKind::TimedOut => "timed out",
+        ErrorKind::HostUnreachable => "host unreachable",
+        ErrorKind::NetworkUnreachable => "network unreachable",
+        ErrorKind::AddrNotAvailable => "address not available",
+        ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe => "the server closed the connection",
+        _ => return io.to_string(),
+    };
+    words.to_owned()
 }
 
 /// How a client retries.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// Attempts in all for a busy or failing service (429, 502-504, a broken connection).
     pub attempts: u32,
+    /// Attempts in all when no connection can be made ([`ClientError::Unreachable`]):
+    /// fewer, because a service that is down rarely comes back within seconds, and a
+    /// user should hear so at once rather than after every backoff.
+    pub unreachable_attempts: u32,
     pub first_backoff: Duration,
     pub max_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 5, first_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(10) }
+        Self {
+            attempts: 5,
+            unreachable_attempts: 3,
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Retries made so far, by what they were made after (`429 Too Many Requests`,
+/// `connection refused`). Shared by a client's clones.
+#[derive(Debug, Clone, Default)]
+struct RetryCounts(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl RetryCounts {
+    fn add(&self, label: String) {
+        // A poisoned count is still a count: a panic elsewhere must not stop stamping.
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(label).or_default() += 1;
+    }
+
+    fn snapshot(&self) -> Vec<(String, u64)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 }
 
@@ -58,6 +154,7 @@ pub struct Client {
     base: String,
     token: Option<String>,
     retry: RetryPolicy,
+    retries: RetryCounts,
 }
 
 impl Client {
@@ -72,7 +169,13 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|source| ClientError::Http { url: base_url.into(), source })?;
-        Ok(Self { http, base: base_url.trim_end_matches('/').to_owned(), token, retry: RetryPolicy::default() })
+        Ok(Self {
+            http,
+            base: base_url.trim_end_matches('/').to_owned(),
+            token,
+            retry: RetryPolicy::default(),
+            retries: RetryCounts::default(),
+        })
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -82,6 +185,12 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// How many requests were retried, by what they failed with first (sorted by label):
+    /// for a summary at the end of a run, where one warning per attempt would drown it.
+    pub fn retries(&self) -> Vec<(String, u64)> {
+        self.retries.snapshot()
     }
 
     /// Stamps one asset, retrying transient failures.
@@ -198,9 +307,12 @@ impl Client {
             let result = self.once(build()?).await;
             match result {
                 Ok(v) => return Ok(v),
-                Err((e, retry_after)) if e.is_transient() && attempt < self.retry.attempts => {
+                Err((e, retry_after)) if e.is_transient() && attempt < self.attempts_for(&e) => {
                     let wait = retry_after.unwrap_or(backoff).min(self.retry.max_backoff);
-                    tracing::warn!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+                    // Debug, not warn: a batch would print one line per attempt per file.
+                    // Callers summarise `retries()` instead.
+                    tracing::debug!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+                    self.retries.add(e.retry_label());
                     tokio::time::sleep(wait).await;
                     backoff = (backoff * 2).min(self.retry.max_backoff);
                     attempt += 1;
@@ -210,10 +322,22 @@ impl Client {
         }
     }
 
+    fn attempts_for(&self, e: &ClientError) -> u32 {
+        match e {
+            ClientError::Unreachable { .. } => self.retry.unreachable_attempts,
+            _ => self.retry.attempts,
+        }
+    }
+
     async fn once(&self, req: reqwest::RequestBuilder) -> Result<Value, (ClientError, Option<Duration>)> {
         let resp = req.send().await.map_err(|source| {
-            let url = source.url().map(|u| u.to_string()).unwrap_or_default();
-            (ClientError::Http { url, source }, None)
+            let error = if source.is_connect() {
+                ClientError::Unreachable { url: self.base.clone(), reason: transport_reason(&source), source }
+            } else {
+                let url = source.url().map(|u| u.to_string()).unwrap_or_default();
+                ClientError::Http { url, source }
+            };
+            (error, None)
         })?;
         let url = resp.url().to_string();
         let status = resp.status();
@@ -257,6 +381,20 @@ pub fn metadata_header(metadata: &StampMetadata) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_said_once_in_plain_words() {
+        // A port that was just free: nothing listens on it any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let quick = RetryPolicy { first_backoff: Duration::from_millis(1), ..RetryPolicy::default() };
+        let client = Client::new(&base, None).unwrap().with_retry(quick);
+        let err = client.get_json("/v1/keys").await.unwrap_err();
+        assert_eq!(err.to_string(), format!("cannot reach the service at {base}: connection refused"));
+        assert!(matches!(err, ClientError::Unreachable { .. }));
+        let retried = RetryPolicy::default().unreachable_attempts as u64 - 1;
+        assert_eq!(client.retries(), vec![("connection refused".to_owned(), retried)]);
+    }
 
     #[test]
     fn metadata_header_is_ascii_and_round_trips() {

@@ -1,6 +1,7 @@
-//! The `aiprov` command line: one file per command, the flags in [`args`], and the
-//! HTTP [`client`] and [`batch`] stamping that the `stamp` command (and the examples)
-//! use. `main.rs` parses, sets up logging and calls [`run`].
+//! The `aiprov` command line: one file per command, the flags in [`args`], and what the
+//! `stamp` command (and the examples) build on: the HTTP [`client`], [`batch`] stamping,
+//! the folder [`walk`] and the [`receipts`] file. `main.rs` parses, sets up logging and
+//! calls [`run`].
 
 pub mod args;
 mod audit;
@@ -10,10 +11,13 @@ pub mod client;
 mod keys;
 mod local_admin;
 mod progress;
+pub mod receipts;
 mod serve;
 mod stamp;
 mod token;
 mod verify;
+mod verify_receipts;
+pub mod walk;
 
 use std::process::ExitCode;
 

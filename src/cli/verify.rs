@@ -1,18 +1,26 @@
-//! `aiprov verify`: a receipt checked offline, with the service's public keys only.
+//! `aiprov verify`: a receipt checked offline, with the service's public keys only; a
+//! whole receipts file is [`super::verify_receipts`].
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use serde_json::Value;
 
 use super::args::VerifyArgs;
 use super::client::Client;
+use super::receipts::Line;
 use crate::content::{hash_file, ContentHashes};
 use crate::http::Limits;
 use crate::verify::{verify_receipt, TrustAnchors, Verdict};
 
 /// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
 pub(super) fn verify(args: &VerifyArgs) -> ExitCode {
-    match verify_inner(args) {
+    let result = match &args.source.receipts {
+        Some(receipts) => super::verify_receipts::verify_all(args, receipts),
+        None => verify_one(args),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -22,29 +30,64 @@ pub(super) fn verify(args: &VerifyArgs) -> ExitCode {
     }
 }
 
-fn verify_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(&args.receipt).with_context(|| format!("reading {}", args.receipt.display()))?;
-    let receipt: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", args.receipt.display()))?;
-    let trust = if args.key.starts_with("http://") || args.key.starts_with("https://") {
+/// The trust anchors `--key` (and `--log-key`) name.
+///
+/// # Errors
+/// When the keys cannot be fetched, read or parsed.
+pub(super) fn trust_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
+    if args.key.starts_with("http://") || args.key.starts_with("https://") {
         let client = Client::new(&args.key, None)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(client.trust_anchors())?
-    } else if std::path::Path::new(&args.key).is_file() {
-        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args.key)?)
+        Ok(runtime.block_on(client.trust_anchors())?)
+    } else if Path::new(&args.key).is_file() {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&args.key)?)
             .with_context(|| format!("{} is not a saved /v1/keys document", args.key))?;
-        TrustAnchors::from_keys_document(&doc).map_err(anyhow::Error::msg)?
+        TrustAnchors::from_keys_document(&doc).map_err(anyhow::Error::msg)
     } else {
-        TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)?
-    };
+        TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)
+    }
+}
+
+/// The hashes of the file at `path`, hashed piece by piece so a video is never read
+/// whole; a text file up to the default JSON limit also gets its normalised text hash.
+///
+/// # Errors
+/// When the file cannot be read.
+pub(super) fn file_hashes(path: &Path) -> anyhow::Result<ContentHashes> {
+    Ok(hash_file(path, Limits::default().max_json_bytes)
+        .with_context(|| format!("reading {}", path.display()))?
+        .hashes())
+}
+
+/// The receipt in a file that holds a receipt, a stamp response (a receipt with its
+/// `prompt_salt`), or one line of a receipts file (the receipt under `receipt`).
+///
+/// # Errors
+/// When the file is not JSON, or is a receipts-file line that records a failure.
+fn read_receipt(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: Value = serde_json::from_str(&text).with_context(|| {
+        format!("{} is not one JSON receipt (for a receipts file of JSON lines, use --receipts)", path.display())
+    })?;
+    if value.get("statement").is_some() || value.get("file").is_none() {
+        // A receipt, or something the checks will call malformed, in their words.
+        return Ok(value);
+    }
+    match Line::parse(&text) {
+        Ok(Line::Stamped { receipt, .. }) => Ok(receipt),
+        Ok(Line::Failed { file, error }) => {
+            anyhow::bail!("{} records a failed stamp of {file} ({error}): there is no receipt", path.display())
+        }
+        Err(why) => anyhow::bail!("{} is not a receipt nor a receipts-file line: {why}", path.display()),
+    }
+}
+
+fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
+    let Some(path) = &args.source.receipt else { anyhow::bail!("give --receipt FILE or --receipts FILE") };
+    let receipt = read_receipt(path)?;
+    let trust = trust_anchors(args)?;
     let content = match (&args.content.file, &args.content.text) {
-        // Hashed piece by piece, so a video is never read whole; a text file up to the
-        // default JSON limit also gets its normalised text hash.
-        (Some(f), _) => Some(
-            hash_file(f, Limits::default().max_json_bytes)
-                .with_context(|| format!("reading {}", f.display()))?
-                .hashes(),
-        ),
+        (Some(f), _) => Some(file_hashes(f)?),
         (None, Some(t)) => Some(ContentHashes::of_text(t)),
         (None, None) => None,
     };
@@ -62,4 +105,27 @@ fn verify_inner(args: &VerifyArgs) -> anyhow::Result<bool> {
         }
     }
     Ok(verdict.verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_receipt_file_holds_a_receipt_or_one_receipts_file_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.json");
+        let receipt = json!({"id": "x", "statement": {}, "prompt_salt": "00"});
+        let read = |text: String| {
+            std::fs::write(&file, text).unwrap();
+            read_receipt(&file).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(receipt.to_string()), Ok(receipt.clone()));
+        assert_eq!(read(json!({"file": "a.txt", "receipt": receipt}).to_string()), Ok(receipt.clone()));
+        let failed = read(json!({"file": "a.txt", "error": "503"}).to_string()).unwrap_err();
+        assert!(failed.contains("records a failed stamp of a.txt (503)"), "{failed}");
+        let two_lines = format!("{receipt}\n{receipt}\n");
+        assert!(read(two_lines).unwrap_err().contains("use --receipts"));
+    }
 }

@@ -99,7 +99,7 @@ impl Kind {
 }
 
 /// Codes of the IPTC Digital Source Type vocabulary (NewsCodes, 2025 edition).
-const IPTC_DST_CODES: &[&str] = &[
+pub const IPTC_DST_CODES: &[&str] = &[
     "digitalCapture",
     "computationalCapture",
     "negativeFilm",
@@ -144,6 +144,14 @@ impl DigitalSourceType {
                 format!("must be an IPTC URI starting with {IPTC_DST_PREFIX}"),
             )),
         }
+    }
+
+    /// The type of a bare code of the vocabulary, such as `trainedAlgorithmicMedia`.
+    ///
+    /// # Errors
+    /// When `code` is not in [`IPTC_DST_CODES`].
+    pub fn from_code(code: &str) -> Result<Self, FieldError> {
+        Self::parse(&format!("{IPTC_DST_PREFIX}{code}"))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,6 +2,7 @@
 //! data directory and keys, and talks HTTP to it. One test binary, so it links once.
 
 mod audit;
+mod batch;
 mod binary;
 mod browser;
 mod cli;
