@@ -693,7 +693,7 @@ mod tests {
         TileWidth::new(w).unwrap()
     }
 
-    fn hashes(path: &str) -> TilePath {
+    fn parse(path: &str) -> TilePath {
         path.parse().unwrap()
     }
 
@@ -827,6 +827,22 @@ mod tests {
         fn paths_round_trip(path in any_tile_path()) {
             let text = path.to_string();
             prop_assert_eq!(text.parse::<TilePath>(), Ok(path));
+        }
+
+        #[test]
+        fn only_canonical_paths_are_accepted(text in "tile/(entries|0|[0-9]{1,2})(/x?[0-9]{1,3}){1,3}(\\.p/[0-9]{1,3})?") {
+            // Near misses of the grammar: whatever parses must be the one spelling of its
+            // resource, written back exactly.
+            if let Ok(path) = text.parse::<TilePath>() {
+                prop_assert_eq!(path.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn any_bytes_decode_or_fail_without_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(entries) = decode_bundle(&bytes) {
+                prop_assert_eq!(encode_bundle(&entries).unwrap(), bytes);
+            }
         }
 
         #[test]
@@ -1158,6 +1174,6 @@ mod tests {
         assert_eq!(paths, ["tile/0/000", "tile/0/001.p/1", "tile/1/000.p/1"]);
         // The level 1 tile's one hash is the root of the first full level 0 tile.
         assert_eq!(built[2].as_bytes(), row_root(built[0].as_bytes()).as_bytes());
-        assert_eq!(hashes("tile/1/000.p/1"), built[2].path());
+        assert_eq!(parse("tile/1/000.p/1"), built[2].path());
     }
 }
