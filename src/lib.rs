@@ -12,8 +12,9 @@
 //!   text hash that survives copy and paste), [`memo`] (a bounded map for values that
 //!   never change for their key), [`time`] (`Timestamp`).
 //! - [`keys`]: the keyring in the keys directory, sealed key files, rotation.
-//! - [`log`]: the transparency log: Merkle maths, checkpoints and signed notes, the
-//!   storage trait and its sled backend, the single writer with group commit, salts.
+//! - [`log`]: the transparency log: Merkle maths, checkpoints and signed notes, C2SP
+//!   tiles, the storage trait and its sled backend, the single writer with group commit,
+//!   salts.
 //! - [`content`]: content known by its hashes; streamed hashing; fetching a URL.
 //! - [`statement`]: the signed statement and its field types, the stamp request, the
 //!   personal-data guard, receipts, the badge.

@@ -6,6 +6,9 @@
 //!
 //! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over any node source.
 //! - [`checkpoint`]: C2SP signed notes and tlog checkpoints.
+//! - [`tiles`]: C2SP tlog-tiles, the storage the log is moving to: tile and entry-bundle
+//!   paths, bundle encoding, which tiles a batch rewrites, building them from leaf hashes,
+//!   and Merkle nodes read back from them.
 //! - `store`: the [`LogStore`] trait every backend implements; `sled`: the embedded one.
 //! - `salts`: erasable prompt salts, kept apart from the immutable log.
 //! - `writer`: the single writer with group commit, and the [`Log`] handle.
@@ -16,6 +19,7 @@ mod reader;
 mod salts;
 mod sled;
 mod store;
+pub mod tiles;
 mod writer;
 
 use std::fmt;
