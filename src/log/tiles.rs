@@ -598,7 +598,7 @@ where
 
 /// The perfect-subtree hash over a row slice of 2^k hashes (RFC 6962 node hashes, pairwise).
 fn row_root(row: &[u8]) -> Sha256Digest {
-    debug_assert!((row.len() / HASH_LEN).is_power_of_two() && row.len() % HASH_LEN == 0);
+    debug_assert!((row.len() / HASH_LEN).is_power_of_two() && row.len().is_multiple_of(HASH_LEN));
     let mut hashes: Vec<Sha256Digest> = row
         .chunks_exact(HASH_LEN)
         .map(|chunk| {
