@@ -41,6 +41,8 @@ pub async fn run(
         result = &mut server => return result,
         () = shutdown => {}
     }
-    handle.stop(true).await;
-    server.await
+    // The stop request is answered by the server future itself, so it must be polled
+    // while the stop is awaited: awaiting the stop first would wait for ever.
+    let ((), result) = tokio::join!(handle.stop(true), server);
+    result
 }
