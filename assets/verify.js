@@ -284,12 +284,18 @@
     return window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
   }
 
+  // While a verification runs, Verify is marked busy, not disabled: disabling the focused
+  // button would drop the keyboard's focus to the top of the page.
+  var busy = false;
+
   // arrived: a link brought the reader here, to this verdict: it gets the focus (screen
   // readers announce its heading) and the top of the window, below the form it would be
-  // out of sight. After a submit the verdict is scrolled just into sight (the live
-  // region announces it).
+  // out of sight. After a submit the focus stays on the button and the verdict is
+  // scrolled just into sight (the live region announces it).
   async function run(makeRequest, arrived) {
-    button.disabled = true;
+    if (busy) return;
+    busy = true;
+    button.setAttribute('aria-disabled', 'true');
     showBox('busy', '', 'Verifying…', []);
     try {
       var req = await makeRequest();
@@ -304,7 +310,8 @@
         showBox('error', '!', 'Could not verify', ['Something went wrong in this page: ' + e]);
       }
     } finally {
-      button.disabled = false;
+      busy = false;
+      button.removeAttribute('aria-disabled');
     }
     if (arrived) {
       document.getElementById('headline').focus({ preventScroll: true });
