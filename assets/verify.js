@@ -11,6 +11,7 @@
   var dropEl = document.getElementById('drop');
   var fileStatus = document.getElementById('file-status');
   var button = document.getElementById('verify');
+  var receiptStatus = document.getElementById('receipt-status');
   var verdictEl = document.getElementById('verdict');
   var detailsEl = document.getElementById('details');
 
@@ -42,11 +43,52 @@
   function UserError(message) { this.message = message; }
 
   var chosenFile = null;
+  // The receipt of the stamp a link named (verify#id=...), as text: kept out of the receipt
+  // box so that a reader sees facts, not JSON; used while that box is left empty.
+  var linkReceipt = null;
+
+  // Counts in English ("1 entry", "2 entries"): the page's text is English whatever the
+  // reader's locale, so its plural rules are English too.
+  var pluralRules = new Intl.PluralRules('en');
+  function count(n, forms) {
+    return n + ' ' + (forms[pluralRules.select(n)] || forms.other);
+  }
+
+  // Dates in the reader's language and time zone, the zone named; the exact value stays in
+  // the <time> element's datetime (and its tooltip).
+  var dateFormat = (function () {
+    try {
+      return new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeStyle: 'long' });
+    } catch (e) {
+      return { format: function (d) { return d.toLocaleString(); } };
+    }
+  })();
+  var ISO_TIME = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})/g;
+
+  function timeEl(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return document.createTextNode(iso);
+    return el('time', { datetime: iso, title: iso }, [dateFormat.format(d)]);
+  }
+
+  // A sentence of the service, with every timestamp in it shown as a local date.
+  function withTimes(text) {
+    var nodes = [];
+    var last = 0;
+    text.replace(ISO_TIME, function (iso, at) {
+      nodes.push(text.slice(last, at), timeEl(iso));
+      last = at + iso.length;
+      return iso;
+    });
+    nodes.push(text.slice(last));
+    return nodes.filter(function (n) { return n !== ''; });
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
     (children || []).forEach(function (c) {
+      if (c === null || c === undefined) return;
       node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
     });
     return node;
@@ -55,7 +97,8 @@
   function setFile(file) {
     chosenFile = file || null;
     fileStatus.textContent = chosenFile
-      ? 'Chosen: ' + chosenFile.name + ' (' + chosenFile.size + ' bytes). Its hash is computed when you verify.'
+      ? 'Chosen: ' + chosenFile.name + ' (' + count(chosenFile.size, { one: 'byte', other: 'bytes' }) +
+        '). Its hash is computed when you verify.'
       : '';
   }
 
@@ -74,10 +117,11 @@
 
   // The request body. The receipt is passed through as the exact text given (once it is
   // known to be JSON), so that the service checks what the person holds, byte for byte.
+  // With the receipt box empty, the receipt of the stamp in the link (if any) is used.
   async function requestBody() {
     var text = textEl.value;
     var hasText = text.trim() !== '';
-    var receipt = receiptEl.value.trim();
+    var receipt = receiptEl.value.trim() || linkReceipt || '';
     if (hasText && chosenFile) {
       throw new UserError('Give either text or a file, not both: clear one of them.');
     }
@@ -98,15 +142,17 @@
     if (members.length === 0) {
       throw new UserError('Paste some text, choose a file, or paste a receipt, then verify.');
     }
-    return { body: '{' + members.join(',') + '}', receiptOnly: !hasText && !chosenFile };
+    return { body: '{' + members.join(',') + '}', receiptOnly: !hasText && !chosenFile, receipt: receipt || null };
   }
 
+  // Each line is a node, a string or an array of both. The heading takes focus from
+  // script only (tabindex -1), when a link brought the reader here.
   function showBox(kind, icon, headline, lines) {
     detailsEl.replaceChildren();
-    var h = el('h3', { id: 'headline' }, [headline]);
+    var h = el('h3', { id: 'headline', tabindex: '-1' }, [headline]);
     if (icon) h.prepend(el('span', { 'aria-hidden': 'true' }, [icon + ' ']));
     verdictEl.replaceChildren(el('div', { 'class': 'verdict ' + kind }, [h]
-      .concat(lines.map(function (l) { return el('p', {}, [l]); }))));
+      .concat(lines.map(function (l) { return el('p', {}, [].concat(l)); }))));
   }
 
   async function post(body) {
@@ -126,10 +172,29 @@
     return json;
   }
 
-  function formatTime(iso) {
-    var d = new Date(iso);
-    if (isNaN(d.getTime())) return iso;
-    return d.toLocaleString(undefined, { dateStyle: 'long', timeStyle: 'long' }) + ' (' + iso + ')';
+  // The receipt of a stamp this service holds, as text; null when it cannot be had.
+  async function fetchReceipt(id) {
+    try {
+      var resp = await fetch('v1/stamps/' + encodeURIComponent(id));
+      return resp.ok ? await resp.text() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // This service's base URL, as aiprov verify --key takes it.
+  function serviceBase() {
+    return new URL('.', window.location.href).href.replace(/\/$/, '');
+  }
+
+  // The receipt as parsed JSON, or null.
+  function parseReceipt(text) {
+    try {
+      var r = JSON.parse(text);
+      return r && typeof r === 'object' ? r : null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function generatorText(g) {
@@ -137,7 +202,8 @@
     return g.provider + ' ' + g.model + (g.model_version ? ' (version ' + g.model_version + ')' : '');
   }
 
-  function render(v, receiptOnly) {
+  // receipt: the receipt checked (or, for content found in the log, the stamp's), as text.
+  function render(v, receiptOnly, receipt) {
     var unknown = !v.verified && v.checks.some(function (c) { return c.code === 'content.unknown'; });
     var kind = v.verified ? 'verified' : unknown ? 'unknown' : 'failed';
     var headline = v.verified ? 'Genuine AI disclosure' : unknown ? 'No stamp found' : 'Not verified';
@@ -146,7 +212,7 @@
     if (v.verified && v.stamp) {
       lines.push(el('span', { 'class': 'disclosure' }, ['“' + v.stamp.disclosure.text + '”']));
     }
-    lines.push(v.summary);
+    lines.push(withTimes(v.summary));
     showBox(kind, icon, headline, lines);
 
     var parts = [];
@@ -159,20 +225,24 @@
         'have been changed since it was stamped, stamped elsewhere, or never stamped. A file must be byte for ' +
         'byte the one stamped.']));
     }
+    var parsed = receipt ? parseReceipt(receipt) : null;
     if (v.stamp) {
       var s = v.stamp;
+      var kid = parsed && parsed.signature && typeof parsed.signature.kid === 'string' ? parsed.signature.kid : null;
       var facts = [
         ['Disclosure', s.disclosure.text],
-        ['Generator', generatorText(s.generator)],
         ['Issuer', s.issuer],
-        ['Issued', formatTime(s.issued_at)],
+        ['Issued', timeEl(s.issued_at)],
+        ['AI model', generatorText(s.generator)],
         ['Kind', KINDS[s.kind] || s.kind],
         ['Human oversight', OVERSIGHT[s.human_oversight] || s.human_oversight],
         ['Log index', String(s.log_index)],
+        ['Signing key', kid],
         ['Stamp id', s.id]
       ];
       var dl = el('dl', { 'class': 'facts', id: 'facts' });
       facts.forEach(function (f) {
+        if (f[1] === null) return;
         dl.appendChild(el('dt', {}, [f[0]]));
         dl.appendChild(el('dd', { 'data-fact': f[0].toLowerCase().replace(/ /g, '-') }, [f[1]]));
       });
@@ -185,28 +255,54 @@
         el('span', { 'class': 'mark', 'aria-hidden': 'true' }, [c.passed ? '✓' : '✗']),
         el('div', {}, [
           el('strong', {}, [CHECK_NAMES[c.name] || c.name]), ': ',
-          el('span', { 'class': 'outcome' }, [c.passed ? 'passed' : 'failed']), '. ',
-          c.message, ' ',
-          el('code', { 'class': 'code' }, [c.code])
-        ])
+          el('span', { 'class': 'outcome' }, [c.passed ? 'passed' : 'failed']), '. '
+        ].concat(withTimes(c.message), ' ', el('code', { 'class': 'code' }, [c.code])))
       ]));
     });
     parts.push(el('h3', {}, ['Checks']));
     parts.push(list);
-    if (Array.isArray(v.matches) && v.matches.length > 1) {
-      parts.push(el('p', { 'class': 'note' }, [v.matches.length + ' stamps match this content; the newest is shown.']));
+    if (Array.isArray(v.matches) && v.matches.length > 0) {
+      var n = v.matches.length;
+      parts.push(el('p', { 'class': 'note', id: 'matches' }, [
+        count(n, { one: 'stamp matches', other: 'stamps match' }) + ' this content' +
+        (n > 1 ? '; the newest is shown.' : '.')
+      ]));
+    }
+    if (parsed) {
+      // For experts: the receipt itself, to keep or to check offline, folded away.
+      parts.push(el('details', { 'class': 'raw', id: 'receipt-json' }, [
+        el('summary', {}, ['Show the receipt (JSON)']),
+        el('p', { 'class': 'note' }, ['Saved as a file, it can be checked offline with this service\'s public keys: ',
+          el('code', {}, ['aiprov verify --receipt receipt.json --key ' + serviceBase()])]),
+        el('pre', {}, [el('code', {}, [JSON.stringify(parsed, null, 2)])])
+      ]));
     }
     detailsEl.replaceChildren.apply(detailsEl, parts);
   }
 
-  async function run(makeRequest) {
-    button.disabled = true;
+  function scrollBehavior() {
+    return window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+  }
+
+  // While a verification runs, Verify is marked busy, not disabled: disabling the focused
+  // button would drop the keyboard's focus to the top of the page.
+  var busy = false;
+
+  // arrived: a link brought the reader here, to this verdict: it gets the focus (screen
+  // readers announce its heading) and the top of the window, below the form it would be
+  // out of sight. After a submit the focus stays on the button and the verdict is
+  // scrolled just into sight (the live region announces it).
+  async function run(makeRequest, arrived) {
+    if (busy) return;
+    busy = true;
+    button.setAttribute('aria-disabled', 'true');
     showBox('busy', '', 'Verifying…', []);
     try {
       var req = await makeRequest();
-      render(await post(req.body), req.receiptOnly);
-      // The result is below the form: bring it into sight (screen readers hear it anyway).
-      verdictEl.scrollIntoView({ block: 'nearest' });
+      var verdict = await post(req.body);
+      var receipt = req.receipt;
+      if (!receipt && verdict.stamp && verdict.stamp.id) receipt = await fetchReceipt(verdict.stamp.id);
+      render(verdict, req.receiptOnly, receipt);
     } catch (e) {
       if (e instanceof UserError) {
         showBox('error', '!', 'Could not verify', [e.message]);
@@ -214,8 +310,23 @@
         showBox('error', '!', 'Could not verify', ['Something went wrong in this page: ' + e]);
       }
     } finally {
-      button.disabled = false;
+      busy = false;
+      button.removeAttribute('aria-disabled');
     }
+    if (arrived) {
+      document.getElementById('headline').focus({ preventScroll: true });
+      verdictEl.scrollIntoView({ block: 'start', behavior: scrollBehavior() });
+    } else {
+      verdictEl.scrollIntoView({ block: 'nearest', behavior: scrollBehavior() });
+    }
+  }
+
+  // Which receipt a verification will use, when the link gave one.
+  function showReceiptStatus() {
+    receiptStatus.textContent = !linkReceipt ? ''
+      : receiptEl.value.trim() ? 'The receipt pasted here is used, not the one of the stamp in the link.'
+        : 'The receipt of the stamp in the link is used; it is shown with the result. Paste text or choose a ' +
+          'file above to check them against it, or paste another receipt here.';
   }
 
   // Links such as verify?id=<stamp id>, verify#sha256=<hex> or verify?text=... (from a
@@ -233,22 +344,24 @@
         if (resp.status === 404) throw new UserError('This service has no stamp with the id in the link.');
         if (!resp.ok) throw new UserError('The stamp could not be fetched (HTTP ' + resp.status + ').');
         var receipt = await resp.text();
-        receiptEl.value = receipt;
-        return { body: '{"receipt":' + receipt + '}', receiptOnly: true };
-      });
+        linkReceipt = receipt;
+        showReceiptStatus();
+        return { body: '{"receipt":' + receipt + '}', receiptOnly: true, receipt: receipt };
+      }, true);
     } else if (sha !== null) {
       await run(async function () {
         if (!HEX64.test(sha)) throw new UserError('The link\'s SHA-256 is not 64 hexadecimal digits.');
         fileStatus.textContent = 'Checking the SHA-256 from the link: ' + sha.toLowerCase();
-        return { body: JSON.stringify({ sha256: sha.toLowerCase() }), receiptOnly: false };
-      });
+        return { body: JSON.stringify({ sha256: sha.toLowerCase() }), receiptOnly: false, receipt: null };
+      }, true);
     } else if (text !== null) {
       textEl.value = text;
-      await run(requestBody);
+      await run(requestBody, true);
     }
   }
 
   fileEl.addEventListener('change', function () { setFile(fileEl.files[0]); });
+  receiptEl.addEventListener('input', showReceiptStatus);
   ['dragenter', 'dragover'].forEach(function (type) {
     dropEl.addEventListener(type, function (e) { e.preventDefault(); dropEl.classList.add('over'); });
   });
@@ -265,10 +378,12 @@
   });
   form.addEventListener('submit', function (e) {
     e.preventDefault();
-    run(requestBody);
+    run(requestBody, false);
   });
   form.addEventListener('reset', function () {
     setFile(null);
+    linkReceipt = null;
+    showReceiptStatus();
     verdictEl.replaceChildren();
     detailsEl.replaceChildren();
   });

@@ -54,7 +54,10 @@ impl Service {
         if index >= size {
             return Err(ApiError::bad_request(
                 "invalid_proof_request",
-                format!("index {index} is not in a tree of {size} entries (indices run from 0 to tree_size - 1)"),
+                format!(
+                    "index {index} is not in a tree of {size} {} (indices run from 0 to tree_size - 1)",
+                    if size == 1 { "entry" } else { "entries" }
+                ),
             )
             .with_field("index"));
         }

@@ -182,8 +182,9 @@ pub(super) fn log(
             false,
             "log.inclusion.mismatch",
             format!(
-                "The proof is for a tree of {} leaves but the checkpoint has {}; rejected.",
-                log.tree_size, cp.size
+                "The proof is for a tree of {} but the checkpoint has {}; rejected.",
+                count(log.tree_size, "leaf", "leaves"),
+                cp.size
             ),
         ),
         (Ok(h), Some(Ok(cp))) => {
@@ -193,8 +194,9 @@ pub(super) fn log(
                     true,
                     "log.included",
                     format!(
-                        "Entry {} is included in the log's tree of {} entries (RFC 6962 inclusion proof).",
-                        log.index, cp.size
+                        "Entry {} is included in the log's tree of {} (RFC 6962 inclusion proof).",
+                        log.index,
+                        count(cp.size, "entry", "entries")
                     ),
                 ),
                 Err(e) => Check::new(
@@ -222,9 +224,9 @@ pub(super) fn checkpoint(trust: &TrustAnchors, checkpoint: Option<&Result<Checkp
             true,
             "checkpoint.validated",
             format!(
-                "The checkpoint (origin {}, {} entries) is signed by the log key {}.",
+                "The checkpoint (origin {}, {}) is signed by the log key {}.",
                 cp.origin,
-                cp.size,
+                count(cp.size, "entry", "entries"),
                 v.to_vkey_string()
             ),
         ),
@@ -235,6 +237,11 @@ pub(super) fn checkpoint(trust: &TrustAnchors, checkpoint: Option<&Result<Checkp
             format!("The checkpoint is not validly signed by this log: {e}."),
         ),
     }
+}
+
+/// "1 entry", "2 entries": these sentences are read by people (the verify page shows them).
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `disclosure`: the statement carries a disclosure text to show readers.

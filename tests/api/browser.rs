@@ -1,9 +1,11 @@
 //! The verify page and the badge snippet in a real browser: headless Chromium driven by
 //! chromedriver over the W3C WebDriver protocol (plain HTTP, with reqwest), against the
-//! real server. Skipped, saying why, where chromedriver is not installed.
+//! real server, in a desktop window and in a phone-sized one. Skipped, saying why, where
+//! chromedriver is not installed. `BROWSER_SCREENSHOT=/tmp/verify-page.png` keeps the
+//! screenshots: that file, and the phone's beside it (`/tmp/verify-page-phone-390.png`, ...).
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,15 @@ const TAB: char = '\u{E004}';
 const ENTER: char = '\u{E007}';
 /// The longest wait for anything: chromedriver starting, a verdict, a badge.
 const WAIT: Duration = Duration::from_secs(10);
+
+/// A script answering, when the verdict is wholly in the viewport and near its top (as
+/// after a link scrolled it there), its `[top, bottom, viewport height]`; else null.
+const VERDICT_IN_SIGHT: &str = "var r = document.getElementById('verdict').getBoundingClientRect();
+    return r.top > -1 && r.top < 100 && r.bottom <= window.innerHeight ? [r.top, r.bottom, window.innerHeight] : null;";
+
+/// One browser at a time: two Chromiums at once, beside the other tests on a small
+/// machine, would make the waits above a lottery.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -39,6 +50,8 @@ struct Browser {
     session: String,
     /// The browser's fresh profile, deleted after the processes are gone.
     profile: tempfile::TempDir,
+    /// Held until the processes are gone (fields drop after [`Drop::drop`]).
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Browser {
@@ -57,6 +70,7 @@ impl Browser {
             eprintln!("skipping browser test: chromedriver not installed; install chromium chromium-driver");
             return None;
         };
+        let turn = ONE_BROWSER.lock().await;
         let port = free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
@@ -68,7 +82,7 @@ impl Browser {
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().expect("temp dir");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-        let mut browser = Browser { driver, port, http, session: String::new(), profile };
+        let mut browser = Browser { driver, port, http, session: String::new(), profile, _turn: turn };
 
         let deadline = Instant::now() + WAIT;
         loop {
@@ -184,13 +198,108 @@ impl Browser {
     }
 
     async fn focused_id(&self) -> Value {
-        let script = json!({"script": "return document.activeElement && document.activeElement.id;", "args": []});
-        self.cmd(Method::POST, "/execute/sync", Some(script)).await
+        self.exec("return document.activeElement && document.activeElement.id;", json!([])).await
+    }
+
+    /// Runs `script` (a function body; its `arguments` are `args`) in the page.
+    async fn exec(&self, script: &str, args: Value) -> Value {
+        self.cmd(Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
+    }
+
+    /// Polls `script` until it returns something other than null, for at most [`WAIT`].
+    async fn wait_for(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let found = self.exec(script, json!([])).await;
+            if !found.is_null() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "waited {WAIT:?} for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Resizes the window so that the page's viewport is `width` CSS pixels wide, as on a
+    /// phone held upright, and waits for the page to be laid out at that width.
+    async fn set_window(&self, width: u32, height: u32) {
+        self.cmd(Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
+        let script = format!("return window.innerWidth === {width} ? true : null;");
+        self.wait_for(&format!("a viewport {width} px wide"), &script).await;
+    }
+
+    /// Has the page ask for less motion (`prefers-reduced-motion: reduce`), through
+    /// chromedriver's Chrome DevTools extension; it lasts for the tab.
+    async fn reduce_motion(&self) {
+        let features = json!([{"name": "prefers-reduced-motion", "value": "reduce"}]);
+        let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": features}});
+        self.cmd(Method::POST, "/goog/cdp/execute", Some(body)).await;
+    }
+
+    /// Whether the element is shown (not inside a closed `<details>`, not `display:none`).
+    async fn displayed(&self, css: &str) -> bool {
+        let e = self.element(css).await;
+        self.cmd(Method::GET, &format!("/element/{e}/displayed"), None).await == true
+    }
+
+    /// The widths that would make the page scroll sideways: `[scrollWidth, clientWidth]`
+    /// of the document, and the elements reaching past its right edge.
+    async fn sideways(&self) -> Value {
+        self.exec(
+            "var d = document.documentElement, out = [];
+            document.querySelectorAll('body *').forEach(function (e) {
+                var r = e.getBoundingClientRect();
+                if (r.right > d.clientWidth + 0.5) out.push(e.tagName + '#' + e.id + '.' + e.className);
+            });
+            return [d.scrollWidth, d.clientWidth, out];",
+            json!([]),
+        )
+        .await
+    }
+
+    /// Asserts that nothing on the page reaches past the window's right edge.
+    async fn assert_no_sideways_scroll(&self, when: &str) {
+        let widths = self.sideways().await;
+        assert!(
+            widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap()
+                && widths[2].as_array().is_some_and(Vec::is_empty),
+            "{when}: the page scrolls sideways: [scrollWidth, clientWidth, too wide] = {widths}"
+        );
     }
 
     async fn screenshot(&self) -> Vec<u8> {
         let b64 = self.cmd(Method::GET, "/screenshot", None).await;
-        base64::engine::general_purpose::STANDARD.decode(b64.as_str().expect("base64")).expect("a PNG")
+        let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().expect("base64")).expect("a PNG");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "a real screenshot: {} bytes", png.len());
+        png
+    }
+
+    /// Takes a screenshot into `dir` as `<name>.png` and, with `BROWSER_SCREENSHOT=/tmp/x.png`,
+    /// keeps it: `/tmp/x.png` for the first (`name` "genuine"), `/tmp/x-<name>.png` for others.
+    async fn keep_screenshot(&self, dir: &Path, name: &str) {
+        let png = self.screenshot().await;
+        std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+        if let Some(copy) = std::env::var_os("BROWSER_SCREENSHOT") {
+            let copy = PathBuf::from(copy);
+            let copy = if name == "genuine" {
+                copy
+            } else {
+                let stem = copy.file_stem().unwrap_or_default().to_string_lossy();
+                copy.with_file_name(format!("{stem}-{name}.png"))
+            };
+            std::fs::write(copy, &png).unwrap();
+        }
+    }
+
+    /// Opens the badge snippet of `examples/badge.html`, pointed at the service at `base`,
+    /// on a frontend of another origin, and waits for its badge: `[alt, width, link]`.
+    async fn badge_frontend(&self, base: &str) -> Value {
+        let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/badge.html")).unwrap();
+        let page = example.replace("data-base=\"http://127.0.0.1:8080\"", &format!("data-base=\"{base}\""));
+        assert_ne!(page, example, "the example names its service in data-base");
+        self.goto(&serve_frontend(page)).await;
+        let script = "var i = document.querySelector('.aiprov-badge a img');
+            return i && i.complete && i.naturalWidth > 0 ? [i.alt, i.naturalWidth, i.parentNode.href] : null;";
+        self.wait_for("the badge on the frontend", script).await
     }
 
     /// Ends the session (the browser quits); Drop then ends chromedriver.
@@ -265,12 +374,7 @@ async fn a_person_verifies_text_a_file_and_a_badge_in_a_real_browser() {
     assert_eq!(browser.count("#checks li.pass").await, 6, "{details}");
     assert_eq!(browser.count("#checks li.fail").await, 0, "{details}");
     assert!(details.contains("Signature: passed."), "{details}");
-    let png = browser.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000, "a real screenshot: {} bytes", png.len());
-    std::fs::write(dir.path().join("genuine.png"), &png).unwrap();
-    if let Some(copy) = std::env::var_os("BROWSER_SCREENSHOT") {
-        std::fs::write(copy, &png).unwrap();
-    }
+    browser.keep_screenshot(dir.path(), "genuine").await;
 
     // 2. Altered text with the genuine receipt: not verified, the content check named.
     browser.click("#clear").await;
@@ -309,30 +413,130 @@ async fn a_person_verifies_text_a_file_and_a_badge_in_a_real_browser() {
 
     // 5. The badge snippet on a frontend of another origin: it finds the stamp (CORS),
     //    shows the badge with the disclosure as alt text, and links to a verdict.
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/badge.html")).unwrap();
-    let page = example.replace("data-base=\"http://127.0.0.1:8080\"", &format!("data-base=\"{base}\""));
-    assert_ne!(page, example, "the example names its service in data-base");
-    browser.goto(&serve_frontend(page)).await;
-    let deadline = Instant::now() + WAIT;
-    let img = loop {
-        let script = "var i = document.querySelector('.aiprov-badge a img');
-            return i && i.complete && i.naturalWidth > 0 ? [i.alt, i.naturalWidth, i.parentNode.href] : null;";
-        let found = browser.cmd(Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
-        if !found.is_null() {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "no badge appeared on the frontend");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let img = browser.badge_frontend(&base).await;
     assert_eq!(img[0], disclosure.as_str(), "alt text: {img}");
     assert!(img[1].as_u64().unwrap() >= 100, "the SVG loaded: {img}");
     assert_eq!(img[2], format!("{base}/verify#id={id}").as_str());
     browser.click(".aiprov-badge a").await;
     let verdict = browser.verdict().await;
     assert!(verdict.contains("Genuine AI disclosure"), "the badge's link lands on a verdict: {verdict}");
+    // Scrolled (smoothly) into sight, its heading focused.
+    browser.wait_for("the verdict scrolled into sight", VERDICT_IN_SIGHT).await;
+    assert_eq!(browser.focused_id().await, "headline");
     let details = browser.text("#details").await.unwrap();
     assert!(details.contains("This checked the stamp itself"), "{details}");
 
     browser.quit().await;
     eprintln!("browser test: 5 scenarios in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A reader on a phone (390 px wide, then 320) follows a badge's link: the verdict is in
+/// sight with the focus on it, the stamp reads as facts with a local date and good
+/// English counts, its JSON stays folded until asked for, and nothing scrolls sideways.
+#[tokio::test]
+async fn a_phone_reader_follows_a_badge_link_to_a_verdict_in_sight() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    let base = app.url("");
+    let dir = tempfile::tempdir().unwrap();
+    // The log's one stamp: its checks count "1 entry".
+    let text = "Run further. Feel lighter.";
+    let stamped = app.stamp_ok(&copy_request(text)).await;
+    let id = stamped["id"].as_str().unwrap().to_owned();
+    let issued_at = stamped["statement"]["issued_at"].as_str().unwrap().to_owned();
+
+    browser.set_window(390, 844).await;
+    browser.reduce_motion().await;
+    let img = browser.badge_frontend(&base).await;
+    assert_eq!(img[2], format!("{base}/verify#id={id}").as_str());
+    browser.click(".aiprov-badge a").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure"), "{verdict}");
+
+    // The verdict, below the form, is at the top of the window as soon as it is shown (the
+    // reader asked for less motion: no smooth scroll), and its heading has the focus, for
+    // screen readers to announce.
+    let in_sight = browser.exec(VERDICT_IN_SIGHT, json!([])).await;
+    let rect =
+        "var r = document.getElementById('verdict').getBoundingClientRect(); return [r.top, r.bottom, innerHeight];";
+    assert!(!in_sight.is_null(), "verdict [top, bottom, viewport height]: {}", browser.exec(rect, json!([])).await);
+    assert_eq!(browser.focused_id().await, "headline");
+    browser.keep_screenshot(dir.path(), "phone-390").await;
+    browser.assert_no_sideways_scroll("390 px, the verdict").await;
+
+    // Dates in the reader's locale, the exact value kept in <time datetime>.
+    let time = browser
+        .exec(
+            "var t = document.querySelector('#facts [data-fact=issued] time');
+            return [t.getAttribute('datetime'), t.textContent];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(time[0], issued_at.as_str(), "{time}");
+    let shown = time[1].as_str().unwrap();
+    assert!(!shown.is_empty() && !shown.contains(&issued_at[..10]), "a local date, not ISO 8601: {time}");
+    assert!(shown.contains(&issued_at[..4]), "the year is shown: {time}");
+    assert!(!verdict.contains(&issued_at), "the summary's date is local too: {verdict}");
+    let summary_time =
+        browser.exec("return document.querySelector('#verdict time').getAttribute('datetime');", json!([]));
+    assert_eq!(summary_time.await, issued_at.as_str());
+
+    // Counts in good English: this log has one entry.
+    let log = browser.text("#checks li[data-code='log.included']").await.unwrap();
+    assert!(log.contains("tree of 1 entry (") && !log.contains("entries"), "{log}");
+    let checkpoint = browser.text("#checks li[data-code='checkpoint.validated']").await.unwrap();
+    assert!(checkpoint.contains(", 1 entry)"), "{checkpoint}");
+
+    // Facts, not JSON: the receipt box stays empty and the receipt is folded away.
+    let facts = browser.text("#facts").await.unwrap();
+    for fact in ["Issuer", "Acme Test", "AI model", "ExampleAI copywriter", "Log index", "Signing key", &id] {
+        assert!(facts.contains(fact), "{fact:?} not among the facts: {facts}");
+    }
+    let kid = stamped["signature"]["kid"].as_str().unwrap();
+    assert_eq!(browser.text("#facts [data-fact=signing-key]").await.unwrap(), kid);
+    let receipt_box = browser.exec("return document.getElementById('receipt').value;", json!([])).await;
+    assert_eq!(receipt_box, "", "no raw JSON in the receipt box");
+    let details = browser.text("#details").await.unwrap();
+    assert!(!details.contains("\"signature\""), "no JSON shown before it is asked for: {details}");
+    assert!(!browser.displayed("#receipt-json pre").await);
+    browser.click("#receipt-json summary").await;
+    assert!(browser.displayed("#receipt-json pre").await, "the receipt unfolds");
+    let json_shown = browser.text("#receipt-json pre").await.unwrap();
+    assert!(json_shown.contains("\"signature\"") && json_shown.contains(&id), "{json_shown}");
+    assert!(!json_shown.contains("prompt_salt"), "{json_shown}");
+    browser.assert_no_sideways_scroll("390 px, the receipt unfolded").await;
+
+    // The link's receipt stays in use: text pasted now is checked against that stamp.
+    let status = browser.text("#receipt-status").await.unwrap();
+    assert!(status.contains("receipt of the stamp in the link is used"), "{status}");
+    browser.send_keys("#text", "Run further. Feel heavier.").await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Not verified"), "checked against the link's stamp: {verdict}");
+    assert_eq!(browser.count("#checks li[data-code='content.hash.mismatch']").await, 1);
+    assert_eq!(browser.focused_id().await, "verify", "a submit leaves the focus on the button");
+
+    // 320 px, the narrowest phones: still nothing wider than the window.
+    browser.set_window(320, 700).await;
+    browser.assert_no_sideways_scroll("320 px, a failed verdict").await;
+    browser.click("#receipt-json summary").await;
+    assert!(browser.displayed("#receipt-json pre").await, "the receipt unfolds");
+    browser.assert_no_sideways_scroll("320 px, the receipt unfolded").await;
+    browser.exec("window.scrollTo(0, 0);", json!([])).await;
+    browser.assert_no_sideways_scroll("320 px, the form").await;
+    browser.keep_screenshot(dir.path(), "phone-320-form").await;
+
+    // The text itself, pasted on the phone: one stamp matches, said in the singular.
+    browser.click("#clear").await;
+    browser.wait_text("#verdict", "the result cleared", str::is_empty).await;
+    browser.send_keys("#text", text).await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure") && !verdict.contains(&issued_at), "{verdict}");
+    let matches = browser.wait_text("#matches", "the count of matches", |t| !t.is_empty()).await;
+    assert_eq!(matches, "1 stamp matches this content.");
+    browser.assert_no_sideways_scroll("320 px, a text verified").await;
+    browser.keep_screenshot(dir.path(), "phone-320-text").await;
+
+    browser.quit().await;
 }

@@ -21,6 +21,13 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
     }
     assert_eq!(verdict["stamp"]["issuer"], "Acme Test");
     assert!(verdict["summary"].as_str().unwrap().contains("Acme Test"), "who vouches is said plainly: {verdict}");
+    // The log holds this one stamp: its sentences count in good English.
+    let message = |name: &str| {
+        let check = verdict["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        check["message"].as_str().unwrap().to_owned()
+    };
+    assert!(message("log").contains("the log's tree of 1 entry ("), "{}", message("log"));
+    assert!(message("checkpoint").contains(", 1 entry)"), "{}", message("checkpoint"));
 
     // Content alone (as a journalist would paste it, respaced) finds and verifies it.
     let verdict = app.verify(&json!({"text": "Autumn sale:\n30% off   every jacket."})).await;
