@@ -94,7 +94,9 @@ impl Service {
         for dir in [&config.data_dir, &config.keys_dir] {
             make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
         }
-        let signing = Signing::new(keyring, log.verifier().clone(), in_use);
+        let certs =
+            keyring.c2pa_certs(&config.origin).context("opening the C2PA certificates in the keys directory")?;
+        let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
         Ok(Self {
             log,
             signing,
@@ -138,6 +140,12 @@ impl Service {
     /// What this service's own verdicts trust: its keys and its log.
     pub fn trust(&self) -> Arc<TrustAnchors> {
         self.signing.trust()
+    }
+
+    /// The C2PA certificate chain: the root (the trust anchor to publish) and the leaf
+    /// of every statement key.
+    pub fn c2pa_certs(&self) -> crate::keys::C2paCerts {
+        self.signing.c2pa_certs()
     }
 }
 
