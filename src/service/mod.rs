@@ -13,6 +13,7 @@
 
 mod admin;
 mod config;
+mod credentials;
 pub mod erasure;
 mod log_api;
 pub mod metrics;
@@ -30,7 +31,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-pub use config::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub use config::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub use credentials::Credentialed;
 pub use log_api::{LogEntries, MAX_ENTRIES_PAGE};
 pub use ops::{BackupReport, Readiness};
 pub use prompt::{ErasureOutcome, PromptCheck};
@@ -67,6 +69,11 @@ pub struct Service {
     metrics: Metrics,
     trusted_proxies: TrustedProxies,
     backup_dir: Option<PathBuf>,
+    /// Where bodies that must be read whole (images for credentials) are spooled: the
+    /// data directory, private to this user.
+    spool_dir: PathBuf,
+    public_url: String,
+    max_image_bytes: u64,
 }
 
 impl Service {
@@ -111,6 +118,9 @@ impl Service {
             metrics,
             trusted_proxies: config.trusted_proxies.clone(),
             backup_dir: config.backup_dir.clone(),
+            spool_dir: config.data_dir.clone(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            max_image_bytes: config.max_image_bytes,
         })
     }
 

@@ -50,6 +50,15 @@ impl Signing {
         }
     }
 
+    /// Runs `sign` with the key in use and its C2PA certificate (`None` when it has
+    /// none: the root key was offline when it was made), under the read lock that a
+    /// rotation waits for, so the key signs nothing after its retirement.
+    pub(super) fn sign_c2pa<T>(&self, sign: impl FnOnce(&SecretKey, Option<&[u8]>) -> T) -> T {
+        let keys = self.read();
+        let key = keys.ring.statement_key();
+        sign(key, keys.certs.leaf(key.kid()))
+    }
+
     /// The C2PA certificates: the root (trust anchor) and every leaf.
     pub(super) fn c2pa_certs(&self) -> C2paCerts {
         self.read().certs.clone()

@@ -108,7 +108,7 @@ impl Service {
 
     /// What every stamp shares once its statement can be prepared: a fresh salt, the
     /// signature, the durable append, and the receipt with its inclusion proof.
-    async fn sign_and_append(
+    pub(super) async fn sign_and_append(
         self: &Arc<Self>,
         issuer: IssuerName,
         prepare: impl FnOnce(IssuerName, [u8; 32], Timestamp) -> Result<PreparedStamp, RequestError> + Send + 'static,

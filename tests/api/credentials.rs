@@ -66,3 +66,204 @@ async fn the_c2pa_root_is_published_and_every_statement_key_gets_a_leaf() {
         "the leaf certifies the statement key itself"
     );
 }
+
+pub const PROMPT: &str = "a lighthouse at dusk, oil on canvas, for the autumn campaign";
+
+/// The `Aiprov-Metadata` of an image stamp.
+pub fn image_metadata() -> Value {
+    serde_json::json!({
+        "kind": "image",
+        "generator": {"provider": "ExampleAI", "model": "painter", "model_version": "3"},
+        "prompt": PROMPT,
+        "disclosure": {"text": "This image was generated with AI.", "lang": "en"},
+        "human_oversight": "reviewed"
+    })
+}
+
+/// The three formats credentials are made for, with their media types.
+pub const FORMATS: [(image::ImageFormat, &str); 3] = [
+    (image::ImageFormat::Png, "image/png"),
+    (image::ImageFormat::Jpeg, "image/jpeg"),
+    (image::ImageFormat::WebP, "image/webp"),
+];
+
+/// A small picture (a gradient, different for each `seed`) in `format`.
+pub fn picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(48, 32, |x, y| {
+        image::Rgb([(x * 5) as u8 ^ seed, (y * 7) as u8, seed.wrapping_mul(31).wrapping_add((x + y) as u8)])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, format).expect("encodes");
+    out.into_inner()
+}
+
+/// The decoded pixels of an image, as RGBA.
+pub fn pixels(bytes: &[u8]) -> image::RgbaImage {
+    image::load_from_memory(bytes).expect("decodes").to_rgba8()
+}
+
+/// An answer of `POST /v1/credentials`.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name} header"))
+    }
+}
+
+impl TestApp {
+    pub async fn credential_with(
+        &self,
+        token: Option<&str>,
+        metadata: Option<&Value>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self.client.post(self.url("/v1/credentials")).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(m) = metadata {
+            req = req.header("Aiprov-Metadata", m.to_string());
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        Answer { status, headers, body: resp.bytes().await.expect("body").to_vec() }
+    }
+
+    /// Credentials for `bytes` of `content_type`, failing the test unless `201`.
+    pub async fn credential(&self, content_type: &str, bytes: Vec<u8>) -> Answer {
+        let answer = self.credential_with(Some(&self.token), Some(&image_metadata()), Some(content_type), bytes).await;
+        assert_eq!(
+            answer.status,
+            201,
+            "credentials answered {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer
+    }
+}
+
+/// A C2PA reader of the `c2pa` crate itself, trusting `anchors` (PEM) as a C2PA trust list.
+pub fn c2pa_reader(media_type: &str, bytes: &[u8], anchors: &str) -> c2pa::Result<c2pa::Reader> {
+    let context = c2pa::Context::new().with_settings(serde_json::json!({
+        "trust": {"trust_anchors": anchors},
+        "verify": {"verify_trust": true, "remote_manifest_fetch": false, "ocsp_fetch": false}
+    }))?;
+    c2pa::Reader::from_context(context).with_stream(media_type, std::io::Cursor::new(bytes.to_vec()))
+}
+
+#[tokio::test]
+async fn each_format_comes_back_credentialed_trusted_under_the_published_root_with_its_pixels() {
+    let app = spawn_app().await;
+    let anchors = app.get("/v1/c2pa/anchors.pem").await.text().await.unwrap();
+    for (format, media_type) in FORMATS {
+        let original = picture(format, 1);
+        let answer = app.credential(media_type, original.clone()).await;
+        assert_eq!(answer.header("content-type"), media_type);
+        let id = answer.header("aiprov-stamp-id").to_owned();
+        assert_eq!(answer.header("location"), format!("/v1/stamps/{id}"));
+        assert_eq!(answer.header("aiprov-prompt-salt").len(), 64, "the salt, once");
+        assert_ne!(answer.body, original, "{media_type}: a manifest was embedded");
+
+        // The stamp is of the image as uploaded.
+        let (status, receipt) = app.get_json(&format!("/v1/stamps/{id}")).await;
+        assert_eq!(status, 200);
+        let subject = &receipt["statement"]["subject"];
+        assert_eq!(subject["sha256"], ai_provenance::Sha256Digest::of(&original).to_hex(), "{media_type}");
+        assert_eq!(subject["media_type"], media_type);
+        assert_eq!(receipt["statement"]["kind"], "image");
+
+        // Any C2PA reader trusting our root validates it as trusted.
+        let reader = c2pa_reader(media_type, &answer.body, &anchors).expect("the c2pa crate reads it");
+        assert_eq!(reader.validation_state(), c2pa::ValidationState::Trusted, "{media_type}: {}", reader.json());
+        let manifest = reader.active_manifest().expect("an active manifest");
+        let actions: Value = manifest.find_assertion("c2pa.actions.v2").expect("c2pa.actions");
+        let created = &actions["actions"][0];
+        assert_eq!(created["action"], "c2pa.created");
+        assert_eq!(
+            created["digitalSourceType"],
+            "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+        );
+        assert_eq!(created["softwareAgent"]["name"], "ExampleAI painter");
+        assert_eq!(created["description"], "This image was generated with AI.");
+        let link: Value = manifest.find_assertion("org.ai-provenance.stamp").expect("the stamp link");
+        assert_eq!(link["stamp_id"], id.as_str());
+        assert_eq!(link["log_index"], receipt["log"]["index"]);
+        assert!(link["verify_url"].as_str().unwrap().ends_with(&format!("/verify#id={id}")), "{link}");
+        assert_eq!(link["human_oversight"], "reviewed");
+        assert_eq!(link["subject_sha256"], subject["sha256"]);
+        let signature = manifest.signature_info().expect("signed");
+        assert_eq!(signature.alg, Some(c2pa::SigningAlg::Ed25519));
+        assert_eq!(signature.issuer.as_deref(), Some("test.example/log"), "the organisation is the log's origin");
+
+        // The prompt never enters the manifest.
+        let text = String::from_utf8_lossy(&answer.body);
+        assert!(!text.contains("lighthouse") && !reader.json().contains("lighthouse"), "{media_type}");
+        // The pixels are untouched.
+        assert_eq!(pixels(&answer.body), pixels(&original), "{media_type}: decoded pixels differ");
+    }
+}
+
+#[tokio::test]
+async fn bad_inputs_are_answered_with_json_errors_and_nothing_is_stamped() {
+    let app = spawn_app().await;
+    let png = picture(image::ImageFormat::Png, 2);
+    let meta = image_metadata();
+    let tok = Some(app.token.as_str());
+    let cases: Vec<(&str, Answer, u16, &str)> = vec![
+        ("no token", app.credential_with(None, Some(&meta), Some("image/png"), png.clone()).await, 401, "unauthorized"),
+        ("no metadata", app.credential_with(tok, None, Some("image/png"), png.clone()).await, 400, "missing_metadata"),
+        (
+            "a gif",
+            app.credential_with(tok, Some(&meta), Some("image/gif"), b"GIF89a".to_vec()).await,
+            415,
+            "unsupported_media_type",
+        ),
+        ("no type", app.credential_with(tok, Some(&meta), None, png.clone()).await, 415, "unsupported_media_type"),
+        (
+            "not a png",
+            app.credential_with(tok, Some(&meta), Some("image/png"), b"hello, world".to_vec()).await,
+            422,
+            "invalid_image",
+        ),
+        (
+            "a jpeg sent as png",
+            app.credential_with(tok, Some(&meta), Some("image/png"), picture(image::ImageFormat::Jpeg, 2)).await,
+            422,
+            "invalid_image",
+        ),
+        (
+            "a corrupt png",
+            app.credential_with(tok, Some(&meta), Some("image/png"), png[..40].to_vec()).await,
+            422,
+            "invalid_image",
+        ),
+        ("empty", app.credential_with(tok, Some(&meta), Some("image/png"), Vec::new()).await, 422, "invalid_content"),
+    ];
+    for (label, answer, status, code) in cases {
+        let body = answer.json();
+        assert_eq!(answer.status, status, "{label}: {body}");
+        assert_eq!(body["error"]["code"], code, "{label}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{label}");
+    }
+    let mut copy = meta.clone();
+    copy["kind"] = serde_json::json!("marketing_copy");
+    let answer = app.credential_with(tok, Some(&copy), Some("image/png"), png.clone()).await;
+    assert_eq!((answer.status, answer.json()["error"]["field"].as_str()), (422, Some("kind")), "{}", answer.json());
+    let (_, entries) = app.get_json("/v1/log/entries?start=0").await;
+    assert!(entries["error"].is_object(), "nothing was stamped: {entries}");
+}
