@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod check_cache;
 mod checks;
+pub mod credential;
 
 use std::collections::HashMap;
 
@@ -107,7 +108,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub(crate) fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
         Self { name: name.into(), code: code.into(), passed, message: message.into() }
     }
 }

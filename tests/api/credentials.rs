@@ -267,3 +267,180 @@ async fn bad_inputs_are_answered_with_json_errors_and_nothing_is_stamped() {
     let (_, entries) = app.get_json("/v1/log/entries?start=0").await;
     assert!(entries["error"].is_object(), "nothing was stamped: {entries}");
 }
+
+/// The pieces of an image file: a header, then units (PNG chunks, JPEG segments before
+/// the scan, WebP chunks), then the rest; `true` marks the units that hold a C2PA manifest.
+/// A file's units, each marked `true` when it holds the C2PA manifest.
+type Units = Vec<(bool, Vec<u8>)>;
+
+fn units(media_type: &str, bytes: &[u8]) -> (Vec<u8>, Units, Vec<u8>) {
+    let be32 = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+    let le32 = |b: &[u8]| u32::from_le_bytes(b[..4].try_into().unwrap()) as usize;
+    let mut out = Vec::new();
+    match media_type {
+        "image/png" => {
+            let mut at = 8;
+            while at < bytes.len() {
+                let end = at + 12 + be32(&bytes[at..]);
+                out.push((&bytes[at + 4..at + 8] == b"caBX", bytes[at..end].to_vec()));
+                at = end;
+            }
+            (bytes[..8].to_vec(), out, Vec::new())
+        }
+        "image/jpeg" => {
+            let mut at = 2;
+            while bytes[at + 1] != 0xDA {
+                let end = at + 2 + usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+                out.push((bytes[at + 1] == 0xEB, bytes[at..end].to_vec()));
+                at = end;
+            }
+            (bytes[..2].to_vec(), out, bytes[at..].to_vec())
+        }
+        _ => {
+            let mut at = 12;
+            while at < bytes.len() {
+                let size = le32(&bytes[at + 4..]);
+                let end = (at + 8 + size + (size & 1)).min(bytes.len());
+                out.push((&bytes[at..at + 4] == b"C2PA", bytes[at..end].to_vec()));
+                at = end;
+            }
+            (bytes[..12].to_vec(), out, Vec::new())
+        }
+    }
+}
+
+/// `into` with its C2PA manifest replaced by the one of `from` (both credentialed).
+fn transplant(media_type: &str, from: &[u8], into: &[u8]) -> Vec<u8> {
+    let (_, donor, _) = units(media_type, from);
+    let manifest: Vec<u8> = donor.iter().filter(|(m, _)| *m).flat_map(|(_, u)| u.clone()).collect();
+    assert!(!manifest.is_empty(), "{media_type}: no manifest found to transplant");
+    let (head, target, tail) = units(media_type, into);
+    let at = target.iter().position(|(m, _)| *m).expect("a manifest to replace");
+    let mut out = head;
+    for (i, (is_manifest, unit)) in target.iter().enumerate() {
+        if i == at {
+            out.extend_from_slice(&manifest);
+        }
+        if !is_manifest {
+            out.extend_from_slice(unit);
+        }
+    }
+    out.extend_from_slice(&tail);
+    if media_type == "image/webp" {
+        let size = (out.len() - 8) as u32;
+        out[4..8].copy_from_slice(&size.to_le_bytes());
+    }
+    out
+}
+
+/// The picture of `seed` with one pixel changed.
+fn edited_picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
+    let mut img = image::load_from_memory(&picture(format, seed)).unwrap().to_rgb8();
+    let p = img.get_pixel_mut(10, 10);
+    p.0 = [255 - p.0[0], 255 - p.0[1], 255 - p.0[2]];
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+impl TestApp {
+    async fn verify_bytes(&self, bytes: Vec<u8>) -> Value {
+        let resp = self.client.post(self.url("/v1/verify/upload")).body(bytes).send().await.expect("request");
+        assert_eq!(resp.status(), 200);
+        resp.json().await.expect("a verdict")
+    }
+}
+
+fn codes(verdict: &Value) -> Vec<String> {
+    verdict["checks"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap().to_owned()).collect()
+}
+
+fn failed(verdict: &Value) -> Vec<String> {
+    let checks = verdict["checks"].as_array().unwrap();
+    checks.iter().filter(|c| c["passed"] == false).map(|c| c["code"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_credentialed_image_verifies_and_edits_swaps_and_truncation_fail_by_name() {
+    let app = spawn_app().await;
+    for (format, media_type) in FORMATS {
+        let image = app.credential(media_type, picture(format, 1)).await;
+        let id = image.header("aiprov-stamp-id").to_owned();
+        let verdict = app.verify_bytes(image.body.clone()).await;
+        assert_eq!(verdict["verified"], true, "{media_type}: {verdict}");
+        assert_eq!(verdict["matches"][0], id.as_str());
+        let all = codes(&verdict);
+        for code in [
+            "credential.linked",
+            "claimSignature.validated",
+            "signingCredential.trusted",
+            "assertion.dataHash.match",
+            "key.known",
+            "signature.validated",
+            "content.credential.match",
+            "log.included",
+            "checkpoint.validated",
+            "disclosure.present",
+        ] {
+            assert!(all.iter().any(|c| c == code), "{media_type}: no {code} in {all:?}");
+        }
+        assert_eq!(verdict["stamp"]["id"], id.as_str());
+        assert!(verdict["summary"].as_str().unwrap().starts_with("Genuine AI disclosure"), "{verdict}");
+
+        // One pixel edited after credentialing (the manifest kept, as a careless editor does).
+        let edited = app.credential(media_type, edited_picture(format, 1)).await;
+        let verdict = app.verify_bytes(transplant(media_type, &image.body, &edited.body)).await;
+        assert_eq!(verdict["verified"], false, "{media_type}: {verdict}");
+        let bad = failed(&verdict);
+        assert!(bad.contains(&"assertion.dataHash.mismatch".to_owned()), "{media_type}: {bad:?}");
+        assert!(bad.contains(&"content.credential.mismatch".to_owned()), "{media_type}: {bad:?}");
+        assert!(verdict["summary"].as_str().unwrap().starts_with("Not verified"), "{verdict}");
+
+        // Another image's manifest swapped in.
+        let other = app.credential(media_type, picture(format, 9)).await;
+        let verdict = app.verify_bytes(transplant(media_type, &other.body, &image.body)).await;
+        assert_eq!(verdict["verified"], false, "{media_type}: {verdict}");
+        assert!(failed(&verdict).contains(&"assertion.dataHash.mismatch".to_owned()), "{media_type}: {verdict}");
+
+        // Truncated: the end of the file is cut off.
+        let truncated = image.body[..image.body.len() - 16].to_vec();
+        let verdict = app.verify_bytes(truncated).await;
+        assert_eq!(verdict["verified"], false, "{media_type}: {verdict}");
+        let bad = failed(&verdict);
+        println!("{media_type} truncated: {bad:?}");
+        assert!(
+            bad.iter().any(|c| c == "assertion.dataHash.mismatch" || c == "manifest.unreadable"),
+            "{media_type}: {verdict}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_issuers_manifest_is_reported_as_theirs_not_as_unknown() {
+    let app = spawn_app().await;
+    let signer = c2pa::EphemeralSigner::new("Other Studio Signer").expect("an ephemeral signer");
+    let context = c2pa::Context::new()
+        .with_settings(serde_json::json!({"verify": {"verify_after_sign": false}}))
+        .expect("settings");
+    let mut builder = c2pa::Builder::from_context(context)
+        .with_definition(serde_json::json!({
+            "claim_generator_info": [{"name": "Other Studio", "version": "1.0"}],
+            "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created",
+                "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}}]
+        }))
+        .expect("a definition");
+    let mut source = std::io::Cursor::new(picture(image::ImageFormat::Png, 4));
+    let mut dest = std::io::Cursor::new(Vec::new());
+    builder.sign(&signer, "image/png", &mut source, &mut dest).expect("signed by the other issuer");
+
+    let verdict = app.verify_bytes(dest.into_inner()).await;
+    assert_eq!(verdict["verified"], false, "{verdict}");
+    let credential = verdict["checks"].as_array().unwrap().iter().find(|c| c["name"] == "credential").unwrap();
+    assert_eq!(credential["code"], "credential.other_issuer", "{verdict}");
+    let message = credential["message"].as_str().unwrap();
+    assert!(message.contains("Other Studio"), "says whose: {message}");
+    assert!(message.contains("valid"), "says whether valid: {message}");
+    assert!(!codes(&verdict).contains(&"content.unknown".to_owned()), "{verdict}");
+    assert!(codes(&verdict).contains(&"claimSignature.validated".to_owned()), "{verdict}");
+    assert!(verdict["summary"].as_str().unwrap().contains("Other Studio"), "{verdict}");
+}
