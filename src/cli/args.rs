@@ -355,9 +355,10 @@ pub struct VerifyContent {
     pub text: Option<String>,
 }
 
-/// What to verify: one receipt, or every line of a receipts file.
+/// What to verify: one receipt, or every line of a receipts file (or neither, for an
+/// image with Content Credentials given with `--file`: its manifest names its stamp).
 #[derive(clap::Args)]
-#[group(id = "receipt_source", required = true, multiple = false)]
+#[group(id = "receipt_source", required = false, multiple = false)]
 pub struct ReceiptSource {
     /// A receipt (JSON): a stamp response, a plain receipt, or one line of a receipts file.
     #[arg(long, value_name = "FILE")]

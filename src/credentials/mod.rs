@@ -162,7 +162,9 @@ fn context(trust_roots: &[Vec<u8>]) -> Result<c2pa::Context, c2pa::Error> {
             "ocsp_fetch": false,
             "remote_manifest_fetch": false
         },
-        "core": { "allowed_network_hosts": [] }
+        "core": { "allowed_network_hosts": [] },
+        // Thumbnails would need the SDK's image feature (not built: see Cargo.toml).
+        "builder": { "thumbnail": { "enabled": false } }
     });
     if !anchors.is_empty() {
         settings["trust"] = json!({ "user_anchors": anchors });
