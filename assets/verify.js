@@ -142,7 +142,13 @@
     if (members.length === 0) {
       throw new UserError('Paste some text, choose a file, or paste a receipt, then verify.');
     }
-    return { body: '{' + members.join(',') + '}', receiptOnly: !hasText && !chosenFile, receipt: receipt || null };
+    var isImage = chosenFile && /^image\/(jpeg|png|webp)$/.test(chosenFile.type);
+    return {
+      body: '{' + members.join(',') + '}',
+      receiptOnly: !hasText && !chosenFile,
+      receipt: receipt || null,
+      imageFile: isImage && !hasText && !receipt ? chosenFile : null
+    };
   }
 
   // Each line is a node, a string or an array of both. The heading takes focus from
@@ -155,10 +161,12 @@
       .concat(lines.map(function (l) { return el('p', {}, [].concat(l)); }))));
   }
 
-  async function post(body) {
+  async function post(body, path) {
     var resp;
     try {
-      resp = await fetch('v1/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body });
+      resp = await fetch(path || 'v1/verify', path
+        ? { method: 'POST', body: body }
+        : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: body });
     } catch (e) {
       throw new UserError('The service could not be reached (' + e.message + '). Try again.');
     }
@@ -300,6 +308,12 @@
     try {
       var req = await makeRequest();
       var verdict = await post(req.body);
+      // An image that matches no stamp by its hash may carry Content Credentials (a C2PA
+      // manifest naming its stamp): only then is the file itself sent, to be read.
+      if (req.imageFile && verdict.checks.length === 1 && verdict.checks[0].code === 'content.unknown') {
+        showBox('busy', '', 'No stamp has this exact file; reading its Content Credentials…', []);
+        verdict = await post(req.imageFile, 'v1/verify/upload');
+      }
       var receipt = req.receipt;
       if (!receipt && verdict.stamp && verdict.stamp.id) receipt = await fetchReceipt(verdict.stamp.id);
       render(verdict, req.receiptOnly, receipt);

@@ -14,6 +14,13 @@ use crate::Sha256Digest;
 /// names are case-insensitive).
 pub const METADATA_HEADER: &str = "aiprov-metadata";
 
+/// The header of `POST /v1/credentials`' answer that holds the stamp id (the body is the image).
+pub const STAMP_ID_HEADER: &str = "aiprov-stamp-id";
+
+/// The header of `POST /v1/credentials`' answer that holds the prompt salt, once, when a
+/// prompt was given: the `prompt_salt` of a stamp response.
+pub const PROMPT_SALT_HEADER: &str = "aiprov-prompt-salt";
+
 /// The response to a stamp: the public receipt plus, once, the prompt salt.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StampResponse {

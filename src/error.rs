@@ -174,6 +174,7 @@ impl<E: std::fmt::Display> From<StreamError<E>> for ApiError {
                 idle.as_secs()
             )),
             StreamError::Hasher(e) => Self::internal(anyhow::anyhow!("hashing a streamed body: {e}")),
+            StreamError::Sink(e) => Self::internal(anyhow::anyhow!("spooling a streamed body: {e}")),
         }
     }
 }

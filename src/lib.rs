@@ -33,6 +33,7 @@
 pub mod api;
 pub mod cli;
 pub mod content;
+pub mod credentials;
 pub mod digest;
 pub mod error;
 pub mod http;

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let filter = EnvFilter::try_new(&logs.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The C2PA SDK logs every phase of every read at info: quiet unless asked for by name.
+    let wanted = if logs.filter.contains("c2pa") { logs.filter.clone() } else { format!("{},c2pa=warn", logs.filter) };
+    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info,c2pa=warn"));
     let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if logs.json {
         // One JSON object a line, the event's fields flattened beside `message`.

@@ -11,7 +11,7 @@ use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
 use crate::service::proxies::TrustedProxies;
 use crate::service::ratelimit::RateLimit;
-use crate::service::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+use crate::service::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 use crate::statement::{DigitalSourceType, HumanOversight, Kind, IPTC_DST_CODES};
 
 /// The default origin line of checkpoints; operators set their own (a host name and
@@ -57,6 +57,8 @@ impl ServeArgs {
         config.stamp_rate = RateLimit { per_second: self.stamp_rate, burst: self.stamp_burst };
         config.trusted_proxies = TrustedProxies::new(self.trusted_proxies.clone());
         config.backup_dir.clone_from(&self.backup_dir);
+        config.public_url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
+        config.max_image_bytes = self.max_image_bytes;
         self.apply_limits(&mut config);
         Ok(config)
     }
@@ -125,6 +127,15 @@ pub struct ServeArgs {
     /// the running service; without it, backups are refused.
     #[arg(long = "backup-dir", env = "AIPROV_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// The URL the public reaches this service at (behind a proxy: the proxy's), without
+    /// a trailing slash; the verify links in Content Credentials start with it. Default:
+    /// http:// and the listening address.
+    #[arg(long = "public-url", env = "AIPROV_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest image, in bytes, given Content Credentials (POST /v1/credentials; past it:
+    /// 413) or read for its C2PA manifest when verified (larger ones are checked by hash).
+    #[arg(long = "max-image-bytes", env = "AIPROV_MAX_IMAGE_BYTES", default_value_t = DEFAULT_MAX_IMAGE_BYTES)]
+    pub max_image_bytes: u64,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -344,9 +355,10 @@ pub struct VerifyContent {
     pub text: Option<String>,
 }
 
-/// What to verify: one receipt, or every line of a receipts file.
+/// What to verify: one receipt, or every line of a receipts file (or neither, for an
+/// image with Content Credentials given with `--file`: its manifest names its stamp).
 #[derive(clap::Args)]
-#[group(id = "receipt_source", required = true, multiple = false)]
+#[group(id = "receipt_source", required = false, multiple = false)]
 pub struct ReceiptSource {
     /// A receipt (JSON): a stamp response, a plain receipt, or one line of a receipts file.
     #[arg(long, value_name = "FILE")]

@@ -13,14 +13,18 @@ use crate::service::Service;
 use crate::statement::IssuerName;
 
 pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.service_config()?;
+    let mut config = args.service_config()?;
     if config.fetch.allow_private {
         tracing::warn!("--fetch-allow-private: verification by URL may reach loopback and private addresses");
     }
     super::runtime()?.block_on(async move {
-        let service = Arc::new(Service::open(&config)?);
         let listener = TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        if args.public_url.is_none() {
+            // The port really bound, when --listen asked for any (port 0).
+            config.public_url = format!("http://{addr}");
+        }
+        let service = Arc::new(Service::open(&config)?);
         // Before "listening" is logged: whoever waits for that line may run `token create`.
         local_admin(&service, &config.data_dir, &format!("http://{addr}"))?;
         tracing::info!(addr = %addr, data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{addr}");

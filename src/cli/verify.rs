@@ -1,6 +1,7 @@
 //! `aiprov verify`: a receipt checked offline, with the service's public keys only; a
 //! whole receipts file is [`super::verify_receipts`].
 
+use std::io::Seek;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,8 +12,9 @@ use super::args::VerifyArgs;
 use super::client::Client;
 use super::receipts::Line;
 use crate::content::{hash_file, ContentHashes};
+use crate::credentials::{self, ImageFormat};
 use crate::http::Limits;
-use crate::verify::{verify_receipt, TrustAnchors, Verdict};
+use crate::verify::{credential, verify_receipt, TrustAnchors, Verdict};
 
 /// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
 pub(super) fn verify(args: &VerifyArgs) -> ExitCode {
@@ -83,7 +85,14 @@ fn read_receipt(path: &Path) -> anyhow::Result<Value> {
 }
 
 fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
-    let Some(path) = &args.source.receipt else { anyhow::bail!("give --receipt FILE or --receipts FILE") };
+    if let Some(file) = &args.content.file {
+        if let Some(verdict) = credentialed(args, file)? {
+            return print(args, &verdict);
+        }
+    }
+    let Some(path) = &args.source.receipt else {
+        anyhow::bail!("give --receipt FILE or --receipts FILE (a receipt may be left out only for an image with Content Credentials)")
+    };
     let receipt = read_receipt(path)?;
     let trust = trust_anchors(args)?;
     let content = match (&args.content.file, &args.content.text) {
@@ -92,7 +101,61 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
         (None, None) => None,
     };
     let (checks, stamp) = verify_receipt(&receipt, content.as_ref(), &trust);
-    let verdict = Verdict::from_checks(checks, stamp);
+    print(args, &Verdict::from_checks(checks, stamp))
+}
+
+/// The verdict for `file` when it is an image carrying Content Credentials (docs/contract.md
+/// §8): its C2PA manifest validated against the service's C2PA root, then the stamp it
+/// links checked with `--receipt`, or fetched from `--key` when that is the service's URL.
+/// `None` when the file is no image or carries no manifest.
+///
+/// # Errors
+/// When the file cannot be read, or the stamp's receipt is needed and cannot be had.
+fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict>> {
+    let mut opened = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut head = [0u8; 12];
+    let n = std::io::Read::read(&mut opened, &mut head).with_context(|| format!("reading {}", file.display()))?;
+    let Some(format) = ImageFormat::sniff(&head[..n]) else { return Ok(None) };
+    opened.seek(std::io::SeekFrom::Start(0))?;
+    let trust = trust_anchors(args)?;
+    let found = match credentials::read(format, std::io::BufReader::new(opened), &trust.c2pa_roots) {
+        Ok(None) => return Ok(None),
+        Ok(Some(c)) => c,
+        Err(e) => return Ok(Some(Verdict::from_checks(vec![credential::unreadable_check(&e)], None))),
+    };
+    let (check, link) = credential::credential_check(&found, &trust);
+    let mut checks = vec![check];
+    checks.extend(credential::c2pa_checks(&found));
+    let Some(link) = link else { return Ok(Some(Verdict::from_checks(checks, None))) };
+    let receipt = match &args.source.receipt {
+        Some(path) => read_receipt(path)?,
+        None if args.key.starts_with("http://") || args.key.starts_with("https://") => {
+            let client = Client::new(&args.key, None)?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let path = format!("/v1/stamps/{}", link.stamp_id);
+            runtime
+                .block_on(client.get_json(&path))
+                .with_context(|| format!("fetching the receipt of stamp {}", link.stamp_id))?
+        }
+        None => anyhow::bail!(
+            "{} links stamp {}: give its receipt with --receipt (from {}), or the service's URL with --key",
+            file.display(),
+            link.stamp_id,
+            link.receipt_url
+        ),
+    };
+    let (receipt_checks, stamp) = verify_receipt(&receipt, None, &trust);
+    match serde_json::from_value::<crate::statement::receipt::Receipt>(receipt) {
+        Ok(parsed) => {
+            checks.extend(credential::with_content(receipt_checks, credential::content_check(&found, &link, &parsed)))
+        }
+        Err(_) => checks.extend(receipt_checks),
+    }
+    Ok(Some(Verdict::from_checks(checks, stamp)))
+}
+
+/// Prints a verdict, as `--json` asks; `true` when it is verified.
+fn print(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<bool> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {

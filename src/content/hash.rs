@@ -109,6 +109,9 @@ pub enum StreamError<E> {
     /// The hashing thread failed (it panicked): an internal error, not the client's.
     #[error("the hashing thread failed: {0}")]
     Hasher(String),
+    /// Writing the body where it is spooled failed: an internal error too.
+    #[error("spooling the body failed: {0}")]
+    Sink(std::io::Error),
 }
 
 /// How much a streamed body may hold, and how long it may pause.
@@ -142,15 +145,38 @@ where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]> + Send + 'static,
 {
+    hash_stream_into(stream, limits, keep_up_to, std::io::sink()).await.map(|(hashed, _)| hashed)
+}
+
+/// [`hash_stream`], writing every byte to `sink` too (a file the body is spooled to, for
+/// what needs the whole of it afterwards), on the hashing thread; returns the sink.
+///
+/// # Errors
+/// As [`hash_stream`]; [`StreamError::Sink`] when writing to `sink` fails.
+pub async fn hash_stream_into<S, B, E, W>(
+    stream: S,
+    limits: StreamLimits,
+    keep_up_to: usize,
+    mut sink: W,
+) -> Result<(HashedContent, W), StreamError<E>>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]> + Send + 'static,
+    W: std::io::Write + Send + 'static,
+{
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<B>>(PIPELINE_DEPTH);
     let hashing = tokio::task::spawn_blocking(move || {
         let mut hasher = StreamingHasher::new(keep_up_to);
+        let mut written = Ok(());
         while let Some(batch) = rx.blocking_recv() {
             for chunk in &batch {
                 hasher.update(chunk.as_ref());
+                if written.is_ok() {
+                    written = sink.write_all(chunk.as_ref());
+                }
             }
         }
-        hasher
+        written.and_then(|()| sink.flush()).map(|()| (hasher, sink))
     });
     let mut seen = 0u64;
     let mut batch = Vec::new();
@@ -184,8 +210,8 @@ where
         let _ = tx.send(batch).await;
     }
     drop(tx);
-    let hasher = hashing.await.map_err(|e| StreamError::Hasher(e.to_string()))?;
-    Ok(hasher.finish())
+    let (hasher, sink) = hashing.await.map_err(|e| StreamError::Hasher(e.to_string()))?.map_err(StreamError::Sink)?;
+    Ok((hasher.finish(), sink))
 }
 
 /// Bytes handed to the hashing thread at a time.

@@ -4,7 +4,9 @@
 pub mod fetch;
 mod hash;
 
-pub use hash::{hash_file, hash_reader, hash_stream, HashedContent, StreamError, StreamLimits, StreamingHasher};
+pub use hash::{
+    hash_file, hash_reader, hash_stream, hash_stream_into, HashedContent, StreamError, StreamLimits, StreamingHasher,
+};
 
 use crate::normalize::normalized_text_sha256;
 use crate::Sha256Digest;

@@ -20,6 +20,7 @@ pub(super) fn is_public(method: &Method, path: &str) -> bool {
             path == "/v1/stamps"
                 || path.starts_with("/v1/stamps/")
                 || path == "/v1/keys"
+                || path == "/v1/c2pa/anchors.pem"
                 || path.starts_with("/v1/log/")
         }
         Method::POST => path == "/v1/verify",

@@ -4,6 +4,7 @@
 mod admin;
 mod badge;
 mod cors;
+mod credentials;
 mod extract;
 mod keys;
 mod log;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
                 .wrap(actix_web::middleware::from_fn(cors::public_cors))
                 .configure(badge::routes)
                 .configure(upload::routes)
+                .configure(credentials::routes)
                 .configure(stamps::routes)
                 .configure(prompt::routes)
                 .configure(admin::routes)

@@ -21,12 +21,12 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stamps/upload", web::post().to(stamp_upload)).route("/verify/upload", web::post().to(verify_upload));
 }
 
-fn header_bytes(req: &HttpRequest, name: impl header::AsHeaderName) -> Option<&[u8]> {
+pub(super) fn header_bytes(req: &HttpRequest, name: impl header::AsHeaderName) -> Option<&[u8]> {
     req.headers().get(name).map(|v| v.as_bytes())
 }
 
 /// The `Content-Length` the client announced (actix has already refused malformed ones).
-fn declared_length(req: &HttpRequest) -> Option<u64> {
+pub(super) fn declared_length(req: &HttpRequest) -> Option<u64> {
     header_bytes(req, header::CONTENT_LENGTH).and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse().ok())
 }
 
@@ -60,7 +60,7 @@ async fn verify_upload(
 /// # Errors
 /// `400 missing_metadata` without the header, `400 invalid_metadata` when it is not
 /// UTF-8 JSON, `422 invalid_metadata` when the JSON breaks the schema.
-fn parse_metadata(raw: Option<&[u8]>) -> Result<StampMetadata, ApiError> {
+pub(super) fn parse_metadata(raw: Option<&[u8]>) -> Result<StampMetadata, ApiError> {
     let raw = raw.ok_or_else(|| {
         ApiError::bad_request(
             "missing_metadata",
@@ -111,7 +111,7 @@ fn media_type_from_content_type(raw: Option<&[u8]>) -> Result<Option<MediaType>,
 ///
 /// # Errors
 /// `415` for any encoding but `identity`.
-fn check_content_encoding(raw: Option<&[u8]>) -> Result<(), ApiError> {
+pub(super) fn check_content_encoding(raw: Option<&[u8]>) -> Result<(), ApiError> {
     match raw.map(|r| String::from_utf8_lossy(r).trim().to_ascii_lowercase()) {
         None => Ok(()),
         Some(e) if e.is_empty() || e == "identity" => Ok(()),

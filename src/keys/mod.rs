@@ -57,10 +57,12 @@ use zeroize::Zeroizing;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
+mod certs;
 mod lock;
 mod rotate;
 mod sealed;
 
+pub use certs::{from_pem, to_pem, C2paCerts, CertInfo};
 pub use lock::KeysInUse;
 pub use rotate::{rotate, RotationReport};
 #[cfg(test)]
@@ -247,6 +249,10 @@ pub enum KeyError {
     RotationInProgress { dir: PathBuf },
     #[error("encrypting a private key failed: {0}")]
     Encryption(String),
+    #[error("the C2PA root key {path} is not there (kept offline?): put it back to issue a certificate")]
+    RootKeyOffline { path: PathBuf },
+    #[error("issuing a C2PA certificate failed: {0}")]
+    Certificate(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
@@ -342,6 +348,31 @@ impl Keyring {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Every statement key id, active and retired.
+    pub fn statement_kids(&self) -> Vec<KeyId> {
+        self.infos.iter().filter(|k| k.purpose == KeyPurpose::Statement).map(|k| k.kid.clone()).collect()
+    }
+
+    /// Opens the C2PA certificate chain of this keys directory ([`C2paCerts`]), creating
+    /// its root on first start and a leaf for the active statement key when it has none.
+    ///
+    /// # Errors
+    /// As [`C2paCerts::open_or_create`].
+    pub fn c2pa_certs(&self, organisation: &str) -> Result<C2paCerts, KeyError> {
+        let passphrase = self.passphrase.as_ref().map(Passphrase::as_str);
+        C2paCerts::open_or_create(&self.dir, &self.statement_kids(), &self.statement, passphrase, organisation)
+    }
+
+    /// Issues the C2PA leaf certificate of the active statement key into `certs` (after a
+    /// rotation).
+    ///
+    /// # Errors
+    /// As [`C2paCerts::issue_leaf`].
+    pub fn issue_c2pa_leaf(&self, certs: &mut C2paCerts, organisation: &str) -> Result<(), KeyError> {
+        let passphrase = self.passphrase.as_ref().map(Passphrase::as_str);
+        certs.issue_leaf(&self.dir, &self.statement, passphrase, organisation)
+    }
 }
 
 fn check_passphrase(passphrase: Option<&str>) -> Result<(), KeyError> {
@@ -401,7 +432,11 @@ fn create_key(
 }
 
 fn write_private_key(dir: &Path, key: &SecretKey, passphrase: Option<&str>) -> Result<(), KeyError> {
-    let path = private_key_path(dir, &key.kid);
+    write_private_key_at(&private_key_path(dir, &key.kid), key, passphrase)
+}
+
+/// Writes `key`'s seed to a new file at `path`, mode 0600, plain or sealed.
+fn write_private_key_at(path: &Path, key: &SecretKey, passphrase: Option<&str>) -> Result<(), KeyError> {
     let seed = Zeroizing::new(key.key.to_bytes());
     let mut text = match passphrase {
         Some(p) => Zeroizing::new(SealedSeed::seal(&seed, p)?.to_line()),
@@ -416,9 +451,9 @@ fn write_private_key(dir: &Path, key: &SecretKey, passphrase: Option<&str>) -> R
         // Created 0600 from the start: never world-readable, not even for an instant.
         opts.mode(0o600);
     }
-    let mut file = opts.open(&path).map_err(io_err(&path))?;
-    file.write_all(text.as_bytes()).map_err(io_err(&path))?;
-    file.sync_all().map_err(io_err(&path))
+    let mut file = opts.open(path).map_err(io_err(path))?;
+    file.write_all(text.as_bytes()).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))
 }
 
 fn read_private_key(dir: &Path, info: &PublicKeyInfo, passphrase: Option<&str>) -> Result<SecretKey, KeyError> {

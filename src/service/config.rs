@@ -44,7 +44,16 @@ pub struct ServiceConfig {
     pub trusted_proxies: TrustedProxies,
     /// Where `POST /v1/admin/backup` writes backups; none: backups are refused.
     pub backup_dir: Option<PathBuf>,
+    /// The URL this service is reached at by the public, without a trailing `/`: the
+    /// verify links in C2PA manifests start with it.
+    pub public_url: String,
+    /// Largest image given credentials or read for its C2PA manifest: the C2PA SDK holds
+    /// an image in memory while it parses it, so this bounds what one request may cost.
+    pub max_image_bytes: u64,
 }
+
+/// Default upper bound of an image given or read for credentials: 256 MiB.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl ServiceConfig {
     pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
@@ -65,6 +74,8 @@ impl ServiceConfig {
             fetch: FetchConfig::default(),
             trusted_proxies: TrustedProxies::default(),
             backup_dir: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
         }
     }
 }

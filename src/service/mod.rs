@@ -13,6 +13,7 @@
 
 mod admin;
 mod config;
+mod credentials;
 pub mod erasure;
 mod log_api;
 pub mod metrics;
@@ -30,7 +31,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-pub use config::{ServiceConfig, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub use config::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub use credentials::Credentialed;
 pub use log_api::{LogEntries, MAX_ENTRIES_PAGE};
 pub use ops::{BackupReport, Readiness};
 pub use prompt::{ErasureOutcome, PromptCheck};
@@ -67,6 +69,11 @@ pub struct Service {
     metrics: Metrics,
     trusted_proxies: TrustedProxies,
     backup_dir: Option<PathBuf>,
+    /// Where bodies that must be read whole (images for credentials) are spooled: the
+    /// data directory, private to this user.
+    spool_dir: PathBuf,
+    public_url: String,
+    max_image_bytes: u64,
 }
 
 impl Service {
@@ -94,7 +101,9 @@ impl Service {
         for dir in [&config.data_dir, &config.keys_dir] {
             make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
         }
-        let signing = Signing::new(keyring, log.verifier().clone(), in_use);
+        let certs =
+            keyring.c2pa_certs(&config.origin).context("opening the C2PA certificates in the keys directory")?;
+        let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
         Ok(Self {
             log,
             signing,
@@ -109,6 +118,9 @@ impl Service {
             metrics,
             trusted_proxies: config.trusted_proxies.clone(),
             backup_dir: config.backup_dir.clone(),
+            spool_dir: config.data_dir.clone(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            max_image_bytes: config.max_image_bytes,
         })
     }
 
@@ -138,6 +150,12 @@ impl Service {
     /// What this service's own verdicts trust: its keys and its log.
     pub fn trust(&self) -> Arc<TrustAnchors> {
         self.signing.trust()
+    }
+
+    /// The C2PA certificate chain: the root (the trust anchor to publish) and the leaf
+    /// of every statement key.
+    pub fn c2pa_certs(&self) -> crate::keys::C2paCerts {
+        self.signing.c2pa_certs()
     }
 }
 

@@ -13,14 +13,16 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chrono::DateTime;
 
-use crate::keys::{KeyError, Keyring, KeysInUse, PublicKeyInfo, RotationReport, SecretKey};
+use crate::keys::{C2paCerts, KeyError, Keyring, KeysInUse, PublicKeyInfo, RotationReport, SecretKey};
 use crate::log::checkpoint::NoteVerifier;
 use crate::time::Timestamp;
 use crate::verify::TrustAnchors;
 
-/// The keyring and the trust anchors derived from it, replaced together by a rotation.
+/// The keyring, its C2PA certificates and the trust anchors derived from them, replaced
+/// together by a rotation.
 struct Keys {
     ring: Keyring,
+    certs: C2paCerts,
     trust: Arc<TrustAnchors>,
 }
 
@@ -31,12 +33,35 @@ pub(super) struct Signing {
     last_issued_ms: AtomicI64,
     /// Tells an offline `aiprov keys rotate` that these keys are in use.
     _in_use: KeysInUse,
+    /// The organisation named in new C2PA certificates: the log's origin.
+    organisation: String,
 }
 
 impl Signing {
-    pub(super) fn new(ring: Keyring, log: NoteVerifier, in_use: KeysInUse) -> Self {
-        let trust = Arc::new(TrustAnchors::new(ring.public_keys().to_vec(), Some(log)));
-        Self { keys: RwLock::new(Keys { ring, trust }), last_issued_ms: AtomicI64::new(i64::MIN), _in_use: in_use }
+    pub(super) fn new(ring: Keyring, certs: C2paCerts, log: NoteVerifier, in_use: KeysInUse) -> Self {
+        let organisation = log.name().to_owned();
+        let trust =
+            Arc::new(TrustAnchors::new(ring.public_keys().to_vec(), Some(log)).with_c2pa_root(certs.root_der()));
+        Self {
+            keys: RwLock::new(Keys { ring, certs, trust }),
+            last_issued_ms: AtomicI64::new(i64::MIN),
+            _in_use: in_use,
+            organisation,
+        }
+    }
+
+    /// Runs `sign` with the key in use and its C2PA certificate (`None` when it has
+    /// none: the root key was offline when it was made), under the read lock that a
+    /// rotation waits for, so the key signs nothing after its retirement.
+    pub(super) fn sign_c2pa<T>(&self, sign: impl FnOnce(&SecretKey, Option<&[u8]>) -> T) -> T {
+        let keys = self.read();
+        let key = keys.ring.statement_key();
+        sign(key, keys.certs.leaf(key.kid()))
+    }
+
+    /// The C2PA certificates: the root (trust anchor) and every leaf.
+    pub(super) fn c2pa_certs(&self) -> C2paCerts {
+        self.read().certs.clone()
     }
 
     /// Runs `sign` with the statement's date and the key in use, both taken under the
@@ -68,8 +93,15 @@ impl Signing {
             DateTime::from_timestamp_millis(self.last_issued_ms.load(Ordering::SeqCst)).map(Timestamp::from_datetime);
         let retired_at = Timestamp::now().max(last.unwrap_or_else(Timestamp::now));
         let report = keys.ring.rotate_statement_key(retired_at)?;
+        let keys = &mut *keys;
+        // The new key's C2PA certificate; without the root key (kept offline) the
+        // rotation stands and credentials wait for it (see keys::certs).
+        if let Err(e) = keys.ring.issue_c2pa_leaf(&mut keys.certs, &self.organisation) {
+            tracing::warn!(error = %e, kid = %report.active.kid, "no C2PA certificate for the new statement key");
+        }
         let log = keys.trust.log.clone();
-        keys.trust = Arc::new(TrustAnchors::new(keys.ring.public_keys().to_vec(), log));
+        keys.trust =
+            Arc::new(TrustAnchors::new(keys.ring.public_keys().to_vec(), log).with_c2pa_root(keys.certs.root_der()));
         Ok(report)
     }
 

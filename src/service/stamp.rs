@@ -96,19 +96,25 @@ impl Service {
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        if let Some(n) = declared.filter(|n| *n > self.upload_limits.max_bytes) {
-            return Err(ApiError::PayloadTooLarge(format!(
+        self.refuse_announced(declared)?;
+        Ok(hash_stream(body, self.upload_limits, keep).await?)
+    }
+
+    /// `413` when the `Content-Length` `declared` is over the upload limit.
+    pub(super) fn refuse_announced(&self, declared: Option<u64>) -> Result<(), ApiError> {
+        match declared.filter(|n| *n > self.upload_limits.max_bytes) {
+            Some(n) => Err(ApiError::PayloadTooLarge(format!(
                 "Content-Length announces {n} bytes; this service accepts at most {} for a streamed upload \
                  (--max-upload-bytes)",
                 self.upload_limits.max_bytes
-            )));
+            ))),
+            None => Ok(()),
         }
-        Ok(hash_stream(body, self.upload_limits, keep).await?)
     }
 
     /// What every stamp shares once its statement can be prepared: a fresh salt, the
     /// signature, the durable append, and the receipt with its inclusion proof.
-    async fn sign_and_append(
+    pub(super) async fn sign_and_append(
         self: &Arc<Self>,
         issuer: IssuerName,
         prepare: impl FnOnce(IssuerName, [u8; 32], Timestamp) -> Result<PreparedStamp, RequestError> + Send + 'static,
@@ -209,7 +215,7 @@ impl Service {
     }
 
     /// Where stamp `id` is, if a published checkpoint covers it (blocking).
-    fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
+    pub(super) fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
         match self.log.index_of(&id.0).map_err(ApiError::internal)? {
             Some(index) if index.0 < checkpoint.checkpoint.size => Ok(index),
             _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),

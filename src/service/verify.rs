@@ -3,15 +3,19 @@
 
 use std::sync::Arc;
 
-use futures_util::Stream;
+use std::io::Seek;
+
+use futures_util::{Stream, StreamExt};
 
 use super::{blocking, Service};
 use crate::api::{VerifyRequest, VerifyResponse};
-use crate::content::ContentHashes;
+use crate::content::{hash_stream_into, ContentHashes};
+use crate::credentials::{self, ImageFormat};
 use crate::error::ApiError;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
-use crate::verify::{verify_own_receipt, verify_receipt_with, Check, Verdict};
+use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Verdict};
+use crate::Sha256Digest;
 
 impl Service {
     /// Refuses a request with more than one content form (`url` included), naming the
@@ -103,10 +107,76 @@ impl Service {
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
-        let hashes = hashed.hashes();
+        // An image is spooled so that its C2PA manifest can be read afterwards; anything
+        // else is only hashed, as it streams.
+        let mut body = Box::pin(body.peekable());
+        let first = tokio::time::timeout(self.upload_limits.idle, body.as_mut().peek()).await;
+        let format = match first {
+            Ok(Some(Ok(chunk))) => ImageFormat::sniff(chunk.as_ref()),
+            _ => None,
+        };
         let this = self.clone();
-        blocking(move || this.verify_hashes(Some(hashes), None)).await
+        let Some(format) = format else {
+            let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
+            let hashes = hashed.hashes();
+            return blocking(move || this.verify_hashes(Some(hashes), None)).await;
+        };
+        self.refuse_announced(declared)?;
+        let file = tempfile::tempfile_in(&self.spool_dir).map_err(ApiError::internal)?;
+        let (hashed, file) = hash_stream_into(body, self.upload_limits, 0, file).await?;
+        blocking(move || this.verify_image(hashed.hashes(), hashed.size, format, file)).await
+    }
+
+    /// A verdict for an uploaded image (blocking): by its hash when it is stamped as it
+    /// is, else by its Content Credentials when it carries any (docs/contract.md §8).
+    fn verify_image(
+        &self,
+        hashes: ContentHashes,
+        size: u64,
+        format: ImageFormat,
+        mut file: std::fs::File,
+    ) -> Result<VerifyResponse, ApiError> {
+        let (indices, _) = self.find_hashes(&hashes, 1)?;
+        if !indices.is_empty() || size > self.max_image_bytes {
+            return self.verify_hashes(Some(hashes), None);
+        }
+        file.seek(std::io::SeekFrom::Start(0)).map_err(ApiError::internal)?;
+        let trust = self.trust();
+        let started = std::time::Instant::now();
+        let credential = match credentials::read(format, std::io::BufReader::new(file), &trust.c2pa_roots) {
+            Ok(None) => return self.verify_hashes(Some(hashes), None),
+            Ok(Some(c)) => c,
+            Err(e) => {
+                let verdict = Verdict::from_checks(vec![credential::unreadable_check(&e)], None);
+                return Ok(VerifyResponse { verdict, matches: Vec::new() });
+            }
+        };
+        let (check, link) = credential::credential_check(&credential, &trust);
+        let mut checks = vec![check];
+        checks.extend(credential::c2pa_checks(&credential));
+        let mut matches = Vec::new();
+        let mut stamp = None;
+        if let Some(link) = link {
+            let checkpoint = self.log.latest_checkpoint();
+            let found = Sha256Digest::from_hex(&link.stamp_id)
+                .ok()
+                .map(StampId)
+                .and_then(|id| self.published_index(&id, &checkpoint).ok());
+            match found {
+                None => checks.push(credential::stamp_unknown_check(&link)),
+                Some(index) => {
+                    let (receipt, leaf) = self.receipt_and_leaf_at(index, &checkpoint)?;
+                    let (receipt_checks, summary) =
+                        verify_own_receipt(&receipt, &leaf, None, &trust, Some(&self.checks));
+                    let content = credential::content_check(&credential, &link, &receipt);
+                    checks.extend(credential::with_content(receipt_checks, content));
+                    matches.push(receipt.id);
+                    stamp = summary;
+                }
+            }
+        }
+        self.metrics.verified(started.elapsed());
+        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
     }
 
     /// A verdict for content known by its hashes and/or a receipt (blocking).

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod check_cache;
 mod checks;
+pub mod credential;
 
 use std::collections::HashMap;
 
@@ -30,12 +31,21 @@ pub struct TrustAnchors {
     /// point, which costs as much as the rest of a cached verdict. Looked up by the
     /// key's base64 text, so a key added to or changed in `keys` is decoded when used.
     decoded: HashMap<String, VerifyingKey>,
+    /// The service's C2PA root certificates (DER): the trust anchors of its Content
+    /// Credentials.
+    pub c2pa_roots: Vec<Vec<u8>>,
 }
 
 impl TrustAnchors {
     pub fn new(keys: Vec<PublicKeyInfo>, log: Option<NoteVerifier>) -> Self {
         let decoded = keys.iter().filter_map(|k| Some((k.public_key.clone(), k.verifying_key().ok()?))).collect();
-        Self { keys, log, decoded }
+        Self { keys, log, decoded, c2pa_roots: Vec::new() }
+    }
+
+    /// These anchors, trusting the C2PA root certificate `der` too.
+    pub fn with_c2pa_root(mut self, der: &[u8]) -> Self {
+        self.c2pa_roots.push(der.to_vec());
+        self
     }
 
     /// The decoded key of `info`, or `None` when it is not a valid Ed25519 key.
@@ -55,7 +65,13 @@ impl TrustAnchors {
             Some(v) => Some(NoteVerifier::parse(v).map_err(|e| format!("log.verifier_key: {e}"))?),
             None => None,
         };
-        Ok(Self::new(keys, log))
+        let mut anchors = Self::new(keys, log);
+        // Documents from before Content Credentials have no `c2pa` member.
+        for root in doc["c2pa"]["roots"].as_array().into_iter().flatten() {
+            let pem = root["pem"].as_str().ok_or("c2pa.roots: each root needs its pem")?;
+            anchors.c2pa_roots.extend(crate::keys::from_pem(pem).map_err(|e| format!("c2pa.roots: {e}"))?);
+        }
+        Ok(anchors)
     }
 
     /// Trust anchors from one base64 Ed25519 statement key and, optionally, the log's
@@ -92,7 +108,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub(crate) fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(name: &str, passed: bool, code: &str, message: impl Into<String>) -> Self {
         Self { name: name.into(), code: code.into(), passed, message: message.into() }
     }
 }

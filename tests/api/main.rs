@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod cli;
 mod crash;
+mod credentials;
 mod disk;
 mod errors;
 mod fetch;

@@ -1,0 +1,375 @@
+//! Content Credentials: C2PA manifests embedded in images (docs/contract.md §8).
+//!
+//! [`embed`] writes a copy of an image carrying a manifest signed with the statement key
+//! under the service's own X.509 chain (`keys::certs`); [`read`] validates the manifest
+//! of an image with the C2PA SDK (the `c2pa` crate, no network: no remote manifests, no
+//! OCSP, no time-stamp authority) and says what it links to.
+//!
+//! # The manifest
+//! - `c2pa.actions` (C2PA's own label; version 2 of the assertion): one action,
+//!   `c2pa.created`, with `digitalSourceType` the stamp's IPTC digital source type URI,
+//!   `softwareAgent` the generator (`name` "provider model", `version` the model version)
+//!   and `description` the disclosure text, `when` the stamp's `issued_at`.
+//! - [`LINK_LABEL`] (`org.ai-provenance.stamp`, a namespaced assertion, JSON): the link to
+//!   the stamp ([`StampLink`]): its id, log index and origin, the verify and receipt URLs,
+//!   the SHA-256 of the image as uploaded (the statement's `subject.sha256`), the issuer,
+//!   the time, the disclosure and the human-oversight level. C2PA has no assertion of its
+//!   own for a disclosure text or for human oversight, hence a namespaced one.
+//! - `c2pa.hash.data`: the hard binding the SDK computes over every byte of the file but
+//!   the manifest's own.
+//! - The claim generator is `ai-provenance` and this crate's version.
+//!
+//! The prompt never enters the manifest, nor its commitment.
+
+use std::io::{Read, Seek, Write};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::keys::{to_pem, SecretKey};
+use crate::statement::{Disclosure, HumanOversight, Statement};
+
+/// The label of the namespaced assertion that links a manifest to its stamp.
+pub const LINK_LABEL: &str = "org.ai-provenance.stamp";
+
+/// The image formats credentials are made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Webp,
+}
+
+impl ImageFormat {
+    /// The format a media type names (`image/jpeg`, `image/png`, `image/webp`), ignoring
+    /// parameters and case.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/jpeg" | "image/jpg" => Some(Self::Jpeg),
+            "image/png" => Some(Self::Png),
+            "image/webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    /// The format the first bytes of a file announce (its magic number).
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Self::Png)
+        } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else {
+            None
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+        }
+    }
+}
+
+/// The namespaced assertion [`LINK_LABEL`]: what a manifest says about its stamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StampLink {
+    /// The stamp id (hex leaf hash).
+    pub stamp_id: String,
+    pub log_index: u64,
+    /// The log's origin line.
+    pub log_origin: String,
+    /// The verify page for the stamp (`<public URL>/verify#id=<id>`).
+    pub verify_url: String,
+    /// The public receipt (`<public URL>/v1/stamps/<id>`).
+    pub receipt_url: String,
+    /// SHA-256 (hex) of the image as it was uploaded: the statement's `subject.sha256`.
+    pub subject_sha256: String,
+    pub issuer: String,
+    pub issued_at: String,
+    pub disclosure: Disclosure,
+    pub human_oversight: HumanOversight,
+}
+
+impl StampLink {
+    /// The link for a stamp of `statement` at `log_index`, published under `public_url`.
+    pub fn new(statement: &Statement, stamp_id: &str, log_index: u64, log_origin: &str, public_url: &str) -> Self {
+        let base = public_url.trim_end_matches('/');
+        Self {
+            stamp_id: stamp_id.to_owned(),
+            log_index,
+            log_origin: log_origin.to_owned(),
+            verify_url: format!("{base}/verify#id={stamp_id}"),
+            receipt_url: format!("{base}/v1/stamps/{stamp_id}"),
+            subject_sha256: statement.subject.sha256.to_hex(),
+            issuer: statement.issuer.to_string(),
+            issued_at: statement.issued_at.to_rfc3339(),
+            disclosure: statement.disclosure.clone(),
+            human_oversight: statement.human_oversight,
+        }
+    }
+}
+
+/// Why an image could not be given credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// The image cannot be parsed as its format: the client's fault.
+    #[error("the body is not a valid {format} image: {reason}")]
+    Image { format: &'static str, reason: String },
+    /// Anything else: ours.
+    #[error("signing the C2PA manifest failed: {0}")]
+    Internal(String),
+}
+
+/// Signs C2PA claims with a statement key, presenting its leaf certificate.
+struct ManifestSigner<'a> {
+    key: &'a SecretKey,
+    leaf: &'a [u8],
+}
+
+impl c2pa::Signer for ManifestSigner<'_> {
+    fn sign(&self, data: &[u8]) -> c2pa::Result<Vec<u8>> {
+        Ok(self.key.sign(data).to_bytes().to_vec())
+    }
+
+    fn alg(&self) -> c2pa::SigningAlg {
+        c2pa::SigningAlg::Ed25519
+    }
+
+    fn certs(&self) -> c2pa::Result<Vec<Vec<u8>>> {
+        // The leaf alone: a validator finds the root among its trust anchors.
+        Ok(vec![self.leaf.to_vec()])
+    }
+
+    fn reserve_size(&self) -> usize {
+        // COSE headers, the signature and the certificate, with room to spare.
+        2048 + self.leaf.len()
+    }
+}
+
+/// The SDK's settings for this service: nothing is fetched from the network, ever.
+fn context(trust_roots: &[Vec<u8>]) -> Result<c2pa::Context, c2pa::Error> {
+    let anchors: String = trust_roots.iter().map(|der| to_pem(der)).collect();
+    let mut settings = json!({
+        "verify": {
+            "verify_after_reading": true,
+            "verify_after_sign": false,
+            "verify_trust": true,
+            "ocsp_fetch": false,
+            "remote_manifest_fetch": false
+        },
+        "core": { "allowed_network_hosts": [] },
+        // Thumbnails would need the SDK's image feature (not built: see Cargo.toml).
+        "builder": { "thumbnail": { "enabled": false } }
+    });
+    if !anchors.is_empty() {
+        settings["trust"] = json!({ "user_anchors": anchors });
+    }
+    c2pa::Context::new().with_settings(settings)
+}
+
+/// The manifest definition of a stamp: see the module docs.
+fn definition(statement: &Statement, link: &StampLink) -> serde_json::Value {
+    let generator = &statement.generator;
+    let mut agent = json!({ "name": format!("{} {}", generator.provider, generator.model) });
+    if let Some(version) = &generator.model_version {
+        agent["version"] = json!(version);
+    }
+    json!({
+        "claim_generator_info": [{ "name": "ai-provenance", "version": env!("CARGO_PKG_VERSION") }],
+        "title": format!("AI-generated image, stamp {}", link.stamp_id),
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": { "actions": [{
+                    "action": "c2pa.created",
+                    "digitalSourceType": statement.digital_source_type.as_str(),
+                    "softwareAgent": agent,
+                    "description": statement.disclosure.text,
+                    "when": link.issued_at,
+                }]}
+            },
+            { "label": LINK_LABEL, "data": link }
+        ]
+    })
+}
+
+/// Writes `source` (an image of `format`) to `dest` with a manifest for the stamp of
+/// `statement` that `link` describes, signed with `key` under its leaf certificate `leaf`.
+///
+/// # Errors
+/// [`EmbedError::Image`] when the image does not parse; [`EmbedError::Internal`] otherwise.
+pub fn embed<R, W>(
+    format: ImageFormat,
+    source: &mut R,
+    dest: &mut W,
+    statement: &Statement,
+    link: &StampLink,
+    key: &SecretKey,
+    leaf: &[u8],
+) -> Result<(), EmbedError>
+where
+    R: Read + Seek + Send,
+    W: Write + Read + Seek + Send,
+{
+    let internal = |e: c2pa::Error| EmbedError::Internal(e.to_string());
+    let mut builder = c2pa::Builder::from_context(context(&[]).map_err(internal)?)
+        .with_definition(definition(statement, link))
+        .map_err(internal)?;
+    let signer = ManifestSigner { key, leaf };
+    builder.sign(&signer, format.media_type(), source, dest).map(drop).map_err(|e| match e {
+        // Ours: signing and serialising the claim.
+        c2pa::Error::CoseSignature | c2pa::Error::JsonError(_) | c2pa::Error::AssertionEncoding(_) => internal(e),
+        // Everything else is about the asset the SDK could not parse or write into.
+        other => EmbedError::Image { format: format.media_type(), reason: other.to_string() },
+    })
+}
+
+/// One C2PA validation status of the active manifest, as the SDK reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The C2PA status code (`claimSignature.validated`, `assertion.dataHash.mismatch`, ...).
+    pub code: String,
+    /// Success or informational (`true`), or failure (`false`).
+    pub passed: bool,
+    pub explanation: Option<String>,
+}
+
+/// The validated manifest of an image.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The active manifest's statuses, in the SDK's order (successes, informational, failures).
+    pub statuses: Vec<Status>,
+    /// `Trusted`, `Valid` or `Invalid`, as the SDK sums the statuses up.
+    pub state: c2pa::ValidationState,
+    /// The signer's organisation and common name, from its certificate.
+    pub signer_organisation: Option<String>,
+    pub signer_name: Option<String>,
+    /// The raw Ed25519 public key of the signing certificate, when it is one.
+    pub signer_ed25519: Option<[u8; 32]>,
+    /// The claim generator (software) named in the manifest.
+    pub claim_generator: Option<String>,
+    /// The link to a stamp, when the manifest has one.
+    pub link: Option<Result<StampLink, String>>,
+}
+
+impl Credential {
+    /// Whether the signing certificate chains to one of the trust roots given to [`read`].
+    pub fn trusted(&self) -> bool {
+        self.statuses.iter().any(|s| s.code == "signingCredential.trusted")
+    }
+
+    /// Who signed, for people: organisation and name from the certificate.
+    pub fn signer(&self) -> String {
+        match (&self.signer_organisation, &self.signer_name) {
+            (Some(o), Some(n)) if o != n => format!("{o} ({n})"),
+            (Some(o), _) => o.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => "an unnamed signer".into(),
+        }
+    }
+}
+
+/// Why an image's manifest could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ReadError {
+    /// A C2PA status code when the SDK maps the failure to one, else `manifest.unreadable`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Reads and validates the C2PA manifest of `stream` (an image of `format`), trusting
+/// the root certificates `trust_roots` (DER). `Ok(None)` when the image has no manifest.
+///
+/// # Errors
+/// [`ReadError`] when there is a manifest that cannot be read (truncated, damaged).
+pub fn read<R: Read + Seek + Send>(
+    format: ImageFormat,
+    stream: R,
+    trust_roots: &[Vec<u8>],
+) -> Result<Option<Credential>, ReadError> {
+    let unreadable = |code: &str, e: &dyn std::fmt::Display| ReadError { code: code.into(), message: e.to_string() };
+    let context = context(trust_roots).map_err(|e| unreadable("manifest.unreadable", &e))?;
+    let reader = match c2pa::Reader::from_context(context).with_stream(format.media_type(), stream) {
+        Ok(r) => r,
+        Err(c2pa::Error::JumbfNotFound) => return Ok(None),
+        Err(e) => return Err(unreadable(status_of_error(&e), &e)),
+    };
+    let Some(manifest) = reader.active_manifest() else {
+        return Err(unreadable("claim.missing", &"the manifest store has no active manifest"));
+    };
+    let statuses = reader
+        .validation_results()
+        .and_then(|r| r.active_manifest())
+        .map(|codes| {
+            let as_status = |passed| {
+                move |s: &c2pa::validation_status::ValidationStatus| Status {
+                    code: s.code().to_owned(),
+                    passed,
+                    explanation: s.explanation().map(str::to_owned),
+                }
+            };
+            (codes.success().iter().map(as_status(true)))
+                .chain(codes.informational().iter().map(as_status(true)))
+                .chain(codes.failure().iter().map(as_status(false)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let info = manifest.signature_info();
+    let signer_ed25519 = info.and_then(|i| leaf_ed25519(i.cert_chain()));
+    let link = manifest
+        .assertions()
+        .iter()
+        .find(|a| a.label() == LINK_LABEL)
+        .map(|a| a.to_assertion::<StampLink>().map_err(|e| e.to_string()));
+    Ok(Some(Credential {
+        statuses,
+        state: reader.validation_state(),
+        signer_organisation: info.and_then(|i| i.issuer.clone()),
+        signer_name: info.and_then(|i| i.common_name.clone()),
+        signer_ed25519,
+        claim_generator: manifest.claim_generator_info.as_ref().and_then(|g| g.first()).map(|g| g.name.clone()),
+        link,
+    }))
+}
+
+/// The C2PA status code for a manifest the SDK could not read at all.
+fn status_of_error(e: &c2pa::Error) -> &'static str {
+    match e {
+        c2pa::Error::HashMismatch(_) => "assertion.dataHash.mismatch",
+        c2pa::Error::CoseSignature | c2pa::Error::CoseInvalidCert => "claimSignature.mismatch",
+        c2pa::Error::JumbfParseError(_) | c2pa::Error::InvalidAsset(_) => "manifest.unreadable",
+        _ => "manifest.unreadable",
+    }
+}
+
+/// The raw Ed25519 public key of the first certificate of a PEM chain.
+fn leaf_ed25519(pem_chain: &str) -> Option<[u8; 32]> {
+    let der = crate::keys::from_pem(pem_chain).ok()?.into_iter().next()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    let key = cert.public_key();
+    (key.algorithm.algorithm.to_id_string() == "1.3.101.112").then_some(())?;
+    key.subject_public_key.data.as_ref().try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_media_type_and_by_magic() {
+        assert_eq!(ImageFormat::from_media_type("IMAGE/PNG; x=y"), Some(ImageFormat::Png));
+        assert_eq!(ImageFormat::from_media_type("image/jpg"), Some(ImageFormat::Jpeg));
+        assert_eq!(ImageFormat::from_media_type("image/gif"), None);
+        assert_eq!(ImageFormat::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageFormat::Jpeg));
+        assert_eq!(ImageFormat::sniff(b"\x89PNG\r\n\x1a\n...."), Some(ImageFormat::Png));
+        assert_eq!(ImageFormat::sniff(b"RIFF\0\0\0\0WEBPVP8L"), Some(ImageFormat::Webp));
+        assert_eq!(ImageFormat::sniff(b"RIFF\0\0\0\0WAVE"), None);
+        assert_eq!(ImageFormat::sniff(b"GIF89a"), None);
+    }
+}
