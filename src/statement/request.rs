@@ -37,6 +37,10 @@ pub enum RequestError {
 /// Longest prompt accepted (characters). Prompts are hashed, never stored.
 pub const MAX_PROMPT_CHARS: usize = 200_000;
 
+/// Largest `size` a `sha256`-only stamp may record: 2^53 - 1 bytes (9 PiB), the largest
+/// integer every JSON reader holds exactly (JavaScript's `Number.MAX_SAFE_INTEGER`).
+pub const MAX_SIZE: u64 = (1 << 53) - 1;
+
 /// The body of `POST /v1/stamps` (also sent by the client, hence `Serialize`).
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +206,9 @@ impl StampRequest {
         }
         if self.size.is_some() && self.sha256.is_none() {
             return Err(FieldError::new("size", "is computed from the content; send it only with sha256").into());
+        }
+        if let Some(size) = self.size.filter(|s| *s > MAX_SIZE) {
+            return Err(FieldError::new("size", format!("must be at most {MAX_SIZE} bytes, not {size}")).into());
         }
         let content = match (self.text, self.content_base64, self.sha256) {
             (Some(text), _, _) => StampContent::Text(text),
@@ -468,6 +475,21 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_size_is_at_most_2_to_the_53_minus_1() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!("ab".repeat(32));
+        v["size"] = json!(MAX_SIZE);
+        let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
+        assert_eq!(p.statement.subject.size, Some(MAX_SIZE));
+        v["size"] = json!(MAX_SIZE + 1);
+        match prepare(req(v), issuer(), [0; 32], Timestamp::now()) {
+            Err(RequestError::Field(e)) => assert_eq!(e.field, "size"),
+            other => panic!("{:?}", other.map(|p| p.statement)),
+        }
+    }
+
+    #[test]
     fn bad_base64_is_a_400() {
         let mut v = base();
         v.as_object_mut().unwrap().remove("text");
@@ -535,7 +557,7 @@ mod tests {
             ("/generator/provider", "ExampleAI, call +1 555 123 4567", "generator.provider"),
             ("/generator/model", "jane at example dot com", "generator.model"),
             ("/generator/model_version", "jane(at)example.com", "generator.model_version"),
-            ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+            ("/media_type", "text/plain; owner=\"jane@example.com\"", "media_type"),
         ];
         for (pointer, value, field) in cases {
             let mut v = base();

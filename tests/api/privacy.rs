@@ -230,7 +230,7 @@ async fn personal_data_is_kept_out_of_every_logged_field() {
         ("/generator/provider", "ExampleAI (jane [at] example [dot] com)", "generator.provider"),
         ("/generator/model", "copywriter for jane(at)example.com", "generator.model"),
         ("/generator/model_version", "call +44 20 7946 0958", "generator.model_version"),
-        ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+        ("/media_type", "text/plain; owner=\"jane@example.com\"", "media_type"),
         ("/explanation/item", "gift for customer Jane Doe, 5 Main Street", "explanation.item"),
         ("/explanation/factors/1/name", "bought by jane at example dot com", "explanation.factors[1].name"),
         ("/explanation/data_categories/0", "phone (555) 123-4567", "explanation.data_categories[0]"),
