@@ -25,6 +25,8 @@ pub async fn run(
     let data = web::Data::from(service);
     let server = HttpServer::new(move || {
         App::new()
+            // Innermost: the access log and the metrics see the method the client sent.
+            .wrap(middleware::from_fn(http::methods::methods))
             .wrap(middleware::from_fn(http::ops::count))
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("aiprov::access"))
             .app_data(data.clone())
@@ -41,6 +43,8 @@ pub async fn run(
         result = &mut server => return result,
         () = shutdown => {}
     }
-    handle.stop(true).await;
-    server.await
+    // The stop command is carried out by the server future itself: keep polling it
+    // while the stop is awaited, or both wait for each other for ever.
+    let ((), result) = tokio::join!(handle.stop(true), server);
+    result
 }
