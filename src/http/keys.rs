@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use crate::service::Service;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/keys", web::get().to(keys));
+    cfg.service(web::resource("/keys").route(web::get().to(keys)));
 }
 
 async fn keys(svc: web::Data<Service>) -> HttpResponse {

@@ -14,9 +14,9 @@ use crate::statement::request::StampRequest;
 use crate::Sha256Digest;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stamps", web::post().to(create))
-        .route("/stamps", web::get().to(lookup))
-        .route("/stamps/{id}", web::get().to(get));
+    cfg.service(web::resource("/stamps").route(web::post().to(create)).route(web::get().to(lookup)))
+        // After `/stamps/upload` (src/http/mod.rs): `upload` would be taken for an id.
+        .service(web::resource("/stamps/{id}").route(web::get().to(get)));
 }
 
 async fn create(req: HttpRequest, svc: web::Data<Service>, body: Json<StampRequest>) -> Result<HttpResponse, ApiError> {
