@@ -315,7 +315,7 @@ async fn bad_ids_queries_and_routes_name_the_parameter() {
         ("/v1/log/proof/consistency?first=1&second=9", 400, "invalid_proof_request", Some("second")),
         ("/v1/log/proof/consistency", 400, "invalid_query", Some("first")),
         ("/v1/log/entries?start=5", 400, "invalid_range", Some("start")),
-        ("/v1/log/entries?start=0&end=0", 400, "invalid_range", Some("end")),
+        ("/v1/log/entries?start=1&end=0", 400, "invalid_range", Some("end")),
         ("/v1/log/entries?start=x", 400, "invalid_query", Some("start")),
         ("/v1/nothing-here", 404, "not_found", None),
     ] {
