@@ -403,7 +403,8 @@ async fn documented_shapes_match_real_responses() {
     let erase_path = format!("/v1/stamps/{id}/prompt");
     p.call("DELETE", erase, &erase_path, None, NoBody, 401).await;
     p.call("DELETE", erase, &erase_path, Some(&other), NoBody, 403).await;
-    p.call("DELETE", erase, &format!("/v1/stamps/{no_prompt_id}/prompt"), Some(&token), NoBody, 404).await;
+    p.call("DELETE", erase, &format!("/v1/stamps/{no_prompt_id}/prompt"), Some(&token), NoBody, 200).await;
+    p.call("DELETE", erase, &format!("/v1/stamps/{zeros}/prompt"), Some(&token), NoBody, 404).await;
     p.call("DELETE", erase, "/v1/stamps/xyz/prompt", Some(&token), NoBody, 400).await;
     let erased = p.call("DELETE", erase, &erase_path, Some(&token), NoBody, 200).await;
     assert_eq!(erased["erased"], true, "{erased}");
