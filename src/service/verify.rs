@@ -92,7 +92,8 @@ impl Service {
     /// [`Service::verify_request`].
     ///
     /// # Errors
-    /// `413` past the upload limit.
+    /// `413` past the upload limit; `422` for an empty body, which no stamp can be of
+    /// (stamping refuses empty content).
     pub async fn verify_upload<S, B, E>(
         self: &Arc<Self>,
         declared: Option<u64>,
@@ -104,6 +105,10 @@ impl Service {
         E: std::fmt::Display,
     {
         let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
+        if hashed.size == 0 {
+            let message = "the request body is empty: send the bytes of the content to verify";
+            return Err(ApiError::unprocessable("invalid_content", message));
+        }
         let hashes = hashed.hashes();
         let this = self.clone();
         blocking(move || this.verify_hashes(Some(hashes), None)).await

@@ -199,6 +199,14 @@ async fn uploaded_bytes_verify_by_upload_by_hash_and_by_receipt() {
     let (_, verdict) = app.verify_upload(altered).await;
     assert_eq!(verdict["verified"], false);
     assert_eq!(check_code(&verdict, "content"), "content.unknown");
+
+    // No stamp is of empty content: an empty body is refused, as when stamping.
+    let (status, body) = app.verify_upload(Vec::new()).await;
+    assert_eq!(assert_error(status, &body, 422), "invalid_content");
+    let resp = app.client.post(app.url("/v1/verify/upload")).header("Content-Encoding", "gzip").body("x").send();
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    assert_eq!(assert_error(status, &resp.json().await.unwrap(), 415), "unsupported_media_type");
 }
 
 #[tokio::test]
