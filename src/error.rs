@@ -150,6 +150,7 @@ impl From<FetchError> for ApiError {
         // Every 422 here is about the URL the client sent: name it.
         let url = |code| Self::unprocessable(code, message.clone()).with_field("url");
         match e {
+            FetchError::Disabled => url("url_disabled"),
             FetchError::InvalidUrl(_) => url("invalid_url"),
             FetchError::Forbidden(_) => url("url_forbidden"),
             FetchError::Unresolvable(_) => url("url_unresolvable"),

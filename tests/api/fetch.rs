@@ -102,6 +102,33 @@ async fn loopback_and_other_schemes_are_refused_by_default() {
 }
 
 #[tokio::test]
+async fn with_fetching_disabled_no_url_is_looked_at() {
+    // Private addresses allowed, so that only the switch stands between the request and
+    // a connection to this listener.
+    let app = spawn_app_with(|c| {
+        c.fetch.allow_private = true;
+        c.fetch.disabled = true;
+    })
+    .await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let here = listener.local_addr().unwrap();
+    for url in [format!("http://{here}/stamped.txt"), "https://example.com/".to_owned(), "not a url".to_owned()] {
+        let (status, body) = verify_url(&app, &url).await;
+        assert_eq!(assert_error(status, &body, 422), "url_disabled", "{url}: {body}");
+        assert_eq!(body["error"]["field"], "url");
+    }
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the service connected: {accepted:?}"
+    );
+    // Content sent whole is verified as ever.
+    let verdict = app.verify(&json!({"text": "never stamped"})).await;
+    assert_eq!(check_code(&verdict, "content"), "content.unknown");
+}
+
+#[tokio::test]
 async fn stamped_and_unstamped_pages_with_private_addresses_allowed() {
     let app = private_app().await;
     let site = pages();
