@@ -10,6 +10,11 @@
 //! parameter-value = ( token / quoted-string )
 //! ```
 //!
+//! The type and subtype are tokens of the narrower kind RFC 6838 §4.2 gives registered
+//! names (a letter or digit, then letters, digits and `! # $ & - ^ _ . +`): the rule
+//! verifiers apply to statements (below) allows no other characters there, so a wider
+//! token would be issued into receipts no verifier reads.
+//!
 //! The type, subtype and parameter names are case-insensitive and written lower-case;
 //! parameter values keep their case, except `charset`'s (RFC 9110 §8.3.2: charset names
 //! are case-insensitive). White space around the whole and around `;` is dropped, empty
@@ -39,6 +44,16 @@ fn is_tchar(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
+/// RFC 6838 §4.2 `restricted-name-chars`: the characters of a type or subtype name.
+fn is_restricted_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c)
+}
+
+/// RFC 6838 §4.2 `restricted-name`, at most 127 characters as every name here is.
+fn is_restricted_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphanumeric()) && s.chars().all(is_restricted_name_char)
+}
+
 fn is_token(s: &str) -> bool {
     !s.is_empty() && s.chars().all(is_tchar)
 }
@@ -55,9 +70,9 @@ impl MediaType {
     /// A media type sent for a new stamp, validated and normalised (see the module doc).
     ///
     /// # Errors
-    /// Unless `s` is an RFC 9110 media type of printable ASCII, at most
-    /// [`MediaType::MAX_LEN`] characters before and after normalisation, naming no
-    /// parameter twice.
+    /// Unless `s` is an RFC 9110 media type of printable ASCII whose type and subtype are
+    /// RFC 6838 names, at most [`MediaType::MAX_LEN`] characters before and after
+    /// normalisation, naming no parameter twice.
     pub fn parse(s: &str) -> Result<Self, FieldError> {
         let bad = |why: &str| {
             FieldError::new(
@@ -75,8 +90,11 @@ impl MediaType {
         let s = s.trim_matches(is_ows);
         let (essence, mut rest) = s.split_at(s.find(';').unwrap_or(s.len()));
         let essence = essence.trim_end_matches(is_ows);
-        let Some((ty, subtype)) = essence.split_once('/').filter(|(t, st)| is_token(t) && is_token(st)) else {
-            return Err(bad("type/subtype are two tokens joined by /"));
+        let names = essence.split_once('/').filter(|(t, st)| is_restricted_name(t) && is_restricted_name(st));
+        let Some((ty, subtype)) = names else {
+            return Err(bad(
+                "type/subtype are two names joined by /, each a letter or digit then letters, digits and ! # $ & - ^ _ . +",
+            ));
         };
         let mut out = format!("{}/{}", ty.to_ascii_lowercase(), subtype.to_ascii_lowercase());
         let mut names: Vec<String> = Vec::new();
@@ -90,8 +108,8 @@ impl MediaType {
             let (name, after) = rest.split_at(rest.find(|c: char| !is_tchar(c)).unwrap_or(rest.len()));
             let after = after.strip_prefix('=').filter(|_| !name.is_empty());
             let Some(after) = after else { return Err(bad("a parameter is name=value")) };
-            let (value, after) =
-                parameter_value(after).ok_or_else(|| bad("a parameter value is a token or a quoted string"))?;
+            let (value, after) = parameter_value(after)
+                .ok_or_else(|| bad("a parameter value is a token or a quoted string without a tab"))?;
             rest = after;
             let name = name.to_ascii_lowercase();
             if names.contains(&name) {
@@ -111,6 +129,9 @@ impl MediaType {
                 Self::MAX_LEN
             )));
         }
+        // What is issued must be read back by every verifier; the rules above make sure
+        // of it, and this keeps it so should they ever drift apart.
+        Self::recorded(&out).map_err(|_| bad("it could not be read back from a statement"))?;
         Ok(Self(out))
     }
 
@@ -123,7 +144,7 @@ impl MediaType {
     /// When `s` breaks that rule.
     pub fn recorded(s: &str) -> Result<Self, FieldError> {
         let essence = s.split(';').next().unwrap_or_default().trim();
-        let token = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
+        let token = |t: &str| !t.is_empty() && t.chars().all(is_restricted_name_char);
         let valid = s.len() <= Self::MAX_LEN
             && s.is_ascii()
             && !s.chars().any(|c| c.is_ascii_control())
@@ -152,8 +173,8 @@ impl MediaType {
     }
 }
 
-/// A parameter value at the start of `s` (a token, or a quoted string unescaped), and
-/// what follows it; `None` when there is neither.
+/// A parameter value at the start of `s` (a token, or a quoted string unescaped, without
+/// a tab), and what follows it; `None` when there is neither.
 fn parameter_value(s: &str) -> Option<(String, &str)> {
     let Some(quoted) = s.strip_prefix('"') else {
         let end = s.find(|c: char| !is_tchar(c)).unwrap_or(s.len());
@@ -166,6 +187,11 @@ fn parameter_value(s: &str) -> Option<(String, &str)> {
             '"' => return Some((value, &quoted[i + 1..])),
             '\\' => value.push(chars.next()?.1),
             c => value.push(c),
+        }
+        // RFC 9110 allows a tab in a quoted string; a statement holds no control
+        // character (docs/contract.md §2.2).
+        if value.ends_with('\t') {
+            return None;
         }
     }
     None
@@ -210,6 +236,7 @@ mod tests {
             ("multipart/form-data; boundary=\"a b\"", "multipart/form-data; boundary=\"a b\""),
             ("text/x; q=\"say \\\"hi\\\"\"", "text/x; q=\"say \\\"hi\\\"\""),
             ("text/x; q=\"\\t\"", "text/x; q=t"),
+            ("text/x; q=\"a b\"\t", "text/x; q=\"a b\""),
             ("text/x; q=\"\"", "text/x; q=\"\""),
             ("application/vnd.api+json", "application/vnd.api+json"),
             ("text/plain; owner=\"jane@example.com\"", "text/plain; owner=\"jane@example.com\""),
@@ -241,8 +268,13 @@ mod tests {
             "text/plain; owner=jane@example.com",
             "text/plain; charset=utf-8; Charset=latin1",
             "text/plain; x=caf\u{e9}",
+            "text/plain; x=\"a\tb\"",
+            "text/plain; x=\"\\\t\"",
             "text/\u{1F600}",
             "a(b)/c",
+            "text/x*y",
+            "#oowf/e",
+            "text/-plain",
             &format!("text/{}", "a".repeat(MediaType::MAX_LEN)),
             // 127 characters sent, 129 once a space follows each ;
             &format!("a/b;c=d;e={}", "f".repeat(117)),
@@ -260,6 +292,23 @@ mod tests {
         }
         for bad in ["", "text", "text/plain\n", "t\u{e9}xt/plain"] {
             assert!(MediaType::recorded(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever is issued is read back: a statement whose media type the verifiers'
+        /// rule refused would be a receipt no one can verify (and a 500 on every read).
+        #[test]
+        fn every_issued_media_type_is_read_back_as_issued(
+            s in concat!(
+                "[ \t]{0,2}[!-~]{1,8}/[!#$%&'*+.^_`|~0-9A-Za-z-]{1,8}",
+                "([ \t]{0,1};[ \t]{0,1}([!#$%&'*+.^_`|~0-9A-Za-z-]{1,6}=([!-~]{1,6}|\"[ -~\t]{0,8}\"))?){0,3}[ \t]{0,2}",
+            )
+        ) {
+            if let Ok(issued) = MediaType::parse(&s) {
+                proptest::prop_assert_eq!(MediaType::recorded(issued.as_str()), Ok(issued.clone()));
+                proptest::prop_assert_eq!(MediaType::parse(issued.as_str()), Ok(issued));
+            }
         }
     }
 
