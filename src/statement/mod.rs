@@ -45,6 +45,18 @@ fn de_error<E: serde::de::Error>(e: FieldError) -> E {
     E::custom(e.reason)
 }
 
+/// Deserializes an optional member that is omitted when absent, never `null`
+/// (`#[serde(default, deserialize_with = "crate::statement::not_null")]`): absent is
+/// `None`, `null` is refused as the wrong type, like any other value `T` does not take.
+/// The document says so too; a `null` the service silently took for "absent" would be a
+/// request it accepts while its schema refuses it.
+///
+/// # Errors
+/// When the value is `null` or not a `T`.
+pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Checks a free-text field: non-empty after trimming, at most `max` characters and no
 /// control characters (they have no place in a disclosure and confuse log viewers).
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
@@ -266,7 +278,7 @@ pub struct Subject {
 pub struct Generator {
     pub provider: String,
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
 }
 

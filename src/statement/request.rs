@@ -11,8 +11,8 @@ use crate::content::HashedContent;
 use crate::normalize::normalized_text_sha256;
 use crate::statement::pii::{self, PersonalData};
 use crate::statement::{
-    DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind, MediaType,
-    Statement, Subject, STATEMENT_TYPE,
+    not_null, DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind,
+    MediaType, Statement, Subject, STATEMENT_TYPE,
 };
 use crate::time::Timestamp;
 use crate::Sha256Digest;
@@ -46,29 +46,29 @@ pub const MAX_SIZE: u64 = (1 << 53) - 1;
 #[serde(deny_unknown_fields)]
 pub struct StampRequest {
     /// The content as UTF-8 text (marketing copy, explanations).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The content as standard base64 (images and other binary assets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
     /// Only the SHA-256 of content that stays private (either case; kept lower-case).
     #[serde(default, deserialize_with = "crate::digest::any_case", skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     pub kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub digital_source_type: Option<DigitalSourceType>,
     pub generator: Generator,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub disclosure: Disclosure,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub human_oversight: Option<HumanOversight>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
 
@@ -99,18 +99,18 @@ pub fn prompt_commitment(salt: &[u8; 32], prompt: &str) -> Sha256Digest {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     pub kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub digital_source_type: Option<DigitalSourceType>,
     pub generator: Generator,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub disclosure: Disclosure,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub human_oversight: Option<HumanOversight>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
 

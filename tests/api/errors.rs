@@ -177,6 +177,14 @@ async fn bad_bodies_are_4xx_json_naming_the_field() {
             &["MIME", "name=value"],
         ),
         (
+            "null for an optional member",
+            copy_with(|b| b["explanation"] = json!(null)),
+            422,
+            "invalid_field",
+            Some("explanation"),
+            &["null"],
+        ),
+        (
             "two contents",
             copy_with(|b| b["sha256"] = json!("00".repeat(32))),
             422,
