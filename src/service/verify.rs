@@ -50,8 +50,7 @@ impl Service {
         Ok(if let Some(text) = &req.text {
             Some(ContentHashes::of_text(text))
         } else if let Some(b64) = &req.content_base64 {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
+            let bytes = crate::content::decode_base64(b64).map_err(|e| {
                 let message = format!("content_base64 is not valid standard base64: {e}");
                 ApiError::bad_request("invalid_base64", message).with_field("content_base64")
             })?;

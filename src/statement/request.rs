@@ -2,12 +2,10 @@
 //! prompt commitment (docs/contract.md §4), defaults and validation. Pure: no I/O, no clock
 //! other than `issued_at`, so every rule is unit-tested here.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::content::HashedContent;
+use crate::content::{decode_base64, HashedContent};
 use crate::normalize::normalized_text_sha256;
 use crate::statement::pii::{self, PersonalData};
 use crate::statement::{
@@ -41,6 +39,18 @@ pub const MAX_PROMPT_CHARS: usize = 200_000;
 /// integer every JSON reader holds exactly (JavaScript's `Number.MAX_SAFE_INTEGER`).
 pub const MAX_SIZE: u64 = (1 << 53) - 1;
 
+/// A number of bytes as JSON Schema reads `integer`: a whole number from 0, written
+/// `1234` or `1234.0` (which some JSON writers make of every number).
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    match (n.as_u64(), n.as_f64()) {
+        (Some(n), _) => Ok(Some(n)),
+        // Saturates past u64::MAX, and MAX_SIZE refuses that later, naming the limit.
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!("must be a whole number of bytes from 0, not {n}"))),
+    }
+}
+
 /// The body of `POST /v1/stamps` (also sent by the client, hence `Serialize`).
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +65,7 @@ pub struct StampRequest {
     #[serde(default, deserialize_with = "crate::digest::any_case", skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
-    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
@@ -213,7 +223,7 @@ impl StampRequest {
         let content = match (self.text, self.content_base64, self.sha256) {
             (Some(text), _, _) => StampContent::Text(text),
             (_, Some(b64), _) => {
-                StampContent::Bytes(STANDARD.decode(b64.trim()).map_err(|e| RequestError::Base64(e.to_string()))?)
+                StampContent::Bytes(decode_base64(&b64).map_err(|e| RequestError::Base64(e.to_string()))?)
             }
             (_, _, Some(sha256)) => StampContent::Digest { sha256, size: self.size },
             (None, None, None) => return Err(not_one()),
@@ -490,6 +500,25 @@ mod tests {
     }
 
     #[test]
+    fn a_size_is_a_whole_number_as_json_schema_reads_integer() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!("ab".repeat(32));
+        for (sent, recorded) in [(json!(1234), Some(1234)), (json!(1234.0), Some(1234)), (json!(0), Some(0))] {
+            v["size"] = sent.clone();
+            let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
+            assert_eq!(p.statement.subject.size, recorded, "{sent}");
+        }
+        for bad in [json!(-1), json!(1.5), json!("12"), json!(null), json!(1e300)] {
+            v["size"] = bad.clone();
+            let refused = serde_json::from_value::<StampRequest>(v.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|r| prepare(r, issuer(), [0; 32], Timestamp::now()).map(|_| ()).map_err(|e| e.to_string()));
+            assert!(refused.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_base64_is_a_400() {
         let mut v = base();
         v.as_object_mut().unwrap().remove("text");
@@ -515,7 +544,7 @@ mod tests {
         let text = "Our new  running shoe.\n";
         let mut whole = base();
         whole.as_object_mut().unwrap().remove("text");
-        whole["content_base64"] = json!(STANDARD.encode(text));
+        whole["content_base64"] = json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text));
         whole["media_type"] = json!("text/plain");
         let from_json = prepare(req(whole.clone()), issuer(), [3; 32], Timestamp::now()).unwrap();
 
