@@ -44,6 +44,10 @@ async fn get(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(receipt))
 }
 
+/// Longest `?text=` (characters): well within the request line the HTTP server reads
+/// (64 KiB, percent-encoded) and the URLs proxies pass; longer text is for `POST /v1/verify`.
+const MAX_QUERY_TEXT: usize = 8192;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupQuery {
@@ -86,6 +90,12 @@ async fn lookup(
             Sha256Digest::from_hex(&hex)
                 .map_err(|e| ApiError::bad_request("invalid_hex", format!("sha256: {e}")).with_field("sha256"))?,
         ),
+        (None, Some(text)) if text.chars().count() > MAX_QUERY_TEXT => {
+            let message = format!(
+                "text: at most {MAX_QUERY_TEXT} characters in a query string; send longer text to POST /v1/verify"
+            );
+            return Err(ApiError::bad_request("invalid_query", message).with_field("text"));
+        }
         (None, Some(text)) => ContentQuery::Text(text),
         // Both: the second is the one to drop; neither: sha256 is the first to give.
         (sha256, text) => {

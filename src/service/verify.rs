@@ -13,9 +13,14 @@ use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
 use crate::verify::{verify_own_receipt, verify_receipt_with, Check, Verdict};
 
+/// Longest `url` to verify (characters): far beyond any real page's address, short
+/// enough that no one sends the service a novel to parse.
+const MAX_URL: usize = 8192;
+
 impl Service {
     /// Refuses a request with more than one content form (`url` included), naming the
-    /// second, and a receipt that carries its prompt salt.
+    /// second, a `url` over [`MAX_URL`] characters, and a receipt that carries its prompt
+    /// salt.
     fn check_request(req: &VerifyRequest) -> Result<(), ApiError> {
         let given = named_if_given([
             ("text", req.text.is_some()),
@@ -23,6 +28,10 @@ impl Service {
             ("sha256", req.sha256.is_some()),
             ("url", req.url.is_some()),
         ]);
+        if req.url.as_ref().is_some_and(|u| u.chars().count() > MAX_URL) {
+            let message = format!("url: at most {MAX_URL} characters");
+            return Err(ApiError::unprocessable("invalid_url", message).with_field("url"));
+        }
         if let [_, second, ..] = given[..] {
             let message = format!(
                 "send the content as at most one of text, content_base64, sha256 or url, not {}",

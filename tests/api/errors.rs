@@ -316,6 +316,7 @@ async fn bad_ids_queries_and_routes_name_the_parameter() {
         ("/v1/stamps?text=x&limit=100000", 400, "invalid_query", Some("limit")),
         ("/v1/stamps?text=x&limit=-1", 400, "invalid_query", Some("limit")),
         ("/v1/stamps?text=x&colour=blue", 400, "invalid_query", Some("colour")),
+        (&format!("/v1/stamps?text={}", "a".repeat(8193)), 400, "invalid_query", Some("text")),
         ("/v1/log/proof/inclusion", 400, "invalid_query", Some("index")),
         ("/v1/log/proof/inclusion?index=first", 400, "invalid_query", Some("index")),
         ("/v1/log/proof/inclusion?index=7", 400, "invalid_proof_request", Some("index")),

@@ -95,6 +95,8 @@ async fn loopback_and_other_schemes_are_refused_by_default() {
     assert!(body["error"]["message"].as_str().unwrap().contains("loopback"), "{status} {body}");
     let (status, body) = verify_url(&app, "file:///etc/passwd").await;
     assert_eq!(assert_error(status, &body, 422), "url_forbidden");
+    let (status, body) = verify_url(&app, &format!("https://example.com/{}", "a".repeat(8192))).await;
+    assert_eq!(assert_error(status, &body, 422), "invalid_url", "refused before anything is resolved");
     let (status, body) = verify_url(&app, "not a url").await;
     assert_eq!(assert_error(status, &body, 422), "invalid_url");
     let (status, body) = app.post_json("/v1/verify", &json!({"url": "http://127.0.0.1/", "text": "x"})).await;
