@@ -446,6 +446,14 @@ mod tests {
         })
     }
 
+    /// [`base`] naming its content by `sha256` alone.
+    fn by_hash(sha256: &str) -> serde_json::Value {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!(sha256);
+        v
+    }
+
     fn issuer() -> IssuerName {
         IssuerName::parse("Acme").unwrap()
     }
@@ -486,9 +494,7 @@ mod tests {
 
     #[test]
     fn a_recorded_size_is_at_most_2_to_the_53_minus_1() {
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("text");
-        v["sha256"] = json!("ab".repeat(32));
+        let mut v = by_hash(&"ab".repeat(32));
         v["size"] = json!(MAX_SIZE);
         let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
         assert_eq!(p.statement.subject.size, Some(MAX_SIZE));
@@ -501,9 +507,7 @@ mod tests {
 
     #[test]
     fn a_size_is_a_whole_number_as_json_schema_reads_integer() {
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("text");
-        v["sha256"] = json!("ab".repeat(32));
+        let mut v = by_hash(&"ab".repeat(32));
         for (sent, recorded) in [(json!(1234), Some(1234)), (json!(1234.0), Some(1234)), (json!(0), Some(0))] {
             v["size"] = sent.clone();
             let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
@@ -617,9 +621,7 @@ mod tests {
 
     #[test]
     fn an_upper_case_sha256_is_stamped_in_lower_case() {
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("text");
-        v["sha256"] = json!("AB".repeat(32));
+        let v = by_hash(&"AB".repeat(32));
         let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
         assert_eq!(p.statement.subject.sha256.to_hex(), "ab".repeat(32));
     }
