@@ -44,9 +44,10 @@ async fn get(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(receipt))
 }
 
-/// Longest `?text=` (characters): well within the request line the HTTP server reads
-/// (64 KiB, percent-encoded) and the URLs proxies pass; longer text is for `POST /v1/verify`.
-const MAX_QUERY_TEXT: usize = 8192;
+/// Longest `?text=` (characters): percent-encoded, a character is at most 12 bytes, so
+/// 4096 of them still fit the request line the HTTP server reads (64 KiB), which would
+/// refuse a longer one without a JSON error. Longer text is for `POST /v1/verify`.
+const MAX_QUERY_TEXT: usize = 4096;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
