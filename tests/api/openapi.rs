@@ -371,9 +371,14 @@ async fn documented_shapes_match_real_responses() {
     p.call("POST", v, v, None, Json(json!({"text": text, "receipt": stamped})), 422).await;
     p.call("POST", v, v, None, Json(json!({"text": "never stamped"})), 200).await;
     p.call("POST", v, v, None, Json(json!({"receipt": {"id": 1}})), 200).await;
+    p.call("POST", v, v, None, Json(json!({"receipt": null})), 200).await;
+    p.call("POST", v, v, None, Json(json!({"text": null})), 422).await;
     p.call("POST", v, v, None, Json(json!({})), 422).await;
     p.call("POST", v, v, None, Raw("application/json", b"[".to_vec()), 400).await;
     p.call("POST", v, v, None, Raw("text/plain", b"x".to_vec()), 415).await;
+    let vu = "/v1/verify/upload";
+    p.call("POST", vu, vu, None, Raw("text/plain", text.as_bytes().to_vec()), 200).await;
+    p.call("POST", vu, vu, None, Raw("application/octet-stream", Vec::new()), 422).await;
 
     // Keys and the log.
     p.call("GET", "/v1/keys", "/v1/keys", None, NoBody, 200).await;
@@ -389,6 +394,7 @@ async fn documented_shapes_match_real_responses() {
     p.call("GET", cons, &format!("{cons}?first=1&second=9"), None, NoBody, 400).await;
     let entries = "/v1/log/entries";
     p.call("GET", entries, &format!("{entries}?start=0"), None, NoBody, 200).await;
+    p.call("GET", entries, &format!("{entries}?start=2"), None, NoBody, 200).await;
     p.call("GET", entries, &format!("{entries}?start=5"), None, NoBody, 400).await;
 
     // The prompt link: check, refuse another issuer, erase (twice), then gone.
@@ -399,6 +405,9 @@ async fn documented_shapes_match_real_responses() {
     assert_eq!(answer["matches"], true, "{answer}");
     p.call("POST", check, &check_path, None, Json(json!({"prompt": 5})), 422).await;
     p.call("POST", check, &format!("/v1/stamps/{zeros}/prompt/verify"), None, Json(json!({"prompt": "p"})), 404).await;
+    let no_prompt_check = format!("/v1/stamps/{no_prompt_id}/prompt/verify");
+    let answer = p.call("POST", check, &no_prompt_check, None, Json(json!({"prompt": "p"})), 200).await;
+    assert_eq!(answer["matches"], false, "{answer}");
     let erase = "/v1/stamps/{id}/prompt";
     let erase_path = format!("/v1/stamps/{id}/prompt");
     p.call("DELETE", erase, &erase_path, None, NoBody, 401).await;
