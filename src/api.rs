@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jcs::StrictValue;
+use crate::statement::not_null;
 use crate::statement::receipt::{Receipt, StampId};
 use crate::verify::Verdict;
 use crate::Sha256Digest;
@@ -36,18 +37,19 @@ pub struct StampResponse {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub text: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub content_base64: Option<String>,
     /// Either case; kept lower-case.
     #[serde(default, deserialize_with = "crate::digest::any_case")]
     pub sha256: Option<Sha256Digest>,
     /// An `http(s)` URL whose content the service fetches and verifies.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub url: Option<String>,
     /// A receipt as JSON, checked exactly as given; repeated member names are refused.
-    #[serde(default)]
+    /// Any JSON value is checked, `null` too: what is not a receipt fails the check.
+    #[serde(default, deserialize_with = "not_null")]
     pub receipt: Option<StrictValue>,
 }
 

@@ -129,10 +129,11 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 /// statements and proofs keep the strict [`Deserialize`] of [`Sha256Digest`].
 ///
 /// # Errors
-/// Unless the value is absent, `null` or 64 hex digits.
+/// Unless the value is 64 hex digits (`null` too: an optional member is omitted, never
+/// `null`; see `statement::not_null`).
 pub fn any_case<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sha256Digest>, D::Error> {
-    let s = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
-    s.map(|s| Sha256Digest::from_hex(&s)).transpose().map_err(serde::de::Error::custom)
+    let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+    Sha256Digest::from_hex(&s).map(Some).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -184,5 +185,6 @@ mod tests {
         assert_eq!(serde_json::to_string(&upper.sha256).unwrap(), format!("\"{}\"", d.to_hex()));
         assert_eq!(serde_json::from_str::<Req>("{}").unwrap().sha256, None);
         assert!(serde_json::from_str::<Req>(r#"{"sha256": "ABC"}"#).is_err());
+        assert!(serde_json::from_str::<Req>(r#"{"sha256": null}"#).is_err(), "omitted, never null");
     }
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists but does not serve this method; `allow` is the `Allow` value.
+    #[error("{method} is not a method of {path}; it answers {allow}")]
+    MethodNotAllowed { method: String, path: String, allow: String },
     /// The request clashes with what exists (a backup of that name).
     #[error("{0}")]
     Conflict(String),
@@ -99,6 +102,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::Gone(_) => "gone",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -146,6 +150,7 @@ impl From<FetchError> for ApiError {
         // Every 422 here is about the URL the client sent: name it.
         let url = |code| Self::unprocessable(code, message.clone()).with_field("url");
         match e {
+            FetchError::Disabled => url("url_disabled"),
             FetchError::InvalidUrl(_) => url("invalid_url"),
             FetchError::Forbidden(_) => url("url_forbidden"),
             FetchError::Unresolvable(_) => url("url_unresolvable"),
@@ -200,6 +205,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -225,6 +231,9 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(self.status_code());
         if let Self::Unauthorized(_) = self {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            resp.insert_header((header::ALLOW, allow.as_str()));
         }
         if let Self::TooManyRequests { retry_after_secs } = self {
             resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

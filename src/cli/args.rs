@@ -72,6 +72,7 @@ impl ServeArgs {
             max_bytes: self.fetch_max_bytes,
             timeout: std::time::Duration::from_secs(self.fetch_timeout_secs.max(1)),
             allow_private: self.fetch_allow_private,
+            disabled: self.fetch_disabled,
         };
     }
 }
@@ -107,6 +108,16 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub fetch_allow_private: bool,
+    /// Verification by URL is refused (422 url_disabled) before the URL is even parsed:
+    /// the service never resolves a name nor connects anywhere for a client. The
+    /// variable takes 1/0, true/false, yes/no, on/off.
+    #[arg(
+        long = "fetch-disabled",
+        env = "AIPROV_FETCH_DISABLED",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub fetch_disabled: bool,
     /// Largest body fetched for verification by URL, in bytes.
     #[arg(long = "fetch-max-bytes", env = "AIPROV_FETCH_MAX_BYTES", default_value_t = FetchConfig::default().max_bytes)]
     pub fetch_max_bytes: u64,
@@ -579,11 +590,12 @@ mod tests {
             "77",
             "--fetch-timeout-secs",
             "3",
+            "--fetch-disabled",
         ]);
         let mut config = cli.serve.state.service_config();
         cli.serve.apply_limits(&mut config);
         assert_eq!((config.max_upload_bytes, config.max_text_bytes), (5000, 1000));
-        assert!(config.fetch.allow_private);
+        assert!(config.fetch.allow_private && config.fetch.disabled);
         assert_eq!((config.fetch.max_bytes, config.fetch.timeout.as_secs()), (77, 3));
 
         let defaults = Cli::parse_from(["aiprov"]);
@@ -591,6 +603,7 @@ mod tests {
         defaults.serve.apply_limits(&mut config);
         assert_eq!(config.max_upload_bytes, 16 << 30);
         assert!(!config.fetch.allow_private, "private addresses are refused unless asked for");
+        assert!(!config.fetch.disabled, "verification by URL is on unless turned off");
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::statement::IssuerName;
 
 pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.service_config()?;
-    if config.fetch.allow_private {
+    if config.fetch.disabled {
+        tracing::info!("--fetch-disabled: verification by URL is refused; the service fetches nothing");
+    } else if config.fetch.allow_private {
         tracing::warn!("--fetch-allow-private: verification by URL may reach loopback and private addresses");
     }
     super::runtime()?.block_on(async move {

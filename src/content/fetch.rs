@@ -29,11 +29,15 @@ pub struct FetchConfig {
     pub timeout: Duration,
     /// Allow loopback, private and other non-global addresses (tests, intranets).
     pub allow_private: bool,
+    /// Refuse every URL before looking at it: the service then never resolves a name
+    /// nor opens a connection for a client (deployments without outbound access, a
+    /// fuzzer's throwaway instance).
+    pub disabled: bool,
 }
 
 impl Default for FetchConfig {
     fn default() -> Self {
-        Self { max_bytes: 64 * 1024 * 1024, timeout: Duration::from_secs(10), allow_private: false }
+        Self { max_bytes: 64 * 1024 * 1024, timeout: Duration::from_secs(10), allow_private: false, disabled: false }
     }
 }
 
@@ -51,6 +55,11 @@ pub struct Fetched {
 /// server failed: never to a 500, since none of this is the service's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    #[error(
+        "url: this service does not fetch URLs (--fetch-disabled); send the content itself as text, content_base64 \
+         or sha256, or its bytes to POST /v1/verify/upload"
+    )]
+    Disabled,
     #[error("url: {0}")]
     InvalidUrl(String),
     #[error("{0}")]
@@ -208,6 +217,9 @@ fn request_error(url: &Url, e: &reqwest::Error) -> FetchError {
 /// # Errors
 /// See [`FetchError`].
 pub async fn fetch(raw_url: &str, config: &FetchConfig, keep_up_to: usize) -> Result<Fetched, FetchError> {
+    if config.disabled {
+        return Err(FetchError::Disabled);
+    }
     let url = parse_url(raw_url)?;
     match tokio::time::timeout(config.timeout, fetch_within(url, config, keep_up_to)).await {
         Ok(result) => result,

@@ -8,8 +8,20 @@ pub use hash::{
     hash_file, hash_reader, hash_stream, hash_stream_into, HashedContent, StreamError, StreamLimits, StreamingHasher,
 };
 
+use base64::Engine;
+
 use crate::normalize::normalized_text_sha256;
 use crate::Sha256Digest;
+
+/// The bytes of a `content_base64` member: standard base64 with padding (RFC 4648 §4),
+/// spaces, tabs and line breaks allowed around it (a `base64` tool's trailing newline),
+/// and nothing else: the document's `Base64` pattern says the same.
+///
+/// # Errors
+/// When the text is not that, with the decoder's reason.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    base64::engine::general_purpose::STANDARD.decode(text.trim_matches([' ', '\t', '\r', '\n']))
+}
 
 /// The hashes of the content a verifier holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,5 +47,20 @@ impl ContentHashes {
 
     pub fn of_sha256(sha256: Sha256Digest) -> Self {
         Self { sha256, normalized_text_sha256: None }
+    }
+}
+
+#[cfg(test)]
+mod base64_tests {
+    use super::decode_base64;
+
+    #[test]
+    fn base64_content_is_canonical_padded_base64_with_ascii_white_space_around() {
+        assert_eq!(decode_base64("aGk=").unwrap(), b"hi");
+        assert_eq!(decode_base64(" aGk=\r\n").unwrap(), b"hi");
+        assert_eq!(decode_base64("").unwrap(), b"");
+        for bad in ["aGk", "aGl=", "aG k=", "aGk=\u{a0}", "\u{3000}aGk=", "aGk=\x0c", "aGk=aGk="] {
+            assert!(decode_base64(bad).is_err(), "{bad:?}");
+        }
     }
 }

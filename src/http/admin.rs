@@ -11,12 +11,11 @@ use crate::service::{blocking, Service};
 use crate::statement::IssuerName;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tokens", web::get().to(list_tokens))
-        .route("/admin/tokens", web::post().to(create_token))
-        .route("/admin/tokens/{id}", web::delete().to(revoke_token))
-        .route("/admin/erasures", web::get().to(erasures))
-        .route("/admin/keys/rotate", web::post().to(rotate_keys))
-        .route("/admin/backup", web::post().to(backup));
+    cfg.service(web::resource("/admin/tokens").route(web::get().to(list_tokens)).route(web::post().to(create_token)))
+        .service(web::resource("/admin/tokens/{id}").route(web::delete().to(revoke_token)))
+        .service(web::resource("/admin/erasures").route(web::get().to(erasures)))
+        .service(web::resource("/admin/keys/rotate").route(web::post().to(rotate_keys)))
+        .service(web::resource("/admin/backup").route(web::post().to(backup)));
 }
 
 /// The `Authorization` header value, if any (a non-ASCII value counts as malformed).

@@ -13,7 +13,7 @@ use crate::statement::badge::Badge;
 const CACHE_CONTROL: &str = "public, max-age=604800";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stamps/{id}/badge.svg", web::get().to(badge));
+    cfg.service(web::resource("/stamps/{id}/badge.svg").route(web::get().to(badge)));
 }
 
 async fn badge(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {

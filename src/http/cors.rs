@@ -4,7 +4,8 @@
 //! Answers carry `Access-Control-Allow-Origin: *` and never `Allow-Credentials`: browsers
 //! then send no cookies, and none of these endpoints uses any. Endpoints that need a
 //! token (stamping, erasure, admin) get no CORS headers at all, so a page on another
-//! origin cannot call them with a user's token.
+//! origin cannot call them with a user's token: their preflight gets the plain `OPTIONS`
+//! answer (`204` with `Allow`, from `methods`), which a browser takes as a refusal.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::service::Service;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/credentials", web::post().to(credential));
+    cfg.service(web::resource("/credentials").route(web::post().to(credential)));
 }
 
 async fn credential(req: HttpRequest, svc: web::Data<Service>, body: web::Payload) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,8 @@ use crate::service::Service;
 const ANCHORS_PATH: &str = "/v1/c2pa/anchors.pem";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/keys", web::get().to(keys)).route("/c2pa/anchors.pem", web::get().to(anchors));
+    cfg.service(web::resource("/keys").route(web::get().to(keys)))
+        .service(web::resource("/c2pa/anchors.pem").route(web::get().to(anchors)));
 }
 
 async fn keys(svc: web::Data<Service>) -> HttpResponse {

@@ -9,11 +9,11 @@ use crate::error::ApiError;
 use crate::service::{blocking, Service};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/log/checkpoint", web::get().to(checkpoint))
-        .route("/log/verifier-key", web::get().to(verifier_key))
-        .route("/log/proof/inclusion", web::get().to(inclusion))
-        .route("/log/proof/consistency", web::get().to(consistency))
-        .route("/log/entries", web::get().to(entries));
+    cfg.service(web::resource("/log/checkpoint").route(web::get().to(checkpoint)))
+        .service(web::resource("/log/verifier-key").route(web::get().to(verifier_key)))
+        .service(web::resource("/log/proof/inclusion").route(web::get().to(inclusion)))
+        .service(web::resource("/log/proof/consistency").route(web::get().to(consistency)))
+        .service(web::resource("/log/entries").route(web::get().to(entries)));
 }
 
 async fn checkpoint(svc: web::Data<Service>) -> HttpResponse {

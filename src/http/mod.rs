@@ -8,6 +8,7 @@ mod credentials;
 mod extract;
 mod keys;
 mod log;
+mod methods;
 mod openapi;
 mod ops;
 mod page;
@@ -35,13 +36,17 @@ impl Default for Limits {
 }
 
 /// Registers every route, and the limits the JSON extractor (`extract::Json`) reads.
+///
+/// Each path is one `web::resource` listing every method it serves, so that any other
+/// method is answered `405` with `Allow` (see `methods`, which the server wraps around
+/// all of this); a path that is not registered is `404`.
 pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
     cfg.app_data(limits)
         .app_data(
             web::PathConfig::default()
                 .error_handler(|err, _req| ApiError::bad_request("invalid_path", err.to_string()).into()),
         )
-        .route("/healthz", web::get().to(healthz))
+        .service(web::resource("/healthz").route(web::get().to(healthz)))
         .configure(ops::routes)
         .configure(page::routes)
         .configure(openapi::routes)
@@ -49,6 +54,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
             web::scope("/v1")
                 .wrap(actix_web::middleware::from_fn(cors::public_cors))
                 .configure(badge::routes)
+                // Before stamps: a path is matched by the first resource that fits it, and
+                // `/stamps/{id}` fits `/stamps/upload`.
                 .configure(upload::routes)
                 .configure(credentials::routes)
                 .configure(stamps::routes)

@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 pub(super) const OPENAPI_JSON: &str = include_str!("../../assets/openapi.json");
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi));
+    cfg.service(web::resource("/openapi.json").route(web::get().to(openapi)));
 }
 
 async fn openapi() -> HttpResponse {

@@ -11,9 +11,9 @@ use crate::service::metrics::CONTENT_TYPE;
 use crate::service::Service;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(root))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(web::resource("/").route(web::get().to(root)))
+        .service(web::resource("/readyz").route(web::get().to(readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// A person who types the service's address wants the verify page: 303 to it, with a

@@ -14,9 +14,11 @@ const CSP: &str =
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/verify", web::get().to(|| async { asset("text/html; charset=utf-8", HTML) }))
-        .route("/verify.js", web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) }))
-        .route("/verify.css", web::get().to(|| async { asset("text/css; charset=utf-8", CSS) }));
+    cfg.service(web::resource("/verify").route(web::get().to(|| async { asset("text/html; charset=utf-8", HTML) })))
+        .service(
+            web::resource("/verify.js").route(web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) })),
+        )
+        .service(web::resource("/verify.css").route(web::get().to(|| async { asset("text/css; charset=utf-8", CSS) })));
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {

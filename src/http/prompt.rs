@@ -11,8 +11,8 @@ use crate::service::{blocking, Service};
 use crate::statement::request::MAX_PROMPT_CHARS;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stamps/{id}/prompt", web::delete().to(erase))
-        .route("/stamps/{id}/prompt/verify", web::post().to(check));
+    cfg.service(web::resource("/stamps/{id}/prompt").route(web::delete().to(erase)))
+        .service(web::resource("/stamps/{id}/prompt/verify").route(web::post().to(check)));
 }
 
 async fn erase(req: HttpRequest, svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {

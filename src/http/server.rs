@@ -25,6 +25,8 @@ pub async fn run(
     let data = web::Data::from(service);
     let server = HttpServer::new(move || {
         App::new()
+            // Innermost: the access log and the metrics see the method the client sent.
+            .wrap(middleware::from_fn(http::methods::methods))
             .wrap(middleware::from_fn(http::ops::count))
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("aiprov::access"))
             .app_data(data.clone())

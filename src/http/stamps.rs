@@ -14,9 +14,9 @@ use crate::statement::request::StampRequest;
 use crate::Sha256Digest;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stamps", web::post().to(create))
-        .route("/stamps", web::get().to(lookup))
-        .route("/stamps/{id}", web::get().to(get));
+    cfg.service(web::resource("/stamps").route(web::post().to(create)).route(web::get().to(lookup)))
+        // After `/stamps/upload` (src/http/mod.rs): `upload` would be taken for an id.
+        .service(web::resource("/stamps/{id}").route(web::get().to(get)));
 }
 
 async fn create(req: HttpRequest, svc: web::Data<Service>, body: Json<StampRequest>) -> Result<HttpResponse, ApiError> {
@@ -43,6 +43,11 @@ async fn get(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpRes
     let receipt = blocking(move || svc.receipt(&id)).await?;
     Ok(HttpResponse::Ok().json(receipt))
 }
+
+/// Longest `?text=` (characters): percent-encoded, a character is at most 12 bytes, so
+/// 4096 of them still fit the request line the HTTP server reads (64 KiB), which would
+/// refuse a longer one without a JSON error. Longer text is for `POST /v1/verify`.
+const MAX_QUERY_TEXT: usize = 4096;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +91,12 @@ async fn lookup(
             Sha256Digest::from_hex(&hex)
                 .map_err(|e| ApiError::bad_request("invalid_hex", format!("sha256: {e}")).with_field("sha256"))?,
         ),
+        (None, Some(text)) if text.chars().count() > MAX_QUERY_TEXT => {
+            let message = format!(
+                "text: at most {MAX_QUERY_TEXT} characters in a query string; send longer text to POST /v1/verify"
+            );
+            return Err(ApiError::bad_request("invalid_query", message).with_field("text"));
+        }
         (None, Some(text)) => ContentQuery::Text(text),
         // Both: the second is the one to drop; neither: sha256 is the first to give.
         (sha256, text) => {

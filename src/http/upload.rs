@@ -18,7 +18,8 @@ use crate::statement::request::StampMetadata;
 use crate::statement::MediaType;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stamps/upload", web::post().to(stamp_upload)).route("/verify/upload", web::post().to(verify_upload));
+    cfg.service(web::resource("/stamps/upload").route(web::post().to(stamp_upload)))
+        .service(web::resource("/verify/upload").route(web::post().to(verify_upload)));
 }
 
 pub(super) fn header_bytes(req: &HttpRequest, name: impl header::AsHeaderName) -> Option<&[u8]> {

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::service::Service;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/verify", web::post().to(verify));
+    cfg.service(web::resource("/verify").route(web::post().to(verify)));
 }
 
 async fn verify(svc: web::Data<Service>, Json(body): Json<VerifyRequest>) -> Result<HttpResponse, ApiError> {

@@ -10,7 +10,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use crate::Sha256Digest;
 
@@ -42,6 +42,10 @@ pub(super) struct SaltStore {
     // Writers (stamping) take the read lock: sled handles their concurrency. Only a
     // compaction, which swaps the database, takes the write lock.
     current: RwLock<Generation>,
+    /// Held through a whole erasure: its steps (remove, the pending marker, the
+    /// compaction that removes the marker) are not safe to interleave with another's.
+    /// Two at once once wrote the same marker's temporary file, and one failed.
+    erasing: Mutex<()>,
 }
 
 impl SaltStore {
@@ -65,7 +69,11 @@ impl SaltStore {
         };
         remove_other_generations(data_dir, number)?;
         let db = sled::Config::new().path(data_dir.join(format!("salts-{number}"))).open()?;
-        let store = Self { root: data_dir.to_owned(), current: RwLock::new(Generation { number, db }) };
+        let store = Self {
+            root: data_dir.to_owned(),
+            current: RwLock::new(Generation { number, db }),
+            erasing: Mutex::new(()),
+        };
         if data_dir.join(PENDING_FILE).exists() {
             tracing::info!("finishing a salt compaction interrupted by a stop");
             store.compact()?;
@@ -129,6 +137,8 @@ impl SaltStore {
     /// On I/O or database errors. The salt is unreadable through the store as soon as
     /// this returns `Ok`, and gone from disk once the compaction inside it finished.
     pub(super) fn erase(&self, id: &Sha256Digest) -> Result<bool, SaltError> {
+        // Guards no data, only the sequence: a poisoned lock is as good as a clean one.
+        let _one_at_a_time = self.erasing.lock().unwrap_or_else(|e| e.into_inner());
         let existed = {
             let g = self.read();
             let old = g.db.remove(id.as_bytes())?;
@@ -235,6 +245,22 @@ mod tests {
         let reopened = SaltStore::open(dir.path()).unwrap();
         assert_eq!(reopened.get(&b).unwrap(), Some(sb));
         assert!(!reopened.erase(&a).unwrap(), "erasing twice finds nothing");
+    }
+
+    #[test]
+    fn erasures_at_the_same_time_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SaltStore::open(dir.path()).unwrap();
+        let ids: Vec<Sha256Digest> = (0..16u8).map(|i| Sha256Digest::of(&[i])).collect();
+        store.insert_all(ids.iter().map(|id| (id, &[7u8; 32]))).unwrap();
+        std::thread::scope(|s| {
+            for id in &ids {
+                let store = &store;
+                s.spawn(move || assert!(store.erase(id).unwrap()));
+            }
+        });
+        assert!(ids.iter().all(|id| store.get(id).unwrap().is_none()));
+        assert!(!dir.path().join(PENDING_FILE).exists());
     }
 
     #[test]

@@ -94,23 +94,27 @@ impl Service {
         self.log.consistency_proof(first, second).map_err(proof_error)
     }
 
-    /// Entries `start..end` of the published log, at most [`MAX_ENTRIES_PAGE`] (blocking).
+    /// Entries `start..end` of the published log, at most [`MAX_ENTRIES_PAGE`]
+    /// (blocking). A page starting at the published size is empty, not an error: it is
+    /// what a client that has read everything asks next (`start=0` on an empty log too).
     ///
     /// # Errors
-    /// `400` for an empty or out-of-range page.
+    /// `400` when `start` is beyond the published size or `end` is below `start`.
     pub fn entries(&self, start: u64, end: Option<u64>) -> Result<LogEntries, ApiError> {
         let size = self.log.published_size();
-        let end =
-            end.unwrap_or(start.saturating_add(MAX_ENTRIES_PAGE)).min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
-        if start >= size || end <= start {
-            // `end` is at fault only when it was given and start is fine.
-            let field = if start < size { "end" } else { "start" };
-            return Err(ApiError::bad_request(
-                "invalid_range",
-                format!("{field}: start must be below the published tree size {size} and end above start (pages hold at most {MAX_ENTRIES_PAGE} entries)"),
-            )
-            .with_field(field));
+        let range_error = |field: &str, why: String| {
+            let message = format!(
+                "{field}: {why} (GET /v1/log/checkpoint has the size; pages hold at most {MAX_ENTRIES_PAGE} entries)"
+            );
+            Err(ApiError::bad_request("invalid_range", message).with_field(field))
+        };
+        if start > size {
+            return range_error("start", format!("{start} is beyond the published tree size {size}"));
         }
+        if let Some(end) = end.filter(|end| *end < start) {
+            return range_error("end", format!("{end} is below start {start}"));
+        }
+        let end = end.unwrap_or(u64::MAX).min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
         let entries = (start..end)
             .map(|i| {
                 let leaf = self.log.leaf(LogIndex(i)).map_err(ApiError::internal)?;

@@ -34,9 +34,13 @@ impl Service {
     /// (crypto-shredding). The statement, its commitment, the log and every proof stay
     /// valid; no one can confirm a prompt for it afterwards. Blocking.
     ///
+    /// A stamp made without a prompt has no link to erase: the answer says so with
+    /// `erased: false`, as for a link erased before. Either way, what the caller asked
+    /// for holds: no prompt can be confirmed for the stamp.
+    ///
     /// # Errors
-    /// `404` for an unknown stamp or one without a prompt; `403` when `who` is neither
-    /// the stamp's issuer nor an admin.
+    /// `404` for an unknown stamp; `403` when `who` is neither the stamp's issuer nor
+    /// an admin.
     pub fn erase_prompt(&self, who: &Principal, id: &StampId) -> Result<ErasureOutcome, ApiError> {
         let signed = self.signed_statement(id)?;
         if !who.admin && signed.statement.issuer != who.issuer {
@@ -45,7 +49,12 @@ impl Service {
             )));
         }
         if signed.statement.prompt_commitment.is_none() {
-            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt: there is nothing to erase")));
+            return Ok(ErasureOutcome {
+                stamp_id: *id,
+                erased: false,
+                record: None,
+                message: "the stamp was made without a prompt: there is no prompt link to erase".into(),
+            });
         }
         let erased = self.log.erase_prompt_salt(&id.0).map_err(ApiError::internal)?;
         if !erased {
@@ -76,15 +85,20 @@ impl Service {
     }
 
     /// Whether `prompt` is the prompt stamp `id` committed to (blocking). `client` keys
-    /// the rate limit (the caller's address).
+    /// the rate limit (the caller's address). No prompt matches a stamp made without
+    /// one, and the message says why.
     ///
     /// # Errors
-    /// `429` past the rate; `404` unknown stamp or no prompt; `410` once erased.
+    /// `429` past the rate; `404` unknown stamp; `410` once erased.
     pub fn check_prompt(&self, client: &str, id: &StampId, prompt: &str) -> Result<PromptCheck, ApiError> {
         limit(&self.prompt_limiter, client)?;
         let signed = self.signed_statement(id)?;
         let Some(commitment) = signed.statement.prompt_commitment else {
-            return Err(ApiError::NotFound(format!("stamp {id} was made without a prompt")));
+            return Ok(PromptCheck {
+                stamp_id: *id,
+                matches: false,
+                message: "the stamp was made without a prompt: no prompt matches it".into(),
+            });
         };
         let Some(salt) = self.log.prompt_salt(&id.0).map_err(ApiError::internal)? else {
             return Err(ApiError::Gone(format!(

@@ -214,7 +214,12 @@ impl Service {
         self.receipt_at(index, &checkpoint)
     }
 
-    /// Where stamp `id` is, if a published checkpoint covers it (blocking).
+    /// Where stamp `id` is, if a published checkpoint covers it (blocking). Every
+    /// lookup by id goes through here, so a stamp is found by all of them or by none:
+    /// a leaf is written before its batch is synced, but the checkpoint that covers it
+    /// is published, and only then the stamp acknowledged, after the sync
+    /// (`log::writer`). An acknowledged stamp is always found; one being written is not
+    /// found yet, whether it is read, shown as a badge, checked or erased.
     pub(super) fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
         match self.log.index_of(&id.0).map_err(ApiError::internal)? {
             Some(index) if index.0 < checkpoint.checkpoint.size => Ok(index),
@@ -265,10 +270,10 @@ impl Service {
         self.log.find_content(&hashes.sha256, hashes.normalized_text_sha256.as_ref(), limit).map_err(ApiError::internal)
     }
 
-    /// The stored statement of stamp `id` (blocking).
+    /// The stored statement of stamp `id` (blocking). Found exactly when
+    /// [`Service::receipt`] finds it: once the stamp was acknowledged, never before.
     pub(super) fn signed_statement(&self, id: &StampId) -> Result<SignedStatement, ApiError> {
-        let index = self.log.index_of(&id.0).map_err(ApiError::internal)?;
-        let index = index.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
+        let index = self.published_index(id, &self.log.latest_checkpoint())?;
         self.signed_statement_at(id, index)
     }
 

@@ -17,9 +17,14 @@ use crate::statement::request::named_if_given;
 use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Verdict};
 use crate::Sha256Digest;
 
+/// Longest `url` to verify (characters): far beyond any real page's address, short
+/// enough that no one sends the service a novel to parse.
+const MAX_URL: usize = 8192;
+
 impl Service {
     /// Refuses a request with more than one content form (`url` included), naming the
-    /// second, and a receipt that carries its prompt salt.
+    /// second, a `url` over [`MAX_URL`] characters, and a receipt that carries its prompt
+    /// salt.
     fn check_request(req: &VerifyRequest) -> Result<(), ApiError> {
         let given = named_if_given([
             ("text", req.text.is_some()),
@@ -27,6 +32,10 @@ impl Service {
             ("sha256", req.sha256.is_some()),
             ("url", req.url.is_some()),
         ]);
+        if req.url.as_ref().is_some_and(|u| u.chars().count() > MAX_URL) {
+            let message = format!("url: at most {MAX_URL} characters");
+            return Err(ApiError::unprocessable("invalid_url", message).with_field("url"));
+        }
         if let [_, second, ..] = given[..] {
             let message = format!(
                 "send the content as at most one of text, content_base64, sha256 or url, not {}",
@@ -54,8 +63,7 @@ impl Service {
         Ok(if let Some(text) = &req.text {
             Some(ContentHashes::of_text(text))
         } else if let Some(b64) = &req.content_base64 {
-            use base64::Engine;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
+            let bytes = crate::content::decode_base64(b64).map_err(|e| {
                 let message = format!("content_base64 is not valid standard base64: {e}");
                 ApiError::bad_request("invalid_base64", message).with_field("content_base64")
             })?;
@@ -96,7 +104,8 @@ impl Service {
     /// [`Service::verify_request`].
     ///
     /// # Errors
-    /// `413` past the upload limit.
+    /// `413` past the upload limit; `422` for an empty body, which no stamp can be of
+    /// (stamping refuses empty content).
     pub async fn verify_upload<S, B, E>(
         self: &Arc<Self>,
         declared: Option<u64>,
@@ -118,6 +127,10 @@ impl Service {
         let this = self.clone();
         let Some(format) = format else {
             let hashed = self.hash_body(declared, body, self.max_text_bytes).await?;
+            if hashed.size == 0 {
+                let message = "the request body is empty: send the bytes of the content to verify";
+                return Err(ApiError::unprocessable("invalid_content", message));
+            }
             let hashes = hashed.hashes();
             return blocking(move || this.verify_hashes(Some(hashes), None)).await;
         };

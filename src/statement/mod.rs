@@ -3,6 +3,7 @@
 //! statement in memory is always one we are willing to sign.
 
 pub mod badge;
+mod media_type;
 pub mod pii;
 pub mod receipt;
 pub mod request;
@@ -11,6 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use self::media_type::MediaType;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
@@ -41,6 +43,18 @@ impl FieldError {
 /// the field twice.
 fn de_error<E: serde::de::Error>(e: FieldError) -> E {
     E::custom(e.reason)
+}
+
+/// Deserializes an optional member that is omitted when absent, never `null`
+/// (`#[serde(default, deserialize_with = "crate::statement::not_null")]`): absent is
+/// `None`, `null` is refused as the wrong type, like any other value `T` does not take.
+/// The document says so too; a `null` the service silently took for "absent" would be a
+/// request it accepts while its schema refuses it.
+///
+/// # Errors
+/// When the value is `null` or not a `T`.
+pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Checks a free-text field: non-empty after trimming, at most `max` characters and no
@@ -241,48 +255,14 @@ pub fn is_printable(c: char) -> bool {
     c == ' ' || !(c.is_control() || c.is_whitespace() || invisible || private_use || noncharacter)
 }
 
-/// A MIME type such as `text/plain; charset=utf-8` or `image/png`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MediaType(String);
-
-impl MediaType {
-    /// # Errors
-    /// Unless `s` looks like `type/subtype` (optionally with parameters), at most 127 characters.
-    pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let essence = s.split(';').next().unwrap_or_default().trim();
-        let token = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
-        let valid = s.len() <= 127
-            && s.is_ascii()
-            && !s.chars().any(|c| c.is_ascii_control())
-            && matches!(essence.split_once('/'), Some((t, st)) if token(t) && token(st));
-        if !valid {
-            return Err(FieldError::new("media_type", "must be a MIME type such as text/plain or image/png"));
-        }
-        Ok(Self(s.to_ascii_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_text(&self) -> bool {
-        self.0.starts_with("text/")
-    }
-}
-
-impl<'de> Deserialize<'de> for MediaType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(de_error)
-    }
-}
-
 /// What the statement is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subject {
     /// SHA-256 of the exact bytes of the asset.
     pub sha256: Sha256Digest,
+    /// Read back from a statement as signed ([`MediaType::recorded`]).
+    #[serde(deserialize_with = "MediaType::deserialize_recorded")]
     pub media_type: MediaType,
     /// Size in bytes; absent when the issuer sent only a hash and no size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,7 +278,7 @@ pub struct Subject {
 pub struct Generator {
     pub provider: String,
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
 }
 
@@ -359,7 +339,15 @@ pub enum LegalBasis {
 #[serde(deny_unknown_fields)]
 pub struct Factor {
     pub name: String,
+    /// The factor's relative importance in the recommendation (DSA Art. 27: the main
+    /// parameters and their relative importance), from 0 (none) to 1 (all of it). The
+    /// weights of an explanation need not add up to 1: it may list its main factors only.
     pub weight: f64,
+}
+
+impl Factor {
+    /// The range of [`Factor::weight`].
+    pub const WEIGHTS: std::ops::RangeInclusive<f64> = 0.0..=1.0;
 }
 
 /// Why an item was recommended: segments and data categories, never user identifiers.
@@ -378,8 +366,8 @@ impl Explanation {
     pub const MAX_CATEGORIES: usize = 50;
 
     /// # Errors
-    /// When a field is empty or too long, a weight is not a finite number in [-1e6, 1e6],
-    /// or there are too many factors or categories.
+    /// When a field is empty or too long, a weight is not a number from 0 to 1, or
+    /// there are too many factors or categories.
     pub fn validate(&self) -> Result<(), FieldError> {
         check_text("explanation.item", &self.item, 200)?;
         if self.factors.is_empty() || self.factors.len() > Self::MAX_FACTORS {
@@ -390,10 +378,10 @@ impl Explanation {
         }
         for (i, f) in self.factors.iter().enumerate() {
             check_text(&format!("explanation.factors[{i}].name"), &f.name, 200)?;
-            if !f.weight.is_finite() || f.weight.abs() > 1e6 {
+            if !Factor::WEIGHTS.contains(&f.weight) {
                 return Err(FieldError::new(
                     format!("explanation.factors[{i}].weight"),
-                    "must be a finite number between -1e6 and 1e6",
+                    format!("must be a number from 0 to 1 (the factor's relative importance), not {}", f.weight),
                 ));
             }
         }
@@ -505,19 +493,28 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_source_type_lists_the_codes() {
-        let e = DigitalSourceType::parse(&format!("{IPTC_DST_PREFIX}madeUp")).unwrap_err();
-        for code in IPTC_DST_CODES {
-            assert!(e.reason.contains(code), "{code} missing from {e}");
+    fn factor_weights_are_relative_importance_from_0_to_1() {
+        let with = |weight| Explanation {
+            item: "sku-1".into(),
+            factors: vec![Factor { name: "viewed similar items".into(), weight }],
+            data_categories: vec![],
+            legal_basis: LegalBasis::Consent,
+        };
+        for ok in [0.0, -0.0, 0.6, 1.0] {
+            assert_eq!(with(ok).validate(), Ok(()), "{ok}");
+        }
+        for bad in [-835_268.0, -0.01, 1.000_001, 1e6, f64::NAN, f64::INFINITY] {
+            let e = with(bad).validate().unwrap_err();
+            assert_eq!(e.field, "explanation.factors[0].weight", "{bad}");
+            assert!(e.reason.contains("from 0 to 1"), "{e}");
         }
     }
 
     #[test]
-    fn media_types() {
-        assert_eq!(MediaType::parse("Text/Plain; charset=UTF-8").unwrap().as_str(), "text/plain; charset=utf-8");
-        assert!(!MediaType::parse("image/png").unwrap().is_text());
-        for bad in ["", "text", "/png", "image/", "te xt/plain", "text/plain\n"] {
-            assert!(MediaType::parse(bad).is_err(), "{bad:?}");
+    fn an_unknown_source_type_lists_the_codes() {
+        let e = DigitalSourceType::parse(&format!("{IPTC_DST_PREFIX}madeUp")).unwrap_err();
+        for code in IPTC_DST_CODES {
+            assert!(e.reason.contains(code), "{code} missing from {e}");
         }
     }
 

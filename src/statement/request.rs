@@ -2,17 +2,15 @@
 //! prompt commitment (docs/contract.md §4), defaults and validation. Pure: no I/O, no clock
 //! other than `issued_at`, so every rule is unit-tested here.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::content::HashedContent;
+use crate::content::{decode_base64, HashedContent};
 use crate::normalize::normalized_text_sha256;
 use crate::statement::pii::{self, PersonalData};
 use crate::statement::{
-    DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind, MediaType,
-    Statement, Subject, STATEMENT_TYPE,
+    not_null, DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind,
+    MediaType, Statement, Subject, STATEMENT_TYPE,
 };
 use crate::time::Timestamp;
 use crate::Sha256Digest;
@@ -37,34 +35,50 @@ pub enum RequestError {
 /// Longest prompt accepted (characters). Prompts are hashed, never stored.
 pub const MAX_PROMPT_CHARS: usize = 200_000;
 
+/// Largest `size` a `sha256`-only stamp may record: 2^53 - 1 bytes (9 PiB), the largest
+/// integer every JSON reader holds exactly (JavaScript's `Number.MAX_SAFE_INTEGER`).
+pub const MAX_SIZE: u64 = (1 << 53) - 1;
+
+/// A number of bytes as JSON Schema reads `integer`: a whole number from 0, written
+/// `1234` or `1234.0` (which some JSON writers make of every number).
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    match (n.as_u64(), n.as_f64()) {
+        (Some(n), _) => Ok(Some(n)),
+        // Saturates past u64::MAX, and MAX_SIZE refuses that later, naming the limit.
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!("must be a whole number of bytes from 0, not {n}"))),
+    }
+}
+
 /// The body of `POST /v1/stamps` (also sent by the client, hence `Serialize`).
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampRequest {
     /// The content as UTF-8 text (marketing copy, explanations).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The content as standard base64 (images and other binary assets).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub content_base64: Option<String>,
     /// Only the SHA-256 of content that stays private (either case; kept lower-case).
     #[serde(default, deserialize_with = "crate::digest::any_case", skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Digest>,
     /// With `sha256` only: the content's size in bytes, if the issuer wants it recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "whole_number", skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     pub kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub digital_source_type: Option<DigitalSourceType>,
     pub generator: Generator,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub disclosure: Disclosure,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub human_oversight: Option<HumanOversight>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
 
@@ -95,18 +109,18 @@ pub fn prompt_commitment(salt: &[u8; 32], prompt: &str) -> Sha256Digest {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StampMetadata {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     pub kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub digital_source_type: Option<DigitalSourceType>,
     pub generator: Generator,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     pub disclosure: Disclosure,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub human_oversight: Option<HumanOversight>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "not_null", skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
 
@@ -203,10 +217,13 @@ impl StampRequest {
         if self.size.is_some() && self.sha256.is_none() {
             return Err(FieldError::new("size", "is computed from the content; send it only with sha256").into());
         }
+        if let Some(size) = self.size.filter(|s| *s > MAX_SIZE) {
+            return Err(FieldError::new("size", format!("must be at most {MAX_SIZE} bytes, not {size}")).into());
+        }
         let content = match (self.text, self.content_base64, self.sha256) {
             (Some(text), _, _) => StampContent::Text(text),
             (_, Some(b64), _) => {
-                StampContent::Bytes(STANDARD.decode(b64.trim()).map_err(|e| RequestError::Base64(e.to_string()))?)
+                StampContent::Bytes(decode_base64(&b64).map_err(|e| RequestError::Base64(e.to_string()))?)
             }
             (_, _, Some(sha256)) => StampContent::Digest { sha256, size: self.size },
             (None, None, None) => return Err(not_one()),
@@ -429,6 +446,14 @@ mod tests {
         })
     }
 
+    /// [`base`] naming its content by `sha256` alone.
+    fn by_hash(sha256: &str) -> serde_json::Value {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("text");
+        v["sha256"] = json!(sha256);
+        v
+    }
+
     fn issuer() -> IssuerName {
         IssuerName::parse("Acme").unwrap()
     }
@@ -468,6 +493,36 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_size_is_at_most_2_to_the_53_minus_1() {
+        let mut v = by_hash(&"ab".repeat(32));
+        v["size"] = json!(MAX_SIZE);
+        let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
+        assert_eq!(p.statement.subject.size, Some(MAX_SIZE));
+        v["size"] = json!(MAX_SIZE + 1);
+        match prepare(req(v), issuer(), [0; 32], Timestamp::now()) {
+            Err(RequestError::Field(e)) => assert_eq!(e.field, "size"),
+            other => panic!("{:?}", other.map(|p| p.statement)),
+        }
+    }
+
+    #[test]
+    fn a_size_is_a_whole_number_as_json_schema_reads_integer() {
+        let mut v = by_hash(&"ab".repeat(32));
+        for (sent, recorded) in [(json!(1234), Some(1234)), (json!(1234.0), Some(1234)), (json!(0), Some(0))] {
+            v["size"] = sent.clone();
+            let p = prepare(req(v.clone()), issuer(), [0; 32], Timestamp::now()).unwrap();
+            assert_eq!(p.statement.subject.size, recorded, "{sent}");
+        }
+        for bad in [json!(-1), json!(1.5), json!("12"), json!(null), json!(1e300)] {
+            v["size"] = bad.clone();
+            let refused = serde_json::from_value::<StampRequest>(v.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|r| prepare(r, issuer(), [0; 32], Timestamp::now()).map(|_| ()).map_err(|e| e.to_string()));
+            assert!(refused.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_base64_is_a_400() {
         let mut v = base();
         v.as_object_mut().unwrap().remove("text");
@@ -493,7 +548,7 @@ mod tests {
         let text = "Our new  running shoe.\n";
         let mut whole = base();
         whole.as_object_mut().unwrap().remove("text");
-        whole["content_base64"] = json!(STANDARD.encode(text));
+        whole["content_base64"] = json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text));
         whole["media_type"] = json!("text/plain");
         let from_json = prepare(req(whole.clone()), issuer(), [3; 32], Timestamp::now()).unwrap();
 
@@ -535,7 +590,7 @@ mod tests {
             ("/generator/provider", "ExampleAI, call +1 555 123 4567", "generator.provider"),
             ("/generator/model", "jane at example dot com", "generator.model"),
             ("/generator/model_version", "jane(at)example.com", "generator.model_version"),
-            ("/media_type", "text/plain; owner=jane@example.com", "media_type"),
+            ("/media_type", "text/plain; owner=\"jane@example.com\"", "media_type"),
         ];
         for (pointer, value, field) in cases {
             let mut v = base();
@@ -566,9 +621,7 @@ mod tests {
 
     #[test]
     fn an_upper_case_sha256_is_stamped_in_lower_case() {
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("text");
-        v["sha256"] = json!("AB".repeat(32));
+        let v = by_hash(&"AB".repeat(32));
         let p = prepare(req(v), issuer(), [0; 32], Timestamp::now()).unwrap();
         assert_eq!(p.statement.subject.sha256.to_hex(), "ab".repeat(32));
     }

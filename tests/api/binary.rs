@@ -23,6 +23,18 @@ impl Served {
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }
+
+    /// How the server exited, if it does within `within`.
+    pub fn exit_within(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Served {

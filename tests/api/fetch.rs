@@ -95,10 +95,39 @@ async fn loopback_and_other_schemes_are_refused_by_default() {
     assert!(body["error"]["message"].as_str().unwrap().contains("loopback"), "{status} {body}");
     let (status, body) = verify_url(&app, "file:///etc/passwd").await;
     assert_eq!(assert_error(status, &body, 422), "url_forbidden");
+    let (status, body) = verify_url(&app, &format!("https://example.com/{}", "a".repeat(8192))).await;
+    assert_eq!(assert_error(status, &body, 422), "invalid_url", "refused before anything is resolved");
     let (status, body) = verify_url(&app, "not a url").await;
     assert_eq!(assert_error(status, &body, 422), "invalid_url");
     let (status, body) = app.post_json("/v1/verify", &json!({"url": "http://127.0.0.1/", "text": "x"})).await;
     assert_eq!(assert_error(status, &body, 422), "invalid_content");
+}
+
+#[tokio::test]
+async fn with_fetching_disabled_no_url_is_looked_at() {
+    // Private addresses allowed, so that only the switch stands between the request and
+    // a connection to this listener.
+    let app = spawn_app_with(|c| {
+        c.fetch.allow_private = true;
+        c.fetch.disabled = true;
+    })
+    .await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let here = listener.local_addr().unwrap();
+    for url in [format!("http://{here}/stamped.txt"), "https://example.com/".to_owned(), "not a url".to_owned()] {
+        let (status, body) = verify_url(&app, &url).await;
+        assert_eq!(assert_error(status, &body, 422), "url_disabled", "{url}: {body}");
+        assert_eq!(body["error"]["field"], "url");
+    }
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the service connected: {accepted:?}"
+    );
+    // Content sent whole is verified as ever.
+    let verdict = app.verify(&json!({"text": "never stamped"})).await;
+    assert_eq!(check_code(&verdict, "content"), "content.unknown");
 }
 
 #[tokio::test]

@@ -125,8 +125,8 @@ async fn bad_proof_and_page_requests_are_400() {
         ("/v1/log/proof/consistency?first=2&second=1", "invalid_proof_request"),
         ("/v1/log/proof/consistency?first=1&second=50", "invalid_proof_request"),
         ("/v1/log/proof/consistency", "invalid_query"),
-        ("/v1/log/entries?start=2", "invalid_range"),
-        ("/v1/log/entries?start=1&end=1", "invalid_range"),
+        ("/v1/log/entries?start=3", "invalid_range"),
+        ("/v1/log/entries?start=2&end=1", "invalid_range"),
         ("/v1/log/entries?start=x", "invalid_query"),
     ] {
         let (s, b) = app.get_json(path).await;
@@ -144,4 +144,21 @@ async fn bad_proof_and_page_requests_are_400() {
     let (s, page) = app.get_json("/v1/log/entries?start=0&end=100000").await;
     assert_eq!(s, 200);
     assert_eq!(page["entries"].as_array().unwrap().len(), 2, "pages end at the tree size");
+}
+
+#[tokio::test]
+async fn a_page_from_the_end_of_the_log_is_empty() {
+    let app = spawn_app().await;
+    // What a client that has read everything asks next, on an empty log too.
+    let (s, page) = app.get_json("/v1/log/entries?start=0").await;
+    assert_eq!((s, page), (200, json!({"start": 0, "end": 0, "tree_size": 0, "entries": []})));
+    app.stamp_ok(&copy_request("one")).await;
+    for path in ["/v1/log/entries?start=1", "/v1/log/entries?start=1&end=7", "/v1/log/entries?start=0&end=0"] {
+        let (s, page) = app.get_json(path).await;
+        assert_eq!(s, 200, "{path}: {page}");
+        assert_eq!(page["entries"], json!([]), "{path}");
+        assert_eq!(page["tree_size"], 1, "{path}");
+    }
+    let (s, page) = app.get_json("/v1/log/entries?start=0&end=7").await;
+    assert_eq!((s, page["end"].clone(), page["entries"].as_array().map(Vec::len)), (200, json!(1), Some(1)));
 }

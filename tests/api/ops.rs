@@ -116,6 +116,22 @@ async fn readyz_is_ready_and_the_root_leads_to_the_verify_page() {
 }
 
 /// Checks a prompt from this test's loopback address with `X-Forwarded-For` values.
+#[tokio::test]
+async fn sigterm_stops_the_server_after_the_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = binary::serve(dir.path());
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{}/healthz", served.base)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let pid = libc::pid_t::try_from(served.pid()).unwrap();
+    // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // It once waited for ever: the stop command was never carried out.
+    let status = served.exit_within(std::time::Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}; logs: {:?}", served.logs());
+    assert!(served.logs().iter().any(|l| l.contains("shutting down")), "{:?}", served.logs());
+}
+
 async fn check_from(app: &TestApp, id: &str, forwarded_for: &[&str]) -> u16 {
     let mut req = app.client.post(app.url(&format!("/v1/stamps/{id}/prompt/verify"))).json(&json!({"prompt": "x"}));
     for value in forwarded_for {

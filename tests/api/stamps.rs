@@ -111,6 +111,27 @@ async fn binary_and_hash_only_stamps() {
 }
 
 #[tokio::test]
+async fn media_types_are_stamped_in_one_spelling() {
+    let app = spawn_app().await;
+    for (sent, stamped) in [
+        ("  GTwR/v  ", "gtwr/v"),
+        ("Image/PNG", "image/png"),
+        ("text/plain;Charset=\"UTF-8\"", "text/plain; charset=utf-8"),
+        ("text/plain ; format=Flowed", "text/plain; format=Flowed"),
+    ] {
+        let mut req = copy_request("x");
+        req.as_object_mut().unwrap().remove("text");
+        req["content_base64"] = json!("eA==");
+        req["media_type"] = json!(sent);
+        let receipt = app.stamp_ok(&req).await;
+        assert_eq!(receipt["statement"]["subject"]["media_type"], stamped, "{sent:?}");
+        // The receipt verifies as signed, with the normalised spelling.
+        let verdict = app.verify(&json!({"receipt": public_receipt(&receipt)})).await;
+        assert_eq!(verdict["verified"], true, "{sent:?}: {verdict}");
+    }
+}
+
+#[tokio::test]
 async fn recommendation_explanations_are_stamped_without_personal_data() {
     let app = spawn_app().await;
     let mut req = copy_request("Recommended because you viewed trail shoes.");

@@ -51,7 +51,6 @@ pub fn resolve<'a>(doc: &'a Value, mut v: &'a Value) -> Result<&'a Value, String
 
 /// Every problem with `reply` as an answer of `method template`, empty when it matches.
 pub fn check_reply(doc: &Value, method: &str, template: &str, reply: &Reply) -> Vec<String> {
-    let mut errors = Vec::new();
     let what = format!("{method} {template} answered {}", reply.status);
     let Some(op) = doc["paths"][template].get(method.to_ascii_lowercase()) else {
         return vec![format!("{method} {template} is not in the document")];
@@ -61,6 +60,13 @@ pub fn check_reply(doc: &Value, method: &str, template: &str, reply: &Reply) -> 
         let listed: Vec<&String> = responses.keys().collect();
         return vec![format!("{what}, which is not documented (documented: {listed:?}); body: {}", lossy(&reply.body))];
     };
+    check_response(doc, documented, &what, reply)
+}
+
+/// Every problem with `reply` as the documented response `documented` (a response object
+/// or a `$ref` to one); `what` starts each message.
+pub fn check_response(doc: &Value, documented: &Value, what: &str, reply: &Reply) -> Vec<String> {
+    let mut errors = Vec::new();
     let documented = match resolve(doc, documented) {
         Ok(d) => d,
         Err(e) => return vec![format!("{what}: {e}")],
@@ -83,7 +89,7 @@ pub fn check_reply(doc: &Value, method: &str, template: &str, reply: &Reply) -> 
         if !reply.body.is_empty() {
             errors.push(format!("{what} with a body where none is documented"));
         }
-        return prefixed(&what, errors);
+        return prefixed(what, errors);
     };
     let Some(media_type) = reply.media_type() else {
         return vec![format!("{what} without a Content-Type (documented: {:?})", content.keys().collect::<Vec<_>>())];
@@ -103,7 +109,7 @@ pub fn check_reply(doc: &Value, method: &str, template: &str, reply: &Reply) -> 
     } else if media_type.starts_with("text/") && std::str::from_utf8(&reply.body).is_err() {
         errors.push("a text body that is not UTF-8".into());
     }
-    prefixed(&what, errors)
+    prefixed(what, errors)
 }
 
 fn prefixed(what: &str, errors: Vec<String>) -> Vec<String> {
