@@ -37,22 +37,6 @@ impl Served {
     }
 }
 
-impl Served {
-    /// Sends SIGTERM and waits at most `limit` for the process to exit; its exit status,
-    /// or `None` when it did not exit in time.
-    pub fn terminate(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let started = std::time::Instant::now();
-        while started.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().ok().flatten() {
-                return Some(status);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        None
-    }
-}
-
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

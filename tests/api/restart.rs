@@ -97,17 +97,3 @@ async fn token_list_revoke_and_erasure_export_from_the_command_line() {
     let (status, _) = post_stamp(&client, &server.base, &token, &copy_request("After revocation.")).await;
     assert_eq!(status, 401, "the revoked token is refused");
 }
-
-#[tokio::test]
-async fn sigterm_finishes_requests_in_flight_and_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = create_token(dir.path());
-    let mut server = serve(dir.path());
-    let client = reqwest::Client::new();
-    let (status, _) = post_stamp(&client, &server.base, &token, &copy_request("Stamped before SIGTERM.")).await;
-    assert_eq!(status, 201);
-    let exited = server.terminate(std::time::Duration::from_secs(10));
-    let status = exited.expect("serve exits within 10 s of SIGTERM");
-    assert!(status.success(), "a graceful stop exits 0: {status:?}");
-    assert!(server.logs().iter().any(|l| l.contains("shutting down")), "{:?}", server.logs());
-}
