@@ -258,6 +258,11 @@ pub struct StampArgs {
     /// private (otherwise small files go inline and larger ones are streamed).
     #[arg(long)]
     pub hash_only: bool,
+    /// Content Credentials: send each JPEG, PNG and WebP image to POST /v1/credentials and
+    /// write the copy it returns, carrying a C2PA manifest, under `credentialed/` beside
+    /// the receipts file (at the image's path as given); other files are stamped as usual.
+    #[arg(long, conflicts_with = "hash_only")]
+    pub c2pa: bool,
     /// Requests in flight at once (1 to 64).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,

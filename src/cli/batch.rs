@@ -33,6 +33,9 @@ pub enum Transfer {
     /// Only the SHA-256 and size, hashed locally, for assets that must stay private.
     /// Text then gets no normalised text hash.
     HashOnly,
+    /// JPEG, PNG and WebP images to `POST /v1/credentials`, which answers each with a
+    /// copy carrying a C2PA manifest; every other file as [`Transfer::Content`].
+    Credentials,
 }
 
 /// How one file is sent.
@@ -42,6 +45,8 @@ pub enum FileStamp {
     Json(StampRequest),
     /// Streamed from its path to the upload route.
     Upload { path: PathBuf, metadata: StampMetadata },
+    /// Sent from its path to the Content Credentials route.
+    Credential { path: PathBuf, metadata: StampMetadata },
 }
 
 /// What every stamp of a batch shares.
@@ -119,6 +124,14 @@ impl StampTemplate {
         if transfer == Transfer::HashOnly {
             return Ok(FileStamp::Json(self.for_digest(&hash_file(path, 0)?, media_type)));
         }
+        if transfer == Transfer::Credentials
+            && media_type.as_ref().is_some_and(|m| matches!(m.as_str(), "image/jpeg" | "image/png" | "image/webp"))
+        {
+            let mut metadata = self.metadata(media_type);
+            // A credentialed asset is an image, whatever the batch's kind for its other files.
+            metadata.kind = Kind::Image;
+            return Ok(FileStamp::Credential { path: path.to_owned(), metadata });
+        }
         let size = std::fs::metadata(path)?.len();
         if size <= INLINE_LIMIT {
             return Ok(FileStamp::Json(self.for_bytes(std::fs::read(path)?, media_type)));
@@ -191,10 +204,10 @@ pub struct Stopped {
 /// A [`Stop`] when the failure would recur for every other file.
 pub fn outcome(file: String, result: Result<StampResponse, ClientError>) -> Result<Outcome, Stop> {
     match result {
-        Ok(r) => Ok(Outcome { file, receipt: Some(r), error: None }),
+        Ok(r) => Ok(Outcome { file, receipt: Some(r), ..Default::default() }),
         Err(e) => {
             let error = stop_for(e)?;
-            Ok(Outcome { file, receipt: None, error: Some(error.to_string()) })
+            Ok(Outcome { file, error: Some(error.to_string()), ..Default::default() })
         }
     }
 }
@@ -279,12 +292,20 @@ async fn stamp_one(
     // File reading and hashing block: keep them off the async executor.
     let how = match tokio::task::spawn_blocking(move || t.for_file(&path, transfer)).await {
         Ok(Ok(how)) => how,
-        Ok(Err(e)) => return Ok(Outcome { file, receipt: None, error: Some(format!("cannot read: {e}")) }),
-        Err(e) => return Ok(Outcome { file, receipt: None, error: Some(e.to_string()) }),
+        Ok(Err(e)) => return Ok(Outcome { file, error: Some(format!("cannot read: {e}")), ..Default::default() }),
+        Err(e) => return Ok(Outcome { file, error: Some(e.to_string()), ..Default::default() }),
     };
     let result = match &how {
         FileStamp::Json(req) => client.stamp(req).await,
         FileStamp::Upload { path, metadata } => client.stamp_upload_file(path, metadata).await,
+        FileStamp::Credential { path, metadata } => {
+            return match client.credential_file(path, metadata).await {
+                Ok((response, image)) => {
+                    Ok(Outcome { file, receipt: Some(response), credential_image: Some(image), ..Default::default() })
+                }
+                Err(e) => outcome(file, Err(e)),
+            };
+        }
     };
     outcome(file, result)
 }
@@ -308,7 +329,9 @@ mod tests {
     fn json(stamp: FileStamp) -> StampRequest {
         match stamp {
             FileStamp::Json(req) => req,
-            FileStamp::Upload { path, .. } => panic!("{} would be streamed", path.display()),
+            FileStamp::Upload { path, .. } | FileStamp::Credential { path, .. } => {
+                panic!("{} would be streamed", path.display())
+            }
         }
     }
 
@@ -334,7 +357,7 @@ mod tests {
                 assert_eq!(path, big);
                 assert_eq!(metadata.media_type.unwrap().as_str(), "image/png");
             }
-            FileStamp::Json(_) => panic!("a large file is streamed"),
+            FileStamp::Json(_) | FileStamp::Credential { .. } => panic!("a large file is streamed"),
         }
     }
 

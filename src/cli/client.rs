@@ -248,6 +248,50 @@ impl Client {
         serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
     }
 
+    /// Sends the image at `path` to `POST /v1/credentials`: the service stamps it and
+    /// answers the same image with an embedded C2PA manifest. Returns the stamp (its
+    /// receipt, fetched at once, and the prompt salt, which comes back in a header) and
+    /// the credentialed image. Not retried: a stamp that was made but whose answer was
+    /// lost would be made twice.
+    ///
+    /// # Errors
+    /// As [`Client::stamp`]; [`ClientError::Io`] when the file cannot be read.
+    pub async fn credential_file(
+        &self,
+        path: &std::path::Path,
+        metadata: &StampMetadata,
+    ) -> Result<(StampResponse, Vec<u8>), ClientError> {
+        let url = format!("{}/v1/credentials", self.base);
+        // Images are bounded by the service's --max-image-bytes; the library that embeds
+        // the manifest holds them whole on the service's side too.
+        let image =
+            tokio::fs::read(path).await.map_err(|e| ClientError::Io { path: path.display().to_string(), source: e })?;
+        let media_type = metadata.media_type.as_ref().map_or("application/octet-stream", |m| m.as_str());
+        let resp = self
+            .authorized(self.http.post(&url))
+            .header(METADATA_HEADER, metadata_header(metadata))
+            .header(reqwest::header::CONTENT_TYPE, media_type)
+            .body(image)
+            .send()
+            .await
+            .map_err(|source| self.transport_error(source))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
+            return Err(ClientError::Status { url, status, message });
+        }
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (id, prompt_salt) = (header("aiprov-stamp-id"), header("aiprov-prompt-salt"));
+        let id =
+            id.ok_or_else(|| ClientError::Decode { url: url.clone(), reason: "no Aiprov-Stamp-Id header".into() })?;
+        let credentialed = resp.bytes().await.map_err(|source| ClientError::Http { url: url.clone(), source })?;
+        let receipt = self.get_json(&format!("/v1/stamps/{id}")).await?;
+        let receipt =
+            serde_json::from_value(receipt).map_err(|e| ClientError::Decode { url, reason: e.to_string() })?;
+        Ok((StampResponse { receipt, prompt_salt }, credentialed.to_vec()))
+    }
+
     fn authorized(&self, mut r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
@@ -329,16 +373,18 @@ impl Client {
         }
     }
 
+    /// A request that got no answer: unreachable (said once, clearly), or broken off.
+    fn transport_error(&self, source: reqwest::Error) -> ClientError {
+        if source.is_connect() {
+            ClientError::Unreachable { url: self.base.clone(), reason: transport_reason(&source), source }
+        } else {
+            let url = source.url().map(|u| u.to_string()).unwrap_or_default();
+            ClientError::Http { url, source }
+        }
+    }
+
     async fn once(&self, req: reqwest::RequestBuilder) -> Result<Value, (ClientError, Option<Duration>)> {
-        let resp = req.send().await.map_err(|source| {
-            let error = if source.is_connect() {
-                ClientError::Unreachable { url: self.base.clone(), reason: transport_reason(&source), source }
-            } else {
-                let url = source.url().map(|u| u.to_string()).unwrap_or_default();
-                ClientError::Http { url, source }
-            };
-            (error, None)
-        })?;
+        let resp = req.send().await.map_err(|source| (self.transport_error(source), None))?;
         let url = resp.url().to_string();
         let status = resp.status();
         let retry_after = resp

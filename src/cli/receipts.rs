@@ -16,13 +16,19 @@ use crate::content::hash_file;
 use crate::Sha256Digest;
 
 /// One line of the receipts file, as written.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Outcome {
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<StampResponse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the credentialed copy of an image was written (`stamp --c2pa`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentialed: Option<String>,
+    /// That copy's bytes, until the report writes them next to the receipts file.
+    #[serde(skip)]
+    pub credential_image: Option<Vec<u8>>,
 }
 
 /// One line of the receipts file, as read back. The receipt stays the JSON it was, as
@@ -177,7 +183,7 @@ mod tests {
 
     #[test]
     fn lines_parse_as_written() {
-        let failed = Outcome { file: "a.txt".into(), receipt: None, error: Some("422: too big".into()) };
+        let failed = Outcome { file: "a.txt".into(), error: Some("422: too big".into()), ..Default::default() };
         let text = serde_json::to_string(&failed).unwrap();
         assert_eq!(Line::parse(&text), Ok(Line::Failed { file: "a.txt".into(), error: "422: too big".into() }));
         let stamped = json!({"file": "b.txt", "receipt": {"id": "x"}}).to_string();
@@ -217,7 +223,7 @@ mod tests {
 
         // Appending after the cut line starts a new line.
         let mut out = Appender::open(&receipts).unwrap();
-        out.append(&Outcome { file: "e.txt".into(), receipt: None, error: Some("x".into()) }).unwrap();
+        out.append(&Outcome { file: "e.txt".into(), error: Some("x".into()), ..Default::default() }).unwrap();
         let mut read = Vec::new();
         read_lines(&receipts, |n, l| read.push((n, l.is_ok()))).unwrap();
         assert_eq!(read, vec![(1, true), (2, true), (3, true), (4, false), (5, true)]);

@@ -475,3 +475,50 @@ async fn aiprov_verify_file_checks_a_credentialed_image_and_fetches_its_receipt(
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--receipt"));
 }
+
+#[tokio::test]
+async fn aiprov_stamp_c2pa_writes_credentialed_copies_beside_the_receipts() {
+    let app = spawn_app().await;
+    let anchors = app.get("/v1/c2pa/anchors.pem").await.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assets = dir.path().join("assets");
+    std::fs::create_dir_all(assets.join("spring")).unwrap();
+    let original = picture(image::ImageFormat::Png, 7);
+    std::fs::write(assets.join("spring/hero.png"), &original).unwrap();
+    std::fs::write(assets.join("copy.txt"), "Spring is here. Fresh colours for every room.").unwrap();
+    let out_file = dir.path().join("receipts.jsonl");
+    let (url, token) = (app.url(""), app.token.clone());
+    let (assets_arg, out_arg) = (assets.clone(), out_file.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::binary::BIN)
+            .args(["stamp", "--c2pa", "--url", &url, "--token", &token])
+            .args(["--provider", "ExampleAI", "--model", "painter", "--disclosure", "Made with AI."])
+            .arg("--out")
+            .arg(&out_arg)
+            .arg(&assets_arg)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&out_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let image_line = lines.iter().find(|l| l["file"].as_str().unwrap().ends_with("hero.png")).expect("the image");
+    let text_line = lines.iter().find(|l| l["file"].as_str().unwrap().ends_with("copy.txt")).expect("the text");
+    assert!(text_line.get("credentialed").is_none(), "text is stamped as usual: {text_line}");
+    assert_eq!(image_line["receipt"]["statement"]["kind"], "image");
+    assert_eq!(image_line["receipt"]["prompt_salt"], Value::Null, "no prompt, no salt");
+    let copy = std::path::PathBuf::from(image_line["credentialed"].as_str().expect("the copy's path"));
+    assert!(copy.starts_with(dir.path().join("credentialed")), "beside the receipts: {}", copy.display());
+    assert!(copy.ends_with("spring/hero.png"), "{}", copy.display());
+    let bytes = std::fs::read(&copy).unwrap();
+    let reader = c2pa_reader("image/png", &bytes, &anchors).expect("the c2pa crate reads the copy");
+    assert_eq!(reader.validation_state(), c2pa::ValidationState::Trusted, "{}", reader.json());
+    let link: Value = reader.active_manifest().unwrap().find_assertion("org.ai-provenance.stamp").unwrap();
+    assert_eq!(link["stamp_id"], image_line["receipt"]["id"]);
+    assert_eq!(pixels(&bytes), pixels(&original), "the copy's pixels are the original's");
+    assert_eq!(std::fs::read(assets.join("spring/hero.png")).unwrap(), original, "the original is untouched");
+}

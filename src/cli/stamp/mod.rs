@@ -26,7 +26,11 @@ pub(super) fn stamp(args: StampArgs) -> anyhow::Result<()> {
         template: template::template(&args)?,
         client: Client::new(&args.url, Some(args.token.clone()))?,
         runtime: super::runtime()?,
-        transfer: if args.hash_only { Transfer::HashOnly } else { Transfer::Content },
+        transfer: match (args.hash_only, args.c2pa) {
+            (true, _) => Transfer::HashOnly,
+            (_, true) => Transfer::Credentials,
+            _ => Transfer::Content,
+        },
     };
     let mut report = Report::open(&args.out)?;
     let stopped = match args.path.as_deref() {

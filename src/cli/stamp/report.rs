@@ -68,8 +68,15 @@ impl Report {
         Ok(todo)
     }
 
-    pub(super) fn record(&mut self, o: Outcome) {
+    pub(super) fn record(&mut self, mut o: Outcome) {
         self.bar.inc(1);
+        if let Some(image) = o.credential_image.take() {
+            match self.write_credentialed(&o.file, &image) {
+                Ok(path) => o.credentialed = Some(path.display().to_string()),
+                // The stamp exists and its receipt is kept: only the copy is missing.
+                Err(e) => o.error = Some(format!("stamped, but the credentialed copy could not be written: {e}")),
+            }
+        }
         if let Some(error) = &o.error {
             self.failed += 1;
             if self.failed <= FAILURES_SHOWN {
@@ -81,6 +88,21 @@ impl Report {
         if let Err(e) = self.out.append(&o) {
             self.write_error.get_or_insert(e);
         }
+    }
+
+    /// Writes the credentialed copy of `file` under `credentialed/` beside the receipts
+    /// file, at the path the run named it by (made relative: a copy never lands outside
+    /// that folder, nor over the original).
+    fn write_credentialed(&self, file: &str, image: &[u8]) -> std::io::Result<PathBuf> {
+        let relative: PathBuf =
+            Path::new(file).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+        let dir = self.out_path.parent().unwrap_or(Path::new("."));
+        let path = dir.join("credentialed").join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, image)?;
+        Ok(path)
     }
 
     pub(super) fn finish(self, client: &Client, stopped: Option<Stopped>) -> anyhow::Result<()> {
