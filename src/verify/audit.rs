@@ -111,28 +111,29 @@ impl Auditor {
             Ok(canonical) if canonical == leaf => {}
             _ => self.problem(Some(index), "the leaf is not in canonical (JCS) form"),
         }
-        let Some((key, info)) = self.keys.get(&signed.signature.kid).cloned() else {
+        let Some((key, info)) = self.keys.get(&signed.signature.kid) else {
             self.problem(
                 Some(index),
                 format!("signed with key {} which this log does not publish", signed.signature.kid),
             );
             return hash;
         };
-        if !info.may_sign_at(signed.statement.issued_at) {
-            self.problem(
-                Some(index),
-                format!(
-                    "signed with key {}, retired on {}, but dated {} (key.retired)",
-                    info.kid,
-                    info.retired_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                    signed.statement.issued_at.to_rfc3339()
-                ),
-            );
-        }
+        // Judged while the key is borrowed, reported after: no copy of the key per leaf.
+        let retired = (!info.may_sign_at(signed.statement.issued_at)).then(|| {
+            format!(
+                "signed with key {}, retired on {}, but dated {} (key.retired)",
+                info.kid,
+                info.retired_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                signed.statement.issued_at.to_rfc3339()
+            )
+        });
         let valid = match (signed.signature.signature_bytes(), jcs::to_vec(&signed.statement)) {
             (Some(sig), Ok(bytes)) => key.verify_strict(&bytes, &sig).is_ok(),
             _ => false,
         };
+        if let Some(retired) = retired {
+            self.problem(Some(index), retired);
+        }
         if !valid {
             self.problem(Some(index), "the statement's signature does not verify: statement or signature altered");
         }
