@@ -193,6 +193,15 @@ pub enum Command {
     /// it goes on stamping. The backup is a data directory: `aiprov serve --data` opens
     /// it, with the same keys directory (keys are not in it: back them up apart).
     Backup(BackupArgs),
+    /// Convert a data directory written by an older aiprov (storage format 1: a key per
+    /// leaf and per Merkle node) to the current format (tiles and entry bundles), in
+    /// place, with the service stopped. Back the directory up first. The log's root, and
+    /// so every receipt, stays the same.
+    Migrate {
+        /// Directory of the data to convert.
+        #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod client;
 mod keys;
 mod local_admin;
+mod migrate;
 mod progress;
 pub mod receipts;
 mod serve;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => return verify::verify(&args),
         Command::Audit(args) => audit::audit(&args),
         Command::Backup(args) => backup::backup(&args),
+        Command::Migrate { data } => migrate::migrate(&data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ mod page;
 mod prompt;
 pub mod server;
 mod stamps;
+mod tlog;
 mod upload;
 mod verify;
 
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
                 .configure(keys::routes)
                 .configure(log::routes),
         )
+        .configure(tlog::routes)
         .default_service(web::to(not_found));
 }
 

@@ -353,6 +353,68 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// The right edge of a tree: the roots of the perfect subtrees its leaves split into,
+/// largest first (at most 64). Enough to append leaves and to compute the root without
+/// reading anything, which is what the log writer needs per batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    nodes: Vec<Sha256Digest>,
+}
+
+impl Frontier {
+    /// The frontier of the tree of `size` leaves in `src`: one node read per set bit of `size`.
+    ///
+    /// # Errors
+    /// Source errors.
+    pub fn load<S: NodeSource>(src: &S, size: u64) -> Result<Self, TreeError<S::Error>> {
+        let mut nodes = Vec::new();
+        let mut start = 0u64;
+        for level in (0..64u8).rev() {
+            if size & (1 << level) != 0 {
+                nodes.push(src.node(NodeId { level, index: start >> level }).map_err(TreeError::Source)?);
+                start += 1 << level;
+            }
+        }
+        Ok(Self { size, nodes })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash.
+    ///
+    /// # Errors
+    /// [`TreeError::Full`] at `u64::MAX` leaves.
+    pub fn push<E: std::error::Error + 'static>(&mut self, leaf: Sha256Digest) -> Result<(), TreeError<E>> {
+        if self.size == u64::MAX {
+            return Err(TreeError::Full);
+        }
+        let mut hash = leaf;
+        // Each trailing one bit of the old size is a perfect subtree the new leaf completes.
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let Some(left) = self.nodes.pop() else { break };
+            hash = node_hash(&left, &hash);
+            size >>= 1;
+        }
+        self.nodes.push(hash);
+        self.size += 1;
+        Ok(())
+    }
+
+    /// The root hash (RFC 6962 MTH) of the tree.
+    pub fn root(&self) -> Sha256Digest {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(mut acc) = nodes.next().copied() else { return empty_root() };
+        for left in nodes {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
 /// A node that a [`MemoryTree`] does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("node {0:?} is not in the tree")]
@@ -677,5 +739,18 @@ mod tests {
         assert!(a.to_key() < b.to_key());
         assert_eq!(NodeId::from_key(&[70, 0, 0, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(NodeId::from_key(&[0, 1]), None);
+    }
+
+    #[test]
+    fn a_frontier_matches_the_tree_it_is_the_edge_of() {
+        let mut tree = MemoryTree::new();
+        let mut frontier = Frontier::default();
+        for i in 0u32..300 {
+            assert_eq!(frontier.root(), tree.root(), "size {i}");
+            assert_eq!(Frontier::load(&tree, tree.size()).unwrap(), frontier, "loaded at size {i}");
+            let leaf = leaf_hash(&i.to_be_bytes());
+            tree.push(leaf);
+            frontier.push::<MissingNode>(leaf).unwrap();
+        }
     }
 }

@@ -6,15 +6,18 @@
 //!
 //! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over any node source.
 //! - [`checkpoint`]: C2SP signed notes and tlog checkpoints.
-//! - [`tiles`]: C2SP tlog-tiles, the storage the log is moving to: tile and entry-bundle
+//! - [`tiles`]: C2SP tlog-tiles, the layout the log is stored in: tile and entry-bundle
 //!   paths, bundle encoding, which tiles a batch rewrites, building them from leaf hashes,
 //!   and Merkle nodes read back from them.
-//! - `store`: the [`LogStore`] trait every backend implements; `sled`: the embedded one.
-//! - `salts`: erasable prompt salts, kept apart from the immutable log.
+//! - `store`: the [`LogStore`] trait every backend implements (tiles, bundle pieces, the
+//!   content index, tree state); `sled`: the embedded one.
+//! - `salts`: erasable prompt salts in segment files, apart from the immutable log.
+//! - `migrate`: converts a data directory of storage format 1 (a key per leaf and node).
 //! - `writer`: the single writer with group commit, and the [`Log`] handle.
 
 pub mod checkpoint;
 pub mod merkle;
+mod migrate;
 mod reader;
 mod salts;
 mod sled;
@@ -27,8 +30,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use self::sled::{open_db, SledStore};
+pub use migrate::{migrate, Migrated};
 pub use reader::LogReader;
-pub use store::{LogStore, NewLeaf, StoreError};
+pub use store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, STORAGE_FORMAT};
 pub use writer::{Appended, Log, LogError, LogObserver, SignedCheckpoint};
 
 /// A position in the log: leaves are numbered from 0.

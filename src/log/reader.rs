@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::log::merkle::{NodeId, NodeSource};
+use crate::log::store::StoredNodes;
+use crate::log::tiles::{self, BundleId};
 use crate::log::{LogIndex, LogStore, SledStore, StoreError};
 use crate::Sha256Digest;
 
@@ -35,7 +37,10 @@ impl LogReader {
     }
 
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.leaf(index)
+        let (bundle, position) = BundleId::containing(index.0);
+        let Some(bytes) = self.store.read_bundle(bundle)? else { return Ok(None) };
+        let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
+        Ok(entries.get(position).map(|e| e.to_vec()))
     }
 
     /// The newest stored checkpoint, as signed-note text.
@@ -47,6 +52,6 @@ impl LogReader {
 impl NodeSource for LogReader {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-        self.store.node(id)
+        StoredNodes(self.store.as_ref()).node(id)
     }
 }

@@ -1,211 +1,155 @@
-//! Prompt salts, kept apart so they can be erased for good (docs/contract.md §4, crypto-shredding).
+//! Prompt salts, kept apart from the immutable log so they can be erased for good
+//! (docs/contract.md §4, crypto-shredding).
 //!
-//! Deleting a key in sled only marks it deleted: the old bytes stay in its log files
-//! until sled happens to reclaim the segment. A promise of erasure needs more, so salts
-//! live in their own sled database, in a directory per generation (`salts-<n>`), and
-//! [`SaltStore::compact`] copies the live salts into a fresh generation, switches to it
-//! and deletes the old directory. After a compaction no file under the data directory
-//! holds an erased salt.
+//! Salts live in segment files under `<data>/salts/`: segment `n` holds the 32-byte
+//! slots of leaves `n·4096 .. (n+1)·4096`, at offset `32·(index mod 4096)`, all zeros
+//! where a leaf has no salt. An erasure overwrites its one slot with zeros in place and
+//! syncs the file: it costs the same in a log of a thousand leaves or of a billion, and
+//! afterwards no file under the data directory holds the salt (the database never held
+//! it). Appends write the slots of every new leaf, zeros included, so a slot left by a
+//! batch that never became durable is overwritten by the leaf that later takes its index.
 
-use std::fs;
-use std::io::Write;
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 
-use crate::Sha256Digest;
+use crate::log::LogIndex;
 
-const CURRENT_FILE: &str = "salts.current";
-const PENDING_FILE: &str = "salts.compact-pending";
+/// Leaves per segment file: 4,096 slots of 32 bytes, 128 KiB.
+const SEGMENT: u64 = 4096;
+const SLOT: u64 = 32;
+const DIR: &str = "salts";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SaltError {
-    #[error("salt database: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("salt directory {path}: {source}")]
+    #[error("salt file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("the salt store is damaged: {0}")]
-    Corrupt(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SaltError + '_ {
     move |source| SaltError::Io { path: path.to_owned(), source }
 }
 
-struct Generation {
-    number: u64,
-    db: sled::Db,
-}
-
-/// The erasable store of prompt salts, keyed by stamp id.
+/// The erasable store of prompt salts, by leaf index.
 pub(super) struct SaltStore {
-    root: PathBuf,
-    // Writers (stamping) take the read lock: sled handles their concurrency. Only a
-    // compaction, which swaps the database, takes the write lock.
-    current: RwLock<Generation>,
-    /// Held through a whole erasure: its steps (remove, the pending marker, the
-    /// compaction that removes the marker) are not safe to interleave with another's.
-    /// Two at once once wrote the same marker's temporary file, and one failed.
-    erasing: Mutex<()>,
+    dir: PathBuf,
+    /// Segments written since the last sync: the files to sync before the log's batch.
+    dirty: Mutex<BTreeSet<u64>>,
 }
 
 impl SaltStore {
-    /// Opens the salt store under `data_dir`, removing directories left by an
-    /// interrupted compaction and finishing a compaction that was pending.
+    /// Opens (or creates) the salt store of data directory `data_dir`.
     ///
     /// # Errors
-    /// On I/O or database errors.
+    /// When the directory cannot be created.
     pub(super) fn open(data_dir: &Path) -> Result<Self, SaltError> {
-        let current_path = data_dir.join(CURRENT_FILE);
-        let number = match fs::read_to_string(&current_path) {
-            Ok(s) => s
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| SaltError::Corrupt(format!("{} is not a number", current_path.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomically(data_dir, CURRENT_FILE, "0")?;
-                0
+        let dir = data_dir.join(DIR);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Self { dir, dirty: Mutex::new(BTreeSet::new()) })
+    }
+
+    fn path(&self, segment: u64) -> PathBuf {
+        self.dir.join(format!("{segment:012}.salts"))
+    }
+
+    /// Writes the slots of leaves `first..first + salts.len()`, zeros where `None`:
+    /// readable at once, durable after the next [`SaltStore::sync`].
+    ///
+    /// # Errors
+    /// On I/O errors.
+    pub(super) fn write(&self, first: u64, salts: &[Option<[u8; 32]>]) -> Result<(), SaltError> {
+        let mut done = 0usize;
+        while done < salts.len() {
+            let index = first + done as u64;
+            let segment = index / SEGMENT;
+            let take = ((SEGMENT - index % SEGMENT) as usize).min(salts.len() - done);
+            let mut bytes = Vec::with_capacity(take * SLOT as usize);
+            for salt in &salts[done..done + take] {
+                bytes.extend_from_slice(salt.as_ref().unwrap_or(&[0; 32]));
             }
-            Err(e) => return Err(io(&current_path)(e)),
-        };
-        remove_other_generations(data_dir, number)?;
-        let db = sled::Config::new().path(data_dir.join(format!("salts-{number}"))).open()?;
-        let store = Self {
-            root: data_dir.to_owned(),
-            current: RwLock::new(Generation { number, db }),
-            erasing: Mutex::new(()),
-        };
-        if data_dir.join(PENDING_FILE).exists() {
-            tracing::info!("finishing a salt compaction interrupted by a stop");
-            store.compact()?;
-        }
-        Ok(store)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Generation> {
-        // A panic while holding the lock cannot leave a half-swapped generation: the
-        // swap is one assignment.
-        self.current.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Stores salts: readable at once, durable after the next [`SaltStore::flush`].
-    ///
-    /// # Errors
-    /// On database errors.
-    pub(super) fn insert_all<'a>(
-        &self,
-        salts: impl IntoIterator<Item = (&'a Sha256Digest, &'a [u8; 32])>,
-    ) -> Result<(), SaltError> {
-        let g = self.read();
-        let mut batch = sled::Batch::default();
-        let mut any = false;
-        for (id, salt) in salts {
-            batch.insert(&id.as_bytes()[..], &salt[..]);
-            any = true;
-        }
-        if any {
-            g.db.apply_batch(batch)?;
+            let path = self.path(segment);
+            let file = OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(io(&path))?;
+            file.write_all_at(&bytes, (index % SEGMENT) * SLOT).map_err(io(&path))?;
+            crate::memo::lock(&self.dirty).insert(segment);
+            done += take;
         }
         Ok(())
     }
 
-    /// Makes every salt stored so far durable.
+    /// Makes every slot written so far durable: the files, and the directory for new ones.
     ///
     /// # Errors
-    /// On database errors.
-    pub(super) fn flush(&self) -> Result<(), SaltError> {
-        // Under the read lock: a compaction swapping generations meanwhile has copied and
-        // flushed every salt of the old one already.
-        self.read().db.flush()?;
-        Ok(())
-    }
-
-    /// # Errors
-    /// On database errors or a damaged value.
-    pub(super) fn get(&self, id: &Sha256Digest) -> Result<Option<[u8; 32]>, SaltError> {
-        match self.read().db.get(id.as_bytes())? {
-            Some(v) => {
-                <[u8; 32]>::try_from(&v[..]).map(Some).map_err(|_| SaltError::Corrupt("a salt is not 32 bytes".into()))
-            }
-            None => Ok(None),
+    /// On I/O errors.
+    pub(super) fn sync(&self) -> Result<(), SaltError> {
+        let dirty = std::mem::take(&mut *crate::memo::lock(&self.dirty));
+        if dirty.is_empty() {
+            return Ok(());
         }
+        for segment in &dirty {
+            let path = self.path(*segment);
+            File::open(&path).and_then(|f| f.sync_data()).map_err(io(&path))?;
+        }
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
     }
 
-    /// Erases the salt of stamp `id`, then compacts so that no file keeps it.
-    /// Returns whether there was a salt to erase.
+    /// The salt of leaf `index`, unless it has none or it was erased.
     ///
     /// # Errors
-    /// On I/O or database errors. The salt is unreadable through the store as soon as
-    /// this returns `Ok`, and gone from disk once the compaction inside it finished.
-    pub(super) fn erase(&self, id: &Sha256Digest) -> Result<bool, SaltError> {
-        // Guards no data, only the sequence: a poisoned lock is as good as a clean one.
-        let _one_at_a_time = self.erasing.lock().unwrap_or_else(|e| e.into_inner());
-        let existed = {
-            let g = self.read();
-            let old = g.db.remove(id.as_bytes())?;
-            g.db.flush()?;
-            old.is_some()
+    /// On I/O errors.
+    pub(super) fn get(&self, index: LogIndex) -> Result<Option<[u8; 32]>, SaltError> {
+        let path = self.path(index.0 / SEGMENT);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
         };
-        if existed {
-            // The marker makes a stop before the compaction finishes resume it at start.
-            write_atomically(&self.root, PENDING_FILE, "1")?;
-            self.compact()?;
+        let mut slot = [0u8; 32];
+        match file.read_exact_at(&mut slot, (index.0 % SEGMENT) * SLOT) {
+            Ok(()) => Ok((slot != [0; 32]).then_some(slot)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(io(&path)(e)),
         }
-        Ok(existed)
     }
 
-    /// Copies the live salts into a new generation, switches to it, deletes the old one.
-    /// Costs a pass over all salts; erasures are rare enough for that.
+    /// Overwrites the salt of leaf `index` with zeros and syncs its file; whether there
+    /// was a salt to erase.
     ///
     /// # Errors
-    /// On I/O or database errors; the old generation stays current then.
-    pub(super) fn compact(&self) -> Result<(), SaltError> {
-        let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
-        let next = g.number + 1;
-        let next_dir = self.root.join(format!("salts-{next}"));
-        if next_dir.exists() {
-            fs::remove_dir_all(&next_dir).map_err(io(&next_dir))?;
+    /// On I/O errors.
+    pub(super) fn erase(&self, index: LogIndex) -> Result<bool, SaltError> {
+        if self.get(index)?.is_none() {
+            return Ok(false);
         }
-        let db = sled::Config::new().path(&next_dir).open()?;
-        for item in g.db.iter() {
-            let (k, v) = item?;
-            db.insert(k, v)?;
-        }
-        db.flush()?;
-        write_atomically(&self.root, CURRENT_FILE, &next.to_string())?;
-        let old = std::mem::replace(&mut *g, Generation { number: next, db });
-        let old_dir = self.root.join(format!("salts-{}", old.number));
-        drop(old);
-        fs::remove_dir_all(&old_dir).map_err(io(&old_dir))?;
-        let pending = self.root.join(PENDING_FILE);
-        if pending.exists() {
-            fs::remove_file(&pending).map_err(io(&pending))?;
-        }
-        tracing::info!(generation = next, "salt store compacted");
-        Ok(())
+        let path = self.path(index.0 / SEGMENT);
+        let file = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+        file.write_all_at(&[0; 32], (index.0 % SEGMENT) * SLOT).map_err(io(&path))?;
+        file.sync_data().map_err(io(&path))?;
+        Ok(true)
     }
-}
 
-fn remove_other_generations(data_dir: &Path, keep: u64) -> Result<(), SaltError> {
-    let keep_name = format!("salts-{keep}");
-    for entry in fs::read_dir(data_dir).map_err(io(data_dir))? {
-        let entry = entry.map_err(io(data_dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("salts-") && name != keep_name && entry.path().is_dir() {
-            fs::remove_dir_all(entry.path()).map_err(io(&entry.path()))?;
+    /// Copies the salts of leaves `0..size` into the data directory `data_dir`.
+    ///
+    /// # Errors
+    /// On I/O errors.
+    pub(super) fn backup(&self, data_dir: &Path, size: u64) -> Result<(), SaltError> {
+        let to = SaltStore::open(data_dir)?;
+        for segment in 0..size.div_ceil(SEGMENT) {
+            let from = self.path(segment);
+            let mut bytes = match fs::read(&from) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&from)(e)),
+            };
+            // Slots past `size` belong to leaves the copy does not have.
+            bytes.truncate(((size - segment * SEGMENT).min(SEGMENT) * SLOT) as usize);
+            let path = to.path(segment);
+            fs::write(&path, &bytes).map_err(io(&path))?;
+            crate::memo::lock(&to.dirty).insert(segment);
         }
+        to.sync()
     }
-    Ok(())
-}
-
-/// Write-then-rename, with fsyncs, so the file is either old or new after a crash.
-fn write_atomically(dir: &Path, name: &str, text: &str) -> Result<(), SaltError> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(text.as_bytes()).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, &path).map_err(io(&path))?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 #[cfg(test)]
@@ -213,13 +157,13 @@ mod tests {
     use super::*;
 
     fn files_contain(dir: &Path, needle: &[u8]) -> bool {
-        let mut stack = vec![dir.to_owned()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle) {
+        let mut dirs = vec![dir.to_owned()];
+        while let Some(d) = dirs.pop() {
+            for entry in fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle) {
                     return true;
                 }
             }
@@ -228,54 +172,40 @@ mod tests {
     }
 
     #[test]
-    fn erased_salts_leave_no_trace_in_any_file() {
+    fn salts_round_trip_across_segments_and_erase_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let store = SaltStore::open(dir.path()).unwrap();
-        let (a, b) = (Sha256Digest::of(b"a"), Sha256Digest::of(b"b"));
-        let (sa, sb) = ([0xA5u8; 32], [0x5Au8; 32]);
-        store.insert_all([(&a, &sa), (&b, &sb)]).unwrap();
-        store.flush().unwrap();
-        assert!(files_contain(dir.path(), &sa));
-        assert!(store.erase(&a).unwrap());
-        assert_eq!(store.get(&a).unwrap(), None);
-        assert_eq!(store.get(&b).unwrap(), Some(sb));
-        drop(store);
-        assert!(!files_contain(dir.path(), &sa), "an erased salt survives in a file");
-        assert!(files_contain(dir.path(), &sb));
-        let reopened = SaltStore::open(dir.path()).unwrap();
-        assert_eq!(reopened.get(&b).unwrap(), Some(sb));
-        assert!(!reopened.erase(&a).unwrap(), "erasing twice finds nothing");
+        let salts: Vec<Option<[u8; 32]>> =
+            (0..5000u32).map(|i| (i % 3 != 0).then(|| [(i % 251) as u8 + 1; 32])).collect();
+        store.write(4000, &salts[..100]).unwrap();
+        store.write(4100, &salts[100..]).unwrap();
+        store.sync().unwrap();
+        for (i, salt) in salts.iter().enumerate() {
+            assert_eq!(store.get(LogIndex(4000 + i as u64)).unwrap(), *salt, "leaf {}", 4000 + i);
+        }
+        assert_eq!(store.get(LogIndex(10)).unwrap(), None, "never written");
+        assert_eq!(store.get(LogIndex(1 << 40)).unwrap(), None, "past every segment");
+
+        let secret = [0xFE; 32]; // unlike every other salt here (those are 1 to 251)
+        store.write(9000, &[Some(secret)]).unwrap();
+        store.sync().unwrap();
+        assert!(files_contain(dir.path(), &secret));
+        assert!(store.erase(LogIndex(9000)).unwrap());
+        assert!(!store.erase(LogIndex(9000)).unwrap(), "a second erasure finds nothing");
+        assert_eq!(store.get(LogIndex(9000)).unwrap(), None);
+        assert!(!files_contain(dir.path(), &secret), "an erased salt must be gone from every file");
+        assert_eq!(store.get(LogIndex(4001)).unwrap(), salts[1], "its neighbours are kept");
     }
 
     #[test]
-    fn erasures_at_the_same_time_all_succeed() {
+    fn a_backup_keeps_only_the_salts_below_its_size() {
         let dir = tempfile::tempdir().unwrap();
         let store = SaltStore::open(dir.path()).unwrap();
-        let ids: Vec<Sha256Digest> = (0..16u8).map(|i| Sha256Digest::of(&[i])).collect();
-        store.insert_all(ids.iter().map(|id| (id, &[7u8; 32]))).unwrap();
-        std::thread::scope(|s| {
-            for id in &ids {
-                let store = &store;
-                s.spawn(move || assert!(store.erase(id).unwrap()));
-            }
-        });
-        assert!(ids.iter().all(|id| store.get(id).unwrap().is_none()));
-        assert!(!dir.path().join(PENDING_FILE).exists());
-    }
-
-    #[test]
-    fn an_interrupted_compaction_is_finished_at_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SaltStore::open(dir.path()).unwrap();
-        let a = Sha256Digest::of(b"a");
-        store.insert_all([(&a, &[1u8; 32])]).unwrap();
-        store.flush().unwrap();
-        drop(store);
-        fs::write(dir.path().join(PENDING_FILE), "1").unwrap();
-        fs::create_dir(dir.path().join("salts-7")).unwrap();
-        let store = SaltStore::open(dir.path()).unwrap();
-        assert_eq!(store.get(&a).unwrap(), Some([1u8; 32]));
-        assert!(!dir.path().join(PENDING_FILE).exists());
-        assert!(!dir.path().join("salts-7").exists() && !dir.path().join("salts-0").exists());
+        store.write(0, &[Some([1; 32]), Some([2; 32]), Some([3; 32])]).unwrap();
+        let copy = tempfile::tempdir().unwrap();
+        store.backup(copy.path(), 2).unwrap();
+        let copied = SaltStore::open(copy.path()).unwrap();
+        assert_eq!(copied.get(LogIndex(1)).unwrap(), Some([2; 32]));
+        assert_eq!(copied.get(LogIndex(2)).unwrap(), None);
     }
 }

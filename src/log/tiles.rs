@@ -370,6 +370,28 @@ pub fn decode_bundle(bundle: &[u8]) -> Result<Vec<&[u8]>, BundleError> {
     Ok(entries)
 }
 
+/// The first `count` entries of an encoded bundle, still encoded: the bundle of a
+/// smaller tree, since bundles only grow at the end.
+///
+/// # Errors
+/// [`BundleError::Truncated`] when the bytes end first; [`BundleError::BadCount`] for a
+/// count of 0 or above 256.
+pub fn bundle_prefix(bundle: &[u8], count: usize) -> Result<&[u8], BundleError> {
+    if count == 0 || count > TILE_WIDTH {
+        return Err(BundleError::BadCount(count));
+    }
+    let mut at = 0usize;
+    for position in 0..count {
+        let len = bundle.get(at..at + 2).ok_or(BundleError::Truncated { position })?;
+        let end = at + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if end > bundle.len() {
+            return Err(BundleError::Truncated { position });
+        }
+        at = end;
+    }
+    Ok(&bundle[..at])
+}
+
 /// The tiles of one tile level in a tree of some size: `full` full tiles (indices
 /// `0..full`), then at most one partial tile at index `full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,15 +13,15 @@
 //! started. A stamp is still acknowledged only after a sync that covers it returned, and
 //! a checkpoint is published (to readers and receipts) only for a synced tree.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::log::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
-use crate::log::merkle::{self, NodeId, NodeSource, TreeError};
-use crate::log::store::{LogStore, NewLeaf, StoreError};
+use crate::log::merkle::{self, Frontier, NodeId, NodeSource, TreeError};
+use crate::log::store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, StoredNodes};
+use crate::log::tiles::{self, BuildError, BundleId, TileId};
 use crate::log::LogIndex;
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
@@ -46,6 +46,8 @@ pub enum LogError {
     WriterGone,
     #[error("the append failed: {0}")]
     AppendFailed(String),
+    #[error("a leaf of {len} bytes cannot be an entry of the log (at most {max})", max = tiles::MAX_ENTRY_LEN)]
+    LeafTooLarge { len: usize },
 }
 
 /// A checkpoint and its signed-note text.
@@ -88,19 +90,9 @@ struct Job {
     reply: oneshot::Sender<Result<Appended, String>>,
 }
 
-/// Adapts any `LogStore` (sized or not) to the Merkle code's `NodeSource`.
-struct Nodes<'a>(&'a dyn LogStore);
-
-impl NodeSource for Nodes<'_> {
-    type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-        self.0.node(id)
-    }
-}
-
-/// Nodes read for proofs, remembered in front of the store. A perfect subtree's hash
-/// never changes once written, and the upper levels are shared by every proof, so most
-/// reads of a proof are answered without asking sled.
+/// Merkle nodes read from the stored tiles, remembered: a perfect subtree's hash never
+/// changes once its leaves are written, and the upper levels are shared by every proof,
+/// so most nodes of a proof are answered without reading or hashing a tile row.
 struct CachedNodes<'a> {
     store: &'a dyn LogStore,
     memo: &'a Mutex<Memo<NodeId, Sha256Digest>>,
@@ -112,7 +104,7 @@ impl NodeSource for CachedNodes<'_> {
         if let Some(hash) = lock(self.memo).get(&id) {
             return Ok(hash);
         }
-        let hash = self.store.node(id)?;
+        let hash = StoredNodes(self.store).node(id)?;
         lock(self.memo).insert(id, hash);
         Ok(hash)
     }
@@ -120,28 +112,16 @@ impl NodeSource for CachedNodes<'_> {
 
 /// Nodes remembered per generation of the node memo: about 100 bytes each.
 const NODE_MEMO: usize = 100_000;
-
-/// Nodes written by the batch being built, in front of the stored ones.
-struct Overlay<'a> {
-    base: &'a dyn LogStore,
-    pending: HashMap<NodeId, Sha256Digest>,
-}
-
-impl NodeSource for Overlay<'_> {
-    type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-        match self.pending.get(&id) {
-            Some(h) => Ok(*h),
-            None => self.base.node(id),
-        }
-    }
-}
+/// Full entry bundles remembered for leaf reads (up to about 17 MB at 64 KiB leaves... in
+/// practice a few MB): a full bundle never changes.
+const BUNDLE_MEMO: usize = 32;
 
 /// A handle on the log; cheap to clone.
 #[derive(Clone)]
 pub struct Log {
     store: Arc<dyn LogStore>,
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
+    bundles: Arc<Mutex<Memo<BundleId, Arc<Vec<u8>>>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
     latest: Arc<RwLock<Published>>,
@@ -192,7 +172,7 @@ impl Log {
             None => {
                 // After a crash between the durable append and the checkpoint write,
                 // or after a key change: re-sign the durable tree.
-                let root = merkle::root(&Nodes(store.as_ref()), size)?;
+                let root = Frontier::load(&StoredNodes(store.as_ref()), size)?.root();
                 let c = sign_checkpoint(&signer, size, root)?;
                 store.set_latest_checkpoint(&c.note)?;
                 c
@@ -202,7 +182,8 @@ impl Log {
         let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
         let (tx, rx) = mpsc::channel(QUEUE);
         let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
-        let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone() };
+        let frontier = Frontier::load(&StoredNodes(store.as_ref()), size)?;
+        let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone(), frontier };
         let syncer = Syncer { store: store.clone(), latest: latest.clone(), observer };
         let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
         std::thread::Builder::new()
@@ -210,7 +191,14 @@ impl Log {
             .spawn(move || syncer.run(written_rx))
             .map_err(spawn_failed)?;
         std::thread::Builder::new().name("log-writer".into()).spawn(move || writer.run(rx)).map_err(spawn_failed)?;
-        Ok(Self { store, nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))), tx, verifier, latest })
+        Ok(Self {
+            store,
+            nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
+            bundles: Arc::new(Mutex::new(Memo::new(BUNDLE_MEMO))),
+            tx,
+            verifier,
+            latest,
+        })
     }
 
     /// Appends `leaf` and waits until it is durable and covered by a signed checkpoint.
@@ -218,6 +206,9 @@ impl Log {
     /// # Errors
     /// When the writer has stopped or storage failed; nothing was acknowledged then.
     pub async fn append(&self, leaf: NewLeaf) -> Result<Appended, LogError> {
+        if leaf.leaf.len() > tiles::MAX_ENTRY_LEN {
+            return Err(LogError::LeafTooLarge { len: leaf.leaf.len() });
+        }
         let (reply, rx) = oneshot::channel();
         self.tx.send(Job { leaf, reply }).await.map_err(|_| LogError::WriterGone)?;
         rx.await.map_err(|_| LogError::WriterGone)?.map_err(LogError::AppendFailed)
@@ -228,7 +219,35 @@ impl Log {
     /// # Errors
     /// On storage failure.
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, LogError> {
-        Ok(self.store.leaf(index)?)
+        let (bundle, position) = BundleId::containing(index.0);
+        let Some(bytes) = self.bundle(bundle)? else { return Ok(None) };
+        let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
+        Ok(entries.get(position).map(|e| e.to_vec()))
+    }
+
+    /// The stored entries of a bundle, encoded: its widest version (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn bundle(&self, bundle: BundleId) -> Result<Option<Arc<Vec<u8>>>, LogError> {
+        if let Some(bytes) = lock(&self.bundles).get(&bundle) {
+            return Ok(Some(bytes));
+        }
+        let Some(bytes) = self.store.read_bundle(bundle)? else { return Ok(None) };
+        let bytes = Arc::new(bytes);
+        let full = tiles::bundle_prefix(&bytes, tiles::TILE_WIDTH).is_ok();
+        if full {
+            lock(&self.bundles).insert(bundle, bytes.clone());
+        }
+        Ok(Some(bytes))
+    }
+
+    /// The stored row of a hash tile: its widest version (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.store.read_tile(tile)?)
     }
 
     /// The leaf hash (stamp id) of leaf `index` (blocking).
@@ -236,7 +255,7 @@ impl Log {
     /// # Errors
     /// When the leaf does not exist or storage fails.
     pub fn leaf_hash(&self, index: LogIndex) -> Result<Sha256Digest, LogError> {
-        Ok(self.store.node(NodeId { level: 0, index: index.0 })?)
+        Ok(self.cached_nodes().node(NodeId { level: 0, index: index.0 })?)
     }
 
     /// Where the leaf with this leaf hash (stamp id) is, if anywhere (blocking).
@@ -276,7 +295,10 @@ impl Log {
     /// # Errors
     /// On storage failure.
     pub fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, LogError> {
-        Ok(self.store.prompt_salt(leaf_hash)?)
+        match self.store.index_of(leaf_hash)? {
+            Some(index) => Ok(self.store.prompt_salt(index)?),
+            None => Ok(None),
+        }
     }
 
     /// Erases the prompt salt of stamp `leaf_hash` for good; whether there was one.
@@ -284,7 +306,10 @@ impl Log {
     /// # Errors
     /// On storage failure.
     pub fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, LogError> {
-        Ok(self.store.erase_prompt_salt(leaf_hash)?)
+        match self.store.index_of(leaf_hash)? {
+            Some(index) => Ok(self.store.erase_prompt_salt(index)?),
+            None => Ok(false),
+        }
     }
 
     pub fn verifier(&self) -> &NoteVerifier {
@@ -389,10 +414,13 @@ struct Writer {
     signer: NoteSigner,
     synced: std::sync::mpsc::SyncSender<Written>,
     observer: Arc<dyn LogObserver>,
+    /// The right edge of the tree as written: the root of each batch costs a few hashes
+    /// and no reads.
+    frontier: Frontier,
 }
 
 impl Writer {
-    fn run(self, mut rx: mpsc::Receiver<Job>) {
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -420,25 +448,31 @@ impl Writer {
         tracing::info!("log writer stopped");
     }
 
-    fn write_batch(&self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
+    fn write_batch(&mut self, jobs: &[Job]) -> Result<(u64, SignedCheckpoint), LogError> {
         let store = self.store.as_ref();
         let size_before = store.size()?;
-        let mut overlay = Overlay { base: store, pending: HashMap::new() };
-        let mut nodes = Vec::new();
-        for (offset, job) in jobs.iter().enumerate() {
-            let completed =
-                merkle::nodes_completed_by_append(&overlay, size_before + offset as u64, job.leaf.leaf_hash)?;
-            for (id, hash) in completed {
-                overlay.pending.insert(id, hash);
-                nodes.push((id, hash));
-            }
+        if size_before != self.frontier.size() {
+            // A batch the store refused half-way: start again from what it holds.
+            self.frontier = Frontier::load(&StoredNodes(store), size_before)?;
         }
-        let new_size = size_before + jobs.len() as u64;
-        let root = merkle::root(&overlay, new_size)?;
         let leaves: Vec<&NewLeaf> = jobs.iter().map(|j| &j.leaf).collect();
-        store.write(size_before, &leaves, &nodes)?;
-        let checkpoint = sign_checkpoint(&self.signer, new_size, root)?;
-        tracing::debug!(batch = jobs.len(), size = new_size, "written");
+        let hashes: Vec<Sha256Digest> = leaves.iter().map(|l| l.leaf_hash).collect();
+        let tiles = tiles::build_tiles(size_before, &hashes, |t| store.read_tile(t)).map_err(|e| match e {
+            BuildError::Read(e) => LogError::Store(e),
+            BuildError::TreeFull => LogError::Tree(TreeError::Full),
+            other => LogError::Store(StoreError::Corrupt(other.to_string())),
+        })?;
+        let entries: Vec<&[u8]> = leaves.iter().map(|l| l.leaf.as_slice()).collect();
+        let pieces = BundlePiece::split(size_before, &entries).map_err(|e| LogError::AppendFailed(e.to_string()))?;
+        let mut frontier = self.frontier.clone();
+        for hash in &hashes {
+            frontier.push(*hash)?;
+        }
+        let batch = Batch { size_before, leaves: &leaves, tiles, pieces };
+        store.write(&batch)?;
+        self.frontier = frontier;
+        let checkpoint = sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root())?;
+        tracing::debug!(batch = jobs.len(), size = self.frontier.size(), "written");
         Ok((size_before, checkpoint))
     }
 }
@@ -513,25 +547,21 @@ mod tests {
     /// A sled store whose writes panic, as a bug in the writer's path would.
     struct Panicking(SledStore);
 
-    impl NodeSource for Panicking {
-        type Error = StoreError;
-        fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-            self.0.node(id)
-        }
-    }
-
     impl LogStore for Panicking {
         fn size(&self) -> Result<u64, StoreError> {
             self.0.size()
         }
-        fn write(&self, _: u64, _: &[&NewLeaf], _: &[(NodeId, Sha256Digest)]) -> Result<(), StoreError> {
+        fn write(&self, _: &Batch<'_>) -> Result<(), StoreError> {
             panic!("a write that panics")
         }
         fn sync(&self) -> Result<(), StoreError> {
             self.0.sync()
         }
-        fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
-            self.0.leaf(index)
+        fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.read_tile(tile)
+        }
+        fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.read_bundle(bundle)
         }
         fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
             self.0.index_of(leaf_hash)
@@ -542,11 +572,11 @@ mod tests {
         fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
             self.0.find_by_normalized_text(digest, limit)
         }
-        fn prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<Option<[u8; 32]>, StoreError> {
-            self.0.prompt_salt(leaf_hash)
+        fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
+            self.0.prompt_salt(index)
         }
-        fn erase_prompt_salt(&self, leaf_hash: &Sha256Digest) -> Result<bool, StoreError> {
-            self.0.erase_prompt_salt(leaf_hash)
+        fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
+            self.0.erase_prompt_salt(index)
         }
         fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
             self.0.latest_checkpoint()

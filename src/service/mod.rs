@@ -23,6 +23,7 @@ pub mod proxies;
 pub mod ratelimit;
 mod signing;
 mod stamp;
+mod tlog;
 pub mod tokens;
 mod verify;
 

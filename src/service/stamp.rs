@@ -12,6 +12,7 @@ use crate::content::{hash_stream, ContentHashes, HashedContent};
 use crate::error::ApiError;
 use crate::jcs;
 use crate::log::merkle;
+use crate::log::tiles::MAX_ENTRY_LEN;
 use crate::log::{LogIndex, NewLeaf, SignedCheckpoint};
 use crate::service::tokens::Principal;
 use crate::statement::receipt::{
@@ -138,6 +139,17 @@ impl Service {
                 this.checks.record_own_statement(&key, &canonical, &sig);
             }
             let bytes = leaf_bytes_from_canonical(&canonical, &signature).map_err(ApiError::internal)?;
+            if bytes.len() > MAX_ENTRY_LEN {
+                // A tlog-tiles entry carries a 16-bit length (docs/contract.md §3).
+                return Err(ApiError::unprocessable(
+                    "statement_too_large",
+                    format!(
+                        "the signed statement would be {} bytes; a log entry holds at most {MAX_ENTRY_LEN}: \
+                         shorten the disclosure, model or other free-text fields",
+                        bytes.len()
+                    ),
+                ));
+            }
             let signed = SignedStatement { statement: prepared.statement, signature };
             let leaf = NewLeaf {
                 leaf_hash: merkle::leaf_hash(&bytes),

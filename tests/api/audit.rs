@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 
+use ai_provenance::log::tiles;
 use serde_json::Value;
 
 use crate::binary::{copy_dir, create_token, run, serve};
@@ -47,12 +48,23 @@ async fn offline_audit_passes_then_names_the_leaf_with_a_flipped_byte() {
     {
         let db = sled::open(copy.join("log")).unwrap();
         let log = db.open_tree("log").unwrap();
-        let mut key = vec![b'L'];
-        key.extend_from_slice(&7u64.to_be_bytes());
-        let mut leaf = log.get(&key).unwrap().expect("leaf 7").to_vec();
-        let at = leaf.len() / 2;
-        leaf[at] ^= 0x01;
-        log.insert(&key, leaf).unwrap();
+        // Leaves live in pieces of entry bundle 0 (`B`, bundle, start): find leaf 7's.
+        let mut prefix = vec![b'B'];
+        prefix.extend_from_slice(&0u64.to_be_bytes());
+        let (key, mut piece) = log
+            .scan_prefix(&prefix)
+            .map(Result::unwrap)
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .find(|(k, v)| {
+                let start = usize::from(u16::from_be_bytes([k[9], k[10]]));
+                (start..start + tiles::decode_bundle(v).unwrap().len()).contains(&7)
+            })
+            .expect("the piece holding leaf 7");
+        let start = usize::from(u16::from_be_bytes([key[9], key[10]]));
+        let before: usize = tiles::decode_bundle(&piece).unwrap()[..7 - start].iter().map(|e| 2 + e.len()).sum();
+        let len = tiles::decode_bundle(&piece).unwrap()[7 - start].len();
+        piece[before + 2 + len / 2] ^= 0x01;
+        log.insert(&key, piece).unwrap();
         db.flush().unwrap();
     }
     let (ok, out) = audit_data(&copy, &keys);

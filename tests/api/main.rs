@@ -3,6 +3,7 @@
 
 mod audit;
 mod batch;
+mod big_log;
 mod binary;
 mod browser;
 mod cli;
@@ -23,5 +24,6 @@ mod readme;
 mod restart;
 mod rotation;
 mod stamps;
+mod tlog;
 mod upload;
 mod verify;

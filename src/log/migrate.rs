@@ -1,0 +1,208 @@
+//! Converts a data directory of storage format 1 into the current format, offline.
+//!
+//! Format 1 kept, in the sled tree `log`, a key per leaf (`L` index), one per Merkle node
+//! (`N` level index), the same content index as today (`I`, `S`, `T`) and settings
+//! (`M`); and salts in a sled database of their own (`salts-<n>/`, named by
+//! `salts.current`), keyed by stamp id.
+//!
+//! The new log is built beside the old one, in `<data>/migrating/`, through the same
+//! store code the service writes with; its root must equal the root of the old tree
+//! before anything is switched. Then the old database is moved to `format1-log`, the
+//! new one into place, and the old files are removed. Started again after a stop at any
+//! point, the migration rolls back what was half switched and begins anew.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::log::merkle::{self, Frontier, NodeId, NodeSource};
+use crate::log::salts::SaltError;
+use crate::log::sled::{self as sled_store, key, meta_key, stored_format, u64_from, SledStore};
+use crate::log::store::{BundlePiece, LogStore, StoreError, StoredNodes, STORAGE_FORMAT};
+use crate::log::tiles;
+use crate::Sha256Digest;
+
+/// Leaves converted per batch: bounds the memory of a migration.
+const CHUNK: u64 = 4096;
+const P_LEAF: u8 = b'L';
+const P_NODE: u8 = b'N';
+const WORK_DIR: &str = "migrating";
+const OLD_DB: &str = "format1-log";
+
+/// What a migration did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    pub from_format: u64,
+    pub leaves: u64,
+    pub salts: u64,
+    /// Root hash of the log, the same before and after.
+    pub root: Sha256Digest,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Salt(SaltError::Io { path: path.to_owned(), source })
+}
+
+/// Merkle nodes of a format 1 tree.
+struct OldNodes<'a>(&'a sled::Tree);
+
+impl NodeSource for OldNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+        let v = self.0.get(key(P_NODE, &[&id.to_key()]))?.ok_or_else(|| StoreError::Corrupt(format!("node {id:?}")))?;
+        Sha256Digest::try_from_slice(&v).map_err(|e| StoreError::Corrupt(format!("node {id:?}: {e}")))
+    }
+}
+
+/// Undoes a switch a stop interrupted, and removes what an earlier attempt left.
+fn recover(data: &Path) -> Result<(), StoreError> {
+    let (log, old, work) = (data.join("log"), data.join(OLD_DB), data.join(WORK_DIR));
+    if old.exists() {
+        if work.join("log").exists() {
+            // Stopped between the two renames of the database: put the old one back.
+            fs::rename(&old, &log).map_err(io(&old))?;
+        } else {
+            // The new database is in place: finish moving the salts, remove the old files.
+            let salts = data.join("salts");
+            if work.join("salts").exists() {
+                if salts.exists() {
+                    fs::remove_dir_all(&salts).map_err(io(&salts))?;
+                }
+                fs::rename(work.join("salts"), &salts).map_err(io(&salts))?;
+            }
+            remove_format1(data)?;
+        }
+    }
+    if work.exists() {
+        fs::remove_dir_all(&work).map_err(io(&work))?;
+    }
+    Ok(())
+}
+
+fn remove_format1(data: &Path) -> Result<(), StoreError> {
+    for entry in fs::read_dir(data).map_err(io(data))? {
+        let path = entry.map_err(io(data))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if name == OLD_DB || name.starts_with("salts-") {
+            fs::remove_dir_all(&path).map_err(io(&path))?;
+        } else if name == "salts.current" || name == "salts.compact-pending" {
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// The format 1 salt database, if the directory has one.
+fn old_salts(data: &Path) -> Result<Option<sled::Db>, StoreError> {
+    let current = data.join("salts.current");
+    let number = match fs::read_to_string(&current) {
+        Ok(s) => s.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&current)(e)),
+    };
+    let dir: PathBuf = data.join(format!("salts-{number}"));
+    Ok(Some(sled::Config::new().path(dir).open()?))
+}
+
+/// Converts the data directory `data` to the current storage format. `None` when it is
+/// in that format already (or holds no log).
+///
+/// # Errors
+/// When the directory is in use, damaged, or of a format newer than this build's; and
+/// when the rebuilt log's root differs from the old one (nothing is switched then).
+pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
+    recover(data)?;
+    let db = sled_store::open_db(data)?;
+    let old = db.open_tree("log")?;
+    match stored_format(&old)? {
+        None | Some(STORAGE_FORMAT) => return Ok(None),
+        Some(1) => {}
+        Some(found) => {
+            return Err(StoreError::Format {
+                dir: data.display().to_string(),
+                found,
+                what: "It was written by a newer aiprov: run that version.",
+            })
+        }
+    }
+    let size = old.get(meta_key(sled_store::META_SIZE))?.map(|v| u64_from(&v)).transpose()?.unwrap_or(0);
+    let old_root = merkle::root(&OldNodes(&old), size).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let work = data.join(WORK_DIR);
+    fs::create_dir_all(&work).map_err(io(&work))?;
+    let new_db = sled_store::open_db(&work)?;
+    let new = SledStore::open(&new_db, &work)?;
+    let salts_db = old_salts(data)?;
+    let mut salts = 0u64;
+
+    let mut start = 0u64;
+    while start < size {
+        let end = (start + CHUNK).min(size);
+        let mut leaves = Vec::with_capacity((end - start) as usize);
+        for index in start..end {
+            let leaf = old
+                .get(key(P_LEAF, &[&index.to_be_bytes()]))?
+                .ok_or_else(|| StoreError::Corrupt(format!("leaf {index} is missing")))?;
+            leaves.push(leaf.to_vec());
+        }
+        let hashes: Vec<Sha256Digest> = leaves.iter().map(|l| merkle::leaf_hash(l)).collect();
+        let mut chunk_salts = Vec::with_capacity(leaves.len());
+        for hash in &hashes {
+            let salt = match &salts_db {
+                Some(db) => db.get(hash.as_bytes())?.and_then(|v| <[u8; 32]>::try_from(&v[..]).ok()),
+                None => None,
+            };
+            salts += u64::from(salt.is_some());
+            chunk_salts.push(salt);
+        }
+        new.salt_store().write(start, &chunk_salts)?;
+        let built =
+            tiles::build_tiles(start, &hashes, |t| new.read_tile(t)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let entries: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+        let pieces = BundlePiece::split(start, &entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut batch = sled::Batch::default();
+        new.put_objects(&mut batch, &pieces, &built)?;
+        batch.insert(meta_key(sled_store::META_SIZE), &end.to_be_bytes()[..]);
+        new.tree().apply_batch(batch)?;
+        start = end;
+    }
+    // The content index and settings have the same keys in both formats.
+    let mut batch = sled::Batch::default();
+    for prefix in [sled_store::P_ID, sled_store::P_CONTENT, sled_store::P_TEXT, sled_store::P_META] {
+        for item in old.scan_prefix([prefix]) {
+            let (k, v) = item?;
+            if k != meta_key(sled_store::META_FORMAT) {
+                batch.insert(k, v);
+            }
+        }
+    }
+    batch.insert(meta_key(sled_store::META_FORMAT), &STORAGE_FORMAT.to_be_bytes()[..]);
+    new.tree().apply_batch(batch)?;
+    for name in db.tree_names() {
+        if name != old.name() && &*name != b"__sled__default" {
+            let (from, to) = (db.open_tree(&name)?, new_db.open_tree(&name)?);
+            for item in from.iter() {
+                let (k, v) = item?;
+                to.insert(k, v)?;
+            }
+        }
+    }
+    let new_root = Frontier::load(&StoredNodes(&new), size).map_err(|e| StoreError::Corrupt(e.to_string()))?.root();
+    if new_root != old_root {
+        return Err(StoreError::Corrupt(format!(
+            "the rebuilt log has root {new_root}, the old one {old_root}: nothing was changed"
+        )));
+    }
+    new.sync()?;
+    drop((new, new_db, old, db, salts_db));
+
+    let (log, old_db) = (data.join("log"), data.join(OLD_DB));
+    fs::rename(&log, &old_db).map_err(io(&log))?;
+    fs::rename(work.join("log"), &log).map_err(io(&log))?;
+    let salts_dir = data.join("salts");
+    if salts_dir.exists() {
+        fs::remove_dir_all(&salts_dir).map_err(io(&salts_dir))?;
+    }
+    fs::rename(work.join("salts"), &salts_dir).map_err(io(&salts_dir))?;
+    remove_format1(data)?;
+    fs::remove_dir_all(&work).map_err(io(&work))?;
+    Ok(Some(Migrated { from_format: 1, leaves: size, salts, root: new_root }))
+}
