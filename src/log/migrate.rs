@@ -206,3 +206,95 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     fs::remove_dir_all(&work).map_err(io(&work))?;
     Ok(Some(Migrated { from_format: 1, leaves: size, salts, root: new_root }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::merkle::MemoryTree;
+    use crate::log::{LogIndex, LogReader};
+
+    /// Writes a log of `n` leaves in storage format 1 into `data`, as the old code did:
+    /// a key per leaf and per Merkle node, salts in `salts-0/` by stamp id.
+    fn format1(data: &Path, n: u64) -> (MemoryTree, Vec<Vec<u8>>) {
+        let db = sled_store::open_db(data).unwrap();
+        let log = db.open_tree("log").unwrap();
+        let salts = sled::Config::new().path(data.join("salts-0")).open().unwrap();
+        fs::write(data.join("salts.current"), "0").unwrap();
+        let mut tree = MemoryTree::new();
+        let mut leaves = Vec::new();
+        for i in 0..n {
+            let leaf = format!("{{\"old\":{i}}}").into_bytes();
+            let hash = merkle::leaf_hash(&leaf);
+            for (id, node) in merkle::nodes_completed_by_append(&OldNodes(&log), i, hash).unwrap() {
+                log.insert(key(P_NODE, &[&id.to_key()]), node.as_bytes()).unwrap();
+            }
+            log.insert(key(P_LEAF, &[&i.to_be_bytes()]), leaf.as_slice()).unwrap();
+            log.insert(key(sled_store::P_ID, &[hash.as_bytes()]), &i.to_be_bytes()[..]).unwrap();
+            log.insert(key(sled_store::P_CONTENT, &[Sha256Digest::of(&leaf).as_bytes(), &i.to_be_bytes()]), &[][..])
+                .unwrap();
+            if i % 2 == 0 {
+                salts.insert(hash.as_bytes(), &[i as u8 + 1; 32]).unwrap();
+            }
+            tree.push(hash);
+            leaves.push(leaf);
+        }
+        log.insert(meta_key(sled_store::META_SIZE), &n.to_be_bytes()[..]).unwrap();
+        log.insert(meta_key("origin"), &b"old.example/log"[..]).unwrap();
+        db.open_tree("tokens").unwrap().insert(b"t1", &b"a token"[..]).unwrap();
+        db.flush().unwrap();
+        salts.flush().unwrap();
+        (tree, leaves)
+    }
+
+    #[test]
+    fn a_format_1_directory_is_refused_then_migrated_with_the_same_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let (tree, leaves) = format1(data, 600);
+
+        let db = sled_store::open_db(data).unwrap();
+        let refused = SledStore::open(&db, data).err().expect("format 1 is refused");
+        assert!(refused.to_string().contains("storage format 1") && refused.to_string().contains("aiprov migrate"));
+        drop(db);
+
+        let done = migrate(data).unwrap().expect("it migrates");
+        assert_eq!(done, Migrated { from_format: 1, leaves: 600, salts: 300, root: tree.root() });
+        let names: Vec<String> =
+            fs::read_dir(data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with("salts-") || n == OLD_DB || n == WORK_DIR || n == "salts.current"),
+            "nothing of format 1 is left: {names:?}"
+        );
+
+        let reader = LogReader::open_dir(data).unwrap();
+        assert_eq!(reader.size().unwrap(), 600);
+        assert_eq!(reader.origin().unwrap().as_deref(), Some("old.example/log"));
+        assert_eq!(merkle::root(&reader, 600).unwrap(), tree.root());
+        for i in [0u64, 255, 256, 599] {
+            assert_eq!(reader.leaf(LogIndex(i)).unwrap().as_deref(), Some(leaves[i as usize].as_slice()));
+        }
+        drop(reader);
+        let db = sled_store::open_db(data).unwrap();
+        assert_eq!(db.open_tree("tokens").unwrap().get(b"t1").unwrap().as_deref(), Some(&b"a token"[..]));
+        let store = SledStore::open(&db, data).unwrap();
+        assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), Some([5; 32]));
+        assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
+        let id = merkle::leaf_hash(&leaves[7]);
+        assert_eq!(store.index_of(&id).unwrap(), Some(LogIndex(7)));
+        drop((store, db));
+        assert_eq!(migrate(data).unwrap(), None, "a second run has nothing to do");
+    }
+
+    #[test]
+    fn a_migration_stopped_between_its_renames_is_rolled_back_and_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        let (tree, _) = format1(data, 300);
+        // As if stopped after the old database was moved away and before the new one
+        // was moved in.
+        fs::create_dir_all(data.join(WORK_DIR).join("log")).unwrap();
+        fs::rename(data.join("log"), data.join(OLD_DB)).unwrap();
+        let done = migrate(data).unwrap().expect("it migrates");
+        assert_eq!((done.leaves, done.root), (300, tree.root()));
+    }
+}

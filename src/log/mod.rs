@@ -33,7 +33,7 @@ pub use self::sled::{open_db, SledStore};
 pub use migrate::{migrate, Migrated};
 pub use reader::LogReader;
 pub use store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, STORAGE_FORMAT};
-pub use writer::{Appended, Log, LogError, LogObserver, SignedCheckpoint};
+pub use writer::{write_leaves, Appended, Log, LogError, LogObserver, SignedCheckpoint};
 
 /// A position in the log: leaves are numbered from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

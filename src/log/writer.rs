@@ -456,25 +456,37 @@ impl Writer {
             self.frontier = Frontier::load(&StoredNodes(store), size_before)?;
         }
         let leaves: Vec<&NewLeaf> = jobs.iter().map(|j| &j.leaf).collect();
-        let hashes: Vec<Sha256Digest> = leaves.iter().map(|l| l.leaf_hash).collect();
-        let tiles = tiles::build_tiles(size_before, &hashes, |t| store.read_tile(t)).map_err(|e| match e {
-            BuildError::Read(e) => LogError::Store(e),
-            BuildError::TreeFull => LogError::Tree(TreeError::Full),
-            other => LogError::Store(StoreError::Corrupt(other.to_string())),
-        })?;
-        let entries: Vec<&[u8]> = leaves.iter().map(|l| l.leaf.as_slice()).collect();
-        let pieces = BundlePiece::split(size_before, &entries).map_err(|e| LogError::AppendFailed(e.to_string()))?;
         let mut frontier = self.frontier.clone();
-        for hash in &hashes {
-            frontier.push(*hash)?;
+        for leaf in &leaves {
+            frontier.push(leaf.leaf_hash)?;
         }
-        let batch = Batch { size_before, leaves: &leaves, tiles, pieces };
-        store.write(&batch)?;
+        write_leaves(store, size_before, &leaves)?;
         self.frontier = frontier;
         let checkpoint = sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root())?;
         tracing::debug!(batch = jobs.len(), size = self.frontier.size(), "written");
         Ok((size_before, checkpoint))
     }
+}
+
+/// Writes `leaves` at indices `size_before..` as one batch: the tiles they change, their
+/// bundle pieces, index entries and salts. Not durable until the store's next sync, and
+/// no checkpoint: what the writer does per batch, and what bulk tools (the load tool,
+/// tests that need a large log) do to fill a log fast.
+///
+/// # Errors
+/// When a leaf cannot be a bundle entry, the store does not hold `size_before` leaves,
+/// or storage fails.
+pub fn write_leaves(store: &dyn LogStore, size_before: u64, leaves: &[&NewLeaf]) -> Result<(), LogError> {
+    let hashes: Vec<Sha256Digest> = leaves.iter().map(|l| l.leaf_hash).collect();
+    let tiles = tiles::build_tiles(size_before, &hashes, |t| store.read_tile(t)).map_err(|e| match e {
+        BuildError::Read(e) => LogError::Store(e),
+        BuildError::TreeFull => LogError::Tree(TreeError::Full),
+        other => LogError::Store(StoreError::Corrupt(other.to_string())),
+    })?;
+    let entries: Vec<&[u8]> = leaves.iter().map(|l| l.leaf.as_slice()).collect();
+    let pieces = BundlePiece::split(size_before, &entries).map_err(|e| LogError::AppendFailed(e.to_string()))?;
+    store.write(&Batch { size_before, leaves, tiles, pieces })?;
+    Ok(())
 }
 
 /// Makes written batches durable, publishes their checkpoint, acknowledges their stamps.

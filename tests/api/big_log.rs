@@ -4,8 +4,7 @@
 use std::time::Instant;
 
 use ai_provenance::log::merkle;
-use ai_provenance::log::tiles;
-use ai_provenance::log::{open_db, Batch, BundlePiece, LogStore, NewLeaf, SledStore};
+use ai_provenance::log::{open_db, write_leaves, LogStore, NewLeaf, SledStore};
 use ai_provenance::Sha256Digest;
 
 use crate::binary::{create_token, post_stamp, post_verify, serve};
@@ -36,11 +35,7 @@ fn fill(data: &std::path::Path, n: u64) {
             })
             .collect();
         let refs: Vec<&NewLeaf> = leaves.iter().collect();
-        let hashes: Vec<Sha256Digest> = leaves.iter().map(|l| l.leaf_hash).collect();
-        let built = tiles::build_tiles(size, &hashes, |t| store.read_tile(t)).unwrap();
-        let entries: Vec<&[u8]> = leaves.iter().map(|l| l.leaf.as_slice()).collect();
-        let pieces = BundlePiece::split(size, &entries).unwrap();
-        store.write(&Batch { size_before: size, leaves: &refs, tiles: built, pieces }).unwrap();
+        write_leaves(&store, size, &refs).unwrap();
         size += count;
     }
     store.sync().unwrap();
