@@ -61,19 +61,27 @@ fn recover(data: &Path) -> Result<(), StoreError> {
             // Stopped between the two renames of the database: put the old one back.
             fs::rename(&old, &log).map_err(io(&old))?;
         } else {
-            // The new database is in place: finish moving the salts, remove the old files.
-            let salts = data.join("salts");
-            if work.join("salts").exists() {
-                if salts.exists() {
-                    fs::remove_dir_all(&salts).map_err(io(&salts))?;
-                }
-                fs::rename(work.join("salts"), &salts).map_err(io(&salts))?;
-            }
+            // The new database is in place: finish moving the rest in, remove the old files.
+            move_in(&work, data)?;
             remove_format1(data)?;
         }
     }
     if work.exists() {
         fs::remove_dir_all(&work).map_err(io(&work))?;
+    }
+    Ok(())
+}
+
+/// Moves the salts and tiles of the new log from `work` into `data`.
+fn move_in(work: &Path, data: &Path) -> Result<(), StoreError> {
+    for name in ["salts", "tiles"] {
+        let (from, to) = (work.join(name), data.join(name));
+        if from.exists() {
+            if to.exists() {
+                fs::remove_dir_all(&to).map_err(io(&to))?;
+            }
+            fs::rename(&from, &to).map_err(io(&to))?;
+        }
     }
     Ok(())
 }
@@ -158,10 +166,8 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
             tiles::build_tiles(start, &hashes, |t| new.read_tile(t)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let entries: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
         let pieces = BundlePiece::split(start, &entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut batch = sled::Batch::default();
-        new.put_objects(&mut batch, &pieces, &built)?;
-        batch.insert(meta_key(sled_store::META_SIZE), &end.to_be_bytes()[..]);
-        new.tree().apply_batch(batch)?;
+        new.write_objects(&pieces, &built)?;
+        new.tree().insert(meta_key(sled_store::META_SIZE), &end.to_be_bytes()[..])?;
         start = end;
     }
     // The content index and settings have the same keys in both formats.
@@ -197,11 +203,7 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     let (log, old_db) = (data.join("log"), data.join(OLD_DB));
     fs::rename(&log, &old_db).map_err(io(&log))?;
     fs::rename(work.join("log"), &log).map_err(io(&log))?;
-    let salts_dir = data.join("salts");
-    if salts_dir.exists() {
-        fs::remove_dir_all(&salts_dir).map_err(io(&salts_dir))?;
-    }
-    fs::rename(work.join("salts"), &salts_dir).map_err(io(&salts_dir))?;
+    move_in(&work, data)?;
     remove_format1(data)?;
     fs::remove_dir_all(&work).map_err(io(&work))?;
     Ok(Some(Migrated { from_format: 1, leaves: size, salts, root: new_root }))

@@ -10,12 +10,14 @@
 //!   paths, bundle encoding, which tiles a batch rewrites, building them from leaf hashes,
 //!   and Merkle nodes read back from them.
 //! - `store`: the [`LogStore`] trait every backend implements (tiles, bundle pieces, the
-//!   content index, tree state); `sled`: the embedded one.
+//!   content index, tree state); `sled`: the embedded one, with `files` holding its
+//!   tiles and bundles as files in the tlog-tiles layout.
 //! - `salts`: erasable prompt salts in segment files, apart from the immutable log.
 //! - `migrate`: converts a data directory of storage format 1 (a key per leaf and node).
 //! - `writer`: the single writer with group commit, and the [`Log`] handle.
 
 pub mod checkpoint;
+mod files;
 pub mod merkle;
 mod migrate;
 mod reader;

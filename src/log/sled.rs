@@ -1,35 +1,32 @@
-//! The embedded backend of [`LogStore`]: tiles, bundles, the content index and the tree
-//! state in one sled tree; prompt salts in segment files apart ([`SaltStore`]).
+//! The embedded backend of [`LogStore`]: the content index and the tree state in one
+//! sled tree; hash tiles and entry bundles as files ([`TileFiles`]); prompt salts in
+//! segment files ([`SaltStore`]).
 //!
-//! Everything that must change together lives in ONE tree (`log`), under one-byte key
-//! prefixes, because sled applies a `Batch` atomically only within a tree: a crash
-//! leaves either the whole append batch or none of it. Keys:
+//! The sled tree `log` holds small keys only, under one-byte prefixes:
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `H` level (1 byte) index (8, big-endian) | the widest row of that hash tile |
-//! | `B` bundle (8) start (2) | a piece of an entry bundle: entries from `start` on |
-//! | `F` bundle (8) | a full entry bundle (its pieces are removed in the same batch) |
-//! | `I` leaf hash | the leaf's index (8) |
+//! | `I` leaf hash | the leaf's index (8, big-endian) |
 //! | `S` content hash, index | nothing: the exact-content index |
 //! | `T` normalised text hash, index | nothing: the normalised-text index |
 //! | `M` name | tree size, latest checkpoint, origin, storage format |
 //!
-//! A batch writes one piece per bundle it touches, the tiles it changes, three index
-//! keys per leaf at most and the size: its cost does not grow with the log. sled's
-//! cache is bounded ([`CACHE_BYTES`]), so neither is memory.
+//! A batch writes its tiles, bundle entries and salts to their files, then its index
+//! keys and the new size as one sled batch: that batch is the commit point (sled applies
+//! a batch atomically), and what the files hold past the committed size is never read
+//! and is overwritten by the next batch. A sync syncs the files first, then sled. The
+//! cost of a batch does not grow with the log; sled's cache is bounded
+//! ([`CACHE_BYTES`]), and so is memory.
 
 use std::path::Path;
 
+use crate::log::files::TileFiles;
 use crate::log::salts::SaltStore;
 use crate::log::store::{Batch, BundlePiece, LogStore, StoreError, STORAGE_FORMAT};
-use crate::log::tiles::{self, BundleId, Tile, TileId, TILE_WIDTH};
+use crate::log::tiles::{BundleId, Tile, TileId};
 use crate::log::LogIndex;
 use crate::Sha256Digest;
 
-const P_TILE: u8 = b'H';
-const P_PIECE: u8 = b'B';
-const P_FULL: u8 = b'F';
 pub(super) const P_ID: u8 = b'I';
 pub(super) const P_CONTENT: u8 = b'S';
 pub(super) const P_TEXT: u8 = b'T';
@@ -53,10 +50,6 @@ pub(super) fn meta_key(name: &str) -> Vec<u8> {
     key(P_META, &[name.as_bytes()])
 }
 
-fn tile_key(tile: TileId) -> Vec<u8> {
-    key(P_TILE, &[&[tile.level()], &tile.index().to_be_bytes()])
-}
-
 pub(super) fn u64_from(bytes: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(bytes)
         .map(u64::from_be_bytes)
@@ -77,6 +70,7 @@ pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 pub struct SledStore {
     db: sled::Db,
     log: sled::Tree,
+    files: std::sync::Arc<TileFiles>,
     salts: std::sync::Arc<SaltStore>,
 }
 
@@ -107,7 +101,8 @@ impl SledStore {
             }
         }
         let salts = std::sync::Arc::new(SaltStore::open(dir)?);
-        Ok(Self { db: db.clone(), log, salts })
+        let files = std::sync::Arc::new(TileFiles::open(dir)?);
+        Ok(Self { db: db.clone(), log, files, salts })
     }
 
     fn find(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
@@ -120,44 +115,14 @@ impl SledStore {
         Ok(out)
     }
 
-    /// Adds bundle pieces and tiles to `b`. A piece that completes its bundle is stored
-    /// with the earlier pieces as one full bundle under one key, and they go: a full
-    /// bundle is read with one lookup, and the tree keeps one key per bundle.
-    pub(super) fn put_objects(
-        &self,
-        b: &mut sled::Batch,
-        pieces: &[BundlePiece],
-        tiles: &[Tile],
-    ) -> Result<(), StoreError> {
+    /// Writes bundle pieces and tiles to their files: part of the log once a sled
+    /// batch records a size that covers them.
+    pub(super) fn write_objects(&self, pieces: &[BundlePiece], tiles: &[Tile]) -> Result<(), StoreError> {
         for piece in pieces {
-            let bundle = piece.bundle.index().to_be_bytes();
-            if piece.completes() {
-                let mut full = if piece.start == 0 {
-                    Vec::new()
-                } else {
-                    match self.read_pieces(piece.bundle)? {
-                        Pieces::Contiguous(bytes) => bytes,
-                        Pieces::None | Pieces::Gap => Vec::new(),
-                    }
-                };
-                full.extend_from_slice(&piece.bytes);
-                let entries = tiles::decode_bundle(&full).map_err(|e| StoreError::Corrupt(format!("{e}")))?.len();
-                if entries != TILE_WIDTH {
-                    return Err(StoreError::Corrupt(format!(
-                        "bundle {} would hold {entries} entries",
-                        piece.bundle.index()
-                    )));
-                }
-                b.insert(key(P_FULL, &[&bundle]), full);
-                for item in self.log.scan_prefix(key(P_PIECE, &[&bundle])).keys() {
-                    b.remove(item?);
-                }
-            } else {
-                b.insert(key(P_PIECE, &[&bundle, &piece.start.to_be_bytes()]), piece.bytes.as_slice());
-            }
+            self.files.write_piece(piece)?;
         }
         for tile in tiles {
-            b.insert(tile_key(tile.id()), tile.as_bytes());
+            self.files.write_tile(tile)?;
         }
         Ok(())
     }
@@ -170,32 +135,6 @@ impl SledStore {
     pub(super) fn salt_store(&self) -> &SaltStore {
         &self.salts
     }
-
-    /// The pieces of a bundle not yet full, concatenated.
-    fn read_pieces(&self, bundle: BundleId) -> Result<Pieces, StoreError> {
-        let prefix = key(P_PIECE, &[&bundle.index().to_be_bytes()]);
-        let mut out = Vec::new();
-        let mut entries = 0usize;
-        for item in self.log.scan_prefix(&prefix) {
-            let (k, v) = item?;
-            let start = k.get(prefix.len()..).and_then(|s| <[u8; 2]>::try_from(s).ok()).map(u16::from_be_bytes);
-            let start = usize::from(start.ok_or_else(|| StoreError::Corrupt("a bundle piece key".into()))?);
-            if start != entries {
-                return Ok(Pieces::Gap);
-            }
-            entries += tiles::decode_bundle(&v).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?.len();
-            out.extend_from_slice(&v);
-        }
-        Ok(if out.is_empty() { Pieces::None } else { Pieces::Contiguous(out) })
-    }
-}
-
-/// What the pieces of a bundle hold.
-enum Pieces {
-    None,
-    Contiguous(Vec<u8>),
-    /// A piece is missing from the start: merged into the full bundle meanwhile.
-    Gap,
 }
 
 /// The storage format a log tree says it has: `Some(1)` for a tree of format 1, which
@@ -244,6 +183,7 @@ impl LogStore for SledStore {
         // nothing and is overwritten by the leaf that takes its index.
         let salts: Vec<Option<[u8; 32]>> = batch.leaves.iter().map(|l| l.prompt_salt).collect();
         self.salts.write(batch.size_before, &salts)?;
+        self.write_objects(&batch.pieces, &batch.tiles)?;
         let mut b = sled::Batch::default();
         for (offset, leaf) in batch.leaves.iter().enumerate() {
             let index = (batch.size_before + offset as u64).to_be_bytes();
@@ -253,39 +193,26 @@ impl LogStore for SledStore {
                 b.insert(key(P_TEXT, &[norm.as_bytes(), &index]), &[][..]);
             }
         }
-        self.put_objects(&mut b, &batch.pieces, &batch.tiles)?;
         b.insert(meta_key(META_SIZE), &batch.new_size().to_be_bytes()[..]);
         self.log.apply_batch(b)?;
         Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // Salts first: a crash between the two leaves at worst a salt past the durable
-        // size, never a durable leaf whose salt was lost.
+        // Files first: a crash before sled's flush leaves at worst bytes past the durable
+        // size, never a durable size whose tiles, entries or salts were lost.
         self.salts.sync()?;
+        self.files.sync()?;
         self.db.flush()?;
         Ok(())
     }
 
     fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.log.get(tile_key(tile))?.map(|v| v.to_vec()))
+        self.files.read_tile(tile)
     }
 
     fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
-        // The batch that completes a bundle replaces its pieces by the full bundle; a
-        // reader may see the pieces half removed, and then finds the full one on retry.
-        let full_key = key(P_FULL, &[&bundle.index().to_be_bytes()]);
-        for _ in 0..4 {
-            if let Some(full) = self.log.get(&full_key)? {
-                return Ok(Some(full.to_vec()));
-            }
-            match self.read_pieces(bundle)? {
-                Pieces::Contiguous(bytes) => return Ok(Some(bytes)),
-                Pieces::None if self.log.get(&full_key)?.is_none() => return Ok(None),
-                Pieces::None | Pieces::Gap => {}
-            }
-        }
-        Err(StoreError::Corrupt(format!("entry bundle {} has a gap", bundle.index())))
+        self.files.read_bundle(bundle)
     }
 
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
@@ -345,30 +272,7 @@ impl LogStore for SledStore {
             Ok(())
         };
         // Tiles and bundles as they were at `size`: right-edge ones cut to their width then.
-        for level in tiles::tiles_for_size(size) {
-            for (tile, width) in level.tiles() {
-                let row = self.read_tile(tile)?.ok_or_else(|| StoreError::Corrupt(format!("{tile} is missing")))?;
-                let row = row.get(..width.byte_len()).ok_or_else(|| StoreError::Corrupt(format!("{tile} is short")))?;
-                batch.insert(tile_key(tile), row);
-                pending += 1;
-                flush(&mut batch, &mut pending, false)?;
-                if tile.level() == 0 {
-                    let bundle =
-                        BundleId::new(tile.index()).ok_or_else(|| StoreError::Corrupt("bundle index".into()))?;
-                    let bytes = self
-                        .read_bundle(bundle)?
-                        .ok_or_else(|| StoreError::Corrupt(format!("{bundle:?} is missing")))?;
-                    let cut = tiles::bundle_prefix(&bytes, usize::from(width.get()))
-                        .map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
-                    let k = if width.is_full() {
-                        key(P_FULL, &[&bundle.index().to_be_bytes()])
-                    } else {
-                        key(P_PIECE, &[&bundle.index().to_be_bytes(), &0u16.to_be_bytes()])
-                    };
-                    batch.insert(k, cut);
-                }
-            }
-        }
+        self.files.backup(&to.files, size)?;
         // The index entries of leaves below `size`.
         for prefix in [P_ID, P_CONTENT, P_TEXT] {
             for item in self.log.scan_prefix([prefix]) {

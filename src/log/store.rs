@@ -91,6 +91,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Salt(#[from] SaltError),
+    #[error("{path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
     #[error(
         "{dir} holds a log in storage format {found}; this aiprov reads format {STORAGE_FORMAT}. \
          {what}"

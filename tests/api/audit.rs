@@ -42,30 +42,17 @@ async fn offline_audit_passes_then_names_the_leaf_with_a_flipped_byte() {
     assert!(out.contains("leaves audited: 12"), "{out}");
 
     // A copy, in which one byte of leaf 7 is flipped (as a dishonest operator or a bad
-    // disk would), written through sled so that the storage itself stays readable.
+    // disk would), the bundle staying readable.
     let copy = dir.path().join("copy");
     copy_dir(&data, &copy);
     {
-        let db = sled::open(copy.join("log")).unwrap();
-        let log = db.open_tree("log").unwrap();
-        // Leaves live in pieces of entry bundle 0 (`B`, bundle, start): find leaf 7's.
-        let mut prefix = vec![b'B'];
-        prefix.extend_from_slice(&0u64.to_be_bytes());
-        let (key, mut piece) = log
-            .scan_prefix(&prefix)
-            .map(Result::unwrap)
-            .map(|(k, v)| (k.to_vec(), v.to_vec()))
-            .find(|(k, v)| {
-                let start = usize::from(u16::from_be_bytes([k[9], k[10]]));
-                (start..start + tiles::decode_bundle(v).unwrap().len()).contains(&7)
-            })
-            .expect("the piece holding leaf 7");
-        let start = usize::from(u16::from_be_bytes([key[9], key[10]]));
-        let before: usize = tiles::decode_bundle(&piece).unwrap()[..7 - start].iter().map(|e| 2 + e.len()).sum();
-        let len = tiles::decode_bundle(&piece).unwrap()[7 - start].len();
-        piece[before + 2 + len / 2] ^= 0x01;
-        log.insert(&key, piece).unwrap();
-        db.flush().unwrap();
+        // Leaves live in entry bundle files (tlog-tiles layout); leaf 7 is in bundle 0.
+        let path = copy.join("tiles/tile/entries/000");
+        let mut bundle = std::fs::read(&path).unwrap();
+        let before: usize = tiles::decode_bundle(&bundle).unwrap()[..7].iter().map(|e| 2 + e.len()).sum();
+        let len = tiles::decode_bundle(&bundle).unwrap()[7].len();
+        bundle[before + 2 + len / 2] ^= 0x01;
+        std::fs::write(&path, bundle).unwrap();
     }
     let (ok, out) = audit_data(&copy, &keys);
     assert!(!ok, "the altered copy fails: {out}");
