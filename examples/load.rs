@@ -180,12 +180,12 @@ const LEAF_BYTES: usize = 882;
 /// its tiles and its indexes are as large as real ones. The service signs a checkpoint
 /// for them when it opens the directory.
 fn fill_log(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
-    use ai_provenance::log::{open_db, write_leaves, LogStore, NewLeaf, SledStore};
+    use ai_provenance::log::{open_db, write_leaves, LocalStore, LogStore, NewLeaf};
     use ai_provenance::Sha256Digest;
     let data = dir.join("data");
     std::fs::create_dir_all(&data)?;
     let db = open_db(&data)?;
-    let store = SledStore::open(&db, &data)?;
+    let store = LocalStore::open(&db, &data)?;
     let started = Instant::now();
     let mut size = store.size()?;
     while size < n {

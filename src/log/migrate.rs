@@ -14,10 +14,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::log::local::{self, key, meta_key, u64_from, LocalStore};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource};
 use crate::log::salts::SaltError;
-use crate::log::sled::{self as sled_store, key, meta_key, stored_format, u64_from, SledStore};
-use crate::log::store::{BundlePiece, LogStore, StoreError, StoredNodes, STORAGE_FORMAT};
+use crate::log::store::{BundlePiece, LogStore, StoreError, StoredNodes};
 use crate::log::tiles;
 use crate::Sha256Digest;
 
@@ -25,8 +25,8 @@ use crate::Sha256Digest;
 const CHUNK: u64 = 4096;
 const P_LEAF: u8 = b'L';
 const P_NODE: u8 = b'N';
-const WORK_DIR: &str = "migrating";
-const OLD_DB: &str = "format1-log";
+pub(super) const WORK_DIR: &str = "migrating";
+pub(super) const OLD_DB: &str = "format1-log";
 
 /// What a migration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub struct Migrated {
     pub salts: u64,
     /// Root hash of the log, the same before and after.
     pub root: Sha256Digest,
+}
+
+fn index_error(e: redb::StorageError) -> StoreError {
+    StoreError::Index(e.into())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -74,10 +78,11 @@ fn recover(data: &Path) -> Result<(), StoreError> {
 
 /// Moves the salts and tiles of the new log from `work` into `data`.
 fn move_in(work: &Path, data: &Path) -> Result<(), StoreError> {
-    for name in ["salts", "tiles"] {
+    // The index database last: its presence is what marks a directory as converted.
+    for name in ["salts", "tiles", local::INDEX_FILE] {
         let (from, to) = (work.join(name), data.join(name));
         if from.exists() {
-            if to.exists() {
+            if to.is_dir() {
                 fs::remove_dir_all(&to).map_err(io(&to))?;
             }
             fs::rename(&from, &to).map_err(io(&to))?;
@@ -119,25 +124,19 @@ fn old_salts(data: &Path) -> Result<Option<sled::Db>, StoreError> {
 /// when the rebuilt log's root differs from the old one (nothing is switched then).
 pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     recover(data)?;
-    let db = sled_store::open_db(data)?;
-    let old = db.open_tree("log")?;
-    match stored_format(&old)? {
-        None | Some(STORAGE_FORMAT) => return Ok(None),
-        Some(1) => {}
-        Some(found) => {
-            return Err(StoreError::Format {
-                dir: data.display().to_string(),
-                found,
-                what: "It was written by a newer aiprov: run that version.",
-            })
-        }
+    if data.join(local::INDEX_FILE).exists() {
+        return Ok(None);
     }
-    let size = old.get(meta_key(sled_store::META_SIZE))?.map(|v| u64_from(&v)).transpose()?.unwrap_or(0);
+    let db = local::open_db(data)?;
+    let old = db.open_tree("log")?;
+    let Some(size) = old.get(meta_key(local::META_SIZE))?.map(|v| u64_from(&v)).transpose()? else {
+        return Ok(None);
+    };
     let old_root = merkle::root(&OldNodes(&old), size).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let work = data.join(WORK_DIR);
     fs::create_dir_all(&work).map_err(io(&work))?;
-    let new_db = sled_store::open_db(&work)?;
-    let new = SledStore::open(&new_db, &work)?;
+    let new_db = local::open_db(&work)?;
+    let new = LocalStore::open(&new_db, &work)?;
     let salts_db = old_salts(data)?;
     let mut salts = 0u64;
 
@@ -167,23 +166,32 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
         let entries: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
         let pieces = BundlePiece::split(start, &entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         new.write_objects(&pieces, &built)?;
-        new.tree().insert(meta_key(sled_store::META_SIZE), &end.to_be_bytes()[..])?;
+        new.commit(redb::Durability::None, |t| {
+            t.insert(meta_key(local::META_SIZE).as_slice(), &end.to_be_bytes()[..]).map_err(index_error)?;
+            Ok(())
+        })?;
         start = end;
     }
     // The content index and settings have the same keys in both formats.
-    let mut batch = sled::Batch::default();
-    for prefix in [sled_store::P_ID, sled_store::P_CONTENT, sled_store::P_TEXT, sled_store::P_META] {
-        for item in old.scan_prefix([prefix]) {
-            let (k, v) = item?;
-            if k != meta_key(sled_store::META_FORMAT) {
-                batch.insert(k, v);
-            }
+    let mut copied = old.scan_prefix([local::P_ID]).chain(old.scan_prefix([local::P_CONTENT]));
+    let mut copied_rest = old.scan_prefix([local::P_TEXT]).chain(old.scan_prefix([local::P_META]));
+    loop {
+        let chunk: Vec<(sled::IVec, sled::IVec)> =
+            copied.by_ref().chain(copied_rest.by_ref()).take(10_000).collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            break;
         }
+        new.commit(redb::Durability::None, |t| {
+            for (k, v) in &chunk {
+                if k.as_ref() != meta_key(local::META_FORMAT).as_slice() {
+                    t.insert(k.as_ref(), v.as_ref()).map_err(index_error)?;
+                }
+            }
+            Ok(())
+        })?;
     }
-    batch.insert(meta_key(sled_store::META_FORMAT), &STORAGE_FORMAT.to_be_bytes()[..]);
-    new.tree().apply_batch(batch)?;
     for name in db.tree_names() {
-        if name != old.name() && &*name != b"__sled__default" {
+        if name != old.name() {
             let (from, to) = (db.open_tree(&name)?, new_db.open_tree(&name)?);
             for item in from.iter() {
                 let (k, v) = item?;
@@ -218,7 +226,7 @@ mod tests {
     /// Writes a log of `n` leaves in storage format 1 into `data`, as the old code did:
     /// a key per leaf and per Merkle node, salts in `salts-0/` by stamp id.
     fn format1(data: &Path, n: u64) -> (MemoryTree, Vec<Vec<u8>>) {
-        let db = sled_store::open_db(data).unwrap();
+        let db = local::open_db(data).unwrap();
         let log = db.open_tree("log").unwrap();
         let salts = sled::Config::new().path(data.join("salts-0")).open().unwrap();
         fs::write(data.join("salts.current"), "0").unwrap();
@@ -231,8 +239,8 @@ mod tests {
                 log.insert(key(P_NODE, &[&id.to_key()]), node.as_bytes()).unwrap();
             }
             log.insert(key(P_LEAF, &[&i.to_be_bytes()]), leaf.as_slice()).unwrap();
-            log.insert(key(sled_store::P_ID, &[hash.as_bytes()]), &i.to_be_bytes()[..]).unwrap();
-            log.insert(key(sled_store::P_CONTENT, &[Sha256Digest::of(&leaf).as_bytes(), &i.to_be_bytes()]), &[][..])
+            log.insert(key(local::P_ID, &[hash.as_bytes()]), &i.to_be_bytes()[..]).unwrap();
+            log.insert(key(local::P_CONTENT, &[Sha256Digest::of(&leaf).as_bytes(), &i.to_be_bytes()]), &[][..])
                 .unwrap();
             if i % 2 == 0 {
                 salts.insert(hash.as_bytes(), &[i as u8 + 1; 32]).unwrap();
@@ -240,7 +248,7 @@ mod tests {
             tree.push(hash);
             leaves.push(leaf);
         }
-        log.insert(meta_key(sled_store::META_SIZE), &n.to_be_bytes()[..]).unwrap();
+        log.insert(meta_key(local::META_SIZE), &n.to_be_bytes()[..]).unwrap();
         log.insert(meta_key("origin"), &b"old.example/log"[..]).unwrap();
         db.open_tree("tokens").unwrap().insert(b"t1", &b"a token"[..]).unwrap();
         db.flush().unwrap();
@@ -254,8 +262,8 @@ mod tests {
         let data = dir.path();
         let (tree, leaves) = format1(data, 600);
 
-        let db = sled_store::open_db(data).unwrap();
-        let refused = SledStore::open(&db, data).err().expect("format 1 is refused");
+        let db = local::open_db(data).unwrap();
+        let refused = LocalStore::open(&db, data).err().expect("format 1 is refused");
         assert!(refused.to_string().contains("storage format 1") && refused.to_string().contains("aiprov migrate"));
         drop(db);
 
@@ -276,9 +284,9 @@ mod tests {
             assert_eq!(reader.leaf(LogIndex(i)).unwrap().as_deref(), Some(leaves[i as usize].as_slice()));
         }
         drop(reader);
-        let db = sled_store::open_db(data).unwrap();
+        let db = local::open_db(data).unwrap();
         assert_eq!(db.open_tree("tokens").unwrap().get(b"t1").unwrap().as_deref(), Some(&b"a token"[..]));
-        let store = SledStore::open(&db, data).unwrap();
+        let store = LocalStore::open(&db, data).unwrap();
         assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), Some([5; 32]));
         assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
         let id = merkle::leaf_hash(&leaves[7]);

@@ -10,19 +10,20 @@
 //!   paths, bundle encoding, which tiles a batch rewrites, building them from leaf hashes,
 //!   and Merkle nodes read back from them.
 //! - `store`: the [`LogStore`] trait every backend implements (tiles, bundle pieces, the
-//!   content index, tree state); `sled`: the embedded one, with `files` holding its
-//!   tiles and bundles as files in the tlog-tiles layout.
+//!   content index, tree state); `local`: the embedded one (the index and tree state in
+//!   redb, the service's own trees in sled), with `files` holding its tiles and bundles
+//!   as files in the tlog-tiles layout.
 //! - `salts`: erasable prompt salts in segment files, apart from the immutable log.
 //! - `migrate`: converts a data directory of storage format 1 (a key per leaf and node).
 //! - `writer`: the single writer with group commit, and the [`Log`] handle.
 
 pub mod checkpoint;
 mod files;
+mod local;
 pub mod merkle;
 mod migrate;
 mod reader;
 mod salts;
-mod sled;
 mod store;
 pub mod tiles;
 mod writer;
@@ -31,7 +32,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::sled::{open_db, SledStore};
+pub use local::{open_db, LocalStore};
 pub use migrate::{migrate, Migrated};
 pub use reader::LogReader;
 pub use store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, STORAGE_FORMAT};

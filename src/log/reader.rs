@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::log::merkle::{NodeId, NodeSource};
 use crate::log::store::StoredNodes;
 use crate::log::tiles::{self, BundleId};
-use crate::log::{LogIndex, LogStore, SledStore, StoreError};
+use crate::log::{LocalStore, LogIndex, LogStore, StoreError};
 use crate::Sha256Digest;
 
 /// A stored log, opened for reading.
@@ -22,8 +22,8 @@ impl LogReader {
     /// # Errors
     /// When the directory cannot be opened as a log.
     pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
-        let db = crate::log::sled::open_db(dir)?;
-        Ok(Self { store: Arc::new(SledStore::open(&db, dir)?) })
+        let db = crate::log::open_db(dir)?;
+        Ok(Self { store: Arc::new(LocalStore::open(&db, dir)?) })
     }
 
     /// Number of leaves stored.

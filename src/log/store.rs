@@ -87,6 +87,8 @@ impl Batch<'_> {
 pub enum StoreError {
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("index database: {0}")]
+    Index(redb::Error),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
     #[error(transparent)]

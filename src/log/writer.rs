@@ -7,7 +7,7 @@
 //! not with a lock held across an fsync) lets every stamp that arrives while a batch is
 //! being written join the next one: N concurrent stamps cost one fsync, not N.
 //!
-//! Why a second thread for the fsync: writing a batch into sled costs CPU, making it
+//! Why a second thread for the fsync: writing a batch costs CPU, making it
 //! durable costs waiting on the disk. Pipelined, the writer builds and writes batch N+1
 //! while batch N is being synced, and one sync covers every batch written before it
 //! started. A stamp is still acknowledged only after a sync that covers it returned, and
@@ -27,7 +27,7 @@ use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
 /// Most leaves in one batch: bounds the time a batch holds its callers and the memory
-/// of one sled batch.
+/// of one batch.
 const MAX_BATCH: usize = 1024;
 /// Queue depth in front of the writer; callers wait (backpressure) when it is full.
 const QUEUE: usize = 4096;
@@ -344,7 +344,7 @@ impl Log {
         !self.tx.is_closed()
     }
 
-    /// Inclusion proof of leaf `index` in the tree of size `size` (blocking: sled reads).
+    /// Inclusion proof of leaf `index` in the tree of size `size` (blocking: tile reads).
     ///
     /// # Errors
     /// When `index >= size`, `size` exceeds the log, or storage fails.
@@ -353,7 +353,7 @@ impl Log {
         Ok(merkle::inclusion_proof(&self.cached_nodes(), index.0, size)?)
     }
 
-    /// Consistency proof between two tree sizes (blocking: sled reads).
+    /// Consistency proof between two tree sizes (blocking: tile reads).
     ///
     /// # Errors
     /// When the sizes are out of order or beyond the log, or storage fails.
@@ -554,10 +554,10 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     use super::*;
-    use crate::log::SledStore;
+    use crate::log::LocalStore;
 
     /// A sled store whose writes panic, as a bug in the writer's path would.
-    struct Panicking(SledStore);
+    struct Panicking(LocalStore);
 
     impl LogStore for Panicking {
         fn size(&self) -> Result<u64, StoreError> {
@@ -622,7 +622,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::log::open_db(dir.path()).unwrap();
         let signer = || NoteSigner::new("test.example/log", SigningKey::from_bytes(&[9; 32])).unwrap();
-        let store = SledStore::open(&db, dir.path()).unwrap();
+        let store = LocalStore::open(&db, dir.path()).unwrap();
         let log = Log::open(Arc::new(store.clone()), signer()).unwrap();
         assert!(log.is_writing());
         log.append(leaf(b"one")).await.unwrap();

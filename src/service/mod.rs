@@ -44,7 +44,7 @@ use crate::content::StreamLimits;
 use crate::error::ApiError;
 use crate::keys::{Keyring, KeysInUse, PublicKeyInfo};
 use crate::log::checkpoint::{NoteSigner, NoteVerifier};
-use crate::log::{Log, SledStore};
+use crate::log::{LocalStore, Log};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
 use erasure::ErasureRegister;
@@ -90,7 +90,7 @@ impl Service {
             Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
                 .context("opening the keys directory")?;
         let db = open_db(&config.data_dir)?;
-        let store = SledStore::open(&db, &config.data_dir)
+        let store = LocalStore::open(&db, &config.data_dir)
             .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
         let tokens = TokenStore::open(&db)?;
         let erasures = ErasureRegister::open(&db)?;

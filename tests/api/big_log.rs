@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use ai_provenance::log::merkle;
-use ai_provenance::log::{open_db, write_leaves, LogStore, NewLeaf, SledStore};
+use ai_provenance::log::{open_db, write_leaves, LocalStore, LogStore, NewLeaf};
 use ai_provenance::Sha256Digest;
 
 use crate::binary::{create_token, post_stamp, post_verify, serve};
@@ -17,7 +17,7 @@ const FILL_BATCH: u64 = 8192;
 /// store's own batch path (what the writer does, without a sync per batch).
 fn fill(data: &std::path::Path, n: u64) {
     let db = open_db(data).unwrap();
-    let store = SledStore::open(&db, data).unwrap();
+    let store = LocalStore::open(&db, data).unwrap();
     let pad = "x".repeat(200);
     let mut size = store.size().unwrap();
     while size < n {

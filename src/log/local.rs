@@ -1,0 +1,372 @@
+//! The embedded backend of [`LogStore`], for one machine: everything in the data
+//! directory.
+//!
+//! | where | what |
+//! | --- | --- |
+//! | `index.redb` | the content index and the tree state, in one redb table |
+//! | `tiles/` | hash tiles and entry bundles as files ([`TileFiles`]) |
+//! | `salts/` | prompt salts in segment files ([`SaltStore`]) |
+//! | `log/` | the sled database: the service's own trees (issuer tokens, erasure register) |
+//!
+//! Keys of the redb table `log`, under one-byte prefixes:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `I` leaf hash | the leaf's index (8 bytes, big-endian) |
+//! | `S` content hash, index | nothing: the exact-content index |
+//! | `T` normalised text hash, index | nothing: the normalised-text index |
+//! | `M` name | tree size, latest checkpoint, origin, storage format |
+//!
+//! Why redb for the index and not sled: three index keys per stamp, and sled 0.34 held
+//! about 4 KiB of memory per key whatever its cache setting (12.6 GiB after 3,000,000
+//! random keys, 7 s to reopen), while redb's B-tree stays within its cache (72 MiB) and
+//! opens at once. sled keeps the small trees it was chosen for.
+//!
+//! A batch writes its tiles, bundle entries and salts to their files, then its index
+//! keys and the new size in one redb transaction: that transaction is the commit point,
+//! and what the files hold past the committed size is never read and is overwritten by
+//! the next batch. Appends commit without a sync (visible at once); a sync syncs the
+//! files, then commits durably, which makes every earlier commit durable too.
+
+use std::path::Path;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::log::files::TileFiles;
+use crate::log::salts::SaltStore;
+use crate::log::store::{Batch, BundlePiece, LogStore, StoreError, STORAGE_FORMAT};
+use crate::log::tiles::{BundleId, Tile, TileId};
+use crate::log::LogIndex;
+use crate::Sha256Digest;
+
+const LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
+pub(super) const INDEX_FILE: &str = "index.redb";
+pub(super) const P_ID: u8 = b'I';
+pub(super) const P_CONTENT: u8 = b'S';
+pub(super) const P_TEXT: u8 = b'T';
+pub(super) const P_META: u8 = b'M';
+pub(super) const META_SIZE: &str = "size";
+pub(super) const META_CHECKPOINT: &str = "checkpoint";
+pub(super) const META_FORMAT: &str = "format";
+/// The index database's page cache: what it keeps in memory however large the log grows.
+const INDEX_CACHE_BYTES: usize = 64 << 20;
+/// sled's cache, for the service's own small trees.
+const SLED_CACHE_BYTES: u64 = 16 << 20;
+/// Entries copied per transaction when writing a backup: bounds its memory.
+const BACKUP_BATCH: usize = 10_000;
+
+pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.iter().map(|r| r.len()).sum::<usize>());
+    k.push(prefix);
+    for r in rest {
+        k.extend_from_slice(r);
+    }
+    k
+}
+
+pub(super) fn meta_key(name: &str) -> Vec<u8> {
+    key(P_META, &[name.as_bytes()])
+}
+
+pub(super) fn u64_from(bytes: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt(format!("expected an 8-byte integer, found {} bytes", bytes.len())))
+}
+
+/// Any redb error as a store error.
+fn db<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Index(e.into())
+}
+
+/// Opens (or creates) the sled database of data directory `dir`: the service's own trees
+/// (issuer tokens, erasure register) live in it, and a log of storage format 1 did.
+///
+/// # Errors
+/// When sled cannot open the directory (missing permissions, another process holds it).
+pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    Ok(sled::Config::new().path(dir.join("log")).cache_capacity(SLED_CACHE_BYTES).open()?)
+}
+
+/// Opens (or creates) the index database in `dir`.
+pub(super) fn open_index(dir: &Path) -> Result<Database, StoreError> {
+    Database::builder().set_cache_size(INDEX_CACHE_BYTES).create(dir.join(INDEX_FILE)).map_err(db)
+}
+
+/// The embedded backend.
+#[derive(Clone)]
+pub struct LocalStore {
+    sled: sled::Db,
+    index: std::sync::Arc<Database>,
+    files: std::sync::Arc<TileFiles>,
+    salts: std::sync::Arc<SaltStore>,
+}
+
+impl LocalStore {
+    /// The log of data directory `dir`, whose sled database `sled` is open already (from
+    /// [`open_db`]). A new directory gets the current storage format; one of another
+    /// format is refused.
+    ///
+    /// # Errors
+    /// [`StoreError::Format`] for a log of another storage format; database or I/O errors.
+    pub fn open(sled: &sled::Db, dir: &Path) -> Result<Self, StoreError> {
+        if dir.join(super::migrate::WORK_DIR).exists() || dir.join(super::migrate::OLD_DB).exists() {
+            return Err(StoreError::Format {
+                dir: dir.display().to_string(),
+                found: 1,
+                what: "A conversion by `aiprov migrate` was interrupted: run `aiprov migrate --data <dir>` again.",
+            });
+        }
+        let format1 = sled.tree_names().iter().any(|n| &**n == b"log") && !sled.open_tree("log")?.is_empty();
+        if format1 && !dir.join(INDEX_FILE).exists() {
+            return Err(StoreError::Format {
+                dir: dir.display().to_string(),
+                found: 1,
+                what: "Stop the service, back the directory up, and run `aiprov migrate --data <dir>` once.",
+            });
+        }
+        let index = open_index(dir)?;
+        let store = Self {
+            sled: sled.clone(),
+            index: std::sync::Arc::new(index),
+            files: std::sync::Arc::new(TileFiles::open(dir)?),
+            salts: std::sync::Arc::new(SaltStore::open(dir)?),
+        };
+        match store.meta(META_FORMAT)? {
+            Some(v) if u64_from(&v)? == STORAGE_FORMAT => {}
+            None if store.meta(META_SIZE)?.is_none() => {
+                store.commit(Durability::Immediate, |t| {
+                    t.insert(meta_key(META_FORMAT).as_slice(), &STORAGE_FORMAT.to_be_bytes()[..]).map_err(db)?;
+                    Ok(())
+                })?;
+            }
+            found => {
+                return Err(StoreError::Format {
+                    dir: dir.display().to_string(),
+                    found: found.map(|v| u64_from(&v)).transpose()?.unwrap_or(0),
+                    what: "It was written by a newer aiprov: run that version.",
+                })
+            }
+        }
+        Ok(store)
+    }
+
+    /// Runs `write` in one index transaction and commits it with `durability`.
+    pub(super) fn commit(
+        &self,
+        durability: Durability,
+        write: impl FnOnce(&mut redb::Table<'_, &'static [u8], &'static [u8]>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.index.begin_write().map_err(db)?;
+        tx.set_durability(durability).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Saves the allocator state with a durable commit, so that opening after a crash
+        // does not walk the whole file to repair it.
+        tx.set_quick_repair(matches!(durability, Durability::Immediate));
+        {
+            let mut table = tx.open_table(LOG).map_err(db)?;
+            write(&mut table)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.index.begin_read().map_err(db)?;
+        let table = match tx.open_table(LOG) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        Ok(table.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    fn find(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        let (from, to) = (key(prefix, &[digest.as_bytes(), &[0; 8]]), key(prefix, &[digest.as_bytes(), &[0xFF; 8]]));
+        let tx = self.index.begin_read().map_err(db)?;
+        let table = tx.open_table(LOG).map_err(db)?;
+        let mut out = Vec::new();
+        for item in table.range(from.as_slice()..=to.as_slice()).map_err(db)?.rev().take(limit) {
+            let (k, _) = item.map_err(db)?;
+            out.push(LogIndex(u64_from(&k.value()[1 + 32..])?));
+        }
+        Ok(out)
+    }
+
+    /// Writes bundle pieces and tiles to their files: part of the log once an index
+    /// commit records a size that covers them.
+    pub(super) fn write_objects(&self, pieces: &[BundlePiece], tiles: &[Tile]) -> Result<(), StoreError> {
+        for piece in pieces {
+            self.files.write_piece(piece)?;
+        }
+        for tile in tiles {
+            self.files.write_tile(tile)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn salt_store(&self) -> &SaltStore {
+        &self.salts
+    }
+}
+
+/// Copies every entry of the sled tree `from` into `to`, in batches.
+fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for (count, item) in from.iter().enumerate() {
+        let (k, v) = item?;
+        batch.insert(k, v);
+        if count % BACKUP_BATCH == BACKUP_BATCH - 1 {
+            to.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    to.apply_batch(batch)?;
+    Ok(())
+}
+
+impl LogStore for LocalStore {
+    fn size(&self) -> Result<u64, StoreError> {
+        match self.meta(META_SIZE)? {
+            Some(v) => u64_from(&v),
+            None => Ok(0),
+        }
+    }
+
+    fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let stored = self.size()?;
+        if stored != batch.size_before {
+            return Err(StoreError::Corrupt(format!(
+                "append at {} but the log holds {stored} leaves",
+                batch.size_before
+            )));
+        }
+        // Files first: should the commit not happen, what they hold past the committed
+        // size is overwritten by the leaves that take those indices.
+        let salts: Vec<Option<[u8; 32]>> = batch.leaves.iter().map(|l| l.prompt_salt).collect();
+        self.salts.write(batch.size_before, &salts)?;
+        self.write_objects(&batch.pieces, &batch.tiles)?;
+        self.commit(Durability::None, |t| {
+            for (offset, leaf) in batch.leaves.iter().enumerate() {
+                let index = (batch.size_before + offset as u64).to_be_bytes();
+                t.insert(key(P_ID, &[leaf.leaf_hash.as_bytes()]).as_slice(), &index[..]).map_err(db)?;
+                t.insert(key(P_CONTENT, &[leaf.content_sha256.as_bytes(), &index]).as_slice(), &[][..]).map_err(db)?;
+                if let Some(norm) = &leaf.normalized_text_sha256 {
+                    t.insert(key(P_TEXT, &[norm.as_bytes(), &index]).as_slice(), &[][..]).map_err(db)?;
+                }
+            }
+            t.insert(meta_key(META_SIZE).as_slice(), &batch.new_size().to_be_bytes()[..]).map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        // Files first: a crash before the durable commit leaves at worst bytes past the
+        // durable size, never a durable size whose tiles, entries or salts were lost.
+        self.salts.sync()?;
+        self.files.sync()?;
+        self.commit(Durability::Immediate, |_| Ok(()))?;
+        self.sled.flush()?;
+        Ok(())
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_tile(tile)
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_bundle(bundle)
+    }
+
+    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+        match self.get(&key(P_ID, &[leaf_hash.as_bytes()]))? {
+            Some(v) => Ok(Some(LogIndex(u64_from(&v)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        self.find(P_CONTENT, digest, limit)
+    }
+
+    fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        self.find(P_TEXT, digest, limit)
+    }
+
+    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(self.salts.get(index)?)
+    }
+
+    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
+        Ok(self.salts.erase(index)?)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        match self.meta(META_CHECKPOINT)? {
+            Some(v) => {
+                String::from_utf8(v).map(Some).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        // Not synced on purpose: a checkpoint can always be re-signed from the durable
+        // tree at startup, so it need not cost a sync of its own.
+        self.commit(Durability::None, |t| {
+            t.insert(meta_key(META_CHECKPOINT).as_slice(), note.as_bytes()).map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn backup(&self, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
+        let sled = open_db(dir)?;
+        // The service's own trees (tokens, the erasure register) are copied whole.
+        for name in self.sled.tree_names() {
+            copy_tree(&self.sled.open_tree(&name)?, &sled.open_tree(&name)?)?;
+        }
+        let to = LocalStore::open(&sled, dir)?;
+        // Tiles and bundles as they were at `size`: right-edge ones cut to their width then.
+        self.files.backup(&to.files, size)?;
+        // The index entries of leaves below `size`, from one snapshot while appends go on.
+        let tx = self.index.begin_read().map_err(db)?;
+        let table = tx.open_table(LOG).map_err(db)?;
+        let mut pending: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let flush = |pending: &mut Vec<(Vec<u8>, Vec<u8>)>| {
+            to.commit(Durability::None, |t| {
+                for (k, v) in pending.drain(..) {
+                    t.insert(k.as_slice(), v.as_slice()).map_err(db)?;
+                }
+                Ok(())
+            })
+        };
+        for item in table.iter().map_err(db)? {
+            let (k, v) = item.map_err(db)?;
+            let (k, v) = (k.value(), v.value());
+            let keep = match k.first() {
+                Some(&P_ID) => u64_from(v)? < size,
+                Some(&P_CONTENT | &P_TEXT) => u64_from(k.get(1 + 32..).unwrap_or_default())? < size,
+                _ => true,
+            };
+            if keep {
+                pending.push((k.to_vec(), v.to_vec()));
+                if pending.len() >= BACKUP_BATCH {
+                    flush(&mut pending)?;
+                }
+            }
+        }
+        pending.push((meta_key(META_SIZE), size.to_be_bytes().to_vec()));
+        pending.push((meta_key(META_CHECKPOINT), checkpoint.as_bytes().to_vec()));
+        flush(&mut pending)?;
+        self.salts.backup(dir, size)?;
+        to.sync()
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(&meta_key(name))
+    }
+
+    fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.commit(Durability::Immediate, |t| {
+            t.insert(meta_key(name).as_slice(), value).map_err(db)?;
+            Ok(())
+        })
+    }
+}
