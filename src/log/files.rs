@@ -44,7 +44,8 @@ struct Edge {
 
 pub(super) struct TileFiles {
     root: PathBuf,
-    /// Files written since the last sync, and directories created since then.
+    /// Files written since the last sync, and directories whose entries changed since
+    /// then (a file or directory was created in them).
     dirty: Mutex<(BTreeSet<PathBuf>, BTreeSet<PathBuf>)>,
     edge: Mutex<Option<Edge>>,
 }
@@ -85,8 +86,21 @@ impl TileFiles {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).write(true).truncate(false).open(path).map_err(io(path))?;
-        lock(&self.dirty).0.insert(path.to_owned());
+        let (file, created) = match OpenOptions::new().write(true).open(path) {
+            Ok(file) => (file, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let file = OpenOptions::new().create(true).write(true).truncate(false).open(path).map_err(io(path))?;
+                (file, true)
+            }
+            Err(e) => return Err(io(path)(e)),
+        };
+        let mut dirty = lock(&self.dirty);
+        dirty.0.insert(path.to_owned());
+        if created {
+            if let Some(parent) = path.parent() {
+                dirty.1.insert(parent.to_owned());
+            }
+        }
         Ok(file)
     }
 
@@ -125,14 +139,11 @@ impl TileFiles {
     /// of new files and directories.
     pub(super) fn sync(&self) -> Result<(), StoreError> {
         let (files, dirs) = std::mem::take(&mut *lock(&self.dirty));
-        let mut parents: BTreeSet<PathBuf> = dirs;
         for path in &files {
             File::open(path).and_then(|f| f.sync_data()).map_err(io(path))?;
-            if let Some(parent) = path.parent() {
-                parents.insert(parent.to_owned());
-            }
         }
-        for dir in &parents {
+        // Only where entries were added: a file that grew needs no directory sync.
+        for dir in &dirs {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
         }
         Ok(())

@@ -35,8 +35,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SaltError + '_ {
 /// The erasable store of prompt salts, by leaf index.
 pub(super) struct SaltStore {
     dir: PathBuf,
-    /// Segments written since the last sync: the files to sync before the log's batch.
-    dirty: Mutex<BTreeSet<u64>>,
+    /// Segments written since the last sync (the files to sync before the log's batch),
+    /// and whether one of them was created (then the directory is synced too).
+    dirty: Mutex<(BTreeSet<u64>, bool)>,
 }
 
 impl SaltStore {
@@ -47,7 +48,7 @@ impl SaltStore {
     pub(super) fn open(data_dir: &Path) -> Result<Self, SaltError> {
         let dir = data_dir.join(DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(Self { dir, dirty: Mutex::new(BTreeSet::new()) })
+        Ok(Self { dir, dirty: Mutex::new((BTreeSet::new(), false)) })
     }
 
     fn path(&self, segment: u64) -> PathBuf {
@@ -70,9 +71,17 @@ impl SaltStore {
                 bytes.extend_from_slice(salt.as_ref().unwrap_or(&[0; 32]));
             }
             let path = self.path(segment);
-            let file = OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(io(&path))?;
+            let (file, created) = match OpenOptions::new().write(true).open(&path) {
+                Ok(file) => (file, false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    (OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(io(&path))?, true)
+                }
+                Err(e) => return Err(io(&path)(e)),
+            };
             file.write_all_at(&bytes, (index % SEGMENT) * SLOT).map_err(io(&path))?;
-            crate::memo::lock(&self.dirty).insert(segment);
+            let mut dirty = crate::memo::lock(&self.dirty);
+            dirty.0.insert(segment);
+            dirty.1 |= created;
             done += take;
         }
         Ok(())
@@ -83,15 +92,15 @@ impl SaltStore {
     /// # Errors
     /// On I/O errors.
     pub(super) fn sync(&self) -> Result<(), SaltError> {
-        let dirty = std::mem::take(&mut *crate::memo::lock(&self.dirty));
-        if dirty.is_empty() {
-            return Ok(());
-        }
-        for segment in &dirty {
+        let (segments, created) = std::mem::take(&mut *crate::memo::lock(&self.dirty));
+        for segment in &segments {
             let path = self.path(*segment);
             File::open(&path).and_then(|f| f.sync_data()).map_err(io(&path))?;
         }
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
+        if created {
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+        }
+        Ok(())
     }
 
     /// The salt of leaf `index`, unless it has none or it was erased.
@@ -146,7 +155,9 @@ impl SaltStore {
             bytes.truncate(((size - segment * SEGMENT).min(SEGMENT) * SLOT) as usize);
             let path = to.path(segment);
             fs::write(&path, &bytes).map_err(io(&path))?;
-            crate::memo::lock(&to.dirty).insert(segment);
+            let mut dirty = crate::memo::lock(&to.dirty);
+            dirty.0.insert(segment);
+            dirty.1 = true;
         }
         to.sync()
     }

@@ -117,6 +117,13 @@ async fn acknowledged_stamps_survive_repeated_sigkill() {
         merkle::verify_consistency(*size, latest.size, root, &latest.root, &digests(&proof["consistency_proof"]))
             .unwrap_or_else(|e| panic!("checkpoint of size {size} is not a prefix of the log after the crashes: {e}"));
     }
+    // The tiles and bundles the restarted server serves hold exactly that tree: nothing a
+    // checkpoint covers was left undurable by a kill.
+    let (tiles, leaves) = crate::tlog::fetch_tiles(&client, base, latest.size).await;
+    assert_eq!(merkle::root(&ai_provenance::log::tiles::TileNodes(tiles), latest.size).unwrap(), latest.root);
+    let mut tree = merkle::MemoryTree::new();
+    leaves.iter().for_each(|l| tree.push(merkle::leaf_hash(l)));
+    assert_eq!(tree.root(), latest.root, "the entry bundles hold the checkpoint's leaves");
     eprintln!(
         "crash test: {KILLS} kills survived, {} acknowledged stamps checked, {} checkpoints proven consistent, losses: {lost}",
         acked.len(),

@@ -28,7 +28,12 @@ async fn stamp_many(app: &std::sync::Arc<TestApp>, from: usize, to: usize) {
 }
 
 async fn get_bytes(app: &TestApp, path: &str) -> Vec<u8> {
-    let resp = app.get(path).await;
+    fetch(&app.client, &app.url(""), path).await
+}
+
+/// The bytes of a tile or bundle, checking how it is served.
+pub async fn fetch(client: &reqwest::Client, base: &str, path: &str) -> Vec<u8> {
+    let resp = client.get(format!("{base}{path}")).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{path}: {:?}", resp.text().await);
     assert_eq!(resp.headers()["content-type"], "application/octet-stream", "{path}");
     let cache = resp.headers()["cache-control"].to_str().unwrap().to_owned();
@@ -48,18 +53,23 @@ async fn tlog_checkpoint(app: &TestApp, verifier: &NoteVerifier) -> Checkpoint {
 /// Everything a tile client fetches for a tree of `size`: each tile's row, by id, and
 /// each bundle's entries.
 async fn fetch_tree(app: &TestApp, size: u64) -> (HashMap<TileId, Vec<u8>>, Vec<Vec<u8>>) {
+    fetch_tiles(&app.client, &app.url(""), size).await
+}
+
+/// [`fetch_tree`] from any server.
+pub async fn fetch_tiles(client: &reqwest::Client, base: &str, size: u64) -> (HashMap<TileId, Vec<u8>>, Vec<Vec<u8>>) {
     let mut rows = HashMap::new();
     let mut leaves = Vec::new();
     for level in tiles::tiles_for_size(size) {
         for (tile, width) in level.tiles() {
             let path = TilePath::Hashes { tile, width };
-            let row = get_bytes(app, &format!("/tlog/{path}")).await;
+            let row = fetch(client, base, &format!("/tlog/{path}")).await;
             assert_eq!(row.len(), width.byte_len(), "{path}");
             rows.insert(tile, row);
             if tile.level() == 0 {
                 let bundle = ai_provenance::log::tiles::BundleId::new(tile.index()).unwrap();
                 let path = TilePath::Entries { bundle, width };
-                let bytes = get_bytes(app, &format!("/tlog/{path}")).await;
+                let bytes = fetch(client, base, &format!("/tlog/{path}")).await;
                 let entries = tiles::decode_bundle(&bytes).expect("a bundle decodes");
                 assert_eq!(entries.len(), usize::from(width.get()), "{path}");
                 leaves.extend(entries.into_iter().map(<[u8]>::to_vec));
