@@ -451,3 +451,20 @@ async fn real_organisation_names_are_issuers() {
         assert_error_at(s, &b, (422, "invalid_field", Some("issuer")), issuer);
     }
 }
+
+#[tokio::test]
+async fn a_statement_too_large_for_a_log_entry_is_refused_before_anything_is_logged() {
+    let app = spawn_app().await;
+    // Every field within its limits (50 factors and 50 categories of 200 characters),
+    // but in four-byte characters: the statement would pass 65,535 bytes.
+    let wide = "𝕏".repeat(200);
+    let mut body = explained(json!((0..50).map(|_| json!({"name": wide, "weight": 0.5})).collect::<Vec<_>>()));
+    body["explanation"]["data_categories"] = json!((0..50).map(|_| wide.clone()).collect::<Vec<_>>());
+    let resp = app.stamp(&body).await;
+    let status = resp.status().as_u16();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(assert_error(status, &answer, 422), "statement_too_large", "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("65535"), "{answer}");
+    let checkpoint = app.get("/tlog/checkpoint").await.text().await.unwrap();
+    assert_eq!(checkpoint.lines().nth(1), Some("0"), "nothing was logged");
+}
