@@ -38,10 +38,6 @@ pub struct Migrated {
     pub root: Sha256Digest,
 }
 
-fn index_error(e: redb::StorageError) -> StoreError {
-    StoreError::Index(e.into())
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Salt(SaltError::Io { path: path.to_owned(), source })
 }
@@ -79,7 +75,7 @@ fn recover(data: &Path) -> Result<(), StoreError> {
 /// Moves the salts and tiles of the new log from `work` into `data`.
 fn move_in(work: &Path, data: &Path) -> Result<(), StoreError> {
     // The index database last: its presence is what marks a directory as converted.
-    for name in ["salts", "tiles", local::INDEX_FILE] {
+    for name in ["salts", "tiles", local::INDEX_DIR] {
         let (from, to) = (work.join(name), data.join(name));
         if from.exists() {
             if to.is_dir() {
@@ -124,7 +120,7 @@ fn old_salts(data: &Path) -> Result<Option<sled::Db>, StoreError> {
 /// when the rebuilt log's root differs from the old one (nothing is switched then).
 pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     recover(data)?;
-    if data.join(local::INDEX_FILE).exists() {
+    if data.join(local::INDEX_DIR).exists() {
         return Ok(None);
     }
     let db = local::open_db(data)?;
@@ -166,10 +162,7 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
         let entries: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
         let pieces = BundlePiece::split(start, &entries).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         new.write_objects(&pieces, &built)?;
-        new.commit(redb::Durability::None, |t| {
-            t.insert(meta_key(local::META_SIZE).as_slice(), &end.to_be_bytes()[..]).map_err(index_error)?;
-            Ok(())
-        })?;
+        new.put_all([(meta_key(local::META_SIZE), end.to_be_bytes().to_vec())])?;
         start = end;
     }
     // The content index and settings have the same keys in both formats.
@@ -181,14 +174,10 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
         if chunk.is_empty() {
             break;
         }
-        new.commit(redb::Durability::None, |t| {
-            for (k, v) in &chunk {
-                if k.as_ref() != meta_key(local::META_FORMAT).as_slice() {
-                    t.insert(k.as_ref(), v.as_ref()).map_err(index_error)?;
-                }
-            }
-            Ok(())
-        })?;
+        let format = meta_key(local::META_FORMAT);
+        new.put_all(
+            chunk.into_iter().filter(|(k, _)| k.as_ref() != format.as_slice()).map(|(k, v)| (k.to_vec(), v.to_vec())),
+        )?;
     }
     for name in db.tree_names() {
         if name != old.name() {

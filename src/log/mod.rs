@@ -11,7 +11,7 @@
 //!   and Merkle nodes read back from them.
 //! - `store`: the [`LogStore`] trait every backend implements (tiles, bundle pieces, the
 //!   content index, tree state); `local`: the embedded one (the index and tree state in
-//!   redb, the service's own trees in sled), with `files` holding its tiles and bundles
+//!   fjall, the service's own trees in sled), with `files` holding its tiles and bundles
 //!   as files in the tlog-tiles layout.
 //! - `salts`: erasable prompt salts in segment files, apart from the immutable log.
 //! - `migrate`: converts a data directory of storage format 1 (a key per leaf and node).

@@ -88,7 +88,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
     #[error("index database: {0}")]
-    Index(redb::Error),
+    Index(fjall::Error),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
     #[error(transparent)]
