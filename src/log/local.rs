@@ -13,8 +13,8 @@
 //! | key | value |
 //! | --- | --- |
 //! | `I` leaf hash | the leaf's index (8 bytes, big-endian) |
-//! | `S` content hash, index | nothing: the exact-content index |
-//! | `T` normalised text hash, index | nothing: the normalised-text index |
+//! | `S` content hash, `!index` | nothing: the exact-content index |
+//! | `T` normalised text hash, `!index` | nothing: the normalised-text index |
 //! | `M` name | tree size, latest checkpoint, origin, storage format |
 //!
 //! Why an LSM tree (fjall) for the index and not sled: three keys per stamp, uniformly
@@ -68,6 +68,18 @@ pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
         k.extend_from_slice(r);
     }
     k
+}
+
+/// A content index key: the digest, then the leaf index with its bits inverted, so that
+/// a forward scan of a digest meets its newest leaves first (what lookups ask for, and a
+/// forward scan is what an LSM memtable does fast).
+pub(super) fn content_key(prefix: u8, digest: &Sha256Digest, index: u64) -> Vec<u8> {
+    key(prefix, &[digest.as_bytes(), &(!index).to_be_bytes()])
+}
+
+/// The leaf index of a content index key.
+fn content_key_index(k: &[u8]) -> Result<u64, StoreError> {
+    Ok(!u64_from(k.get(1 + 32..).unwrap_or_default())?)
 }
 
 pub(super) fn meta_key(name: &str) -> Vec<u8> {
@@ -181,11 +193,10 @@ impl LocalStore {
     }
 
     fn find(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        let (from, to) = (key(prefix, &[digest.as_bytes(), &[0; 8]]), key(prefix, &[digest.as_bytes(), &[0xFF; 8]]));
         let mut out = Vec::new();
-        for item in self.index.range(from..=to).rev().take(limit) {
+        for item in self.index.prefix(key(prefix, &[digest.as_bytes()])).take(limit) {
             let (k, _) = item.map_err(db)?;
-            out.push(LogIndex(u64_from(k.get(1 + 32..).unwrap_or_default())?));
+            out.push(LogIndex(content_key_index(&k)?));
         }
         Ok(out)
     }
@@ -244,11 +255,11 @@ impl LogStore for LocalStore {
         self.write_objects(&batch.pieces, &batch.tiles)?;
         let mut pairs = Vec::with_capacity(batch.leaves.len() * 3 + 1);
         for (offset, leaf) in batch.leaves.iter().enumerate() {
-            let index = (batch.size_before + offset as u64).to_be_bytes();
-            pairs.push((key(P_ID, &[leaf.leaf_hash.as_bytes()]), index.to_vec()));
-            pairs.push((key(P_CONTENT, &[leaf.content_sha256.as_bytes(), &index]), Vec::new()));
+            let index = batch.size_before + offset as u64;
+            pairs.push((key(P_ID, &[leaf.leaf_hash.as_bytes()]), index.to_be_bytes().to_vec()));
+            pairs.push((content_key(P_CONTENT, &leaf.content_sha256, index), Vec::new()));
             if let Some(norm) = &leaf.normalized_text_sha256 {
-                pairs.push((key(P_TEXT, &[norm.as_bytes(), &index]), Vec::new()));
+                pairs.push((content_key(P_TEXT, norm, index), Vec::new()));
             }
         }
         pairs.push((meta_key(META_SIZE), batch.new_size().to_be_bytes().to_vec()));
@@ -326,7 +337,7 @@ impl LogStore for LocalStore {
             let (k, v) = item.map_err(db)?;
             let keep = match k.first() {
                 Some(&P_ID) => u64_from(&v)? < size,
-                Some(&P_CONTENT | &P_TEXT) => u64_from(k.get(1 + 32..).unwrap_or_default())? < size,
+                Some(&P_CONTENT | &P_TEXT) => content_key_index(&k)? < size,
                 _ => true,
             };
             if keep {
@@ -350,5 +361,41 @@ impl LogStore for LocalStore {
     fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         self.put_all([(meta_key(name), value.to_vec())])?;
         self.keyspace.persist(PersistMode::SyncData).map_err(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{merkle, write_leaves, NewLeaf};
+
+    #[test]
+    fn lookups_find_the_newest_leaves_first_and_stop_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = open_db(dir.path()).unwrap();
+        let store = LocalStore::open(&sled, dir.path()).unwrap();
+        let same = Sha256Digest::of(b"the same copy");
+        let leaves: Vec<NewLeaf> = (0u64..5)
+            .map(|i| {
+                let leaf = format!("{{\"n\":{i}}}").into_bytes();
+                NewLeaf {
+                    leaf_hash: merkle::leaf_hash(&leaf),
+                    leaf,
+                    // Leaves 0, 2 and 4 have the same content; 1 and 3 another.
+                    content_sha256: if i % 2 == 0 { same } else { Sha256Digest::of(b"other") },
+                    normalized_text_sha256: (i == 3).then_some(same),
+                    prompt_salt: None,
+                }
+            })
+            .collect();
+        for (i, leaf) in leaves.iter().enumerate() {
+            write_leaves(&store, i as u64, &[leaf]).unwrap();
+        }
+        let found = |limit| store.find_by_content(&same, limit).unwrap();
+        assert_eq!(found(10), vec![LogIndex(4), LogIndex(2), LogIndex(0)]);
+        assert_eq!(found(2), vec![LogIndex(4), LogIndex(2)]);
+        assert_eq!(store.find_by_normalized_text(&same, 10).unwrap(), vec![LogIndex(3)]);
+        assert_eq!(store.find_by_content(&Sha256Digest::of(b"never"), 10).unwrap(), vec![]);
+        assert_eq!(store.index_of(&leaves[3].leaf_hash).unwrap(), Some(LogIndex(3)));
     }
 }

@@ -166,18 +166,32 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
         start = end;
     }
     // The content index and settings have the same keys in both formats.
-    let mut copied = old.scan_prefix([local::P_ID]).chain(old.scan_prefix([local::P_CONTENT]));
-    let mut copied_rest = old.scan_prefix([local::P_TEXT]).chain(old.scan_prefix([local::P_META]));
+    // The stamp id index and settings have the same keys in both formats; the content
+    // indexes now store the leaf index inverted (`local::content_key`).
+    let format = meta_key(local::META_FORMAT);
+    let mut entries = old.scan_prefix([local::P_ID]).chain(old.scan_prefix([local::P_META]));
+    let mut content = old.scan_prefix([local::P_CONTENT]).chain(old.scan_prefix([local::P_TEXT]));
     loop {
-        let chunk: Vec<(sled::IVec, sled::IVec)> =
-            copied.by_ref().chain(copied_rest.by_ref()).take(10_000).collect::<Result<_, _>>()?;
+        let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(10_000);
+        for item in entries.by_ref().take(10_000) {
+            let (k, v) = item?;
+            if k.as_ref() != format.as_slice() {
+                chunk.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        for item in content.by_ref().take(10_000) {
+            let (k, _) = item?;
+            let digest = k
+                .get(1..1 + 32)
+                .and_then(|d| Sha256Digest::try_from_slice(d).ok())
+                .ok_or_else(|| StoreError::Corrupt("a content index key".into()))?;
+            let index = u64_from(k.get(1 + 32..).unwrap_or_default())?;
+            chunk.push((local::content_key(k[0], &digest, index), Vec::new()));
+        }
         if chunk.is_empty() {
             break;
         }
-        let format = meta_key(local::META_FORMAT);
-        new.put_all(
-            chunk.into_iter().filter(|(k, _)| k.as_ref() != format.as_slice()).map(|(k, v)| (k.to_vec(), v.to_vec())),
-        )?;
+        new.put_all(chunk)?;
     }
     for name in db.tree_names() {
         if name != old.name() {
@@ -280,6 +294,7 @@ mod tests {
         assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
         let id = merkle::leaf_hash(&leaves[7]);
         assert_eq!(store.index_of(&id).unwrap(), Some(LogIndex(7)));
+        assert_eq!(store.find_by_content(&Sha256Digest::of(&leaves[7]), 5).unwrap(), vec![LogIndex(7)]);
         drop((store, db));
         assert_eq!(migrate(data).unwrap(), None, "a second run has nothing to do");
     }
