@@ -165,6 +165,27 @@ impl TileFiles {
         Self::read(&self.bundle_path(bundle))
     }
 
+    /// `len` bytes of a bundle file from `start`; `None` when it is missing or shorter.
+    pub(super) fn read_bundle_range(
+        &self,
+        bundle: BundleId,
+        start: u64,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.bundle_path(bundle);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut bytes = vec![0u8; len];
+        match file.read_exact_at(&mut bytes, start) {
+            Ok(()) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
     /// Copies the tiles and bundles of the tree of `size` leaves into `to`, each cut to
     /// its width at that size.
     pub(super) fn backup(&self, to: &TileFiles, size: u64) -> Result<(), StoreError> {

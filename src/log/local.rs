@@ -284,6 +284,10 @@ impl LogStore for LocalStore {
         self.files.read_bundle(bundle)
     }
 
+    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_bundle_range(bundle, start, len)
+    }
+
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
         match self.get(&key(P_ID, &[leaf_hash.as_bytes()]))? {
             Some(v) => Ok(Some(LogIndex(u64_from(&v)?))),

@@ -119,6 +119,9 @@ pub trait LogStore: Send + Sync + 'static {
     fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError>;
     /// The stored entries of a bundle, encoded: its widest version, as for tiles.
     fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// `len` bytes of a stored bundle from byte `start` (one entry, when the caller knows
+    /// where it is); `None` when the bundle is not stored or is shorter.
+    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// Index of the leaf with this leaf hash (stamp id).
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError>;
     /// Leaves whose exact content hash is `digest`, newest first, at most `limit`.

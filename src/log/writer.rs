@@ -112,6 +112,9 @@ impl NodeSource for CachedNodes<'_> {
 
 /// Nodes remembered per generation of the node memo: about 100 bytes each.
 const NODE_MEMO: usize = 100_000;
+/// Full bundles whose entry offsets are remembered: about 1 KiB each, so 8 MiB for the
+/// two generations, and the leaves of the last 2,000,000 entries read with one read each.
+const OFFSETS_MEMO: usize = 4096;
 /// Full entry bundles remembered for leaf reads (up to about 17 MB at 64 KiB leaves... in
 /// practice a few MB): a full bundle never changes.
 const BUNDLE_MEMO: usize = 32;
@@ -122,6 +125,8 @@ pub struct Log {
     store: Arc<dyn LogStore>,
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
     bundles: Arc<Mutex<Memo<BundleId, Arc<Vec<u8>>>>>,
+    /// Where each entry of a full bundle starts (and the last ends), by bundle.
+    offsets: Arc<Mutex<Memo<BundleId, Arc<[u32]>>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
     latest: Arc<RwLock<Published>>,
@@ -195,6 +200,7 @@ impl Log {
             store,
             nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
             bundles: Arc::new(Mutex::new(Memo::new(BUNDLE_MEMO))),
+            offsets: Arc::new(Mutex::new(Memo::new(OFFSETS_MEMO))),
             tx,
             verifier,
             latest,
@@ -220,8 +226,28 @@ impl Log {
     /// On storage failure.
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, LogError> {
         let (bundle, position) = BundleId::containing(index.0);
+        // A full bundle whose entry offsets are known: read just the entry, not the
+        // whole bundle (up to 256 times its size).
+        let known = lock(&self.offsets).get(&bundle);
+        if let Some(offsets) = known {
+            let (start, end) = (offsets[position] + 2, offsets[position + 1]);
+            if let Some(bytes) = self.store.read_bundle_range(bundle, u64::from(start), (end - start) as usize)? {
+                return Ok(Some(bytes));
+            }
+        }
         let Some(bytes) = self.bundle(bundle)? else { return Ok(None) };
         let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
+        if self.published_whole(bundle) {
+            let mut offsets = Vec::with_capacity(tiles::TILE_WIDTH + 1);
+            let mut at = 0u32;
+            for entry in &entries {
+                offsets.push(at);
+                // An entry is at most 65,535 bytes, a bundle at most 256 of them.
+                at += 2 + entry.len() as u32;
+            }
+            offsets.push(at);
+            lock(&self.offsets).insert(bundle, offsets.into());
+        }
         Ok(entries.get(position).map(|e| e.to_vec()))
     }
 
@@ -235,11 +261,17 @@ impl Log {
         }
         let Some(bytes) = self.store.read_bundle(bundle)? else { return Ok(None) };
         let bytes = Arc::new(bytes);
-        let full = tiles::bundle_prefix(&bytes, tiles::TILE_WIDTH).is_ok();
-        if full {
+        if self.published_whole(bundle) {
             lock(&self.bundles).insert(bundle, bytes.clone());
         }
         Ok(Some(bytes))
+    }
+
+    /// Whether a published checkpoint covers all of `bundle`: only then is what the store
+    /// holds for it final. A batch that failed after writing its files leaves entries
+    /// past the committed size, which the next batch overwrites.
+    fn published_whole(&self, bundle: BundleId) -> bool {
+        (u128::from(bundle.index()) + 1) * tiles::TILE_WIDTH as u128 <= u128::from(self.published_size())
     }
 
     /// The stored row of a hash tile: its widest version (blocking).
@@ -574,6 +606,9 @@ mod tests {
         }
         fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
             self.0.read_bundle(bundle)
+        }
+        fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.read_bundle_range(bundle, start, len)
         }
         fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
             self.0.index_of(leaf_hash)
