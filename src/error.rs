@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::content::fetch::FetchError;
 use crate::content::StreamError;
+use crate::log::LogError;
 use crate::statement::pii::PersonalData;
 use crate::statement::request::RequestError;
 use crate::statement::FieldError;
@@ -160,6 +161,24 @@ impl From<FetchError> for ApiError {
             FetchError::TooLarge { .. } => url("url_too_large"),
             FetchError::Unreachable(_) => Self::BadGateway { code: "url_unreachable", message },
             FetchError::Timeout(_) => Self::GatewayTimeout { code: "url_timeout", message },
+        }
+    }
+}
+
+/// An append to the log that failed. A leaf too long for a log entry is the request's
+/// fault; anything else means the log cannot take appends now.
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::LeafTooLarge { len } => Self::unprocessable(
+                "statement_too_large",
+                format!(
+                    "the signed statement would be {len} bytes; a log entry holds at most {}: shorten the \
+                     disclosure, model or other free-text fields",
+                    crate::log::tiles::MAX_ENTRY_LEN
+                ),
+            ),
+            e => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -23,15 +23,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::log::store::{BundlePiece, StoreError};
+use crate::log::store::{io_error as io, BundlePiece, StoreError};
 use crate::log::tiles::{self, BundleId, Tile, TileId, TilePath, TileWidth};
 use crate::memo::lock;
 
 const DIR: &str = "tiles";
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
-}
 
 /// Where the right-edge bundle's written entries end: spares reading the bundle back to
 /// find where the next batch's entries go.
@@ -158,7 +154,13 @@ impl TileFiles {
     }
 
     pub(super) fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        Self::read(&self.tile_path(tile))
+        // While the writer extends a right-edge tile, a read can catch its new hashes half
+        // written. They lie past the committed size, which no reader asks for; cut the
+        // torn one so the row stays whole hashes.
+        Ok(Self::read(&self.tile_path(tile))?.map(|mut row| {
+            row.truncate(row.len() - row.len() % 32);
+            row
+        }))
     }
 
     pub(super) fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {

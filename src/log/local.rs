@@ -304,11 +304,11 @@ impl LogStore for LocalStore {
     }
 
     fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
-        Ok(self.salts.get(index)?)
+        self.salts.get(index)
     }
 
     fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
-        Ok(self.salts.erase(index)?)
+        self.salts.erase(index)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {

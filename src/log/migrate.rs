@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::log::local::{self, key, meta_key, u64_from, LocalStore};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource};
-use crate::log::salts::SaltError;
-use crate::log::store::{BundlePiece, LogStore, StoreError, StoredNodes};
+use crate::log::store::{io_error as io, BundlePiece, LogStore, StoreError, StoredNodes};
 use crate::log::tiles;
 use crate::Sha256Digest;
 
@@ -36,10 +35,6 @@ pub struct Migrated {
     pub salts: u64,
     /// Root hash of the log, the same before and after.
     pub root: Sha256Digest,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Salt(SaltError::Io { path: path.to_owned(), source })
 }
 
 /// Merkle nodes of a format 1 tree.

@@ -15,22 +15,13 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::log::store::{io_error as io, StoreError};
 use crate::log::LogIndex;
 
 /// Leaves per segment file: 4,096 slots of 32 bytes, 128 KiB.
 const SEGMENT: u64 = 4096;
 const SLOT: u64 = 32;
 const DIR: &str = "salts";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SaltError {
-    #[error("salt file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SaltError + '_ {
-    move |source| SaltError::Io { path: path.to_owned(), source }
-}
 
 /// The erasable store of prompt salts, by leaf index.
 pub(super) struct SaltStore {
@@ -45,7 +36,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// When the directory cannot be created.
-    pub(super) fn open(data_dir: &Path) -> Result<Self, SaltError> {
+    pub(super) fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let dir = data_dir.join(DIR);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(Self { dir, dirty: Mutex::new((BTreeSet::new(), false)) })
@@ -60,7 +51,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O errors.
-    pub(super) fn write(&self, first: u64, salts: &[Option<[u8; 32]>]) -> Result<(), SaltError> {
+    pub(super) fn write(&self, first: u64, salts: &[Option<[u8; 32]>]) -> Result<(), StoreError> {
         let mut done = 0usize;
         while done < salts.len() {
             let index = first + done as u64;
@@ -91,7 +82,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O errors.
-    pub(super) fn sync(&self) -> Result<(), SaltError> {
+    pub(super) fn sync(&self) -> Result<(), StoreError> {
         let (segments, created) = std::mem::take(&mut *crate::memo::lock(&self.dirty));
         for segment in &segments {
             let path = self.path(*segment);
@@ -107,7 +98,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O errors.
-    pub(super) fn get(&self, index: LogIndex) -> Result<Option<[u8; 32]>, SaltError> {
+    pub(super) fn get(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
         let path = self.path(index.0 / SEGMENT);
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -127,7 +118,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O errors.
-    pub(super) fn erase(&self, index: LogIndex) -> Result<bool, SaltError> {
+    pub(super) fn erase(&self, index: LogIndex) -> Result<bool, StoreError> {
         if self.get(index)?.is_none() {
             return Ok(false);
         }
@@ -142,7 +133,7 @@ impl SaltStore {
     ///
     /// # Errors
     /// On I/O errors.
-    pub(super) fn backup(&self, data_dir: &Path, size: u64) -> Result<(), SaltError> {
+    pub(super) fn backup(&self, data_dir: &Path, size: u64) -> Result<(), StoreError> {
         let to = SaltStore::open(data_dir)?;
         for segment in 0..size.div_ceil(SEGMENT) {
             let from = self.path(segment);

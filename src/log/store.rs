@@ -8,7 +8,6 @@
 //! append does not depend on how large the log already is.
 
 use crate::log::merkle::{NodeId, NodeSource};
-use crate::log::salts::SaltError;
 use crate::log::tiles::{self, BundleError, BundleId, Tile, TileId, TILE_WIDTH};
 use crate::log::LogIndex;
 use crate::Sha256Digest;
@@ -91,8 +90,6 @@ pub enum StoreError {
     Index(fjall::Error),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
-    #[error(transparent)]
-    Salt(#[from] SaltError),
     #[error("{path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error(
@@ -100,6 +97,11 @@ pub enum StoreError {
          {what}"
     )]
     Format { dir: String, found: u64, what: &'static str },
+}
+
+/// The error of an I/O call on `path` (tile, bundle and salt files, migration renames).
+pub(super) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_owned(), source }
 }
 
 /// Everything the log needs from storage.

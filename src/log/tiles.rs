@@ -370,6 +370,24 @@ pub fn decode_bundle(bundle: &[u8]) -> Result<Vec<&[u8]>, BundleError> {
     Ok(entries)
 }
 
+/// Where each entry of an encoded bundle starts (its length prefix), then where the last
+/// one ends: `entries + 1` offsets, so entry `i` is `bundle[offsets[i] + 2 .. offsets[i + 1]]`.
+///
+/// # Errors
+/// As [`decode_bundle`].
+pub fn entry_offsets(bundle: &[u8]) -> Result<Vec<u32>, BundleError> {
+    let entries = decode_bundle(bundle)?;
+    let mut offsets = Vec::with_capacity(entries.len() + 1);
+    let mut at = 0u32;
+    for entry in &entries {
+        offsets.push(at);
+        // At most 256 entries of at most 65,537 bytes each: far below u32::MAX.
+        at += 2 + entry.len() as u32;
+    }
+    offsets.push(at);
+    Ok(offsets)
+}
+
 /// The first `count` entries of an encoded bundle, still encoded: the bundle of a
 /// smaller tree, since bundles only grow at the end.
 ///
@@ -1197,5 +1215,14 @@ mod tests {
         // The level 1 tile's one hash is the root of the first full level 0 tile.
         assert_eq!(built[2].as_bytes(), row_root(built[0].as_bytes()).as_bytes());
         assert_eq!(parse("tile/1/000.p/1"), built[2].path());
+    }
+
+    #[test]
+    fn entry_offsets_frame_each_entry() {
+        let bundle = encode_bundle(&[&b"a"[..], b"", b"bcd"]).unwrap();
+        let offsets = entry_offsets(&bundle).unwrap();
+        assert_eq!(offsets, vec![0, 3, 5, 10]);
+        assert_eq!(&bundle[offsets[2] as usize + 2..offsets[3] as usize], b"bcd");
+        assert_eq!(entry_offsets(&bundle[..9]), Err(BundleError::Truncated { position: 2 }));
     }
 }

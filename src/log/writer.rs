@@ -115,8 +115,9 @@ const NODE_MEMO: usize = 100_000;
 /// Full bundles whose entry offsets are remembered: about 1 KiB each, so 8 MiB for the
 /// two generations, and the leaves of the last 2,000,000 entries read with one read each.
 const OFFSETS_MEMO: usize = 4096;
-/// Full entry bundles remembered for leaf reads (up to about 17 MB at 64 KiB leaves... in
-/// practice a few MB): a full bundle never changes.
+/// Full entry bundles remembered (for `/tlog/` and first reads of a bundle's leaves): two
+/// generations of 32, about 15 MB at real leaves of about 900 bytes (16 MiB a bundle at
+/// the 65,535-byte limit). A full bundle never changes.
 const BUNDLE_MEMO: usize = 32;
 
 /// A handle on the log; cheap to clone.
@@ -165,6 +166,8 @@ impl Log {
         }
         let verifier = signer.verifier();
         let size = store.size()?;
+        // The tree's right edge: the writer's starting point, and the root to re-sign.
+        let frontier = Frontier::load(&StoredNodes(store.as_ref()), size)?;
         let existing = match store.latest_checkpoint()? {
             Some(note) => Checkpoint::open_signed(&note, &verifier)
                 .ok()
@@ -177,8 +180,7 @@ impl Log {
             None => {
                 // After a crash between the durable append and the checkpoint write,
                 // or after a key change: re-sign the durable tree.
-                let root = Frontier::load(&StoredNodes(store.as_ref()), size)?.root();
-                let c = sign_checkpoint(&signer, size, root)?;
+                let c = sign_checkpoint(&signer, size, frontier.root())?;
                 store.set_latest_checkpoint(&c.note)?;
                 c
             }
@@ -187,7 +189,6 @@ impl Log {
         let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
         let (tx, rx) = mpsc::channel(QUEUE);
         let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
-        let frontier = Frontier::load(&StoredNodes(store.as_ref()), size)?;
         let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone(), frontier };
         let syncer = Syncer { store: store.clone(), latest: latest.clone(), observer };
         let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
@@ -220,11 +221,15 @@ impl Log {
         rx.await.map_err(|_| LogError::WriterGone)?.map_err(LogError::AppendFailed)
     }
 
-    /// The bytes of leaf `index` (blocking).
+    /// The bytes of leaf `index`, if a published checkpoint covers it (blocking).
     ///
     /// # Errors
     /// On storage failure.
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, LogError> {
+        let published = self.published_size();
+        if index.0 >= published {
+            return Ok(None);
+        }
         let (bundle, position) = BundleId::containing(index.0);
         // A full bundle whose entry offsets are known: read just the entry, not the
         // whole bundle (up to 256 times its size).
@@ -236,19 +241,17 @@ impl Log {
             }
         }
         let Some(bytes) = self.bundle(bundle)? else { return Ok(None) };
-        let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
+        // Only the entries the checkpoint covers: past them the writer may be writing the
+        // next batch's, and a read can catch one half written.
+        let width = (published - bundle.index() * tiles::TILE_WIDTH as u64).min(tiles::TILE_WIDTH as u64) as usize;
+        let corrupt = |e: tiles::BundleError| StoreError::Corrupt(format!("{bundle:?}: {e}"));
+        let covered = tiles::bundle_prefix(&bytes, width).map_err(corrupt)?;
+        let offsets = tiles::entry_offsets(covered).map_err(corrupt)?;
+        let entry = covered[offsets[position] as usize + 2..offsets[position + 1] as usize].to_vec();
         if self.published_whole(bundle) {
-            let mut offsets = Vec::with_capacity(tiles::TILE_WIDTH + 1);
-            let mut at = 0u32;
-            for entry in &entries {
-                offsets.push(at);
-                // An entry is at most 65,535 bytes, a bundle at most 256 of them.
-                at += 2 + entry.len() as u32;
-            }
-            offsets.push(at);
             lock(&self.offsets).insert(bundle, offsets.into());
         }
-        Ok(entries.get(position).map(|e| e.to_vec()))
+        Ok(Some(entry))
     }
 
     /// The stored entries of a bundle, encoded: its widest version (blocking).

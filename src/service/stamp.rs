@@ -12,7 +12,6 @@ use crate::content::{hash_stream, ContentHashes, HashedContent};
 use crate::error::ApiError;
 use crate::jcs;
 use crate::log::merkle;
-use crate::log::tiles::MAX_ENTRY_LEN;
 use crate::log::{LogIndex, NewLeaf, SignedCheckpoint};
 use crate::service::tokens::Principal;
 use crate::statement::receipt::{
@@ -141,17 +140,6 @@ impl Service {
                 this.checks.record_own_statement(&key, &canonical, &sig);
             }
             let bytes = leaf_bytes_from_canonical(&canonical, &signature).map_err(ApiError::internal)?;
-            if bytes.len() > MAX_ENTRY_LEN {
-                // A tlog-tiles entry carries a 16-bit length (docs/contract.md §3).
-                return Err(ApiError::unprocessable(
-                    "statement_too_large",
-                    format!(
-                        "the signed statement would be {} bytes; a log entry holds at most {MAX_ENTRY_LEN}: \
-                         shorten the disclosure, model or other free-text fields",
-                        bytes.len()
-                    ),
-                ));
-            }
             let signed = SignedStatement { statement: prepared.statement, signature };
             let leaf = NewLeaf {
                 leaf_hash: merkle::leaf_hash(&bytes),
@@ -163,7 +151,8 @@ impl Service {
             Ok::<_, ApiError>((signed, leaf, prepared.prompt_salt))
         })()?;
         let leaf_hash = leaf.leaf_hash;
-        let appended = self.log.append(leaf).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        // A statement too long for a log entry is refused there (422), before it is queued.
+        let appended = self.log.append(leaf).await?;
         tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
         // Inline too: the proof's nodes are memoised, or read from the tile the writer has
         // just written (in the page cache).
