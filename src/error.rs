@@ -183,6 +183,26 @@ impl From<LogError> for ApiError {
     }
 }
 
+/// Tokens and the erasure register: a database that cannot be reached means the service
+/// cannot answer now (503); anything else is a fault of this service (500).
+impl From<crate::service::tokens::TokenError> for ApiError {
+    fn from(e: crate::service::tokens::TokenError) -> Self {
+        match e {
+            crate::service::tokens::TokenError::Database(e) => Self::Unavailable(e.to_string()),
+            e => Self::internal(e),
+        }
+    }
+}
+
+impl From<crate::service::erasure::RegisterError> for ApiError {
+    fn from(e: crate::service::erasure::RegisterError) -> Self {
+        match e {
+            crate::service::erasure::RegisterError::Database(e) => Self::Unavailable(e.to_string()),
+            e => Self::internal(e),
+        }
+    }
+}
+
 /// A streamed body that could not be hashed to its end.
 impl<E: std::fmt::Display> From<StreamError<E>> for ApiError {
     fn from(e: StreamError<E>) -> Self {

@@ -15,6 +15,8 @@
 //! - [`log`]: the transparency log: Merkle maths, checkpoints and signed notes, C2SP
 //!   tiles, the storage trait and its sled backend, the single writer with group commit,
 //!   salts.
+//! - [`pg`]: the PostgreSQL backend: the log and the service's tables in a database that
+//!   several nodes share, one sequencer among them.
 //! - [`content`]: content known by its hashes; streamed hashing; fetching a URL.
 //! - [`statement`]: the signed statement and its field types, the stamp request, the
 //!   personal-data guard, receipts, the badge.
@@ -42,6 +44,7 @@ pub mod keys;
 pub mod log;
 pub mod memo;
 pub mod normalize;
+pub mod pg;
 pub mod service;
 pub mod statement;
 pub mod time;

@@ -29,9 +29,14 @@ pub struct KeysDirArg {
 /// Where the service's state lives.
 #[derive(Debug, Clone, Args)]
 pub struct StateArgs {
-    /// Directory of the sled database.
+    /// Directory of the sled database (with --database: only spooled uploads).
     #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// A PostgreSQL database (postgres://user@host:port/name) that holds the log, tokens,
+    /// erasure register and rate limits instead of the data directory; several `serve`
+    /// processes on one database are one service.
+    #[arg(long = "database", env = "AIPROV_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
     #[command(flatten)]
     pub keys: KeysDirArg,
     /// Origin line of the log's checkpoints and name of its note key.
@@ -41,7 +46,9 @@ pub struct StateArgs {
 
 impl StateArgs {
     pub fn service_config(&self) -> ServiceConfig {
-        ServiceConfig::new(self.data.clone(), self.keys.keys.clone(), self.origin.clone())
+        let mut config = ServiceConfig::new(self.data.clone(), self.keys.keys.clone(), self.origin.clone());
+        config.database.clone_from(&self.database);
+        config
     }
 }
 
@@ -426,6 +433,9 @@ pub struct AuditTarget {
     /// The base URL of a running service to audit remotely.
     #[arg(long)]
     pub url: Option<String>,
+    /// A PostgreSQL database holding a log (as `serve --database`), audited directly.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 #[derive(clap::Args)]

@@ -1,5 +1,6 @@
 //! `aiprov audit`: the whole log recomputed and checked, from a copy of the data
-//! directory or over HTTP from a running service.
+//! directory, from the PostgreSQL database the service uses (read-only), or over HTTP
+//! from a running service.
 
 use anyhow::Context;
 
@@ -13,7 +14,12 @@ pub(super) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let report = if let Some(data) = &args.target.data {
+    let report = if let Some(url) = &args.target.database {
+        let keys = public_keys_from_dir(&args.keys.keys)?;
+        let pg = crate::pg::Pg::connect(url)?;
+        let log = LogReader::on(std::sync::Arc::new(crate::pg::PgStore::reader(pg)));
+        audit_log(&log, &keys, tick)?
+    } else if let Some(data) = &args.target.data {
         if !data.exists() {
             anyhow::bail!("no data directory at {}", data.display());
         }

@@ -1,7 +1,8 @@
 //! `aiprov token create|list|revoke` and `aiprov erasures`: the issuer tokens and the
-//! erasure register. With no service running they open the data directory; while `serve`
-//! holds it, they go through the service's admin API with its local admin credential
-//! (see `local_admin`), so the same commands work in either case.
+//! erasure register. With `--database` they use the shared database directly. Otherwise,
+//! with no service running, they open the data directory; while `serve` holds it, they
+//! go through the service's admin API with its local admin credential (see
+//! `local_admin`), so the same commands work in either case.
 
 use anyhow::Context;
 use reqwest::Method;
@@ -16,13 +17,18 @@ use crate::statement::{pii, IssuerName};
 
 /// Where the tokens are: in a database this process opened, or behind a running service.
 enum Tokens {
-    Local(sled::Db),
+    Local(TokenStore, ErasureRegister),
     Service(LocalAdmin),
 }
 
 fn open(state: &StateArgs) -> anyhow::Result<Tokens> {
+    // A shared database takes many clients: these commands use it directly.
+    if let Some(url) = &state.database {
+        let pg = crate::pg::Pg::connect(url)?;
+        return Ok(Tokens::Local(TokenStore::on(pg.clone()), ErasureRegister::on(pg)));
+    }
     match open_db(&state.data) {
-        Ok(db) => Ok(Tokens::Local(db)),
+        Ok(db) => Ok(Tokens::Local(TokenStore::open(&db)?, ErasureRegister::open(&db)?)),
         Err(e) => match LocalAdmin::read(&state.data)? {
             Some(admin) => Ok(Tokens::Service(admin)),
             None => Err(e.context(format!(
@@ -45,8 +51,8 @@ pub(super) fn create(issuer: &str, admin: bool, state: &StateArgs) -> anyhow::Re
     // As Service::create_token: the name goes into the public log with every stamp.
     pii::check("issuer", issuer.as_str())?;
     match open(state)? {
-        Tokens::Local(db) => {
-            let token = TokenStore::open(&db)?.create(issuer.clone(), admin)?;
+        Tokens::Local(tokens, _) => {
+            let token = tokens.create(issuer.clone(), admin)?;
             print_created(&issuer.to_string(), admin, token.id.as_str(), &token.secret);
         }
         Tokens::Service(service) => {
@@ -69,7 +75,7 @@ fn print_lines(list: &Value) -> anyhow::Result<()> {
 
 pub(super) fn list(state: &StateArgs) -> anyhow::Result<()> {
     match open(state)? {
-        Tokens::Local(db) => print_lines(&serde_json::to_value(TokenStore::open(&db)?.list()?)?),
+        Tokens::Local(tokens, _) => print_lines(&serde_json::to_value(tokens.list()?)?),
         Tokens::Service(service) => print_lines(&service.call(Method::GET, "/tokens", None)?["tokens"]),
     }
 }
@@ -77,7 +83,7 @@ pub(super) fn list(state: &StateArgs) -> anyhow::Result<()> {
 pub(super) fn revoke(id: &str, state: &StateArgs) -> anyhow::Result<()> {
     let id = TokenId::parse(id).map_err(anyhow::Error::msg)?;
     let issuer = match open(state)? {
-        Tokens::Local(db) => match TokenStore::open(&db)?.revoke(&id)? {
+        Tokens::Local(tokens, _) => match tokens.revoke(&id)? {
             Some(t) => t.record.issuer.to_string(),
             None => anyhow::bail!("no token has id {id}"),
         },
@@ -92,7 +98,7 @@ pub(super) fn revoke(id: &str, state: &StateArgs) -> anyhow::Result<()> {
 
 pub(super) fn erasures(state: &StateArgs) -> anyhow::Result<()> {
     match open(state)? {
-        Tokens::Local(db) => print_lines(&serde_json::to_value(ErasureRegister::open(&db)?.list()?)?),
+        Tokens::Local(_, erasures) => print_lines(&serde_json::to_value(erasures.list()?)?),
         Tokens::Service(service) => print_lines(&service.call(Method::GET, "/erasures", None)?["erasures"]),
     }
 }

@@ -70,8 +70,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
         .default_service(web::to(not_found));
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+/// The process answers; with its role in the log (`sequencer` or `frontend`: of nodes
+/// sharing a database, one is the sequencer) and the tree size it serves.
+async fn healthz(svc: web::Data<crate::service::Service>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"status": "ok", "role": svc.role(), "tree_size": svc.tree_size()}))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

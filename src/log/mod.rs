@@ -36,7 +36,10 @@ pub use local::{open_db, LocalStore};
 pub use migrate::{migrate, Migrated};
 pub use reader::LogReader;
 pub use store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, STORAGE_FORMAT};
-pub use writer::{write_leaves, Appended, Log, LogError, LogObserver, SignedCheckpoint};
+pub use writer::{
+    fail, sign_checkpoint, write_leaves, Appended, Integration, Job, Log, LogError, LogObserver, Publisher, Role,
+    SignedCheckpoint,
+};
 
 /// A position in the log: leaves are numbered from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

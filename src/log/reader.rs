@@ -26,6 +26,11 @@ impl LogReader {
         Ok(Self { store: Arc::new(LocalStore::open(&db, dir)?) })
     }
 
+    /// Reads the log of `store` (the PostgreSQL backend, `crate::pg::PgStore::reader`).
+    pub fn on(store: Arc<dyn LogStore>) -> Self {
+        Self { store }
+    }
+
     /// Number of leaves stored.
     pub fn size(&self) -> Result<u64, StoreError> {
         self.store.size()

@@ -88,6 +88,9 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("index database: {0}")]
     Index(fjall::Error),
+    /// PostgreSQL: unreachable, or a statement failed.
+    #[error("{0}")]
+    Database(String),
     #[error("the database is damaged: {0}")]
     Corrupt(String),
     #[error("{path}: {source}")]

@@ -46,6 +46,11 @@ pub enum LogError {
     WriterGone,
     #[error("the append failed: {0}")]
     AppendFailed(String),
+    #[error(
+        "the log's newest checkpoint does not verify with this node's checkpoint key ({0}): \
+         every node of a service must use the same keys directory"
+    )]
+    KeyMismatch(String),
     #[error("a leaf of {len} bytes cannot be an entry of the log (at most {max})", max = tiles::MAX_ENTRY_LEN)]
     LeafTooLarge { len: usize },
 }
@@ -85,9 +90,88 @@ struct Published {
     at: Instant,
 }
 
-struct Job {
+/// A leaf waiting to be appended, and who waits for the answer.
+pub struct Job {
     leaf: NewLeaf,
     reply: oneshot::Sender<Result<Appended, String>>,
+}
+
+impl Job {
+    pub fn leaf(&self) -> &NewLeaf {
+        &self.leaf
+    }
+
+    /// Answers the caller: `Ok` only once a durable checkpoint covers the leaf. The
+    /// caller may have gone away (client disconnected); the leaf is in the log regardless.
+    pub fn answer(self, result: Result<Appended, String>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+/// What this process does for the log: on one machine it is always the sequencer; of
+/// several nodes on one database, one is (the lease holder), the others are frontends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Integrates appends into the tree and signs its checkpoints.
+    Sequencer,
+    /// Queues its appends for the sequencer and serves reads.
+    Frontend,
+}
+
+/// Where a sequencer publishes checkpoints (its own, or another node's it read) for this
+/// process's readers, and says which role the process has.
+#[derive(Clone)]
+pub struct Publisher {
+    latest: Arc<RwLock<Published>>,
+    sequencing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Publisher {
+    /// Makes `checkpoint` the newest, unless a larger tree is published already.
+    pub fn publish(&self, checkpoint: SignedCheckpoint) {
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        if checkpoint.checkpoint.size >= latest.checkpoint.checkpoint.size {
+            *latest = Published { checkpoint, at: Instant::now() };
+        }
+    }
+
+    /// The newest published checkpoint.
+    pub fn latest(&self) -> SignedCheckpoint {
+        self.latest.read().unwrap_or_else(|e| e.into_inner()).checkpoint.clone()
+    }
+
+    pub fn set_role(&self, role: Role) {
+        self.sequencing.store(role == Role::Sequencer, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn role(&self) -> Role {
+        if self.sequencing.load(std::sync::atomic::Ordering::Relaxed) {
+            Role::Sequencer
+        } else {
+            Role::Frontend
+        }
+    }
+}
+
+/// What a sequencer of another backend (`crate::pg`) starts from: the queue of appends,
+/// where to publish, the checkpoint key, and the tree's right edge at start.
+pub struct Integration {
+    pub jobs: mpsc::Receiver<Job>,
+    pub publisher: Publisher,
+    pub signer: NoteSigner,
+    pub observer: Arc<dyn LogObserver>,
+    pub frontier: Frontier,
+    pub store: Arc<dyn LogStore>,
+}
+
+/// What opening a log does with a stored checkpoint its key does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyChange {
+    /// Re-sign the tree: one process, whose checkpoint key was replaced.
+    Resign,
+    /// Refuse to start: another node of the same service signed it with another key.
+    Refuse,
 }
 
 /// Merkle nodes read from the stored tiles, remembered: a perfect subtree's hash never
@@ -131,6 +215,7 @@ pub struct Log {
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
     latest: Arc<RwLock<Published>>,
+    publisher: Publisher,
 }
 
 impl Log {
@@ -153,6 +238,49 @@ impl Log {
         signer: NoteSigner,
         observer: Arc<dyn LogObserver>,
     ) -> Result<Self, LogError> {
+        Self::open_with(store, signer, observer, KeyChange::Resign, |integration| {
+            let Integration { jobs, publisher, signer, observer, frontier, store } = integration;
+            publisher.set_role(Role::Sequencer);
+            let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
+            let writer =
+                Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone(), frontier };
+            let syncer = Syncer { store, publisher, observer };
+            let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
+            std::thread::Builder::new()
+                .name("log-sync".into())
+                .spawn(move || syncer.run(written_rx))
+                .map_err(spawn_failed)?;
+            std::thread::Builder::new()
+                .name("log-writer".into())
+                .spawn(move || writer.run(jobs))
+                .map_err(spawn_failed)?;
+            Ok(())
+        })
+    }
+
+    /// Opens the log on `store` as [`Log::open`] does, with appends integrated by what
+    /// `start` starts (the sequencer of a shared database, `crate::pg`) instead of this
+    /// process's writer. A stored checkpoint that this process's key does not verify is
+    /// refused: another node signed it, so the keys differ.
+    ///
+    /// # Errors
+    /// As [`Log::open`]; [`LogError::KeyMismatch`]; `start`'s error.
+    pub fn open_sequenced(
+        store: Arc<dyn LogStore>,
+        signer: NoteSigner,
+        observer: Arc<dyn LogObserver>,
+        start: impl FnOnce(Integration) -> Result<(), LogError>,
+    ) -> Result<Self, LogError> {
+        Self::open_with(store, signer, observer, KeyChange::Refuse, start)
+    }
+
+    fn open_with(
+        store: Arc<dyn LogStore>,
+        signer: NoteSigner,
+        observer: Arc<dyn LogObserver>,
+        key_change: KeyChange,
+        start: impl FnOnce(Integration) -> Result<(), LogError>,
+    ) -> Result<Self, LogError> {
         let origin = signer.verifier().name().to_owned();
         match store.meta("origin")? {
             Some(stored) if stored != origin.as_bytes() => {
@@ -169,17 +297,20 @@ impl Log {
         // The tree's right edge: the writer's starting point, and the root to re-sign.
         let frontier = Frontier::load(&StoredNodes(store.as_ref()), size)?;
         let existing = match store.latest_checkpoint()? {
-            Some(note) => Checkpoint::open_signed(&note, &verifier)
-                .ok()
-                .filter(|c| c.size == size)
-                .map(|checkpoint| SignedCheckpoint { checkpoint, note: note.into() }),
+            Some(note) => match Checkpoint::open_signed(&note, &verifier) {
+                Ok(checkpoint) => Some(checkpoint)
+                    .filter(|c| c.size == size)
+                    .map(|checkpoint| SignedCheckpoint { checkpoint, note: note.into() }),
+                Err(e) if key_change == KeyChange::Refuse => return Err(LogError::KeyMismatch(e.to_string())),
+                Err(_) => None,
+            },
             None => None,
         };
         let latest = match existing {
             Some(c) => c,
             None => {
                 // After a crash between the durable append and the checkpoint write,
-                // or after a key change: re-sign the durable tree.
+                // after a bulk fill, or after a key change: re-sign the durable tree.
                 let c = sign_checkpoint(&signer, size, frontier.root())?;
                 store.set_latest_checkpoint(&c.note)?;
                 c
@@ -187,16 +318,9 @@ impl Log {
         };
         tracing::info!(size, origin = %origin, "log opened");
         let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
-        let writer = Writer { store: store.clone(), signer, synced: written_tx, observer: observer.clone(), frontier };
-        let syncer = Syncer { store: store.clone(), latest: latest.clone(), observer };
-        let spawn_failed = |e: std::io::Error| LogError::AppendFailed(format!("cannot start the log writer: {e}"));
-        std::thread::Builder::new()
-            .name("log-sync".into())
-            .spawn(move || syncer.run(written_rx))
-            .map_err(spawn_failed)?;
-        std::thread::Builder::new().name("log-writer".into()).spawn(move || writer.run(rx)).map_err(spawn_failed)?;
+        let publisher = Publisher { latest: latest.clone(), sequencing: Arc::default() };
+        let (tx, jobs) = mpsc::channel(QUEUE);
+        start(Integration { jobs, publisher: publisher.clone(), signer, observer, frontier, store: store.clone() })?;
         Ok(Self {
             store,
             nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
@@ -205,7 +329,13 @@ impl Log {
             tx,
             verifier,
             latest,
+            publisher,
         })
+    }
+
+    /// What this process does for the log.
+    pub fn role(&self) -> Role {
+        self.publisher.role()
     }
 
     /// Appends `leaf` and waits until it is durable and covered by a signed checkpoint.
@@ -428,7 +558,11 @@ impl Log {
     }
 }
 
-fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Sha256Digest) -> Result<SignedCheckpoint, LogError> {
+/// Signs the checkpoint of the tree of `size` leaves whose root is `root`.
+///
+/// # Errors
+/// When the note cannot be signed.
+pub fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Sha256Digest) -> Result<SignedCheckpoint, LogError> {
     let checkpoint = Checkpoint { origin: signer.verifier().name().to_owned(), size, root, extensions: Vec::new() };
     let note = checkpoint.sign(signer)?;
     Ok(SignedCheckpoint { checkpoint, note: note.into() })
@@ -527,7 +661,7 @@ pub fn write_leaves(store: &dyn LogStore, size_before: u64, leaves: &[&NewLeaf])
 /// Makes written batches durable, publishes their checkpoint, acknowledges their stamps.
 struct Syncer {
     store: Arc<dyn LogStore>,
-    latest: Arc<RwLock<Published>>,
+    publisher: Publisher,
     observer: Arc<dyn LogObserver>,
 }
 
@@ -542,17 +676,14 @@ impl Syncer {
             match self.sync(&newest) {
                 Ok(()) => {
                     self.observer.synced(batches.iter().map(|b| b.jobs.len()).sum(), started.elapsed());
-                    *self.latest.write().unwrap_or_else(|e| e.into_inner()) =
-                        Published { checkpoint: newest, at: Instant::now() };
+                    self.publisher.publish(newest);
                     for b in batches {
                         for (offset, job) in b.jobs.into_iter().enumerate() {
                             let appended = Appended {
                                 index: LogIndex(b.size_before + offset as u64),
                                 checkpoint: b.checkpoint.clone(),
                             };
-                            // The caller may have gone away (client disconnected); the
-                            // leaf is in the log regardless.
-                            let _ = job.reply.send(Ok(appended));
+                            job.answer(Ok(appended));
                         }
                     }
                 }
@@ -576,9 +707,10 @@ impl Syncer {
     }
 }
 
-fn fail(jobs: Vec<Job>, why: &str) {
+/// Answers every job of a batch that failed with `why`.
+pub fn fail(jobs: Vec<Job>, why: &str) {
     for job in jobs {
-        let _ = job.reply.send(Err(why.to_owned()));
+        job.answer(Err(why.to_owned()));
     }
 }
 

@@ -23,7 +23,7 @@ impl Service {
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be: Bearer <token>".into()))?;
         self.tokens
             .authenticate(token)
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::Unauthorized("the issuer token is not valid".into()))
     }
 
@@ -52,7 +52,7 @@ impl Service {
     /// `422 personal_data` naming `issuer`; storage failures.
     pub fn create_token(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, ApiError> {
         pii::check("issuer", issuer.as_str())?;
-        self.tokens.create(issuer, admin).map_err(ApiError::internal)
+        self.tokens.create(issuer, admin).map_err(ApiError::from)
     }
 
     /// Every token, never the secrets (blocking).
@@ -60,7 +60,7 @@ impl Service {
     /// # Errors
     /// On storage failure.
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, ApiError> {
-        self.tokens.list().map_err(ApiError::internal)
+        self.tokens.list().map_err(ApiError::from)
     }
 
     /// Revokes token `id` (blocking).
@@ -70,7 +70,7 @@ impl Service {
     pub fn revoke_token(&self, id: &TokenId) -> Result<TokenInfo, ApiError> {
         self.tokens
             .revoke(id)
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))
     }
 
@@ -93,6 +93,6 @@ impl Service {
     /// # Errors
     /// On storage failure.
     pub fn erasures(&self) -> Result<Vec<ErasureRecord>, ApiError> {
-        self.erasures.list().map_err(ApiError::internal)
+        self.erasures.list().map_err(ApiError::from)
     }
 }

@@ -19,7 +19,11 @@ pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
 /// Where the service keeps its state, and its abuse limits.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
+    /// The sled database and spooled uploads; with `database`, spooled uploads alone.
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL: the log and the service's tables live there, shared by every
+    /// node given the same URL (and the same keys).
+    pub database: Option<String>,
     pub keys_dir: PathBuf,
     /// The log's origin line, also the name of its checkpoint key.
     pub origin: String,
@@ -63,6 +67,7 @@ impl ServiceConfig {
     pub fn new(data_dir: PathBuf, keys_dir: PathBuf, origin: String) -> Self {
         Self {
             data_dir,
+            database: None,
             keys_dir,
             origin,
             stamp_rate: Self::DEFAULT_STAMP_RATE,

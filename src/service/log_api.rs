@@ -117,7 +117,7 @@ impl Service {
         let end = end.unwrap_or(u64::MAX).min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
         let entries = (start..end)
             .map(|i| {
-                let leaf = self.log.leaf(LogIndex(i)).map_err(ApiError::internal)?;
+                let leaf = self.log.leaf(LogIndex(i)).map_err(ApiError::from)?;
                 let leaf = leaf.ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {i} is missing")))?;
                 // Leaves are JCS JSON: embed them as JSON, and keep the exact bytes in
                 // base64 so an auditor hashes precisely what the tree committed to.

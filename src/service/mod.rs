@@ -45,6 +45,7 @@ use crate::error::ApiError;
 use crate::keys::{Keyring, KeysInUse, PublicKeyInfo};
 use crate::log::checkpoint::{NoteSigner, NoteVerifier};
 use crate::log::{LocalStore, Log};
+use crate::pg::{start_sequencer, Pg, PgStore, SaltSeal, SequencerConfig};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
 use erasure::ErasureRegister;
@@ -70,6 +71,8 @@ pub struct Service {
     metrics: Metrics,
     trusted_proxies: TrustedProxies,
     backup_dir: Option<PathBuf>,
+    /// Whether the log is in a database that several nodes share (`--database`).
+    shared: bool,
     /// Where bodies that must be read whole (images for credentials) are spooled: the
     /// data directory, private to this user.
     spool_dir: PathBuf,
@@ -89,15 +92,39 @@ impl Service {
         let keyring =
             Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
                 .context("opening the keys directory")?;
-        let db = open_db(&config.data_dir)?;
-        let store = LocalStore::open(&db, &config.data_dir)
-            .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
-        let tokens = TokenStore::open(&db)?;
-        let erasures = ErasureRegister::open(&db)?;
         let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
             .context("the origin cannot name a checkpoint key")?;
-        let metrics = Metrics::new(erasures.count());
-        let log = Log::open_observed(Arc::new(store), signer, metrics.log_observer())?;
+        let (log, tokens, erasures, metrics, stamp_limiter, prompt_limiter) = match &config.database {
+            None => {
+                let db = open_db(&config.data_dir)?;
+                let store = LocalStore::open(&db, &config.data_dir)
+                    .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
+                let erasures = ErasureRegister::open(&db)?;
+                let metrics = Metrics::new(erasures.count()?);
+                let log = Log::open_observed(Arc::new(store), signer, metrics.log_observer())?;
+                let limiters = (RateLimiter::new(config.stamp_rate), RateLimiter::new(config.prompt_check_rate));
+                (log, TokenStore::open(&db)?, erasures, metrics, limiters.0, limiters.1)
+            }
+            Some(url) => {
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+                let pg = Pg::connect(url)?;
+                let seal = SaltSeal::from_checkpoint_key(keyring.checkpoint_key().signing_key());
+                let store = PgStore::new(pg.clone(), seal.clone());
+                let erasures = ErasureRegister::on(pg.clone());
+                let metrics = Metrics::new(erasures.count()?);
+                let node = SequencerConfig { pg: pg.clone(), node: node_name(), seal };
+                let log = Log::open_sequenced(Arc::new(store), signer, metrics.log_observer(), |integration| {
+                    start_sequencer(node, integration)
+                })
+                .with_context(|| format!("opening the log in {}", pg.url()))?;
+                let limiters = (
+                    RateLimiter::shared(config.stamp_rate, pg.clone(), "stamp"),
+                    RateLimiter::shared(config.prompt_check_rate, pg.clone(), "prompt"),
+                );
+                (log, TokenStore::on(pg.clone()), erasures, metrics, limiters.0, limiters.1)
+            }
+        };
         // After opening: whatever the database and keyring created is there now.
         for dir in [&config.data_dir, &config.keys_dir] {
             make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
@@ -111,14 +138,15 @@ impl Service {
             tokens,
             erasures,
             checks: CheckCache::default(),
-            stamp_limiter: RateLimiter::new(config.stamp_rate),
-            prompt_limiter: RateLimiter::new(config.prompt_check_rate),
+            stamp_limiter,
+            prompt_limiter,
             upload_limits: StreamLimits { max_bytes: config.max_upload_bytes, idle: config.upload_idle },
             max_text_bytes: config.max_text_bytes,
             fetch: config.fetch.clone(),
             metrics,
             trusted_proxies: config.trusted_proxies.clone(),
             backup_dir: config.backup_dir.clone(),
+            shared: config.database.is_some(),
             spool_dir: config.data_dir.clone(),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             max_image_bytes: config.max_image_bytes,
@@ -158,6 +186,15 @@ impl Service {
     pub fn c2pa_certs(&self) -> crate::keys::C2paCerts {
         self.signing.c2pa_certs()
     }
+}
+
+/// This process's name in the sequencer lease: host, process id and a random part, so
+/// that a restarted process never mistakes its predecessor's lease for its own.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::getrandom(&mut random);
+    format!("{host}/{}/{}", std::process::id(), hex::encode(random))
 }
 
 /// Opens the sled database of a data directory, creating the directory on first start.

@@ -58,6 +58,16 @@ impl Service {
         }
     }
 
+    /// What this node does for the log: `Sequencer` alone, or one of several nodes.
+    pub fn role(&self) -> crate::log::Role {
+        self.log.role()
+    }
+
+    /// Leaves in the newest checkpoint this node serves.
+    pub fn tree_size(&self) -> u64 {
+        self.log.published_size()
+    }
+
     /// Every metric in the Prometheus text format.
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&self.log)
@@ -77,6 +87,11 @@ impl Service {
     /// `403` when the service has no backup directory; `422` for a name that is not one
     /// plain file name; `409` when a backup of that name exists or is being written.
     pub fn backup(&self, name: &str) -> Result<BackupReport, ApiError> {
+        if self.shared {
+            return Err(ApiError::Forbidden(
+                "the log is in PostgreSQL: back it up with the database's own tools (pg_dump, base backups)".into(),
+            ));
+        }
         let root = self.backup_dir.as_deref().ok_or_else(|| {
             ApiError::Forbidden("this service takes no backups: start it with --backup-dir DIR".into())
         })?;

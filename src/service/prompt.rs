@@ -56,9 +56,9 @@ impl Service {
                 message: "the stamp was made without a prompt: there is no prompt link to erase".into(),
             });
         }
-        let erased = self.log.erase_prompt_salt(&id.0).map_err(ApiError::internal)?;
+        let erased = self.log.erase_prompt_salt(&id.0).map_err(ApiError::from)?;
         if !erased {
-            let record = self.erasures.find(id).map_err(ApiError::internal)?;
+            let record = self.erasures.find(id).map_err(ApiError::from)?;
             return Ok(ErasureOutcome {
                 stamp_id: *id,
                 erased: false,
@@ -73,7 +73,7 @@ impl Service {
             token_id: who.token_id.clone(),
             admin: who.admin,
         };
-        self.erasures.record(&record).map_err(ApiError::internal)?;
+        self.erasures.record(&record).map_err(ApiError::from)?;
         self.metrics.erased();
         tracing::info!(stamp = %id, by = %who.issuer, token = %who.token_id, "prompt link erased");
         Ok(ErasureOutcome {
@@ -100,7 +100,7 @@ impl Service {
                 message: "the stamp was made without a prompt: no prompt matches it".into(),
             });
         };
-        let Some(salt) = self.log.prompt_salt(&id.0).map_err(ApiError::internal)? else {
+        let Some(salt) = self.log.prompt_salt(&id.0).map_err(ApiError::from)? else {
             return Err(ApiError::Gone(format!(
                 "the prompt link of stamp {id} was erased: no prompt can be confirmed"
             )));

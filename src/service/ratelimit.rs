@@ -1,6 +1,7 @@
 //! Per-key token buckets (per issuer token for stamping, per client address for prompt
-//! checks). In memory and per process: limits protect this process, and a restart
-//! forgiving everyone is acceptable. Written here rather than taken from actix-governor,
+//! checks). On one machine they are in memory: limits protect this process, and a
+//! restart forgiving everyone is acceptable. Nodes sharing a database share the buckets
+//! in it, so that a limit holds for the service and not once per node. Written here rather than taken from actix-governor,
 //! whose GPL-3.0 licence this project cannot use.
 
 use std::collections::HashMap;
@@ -21,11 +22,18 @@ const MAX_KEYS: usize = 100_000;
 pub struct RateLimiter {
     limit: RateLimit,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// The database's buckets, and the prefix of this limiter's keys in them.
+    shared: Option<(crate::pg::tables::Buckets, &'static str)>,
 }
 
 impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
-        Self { limit, buckets: Mutex::new(HashMap::new()) }
+        Self { limit, buckets: Mutex::new(HashMap::new()), shared: None }
+    }
+
+    /// A limiter whose buckets are in the shared database, under keys starting `name:`.
+    pub fn shared(limit: RateLimit, pg: crate::pg::Pg, name: &'static str) -> Self {
+        Self { shared: Some((crate::pg::tables::Buckets(pg), name)), ..Self::new(limit) }
     }
 
     /// Takes one token for `key`, or says how long until one is available.
@@ -33,6 +41,19 @@ impl RateLimiter {
     /// # Errors
     /// The wait before a retry can succeed.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
+        if let Some((buckets, name)) = &self.shared {
+            let burst = f64::from(self.limit.burst.max(1));
+            let rate = self.limit.per_second.max(f64::MIN_POSITIVE);
+            return match buckets.take(&format!("{name}:{key}"), rate, burst) {
+                Ok(taken) => taken,
+                Err(e) => {
+                    // The request that follows needs the database too and will say it
+                    // is unavailable; a limiter that cannot count lets it through.
+                    tracing::warn!(error = %e, "the shared rate limit could not be checked");
+                    Ok(())
+                }
+            };
+        }
         let now = Instant::now();
         let burst = f64::from(self.limit.burst.max(1));
         let rate = self.limit.per_second.max(f64::MIN_POSITIVE);

@@ -169,7 +169,7 @@ impl Service {
         checkpoint: &SignedCheckpoint,
     ) -> Result<Receipt, ApiError> {
         let size = checkpoint.checkpoint.size;
-        let inclusion_proof = self.log.inclusion_proof(index, size).map_err(ApiError::internal)?;
+        let inclusion_proof = self.log.inclusion_proof(index, size).map_err(ApiError::from)?;
         Ok(Receipt {
             id: StampId(leaf_hash),
             statement: signed.statement,
@@ -223,7 +223,7 @@ impl Service {
     /// (`log::writer`). An acknowledged stamp is always found; one being written is not
     /// found yet, whether it is read, shown as a badge, checked or erased.
     pub(super) fn published_index(&self, id: &StampId, checkpoint: &SignedCheckpoint) -> Result<LogIndex, ApiError> {
-        match self.log.index_of(&id.0).map_err(ApiError::internal)? {
+        match self.log.index_of(&id.0).map_err(ApiError::from)? {
             Some(index) if index.0 < checkpoint.checkpoint.size => Ok(index),
             _ => Err(ApiError::NotFound(format!("no stamp has id {id}"))),
         }
@@ -269,7 +269,7 @@ impl Service {
         limit: usize,
     ) -> Result<(Vec<LogIndex>, SignedCheckpoint), ApiError> {
         let limit = limit.clamp(1, MAX_LOOKUP);
-        self.log.find_content(&hashes.sha256, hashes.normalized_text_sha256.as_ref(), limit).map_err(ApiError::internal)
+        self.log.find_content(&hashes.sha256, hashes.normalized_text_sha256.as_ref(), limit).map_err(ApiError::from)
     }
 
     /// The stored statement of stamp `id` (blocking). Found exactly when
@@ -281,7 +281,7 @@ impl Service {
 
     /// The stored statement of stamp `id` at `index` (blocking).
     fn signed_statement_at(&self, id: &StampId, index: LogIndex) -> Result<SignedStatement, ApiError> {
-        let bytes = self.log.leaf(index).map_err(ApiError::internal)?;
+        let bytes = self.log.leaf(index).map_err(ApiError::from)?;
         let bytes = bytes.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))

@@ -29,11 +29,11 @@ impl Service {
         let missing = || ApiError::internal(anyhow::anyhow!("{path} is published but not stored"));
         match path {
             TilePath::Hashes { tile, width } => {
-                let row = self.log.tile(tile).map_err(ApiError::internal)?.ok_or_else(missing)?;
+                let row = self.log.tile(tile).map_err(ApiError::from)?.ok_or_else(missing)?;
                 row.get(..width.byte_len()).map(<[u8]>::to_vec).ok_or_else(missing)
             }
             TilePath::Entries { bundle, width } => {
-                let bytes = self.log.bundle(bundle).map_err(ApiError::internal)?.ok_or_else(missing)?;
+                let bytes = self.log.bundle(bundle).map_err(ApiError::from)?.ok_or_else(missing)?;
                 let prefix = tiles::bundle_prefix(&bytes, usize::from(width.get())).map_err(ApiError::internal)?;
                 Ok(prefix.to_vec())
             }

@@ -18,6 +18,8 @@ pub const TOKEN_PREFIX: &str = "aiprov_";
 pub enum TokenError {
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
+    #[error(transparent)]
+    Database(#[from] crate::pg::PgError),
     #[error("a stored token record is damaged: {0}")]
     Corrupt(String),
     #[error("the operating system's random number generator failed: {0}")]
@@ -97,17 +99,49 @@ impl std::fmt::Debug for NewToken {
     }
 }
 
-/// Token storage in its own sled tree.
+/// Token storage: a sled tree of the data directory, or a table of the shared database.
 #[derive(Clone)]
 pub struct TokenStore {
-    tree: sled::Tree,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sled(sled::Tree),
+    Pg(crate::pg::tables::Tokens),
+}
+
+fn decode(value: &[u8]) -> Result<TokenRecord, TokenError> {
+    serde_json::from_slice(value).map_err(|e| TokenError::Corrupt(e.to_string()))
+}
+
+fn encode(record: &TokenRecord) -> Result<String, TokenError> {
+    serde_json::to_string(record).map_err(|e| TokenError::Corrupt(e.to_string()))
 }
 
 impl TokenStore {
     /// # Errors
     /// When the tree cannot be opened.
     pub fn open(db: &sled::Db) -> Result<Self, TokenError> {
-        Ok(Self { tree: db.open_tree("issuer_tokens")? })
+        Ok(Self { backend: Backend::Sled(db.open_tree("issuer_tokens")?) })
+    }
+
+    /// The tokens in the shared database `pg`.
+    pub fn on(pg: crate::pg::Pg) -> Self {
+        Self { backend: Backend::Pg(crate::pg::tables::Tokens(pg)) }
+    }
+
+    fn put(&self, hash: &[u8], record: &TokenRecord, new: bool) -> Result<(), TokenError> {
+        let value = encode(record)?;
+        match &self.backend {
+            Backend::Sled(tree) => {
+                tree.insert(hash, value.into_bytes())?;
+                tree.flush()?;
+            }
+            Backend::Pg(table) if new => table.insert(hash, value)?,
+            Backend::Pg(table) => table.update(hash, value)?,
+        }
+        Ok(())
     }
 
     /// Creates a token for `issuer` and stores its hash durably.
@@ -120,9 +154,7 @@ impl TokenStore {
         let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
         let hash = Sha256Digest::of(secret.as_bytes());
         let record = TokenRecord { issuer, admin, created_at: Timestamp::now(), revoked_at: None };
-        let value = serde_json::to_vec(&record).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        self.tree.insert(hash.as_bytes(), value)?;
-        self.tree.flush()?;
+        self.put(hash.as_bytes(), &record, true)?;
         Ok(NewToken { secret, id: TokenId::of(&hash) })
     }
 
@@ -136,17 +168,30 @@ impl TokenStore {
             return Ok(None);
         }
         let id = Sha256Digest::of(secret.as_bytes());
-        // Looked up by hash: any timing difference of the B-tree search can only tell an
+        // Looked up by hash: any timing difference of the search can only tell an
         // attacker about a hash of their guess, never about a stored token.
-        let Some(value) = self.tree.get(id.as_bytes())? else {
-            return Ok(None);
+        let value = match &self.backend {
+            Backend::Sled(tree) => tree.get(id.as_bytes())?.map(|v| v.to_vec()),
+            Backend::Pg(table) => table.get(id.as_bytes())?.map(String::into_bytes),
         };
-        let record: TokenRecord = serde_json::from_slice(&value).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        let Some(value) = value else { return Ok(None) };
+        let record = decode(&value)?;
         Ok(record.revoked_at.is_none().then(|| Principal {
             token_id: TokenId::of(&id),
             issuer: record.issuer,
             admin: record.admin,
         }))
+    }
+
+    /// Every token: its hash and record, unsorted.
+    fn all(&self) -> Result<Vec<(Vec<u8>, TokenRecord)>, TokenError> {
+        let raw: Vec<(Vec<u8>, Vec<u8>)> = match &self.backend {
+            Backend::Sled(tree) => {
+                tree.iter().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>()?
+            }
+            Backend::Pg(table) => table.all()?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(),
+        };
+        raw.into_iter().map(|(k, v)| Ok((k, decode(&v)?))).collect()
     }
 
     /// Every token, without secrets, oldest first.
@@ -155,10 +200,8 @@ impl TokenStore {
     /// On storage failure or a damaged record.
     pub fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
         let mut out = Vec::new();
-        for item in self.tree.iter() {
-            let (k, v) = item?;
+        for (k, record) in self.all()? {
             let hash = Sha256Digest::try_from_slice(&k).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-            let record: TokenRecord = serde_json::from_slice(&v).map_err(|e| TokenError::Corrupt(e.to_string()))?;
             out.push(TokenInfo { id: TokenId::of(&hash), record });
         }
         out.sort_by_key(|t| t.record.created_at);
@@ -171,18 +214,23 @@ impl TokenStore {
     /// # Errors
     /// On storage failure or a damaged record.
     pub fn revoke(&self, id: &TokenId) -> Result<Option<TokenInfo>, TokenError> {
-        // Ids are hash prefixes: scan by the prefix bytes (8 bytes = 16 hex digits).
+        // Ids are hash prefixes: look up by the prefix bytes (8 bytes = 16 hex digits).
         let prefix = hex::decode(id.as_str()).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        let Some(item) = self.tree.scan_prefix(&prefix).next() else {
-            return Ok(None);
+        let found = match &self.backend {
+            Backend::Sled(tree) => match tree.scan_prefix(&prefix).next() {
+                Some(item) => {
+                    let (k, v) = item?;
+                    Some((k.to_vec(), v.to_vec()))
+                }
+                None => None,
+            },
+            Backend::Pg(table) => table.by_prefix(&prefix)?.map(|(k, v)| (k, v.into_bytes())),
         };
-        let (k, v) = item?;
-        let mut record: TokenRecord = serde_json::from_slice(&v).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        let Some((k, v)) = found else { return Ok(None) };
+        let mut record = decode(&v)?;
         if record.revoked_at.is_none() {
             record.revoked_at = Some(Timestamp::now());
-            let value = serde_json::to_vec(&record).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-            self.tree.insert(&k, value)?;
-            self.tree.flush()?;
+            self.put(&k, &record, false)?;
         }
         Ok(Some(TokenInfo { id: id.clone(), record }))
     }
@@ -192,7 +240,10 @@ impl TokenStore {
     /// # Errors
     /// On storage failure.
     pub fn is_empty(&self) -> Result<bool, TokenError> {
-        Ok(self.tree.is_empty())
+        match &self.backend {
+            Backend::Sled(tree) => Ok(tree.is_empty()),
+            Backend::Pg(table) => Ok(table.all()?.is_empty()),
+        }
     }
 }
 
@@ -227,9 +278,8 @@ mod tests {
     fn only_the_hash_is_stored() {
         let s = store();
         let t = s.create(IssuerName::parse("Acme").unwrap(), true).unwrap();
-        for item in s.tree.iter() {
-            let (k, v) = item.unwrap();
-            let raw = [k.as_ref(), v.as_ref()].concat();
+        for (k, record) in s.all().unwrap() {
+            let raw = [k, serde_json::to_vec(&record).unwrap()].concat();
             assert!(!raw.windows(t.secret.len()).any(|w| w == t.secret.as_bytes()));
         }
     }

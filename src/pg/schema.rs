@@ -1,0 +1,57 @@
+//! Versioned migrations, checked in under `migrations/postgres/` and applied in order at
+//! start, each in one transaction with the row that records it. Nodes starting together
+//! are safe: the first to insert a version's row applies it, the others wait on that
+//! row and then find it applied.
+
+use deadpool_postgres::Pool;
+
+use super::{describe, PgError};
+
+/// The migrations, by version: never edit one that shipped, add the next.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_log.sql"))];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+pub(super) async fn migrate(pool: Pool, url: String) -> Result<(), PgError> {
+    let mut client = pool.get().await?;
+    // Looked up first rather than `IF NOT EXISTS`, whose notice every start would log.
+    let exists: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'aiprov_schema'",
+            &[],
+        )
+        .await?
+        .get(0);
+    if exists == 0 {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS aiprov_schema (
+                     version INT PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                 )",
+            )
+            .await?;
+    }
+    let found: Option<i32> = client.query_one("SELECT max(version) FROM aiprov_schema", &[]).await?.get(0);
+    if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
+        return Err(PgError::NewerSchema { url, found });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| Some(*v) > found) {
+        let tx = client.transaction().await?;
+        // First, so that a second node applying the same version waits here, then fails
+        // with a unique violation and finds it applied.
+        match tx.execute("INSERT INTO aiprov_schema (version) VALUES ($1)", &[version]).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| PgError::Query(format!("schema migration {version}: {}", describe(&e))))?;
+        tx.commit().await?;
+        tracing::info!(version, "database schema migrated");
+    }
+    Ok(())
+}

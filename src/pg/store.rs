@@ -1,0 +1,334 @@
+//! [`PgStore`]: the log's storage in PostgreSQL, the same objects the embedded backend
+//! keeps in files and fjall (hash tiles, bundle pieces, the content index, tree state).
+//!
+//! Reads are what every node does; the tree is extended only by the sequencer, inside
+//! its lease transaction (`sequencer`), with [`write_batch`]. A transaction's commit is
+//! durable (PostgreSQL's `synchronous_commit`), so [`LogStore::sync`] has nothing to do.
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::types::ToSql;
+
+use super::seal::SaltSeal;
+use super::{Pg, PgError};
+use crate::log::tiles::{BundleId, TileId};
+use crate::log::{Batch, LogIndex, LogStore, StoreError};
+use crate::Sha256Digest;
+
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// The log in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pg: Pg,
+    /// None for readers without the keys (the audit): they never read salts.
+    seal: Option<SaltSeal>,
+}
+
+/// A `u64` as the `BIGINT` it is stored as (indices and sizes stay below 2^63).
+pub(super) fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored `BIGINT` as the `u64` it stands for.
+pub(super) fn unbig(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a negative index or size in the database: {n}")))
+}
+
+impl PgStore {
+    /// The log in `pg`, whose prompt salts are sealed with `seal`.
+    pub fn new(pg: Pg, seal: SaltSeal) -> Self {
+        Self { pg, seal: Some(seal) }
+    }
+
+    /// The log in `pg`, for reading its tree and entries only (the offline audit).
+    pub fn reader(pg: Pg) -> Self {
+        Self { pg, seal: None }
+    }
+
+    fn sealing(&self) -> Result<&SaltSeal, StoreError> {
+        self.seal.as_ref().ok_or_else(|| StoreError::Database("this reader has no keys to open prompt salts".into()))
+    }
+
+    pub fn pg(&self) -> &Pg {
+        &self.pg
+    }
+
+    /// The first column of the one row `sql` returns, if any.
+    fn one<T>(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Send + Sync>>) -> Result<Option<T>, StoreError>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a> + Send + 'static,
+    {
+        Ok(self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            Ok(client.query_opt(&stmt, &refs).await?.map(|row| row.get::<_, T>(0)))
+        })?)
+    }
+
+    /// The first column of every row `sql` returns.
+    fn all<T>(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Send + Sync>>) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a> + Send + 'static,
+    {
+        Ok(self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            Ok(client.query(&stmt, &refs).await?.iter().map(|row| row.get::<_, T>(0)).collect())
+        })?)
+    }
+
+    fn execute(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Send + Sync>>) -> Result<u64, StoreError> {
+        Ok(self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            Ok(client.execute(&stmt, &refs).await?)
+        })?)
+    }
+
+    fn indices(&self, sql: &'static str, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        let found: Vec<i64> = self.all(sql, vec![Box::new(digest.as_bytes().to_vec()), Box::new(big(limit as u64))])?;
+        found.into_iter().map(|i| unbig(i).map(LogIndex)).collect()
+    }
+}
+
+/// Writes a batch's tiles, bundle pieces, index rows and sealed salts in the transaction
+/// `tx`, which also records the new size (and, on a running service, its checkpoint).
+pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch: &Batch<'_>) -> Result<(), PgError> {
+    let (mut levels, mut tile_idx, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    for tile in &batch.tiles {
+        levels.push(i16::from(tile.id().level()));
+        tile_idx.push(big(tile.id().index()));
+        hashes.push(tile.as_bytes().to_vec());
+    }
+    let (mut bundles, mut starts, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+    for piece in &batch.pieces {
+        bundles.push(big(piece.bundle.index()));
+        starts.push(piece.start as i16);
+        entries.push(piece.bytes.clone());
+    }
+    let (mut leaf_hashes, mut indices, mut content) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut text, mut text_idx, mut salt_idx, mut salts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (offset, leaf) in batch.leaves.iter().enumerate() {
+        let index = big(batch.size_before + offset as u64);
+        leaf_hashes.push(leaf.leaf_hash.as_bytes().to_vec());
+        indices.push(index);
+        content.push(leaf.content_sha256.as_bytes().to_vec());
+        if let Some(norm) = &leaf.normalized_text_sha256 {
+            text.push(norm.as_bytes().to_vec());
+            text_idx.push(index);
+        }
+        if let Some(salt) = &leaf.prompt_salt {
+            salt_idx.push(index);
+            salts.push(seal.seal(salt).map_err(|e| PgError::Query(e.to_string()))?);
+        }
+    }
+    // Independent statements, sent together: the driver pipelines them on the connection.
+    let tiles = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_tiles (level, idx, hashes) SELECT * FROM UNNEST($1::SMALLINT[], $2::BIGINT[], $3::BYTEA[]) \
+                 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+            )
+            .await?;
+        tx.execute(&stmt, &[&levels, &tile_idx, &hashes]).await
+    };
+    let pieces = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_bundle_pieces (bundle, start, entries) \
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::SMALLINT[], $3::BYTEA[]) \
+                 ON CONFLICT (bundle, start) DO UPDATE SET entries = excluded.entries",
+            )
+            .await?;
+        tx.execute(&stmt, &[&bundles, &starts, &entries]).await
+    };
+    let leaves = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_leaves (leaf_hash, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+                 ON CONFLICT (leaf_hash) DO NOTHING",
+            )
+            .await?;
+        tx.execute(&stmt, &[&leaf_hashes, &indices]).await
+    };
+    let by_content = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_by_content (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        tx.execute(&stmt, &[&content, &indices]).await
+    };
+    let by_text = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_by_text (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        tx.execute(&stmt, &[&text, &text_idx]).await
+    };
+    let salts = async {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO log_salts (idx, sealed) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
+                 ON CONFLICT (idx) DO UPDATE SET sealed = excluded.sealed",
+            )
+            .await?;
+        tx.execute(&stmt, &[&salt_idx, &salts]).await
+    };
+    tokio::try_join!(tiles, pieces, leaves, by_content, by_text, salts)?;
+    Ok(())
+}
+
+/// The stored row of a tile, read with `client` (a pool connection or a transaction).
+pub(super) async fn read_tile(client: &impl GenericClient, tile: TileId) -> Result<Option<Vec<u8>>, PgError> {
+    let stmt = client.prepare_cached("SELECT hashes FROM log_tiles WHERE level = $1 AND idx = $2").await?;
+    let row = client.query_opt(&stmt, &[&i16::from(tile.level()), &big(tile.index())]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn read_bundle(pool: Pool, bundle: BundleId) -> Result<Option<Vec<u8>>, PgError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT entries FROM log_bundle_pieces WHERE bundle = $1 ORDER BY start").await?;
+    let rows = client.query(&stmt, &[&big(bundle.index())]).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(rows.iter().flat_map(|r| r.get::<_, Vec<u8>>(0)).collect()))
+}
+
+impl LogStore for PgStore {
+    fn size(&self) -> Result<u64, StoreError> {
+        let size: Option<i64> = self.one("SELECT size FROM log_tree WHERE id = 1", vec![])?;
+        unbig(size.unwrap_or(0))
+    }
+
+    /// Appends outside a running service (bulk fills by tools and tests): refused while
+    /// a node holds the sequencer lease, which alone may extend the tree then.
+    fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let seal = self.sealing()?.clone();
+        let (size_before, new_size) = (big(batch.size_before), big(batch.new_size()));
+        // The batch borrows; the database task must own what it sends.
+        let owned: Vec<crate::log::NewLeaf> = batch.leaves.iter().map(|l| (*l).clone()).collect();
+        let (tiles, pieces) = (batch.tiles.clone(), batch.pieces.clone());
+        let done: Result<Result<(), StoreError>, PgError> = self.pg.block(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let row = tx
+                .query_one(
+                    "SELECT size, sequencer IS NOT NULL AND lease_until > now() FROM log_tree WHERE id = 1 FOR UPDATE",
+                    &[],
+                )
+                .await?;
+            let (stored, leased): (i64, bool) = (row.get(0), row.get(1));
+            if leased {
+                return Ok(Err(StoreError::Database(
+                    "a running node holds the sequencer lease: stop the service first".into(),
+                )));
+            }
+            if stored != size_before {
+                return Ok(Err(StoreError::Corrupt(format!(
+                    "append at {size_before} but the log holds {stored} leaves"
+                ))));
+            }
+            let leaves: Vec<&crate::log::NewLeaf> = owned.iter().collect();
+            let batch = Batch { size_before: size_before as u64, leaves: &leaves, tiles, pieces };
+            write_batch(&tx, &seal, &batch).await?;
+            tx.execute("UPDATE log_tree SET size = $1 WHERE id = 1", &[&new_size]).await?;
+            tx.commit().await?;
+            Ok(Ok(()))
+        });
+        done?
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.pg.block(move |pool| async move { read_tile(&pool.get().await?, tile).await })?)
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.pg.block(move |pool| read_bundle(pool, bundle))?)
+    }
+
+    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(bytes) = self.read_bundle(bundle)? else { return Ok(None) };
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        Ok(bytes.get(start..start.saturating_add(len)).map(<[u8]>::to_vec))
+    }
+
+    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+        let found: Option<i64> =
+            self.one("SELECT idx FROM log_leaves WHERE leaf_hash = $1", vec![Box::new(leaf_hash.as_bytes().to_vec())])?;
+        found.map(|i| unbig(i).map(LogIndex)).transpose()
+    }
+
+    fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        self.indices("SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
+    }
+
+    fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        self.indices("SELECT idx FROM log_by_text WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
+    }
+
+    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
+        let sealed: Option<Vec<u8>> =
+            self.one("SELECT sealed FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])?;
+        sealed.map(|s| self.sealing()?.open(&s)).transpose()
+    }
+
+    /// Deletes the sealed salt. Its bytes may survive in dead tuples, the write-ahead log
+    /// and the database's backups for a while; sealed, they are useless to anyone
+    /// without the keys directory (docs/contract.md §7 says what that guarantees).
+    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
+        Ok(self.execute("DELETE FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])? > 0)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.one::<Option<String>>("SELECT checkpoint FROM log_tree WHERE id = 1", vec![])?.flatten())
+    }
+
+    /// Stores `note` only when it is a checkpoint of the tree's current size: a node
+    /// that starts while another extends the tree never puts an older one back.
+    fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        let size = note
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt("a checkpoint note without a tree size".into()))?;
+        self.execute(
+            "UPDATE log_tree SET checkpoint = $1 WHERE id = 1 AND size = $2",
+            vec![Box::new(note.to_owned()), Box::new(big(size))],
+        )?;
+        Ok(())
+    }
+
+    fn backup(&self, _: &std::path::Path, _: u64, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Database(
+            "the log is in PostgreSQL: back it up with the database's own tools (pg_dump, base backups)".into(),
+        ))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.one("SELECT value FROM log_meta WHERE name = $1", vec![Box::new(key.to_owned())])
+    }
+
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO log_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            vec![Box::new(key.to_owned()), Box::new(value.to_vec())],
+        )?;
+        Ok(())
+    }
+}
