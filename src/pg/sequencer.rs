@@ -121,6 +121,8 @@ impl Sequencer {
         let rt = super::runtime().handle().clone();
         loop {
             let tick = match self.role {
+                // At start: settle the role at once (the lease may be free).
+                _ if self.last_claim.is_none() => Duration::ZERO,
                 Role::Sequencer if self.busy => Duration::from_millis(1),
                 Role::Sequencer => Duration::from_millis(10),
                 Role::Frontend if !self.waiting.is_empty() => Duration::from_millis(2),
@@ -162,7 +164,7 @@ impl Sequencer {
         let count = local.len();
         let started = Instant::now();
         match self.integrate(rt, local) {
-            Ok((Step::Integrated { leaves }, _)) => {
+            Ok(Step::Integrated { leaves }) => {
                 if self.role != Role::Sequencer {
                     tracing::info!(node = %self.node, "this node is now the log's sequencer");
                 }
@@ -174,7 +176,7 @@ impl Sequencer {
                 }
                 Vec::new()
             }
-            Ok((Step::NotSequencer(jobs), _)) => {
+            Ok(Step::NotSequencer(jobs)) => {
                 if self.role == Role::Sequencer {
                     tracing::warn!(node = %self.node, "another node holds the sequencer lease: this node is a frontend now");
                 }
@@ -199,8 +201,7 @@ impl Sequencer {
     }
 
     /// One lease transaction. On error, the jobs come back to be failed.
-    #[allow(clippy::type_complexity)]
-    fn integrate(&mut self, rt: &Handle, local: Vec<Job>) -> Result<(Step, ()), (Vec<Job>, PgError)> {
+    fn integrate(&mut self, rt: &Handle, local: Vec<Job>) -> Result<Step, (Vec<Job>, PgError)> {
         let mut client = match rt.block_on(self.pg.pool().get()) {
             Ok(c) => c,
             Err(e) => return Err((local, e.into())),
@@ -219,11 +220,11 @@ impl Sequencer {
                             checkpoint: checkpoint.clone(),
                         }));
                     }
-                    Ok((Step::Integrated { leaves }, ()))
+                    Ok(Step::Integrated { leaves })
                 }
                 Err(e) => Err((local, e.into())),
             },
-            Ok(None) => Ok((Step::NotSequencer(local), ())),
+            Ok(None) => Ok(Step::NotSequencer(local)),
             Err(e) => Err((local, e)),
         }
     }
@@ -366,19 +367,18 @@ impl Sequencer {
 
     /// Queues `jobs` for the sequencer; they wait in [`Sequencer::waiting`].
     fn queue(&mut self, rt: &Handle, jobs: Vec<Job>) {
-        let mut columns: (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
-            Default::default();
+        let mut columns = QueuedColumns::default();
         for job in &jobs {
             let leaf = job.leaf();
             let sealed = match leaf.prompt_salt.as_ref().map(|s| self.seal.seal(s)).transpose() {
                 Ok(sealed) => sealed,
                 Err(e) => return fail(jobs, &e.to_string()),
             };
-            columns.0.push(leaf.leaf.clone());
-            columns.1.push(leaf.leaf_hash.as_bytes().to_vec());
-            columns.2.push(leaf.content_sha256.as_bytes().to_vec());
-            columns.3.push(leaf.normalized_text_sha256.map(|d| d.as_bytes().to_vec()));
-            columns.4.push(sealed);
+            columns.leaf.push(leaf.leaf.clone());
+            columns.leaf_hash.push(leaf.leaf_hash.as_bytes().to_vec());
+            columns.content.push(leaf.content_sha256.as_bytes().to_vec());
+            columns.text.push(leaf.normalized_text_sha256.map(|d| d.as_bytes().to_vec()));
+            columns.sealed_salt.push(sealed);
         }
         let node = self.node.clone();
         let pool = self.pg.pool().clone();
@@ -390,7 +390,7 @@ impl Sequencer {
                         "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt) \
                          SELECT $1::TEXT, l, h, c, t, s \
                          FROM UNNEST($2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[]) AS u(l, h, c, t, s)",
-                        &[&node, &c.0, &c.1, &c.2, &c.3, &c.4],
+                        &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt],
                     )
                     .await
             }
@@ -480,6 +480,16 @@ impl Sequencer {
             );
         }
     }
+}
+
+/// The columns of queued stamps, as the arrays one `INSERT` sends.
+#[derive(Default, Clone)]
+struct QueuedColumns {
+    leaf: Vec<Vec<u8>>,
+    leaf_hash: Vec<Vec<u8>>,
+    content: Vec<Vec<u8>>,
+    text: Vec<Option<Vec<u8>>>,
+    sealed_salt: Vec<Option<Vec<u8>>>,
 }
 
 /// Tiles read within the sequencer's transaction.

@@ -139,11 +139,11 @@ impl Buckets {
                     // The bucket refilled up to now, less one token: taken when at least 0.
                     let stmt = client
                         .prepare_cached(
-                            "INSERT INTO rate_limits AS r (key, tokens, at) VALUES ($1, $3 - 1, now()) \
+                            "INSERT INTO rate_limits AS r (key, tokens, at) VALUES ($1, $3::FLOAT8 - 1, now()) \
                              ON CONFLICT (key) DO UPDATE SET \
-                               tokens = LEAST($3, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2) - 1, \
+                               tokens = LEAST($3::FLOAT8, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2::FLOAT8) - 1, \
                                at = now() \
-                             WHERE LEAST($3, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2) >= 1 \
+                             WHERE LEAST($3::FLOAT8, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2::FLOAT8) >= 1 \
                              RETURNING tokens",
                         )
                         .await?;
@@ -152,7 +152,7 @@ impl Buckets {
                     }
                     let row = client
                         .query_one(
-                            "SELECT LEAST($2, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3) \
+                            "SELECT LEAST($2::FLOAT8, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3::FLOAT8) \
                              FROM rate_limits WHERE key = $1",
                             &[&key, &burst, &rate],
                         )
@@ -174,5 +174,23 @@ impl Buckets {
             let client = pool.get().await?;
             Ok(client.execute("DELETE FROM rate_limits WHERE at < now() - INTERVAL '1 hour'", &[]).await?)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::TempDatabase;
+
+    #[test]
+    fn a_bucket_takes_its_burst_then_says_how_long_to_wait() {
+        let db = TempDatabase::create().unwrap();
+        let buckets = Buckets(Pg::connect(db.url()).unwrap());
+        let take = |key| buckets.take(key, 0.5, 2.0).unwrap();
+        assert_eq!((take("a"), take("a")), (Ok(()), Ok(())));
+        let wait = take("a").unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
+        assert_eq!(take("b"), Ok(()), "keys are independent");
+        assert_eq!(buckets.forget_idle().unwrap(), 0);
     }
 }

@@ -30,6 +30,7 @@ fn audit_data(data: &std::path::Path, keys: &std::path::Path) -> (bool, String) 
 
 #[tokio::test]
 async fn offline_audit_passes_then_names_the_leaf_with_a_flipped_byte() {
+    crate::helpers::embedded_only!();
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path());
     let server = serve(dir.path());

@@ -58,6 +58,7 @@ fn memory_mib(pid: u32) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_million_entry_log_reopens_at_once_and_stamps_with_bounded_memory() {
+    crate::helpers::embedded_only!();
     let n: u64 = std::env::var("AIPROV_BIG_LOG").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path());

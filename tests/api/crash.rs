@@ -23,6 +23,7 @@ fn digests(v: &Value) -> Vec<Sha256Digest> {
 
 #[tokio::test]
 async fn acknowledged_stamps_survive_repeated_sigkill() {
+    crate::helpers::embedded_only!();
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();

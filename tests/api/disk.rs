@@ -31,6 +31,7 @@ fn assert_clean_failure(out: &std::process::Output, expect: &str) {
 
 #[test]
 fn read_only_and_full_filesystems_at_start_fail_clearly() {
+    crate::helpers::embedded_only!();
     let dir = tempfile::tempdir().unwrap();
     let (mnt, keys) = (dir.path().join("mnt"), dir.path().join("keys"));
     std::fs::create_dir_all(&mnt).unwrap();
@@ -46,6 +47,7 @@ fn read_only_and_full_filesystems_at_start_fail_clearly() {
 
 #[tokio::test]
 async fn existing_data_on_a_filesystem_turned_read_only_is_refused_and_left_intact() {
+    crate::helpers::embedded_only!();
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path());
     let server = serve(dir.path());

@@ -20,8 +20,48 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     /// The configuration it was started with.
     pub config: ServiceConfig,
+    /// The test's own PostgreSQL database when the suite runs on that backend; dropped
+    /// when the test ends.
+    pub db: Option<ai_provenance::pg::TempDatabase>,
     /// Deleted when the test ends; held for that alone.
     _dir: tempfile::TempDir,
+}
+
+/// Whether this binary runs the suite on PostgreSQL: the same tests are built twice,
+/// as `api` (the embedded backend) and `api_pg` (Cargo.toml).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME") == "api_pg"
+}
+
+/// Ends a test that is about the embedded backend's data directory (files, sled, crash
+/// recovery of the files) when the suite runs on PostgreSQL, saying so.
+macro_rules! embedded_only {
+    () => {
+        if crate::helpers::on_postgres() {
+            eprintln!("about the embedded backend's data directory: not run on PostgreSQL");
+            return;
+        }
+    };
+}
+pub(crate) use embedded_only;
+
+/// Ends a test that needs PostgreSQL (several nodes on one database) unless the suite
+/// runs on it, saying so.
+macro_rules! postgres_only {
+    () => {
+        if !crate::helpers::on_postgres() {
+            eprintln!("about nodes sharing a PostgreSQL database: run by the api_pg suite");
+            return;
+        }
+    };
+}
+pub(crate) use postgres_only;
+
+/// A connection to the PostgreSQL database at `url`.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL answers");
+    tokio::spawn(connection);
+    client
 }
 
 fn init_logs() {
@@ -46,6 +86,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config_in(dir.path());
+    let db = on_postgres().then(|| ai_provenance::pg::TempDatabase::create().expect("a test database"));
+    config.database = db.as_ref().map(|db| db.url().to_owned());
     adjust(&mut config);
     let service = std::sync::Arc::new(Service::open(&config).expect("the service opens"));
     let token =
@@ -59,7 +101,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     // Redirects are answers to check, not to follow.
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     let data_dir = config.data_dir.clone();
-    TestApp { addr, client, token, other_token, admin_token, data_dir, config, _dir: dir }
+    TestApp { addr, client, token, other_token, admin_token, data_dir, config, db, _dir: dir }
 }
 
 impl TestApp {

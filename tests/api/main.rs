@@ -7,6 +7,7 @@ mod big_log;
 mod binary;
 mod browser;
 mod cli;
+mod cluster;
 mod crash;
 mod credentials;
 mod disk;

@@ -439,10 +439,15 @@ async fn documented_shapes_match_real_responses() {
     let backup = "/v1/admin/backup";
     p.call("POST", backup, backup, None, Json(json!({"name": "shapes"})), 401).await;
     p.call("POST", backup, backup, Some(&token), Json(json!({"name": "shapes"})), 403).await;
-    p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "a/b"})), 422).await;
-    let written = p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 201).await;
-    assert!(written["tree_size"].as_u64().is_some_and(|n| n >= 2), "{written}");
-    p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 409).await;
+    if crate::helpers::on_postgres() {
+        // The database's own backups apply: the service refuses, saying so.
+        p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 403).await;
+    } else {
+        p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "a/b"})), 422).await;
+        let written = p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 201).await;
+        assert!(written["tree_size"].as_u64().is_some_and(|n| n >= 2), "{written}");
+        p.call("POST", backup, backup, Some(&admin), Json(json!({"name": "shapes"})), 409).await;
+    }
     p.call("GET", "/metrics", "/metrics", None, NoBody, 200).await;
 
     // Past the prompt-check rate (bursts of 10 per address): 429 with Retry-After.

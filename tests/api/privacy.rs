@@ -41,6 +41,39 @@ fn raw_files_contain(dir: &Path, needle: &[u8]) -> bool {
     false
 }
 
+/// Whether the salt is stored: its file bytes in the data directory (embedded), or its
+/// sealed row in the database (PostgreSQL, where it is never in clear: see below).
+async fn salt_is_stored(app: &TestApp, salt: &[u8]) -> bool {
+    match &app.db {
+        None => raw_files_contain(&app.data_dir, salt),
+        Some(db) => {
+            let client = crate::helpers::pg_connect(db.url()).await;
+            client.query_one("SELECT count(*) FROM log_salts", &[]).await.unwrap().get::<_, i64>(0) > 0
+        }
+    }
+}
+
+/// Whether the salt can be read in clear anywhere the service keeps data: the data
+/// directory, and on PostgreSQL the server's files of the test database and its
+/// write-ahead log, after a checkpoint has written every page out (dead tuples included).
+async fn salt_in_clear(app: &TestApp, salt: &[u8]) -> bool {
+    if raw_files_contain(&app.data_dir, salt) {
+        return true;
+    }
+    let Some(db) = &app.db else { return false };
+    let client = crate::helpers::pg_connect(db.url()).await;
+    client.batch_execute("CHECKPOINT").await.unwrap();
+    let dir: String = client.query_one("SHOW data_directory", &[]).await.unwrap().get(0);
+    let oid: u32 =
+        client.query_one("SELECT oid FROM pg_database WHERE datname = current_database()", &[]).await.unwrap().get(0);
+    let (base, wal) = (Path::new(&dir).join("base").join(oid.to_string()), Path::new(&dir).join("pg_wal"));
+    if std::fs::read_dir(&base).is_err() {
+        eprintln!("{} is not readable here: the database's files are not searched", base.display());
+        return false;
+    }
+    raw_files_contain(&base, salt) || raw_files_contain(&wal, salt)
+}
+
 #[tokio::test]
 async fn prompt_checks_then_erasure_leaves_receipts_valid_and_no_salt_on_disk() {
     let app = spawn_app().await;
@@ -49,10 +82,8 @@ async fn prompt_checks_then_erasure_leaves_receipts_valid_and_no_salt_on_disk() 
     let stamped = app.stamp_ok(&body).await;
     let id = stamped["id"].as_str().unwrap();
     let salt = hex::decode(stamped["prompt_salt"].as_str().unwrap()).unwrap();
-    assert!(
-        raw_files_contain(&app.data_dir, &salt),
-        "the salt is stored before erasure (else the test proves nothing)"
-    );
+    assert!(salt_is_stored(&app, &salt).await, "the salt is stored before erasure (else the test proves nothing)");
+    assert!(app.db.is_none() || !salt_in_clear(&app, &salt).await, "PostgreSQL never holds a salt in clear");
 
     let (s, b) = check_prompt(&app, id, &prompt).await;
     assert_eq!((s, &b["matches"]), (200, &json!(true)), "{b}");
@@ -70,7 +101,8 @@ async fn prompt_checks_then_erasure_leaves_receipts_valid_and_no_salt_on_disk() 
     // Nothing can confirm the prompt any more, and no file holds the salt.
     let (s, b) = check_prompt(&app, id, &prompt).await;
     assert_eq!(assert_error(s, &b, 410), "gone");
-    assert!(!raw_files_contain(&app.data_dir, &salt), "an erased salt must not survive in any file of the data dir");
+    assert!(!salt_is_stored(&app, &salt).await, "the erased salt is not stored any more");
+    assert!(!salt_in_clear(&app, &salt).await, "an erased salt must not survive in clear in any file");
 
     // The receipt and its log proof stay valid.
     let (_, receipt) = app.get_json(&format!("/v1/stamps/{id}")).await;

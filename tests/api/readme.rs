@@ -17,6 +17,7 @@ fn walkthrough() -> String {
 
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
+    crate::helpers::embedded_only!();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let script = walkthrough()
         .replace("cargo run --release -q -- ", "\"$AIPROV\" ")

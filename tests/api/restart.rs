@@ -8,6 +8,7 @@ use crate::helpers::copy_request;
 
 #[tokio::test]
 async fn data_and_keys_survive_a_hard_kill_and_restart() {
+    crate::helpers::embedded_only!();
     let dir = tempfile::tempdir().unwrap();
     let token = create_token(dir.path());
     assert!(token.starts_with("aiprov_"), "{token}");
@@ -50,6 +51,7 @@ async fn data_and_keys_survive_a_hard_kill_and_restart() {
 
 #[tokio::test]
 async fn token_list_revoke_and_erasure_export_from_the_command_line() {
+    crate::helpers::embedded_only!();
     use crate::binary::run;
     use std::ffi::OsStr;
     let dir = tempfile::tempdir().unwrap();

@@ -81,6 +81,7 @@ async fn rotation_needs_an_admin_token() {
 
 #[test]
 fn the_cli_rotates_a_running_service_through_it_and_refuses_to_rotate_under_it() {
+    crate::helpers::embedded_only!();
     use crate::binary::{run, serve};
     let dir = tempfile::tempdir().unwrap();
     let admin = {
@@ -117,6 +118,7 @@ fn the_cli_rotates_a_running_service_through_it_and_refuses_to_rotate_under_it()
 
 #[tokio::test]
 async fn token_and_erasure_commands_work_while_the_service_runs() {
+    crate::helpers::embedded_only!();
     use crate::binary::{create_token, run, serve};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
