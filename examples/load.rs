@@ -11,6 +11,9 @@
 //! (b) The real server (sled in a temp dir, durable stamps with group commit) over
 //! loopback: stamps/s, verifies/s and lookups/s with p50 and p99 latency and the CPU
 //! time per request; a 1 GiB streamed upload, hashed by the server as it arrives.
+//! The same stamps and verifies against PostgreSQL (the machine's, or the one
+//! `AIPROV_TEST_POSTGRES` names; a fresh database each), with one node and with two nodes
+//! of one service sharing it, each as a ratio of the sled figure of the same run.
 //! (c) Each as a ratio of its limit (durable stamps against `1 / (1/signatures per s +
 //! 1/no-op requests per s)`); stamp latency in a log of 1,000 entries and in one of
 //! BIG_LOG_SIZE entries (filled through the writer's batch path with synthetic leaves of
@@ -24,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use ai_provenance::http::Limits;
+use ai_provenance::pg::TempDatabase;
 use ai_provenance::service::ratelimit::RateLimit;
 use ai_provenance::statement::IssuerName;
 use ai_provenance::{Service, ServiceConfig};
@@ -166,9 +170,73 @@ fn copy_text(i: usize) -> String {
 
 /// Durable stamps by `concurrency` clients, `count` of them, numbered from `first`.
 async fn stamps(client: &reqwest::Client, bench: &Bench, first: usize, count: usize, concurrency: usize) -> Phase {
-    let (c, b, t) = (client.clone(), bench.base.clone(), bench.token.clone());
-    drive(concurrency, count, move |i| c.post(format!("{b}/v1/stamps")).bearer_auth(&t).json(&stamp_body(first + i)))
-        .await
+    stamps_on(client, std::slice::from_ref(&bench.base), &bench.token, first, count, concurrency).await
+}
+
+/// [`stamps`], request `i` sent to node `i % bases.len()` of one service.
+async fn stamps_on(
+    client: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Phase {
+    let (c, b, t) = (client.clone(), bases.to_vec(), token.to_owned());
+    drive(concurrency, count, move |i| {
+        c.post(format!("{}/v1/stamps", b[i % b.len()])).bearer_auth(&t).json(&stamp_body(first + i))
+    })
+    .await
+}
+
+/// Verifications of the texts `0..count` (stamped before), spread over the nodes.
+async fn verifies_on(client: &reqwest::Client, bases: &[String], count: usize, concurrency: usize) -> Phase {
+    let (c, b) = (client.clone(), bases.to_vec());
+    drive(concurrency, count, move |i| {
+        c.post(format!("{}/v1/verify", b[i % b.len()])).json(&json!({ "text": copy_text(i) }))
+    })
+    .await
+}
+
+/// `nodes` nodes of one service on a fresh PostgreSQL database, sharing one keys
+/// directory, in this process (as `serve --database` processes on one machine would).
+fn start_pg_service(nodes: usize) -> anyhow::Result<(Vec<String>, String, tempfile::TempDir, TempDatabase)> {
+    let db = TempDatabase::create()?;
+    let dir = tempfile::tempdir()?;
+    let mut config = config_in(dir.path());
+    config.database = Some(db.url().to_owned());
+    let mut bases = Vec::new();
+    let mut token = None;
+    for _ in 0..nodes {
+        let service = Arc::new(Service::open(&config)?);
+        if token.is_none() {
+            token = Some(service.create_token(IssuerName::parse("Load")?, false)?.secret);
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        bases.push(format!("http://{}", listener.local_addr()?));
+        tokio::spawn(ai_provenance::run(listener, service, Limits::default(), std::future::pending()));
+    }
+    Ok((bases, token.unwrap_or_default(), dir, db))
+}
+
+/// Stamps then verifies on PostgreSQL with `nodes` nodes; `None` (saying why) when no
+/// PostgreSQL server answers.
+async fn pg_phases(
+    client: &reqwest::Client,
+    nodes: usize,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Option<(Phase, Phase)>> {
+    let (bases, token, _dir, _db) = match start_pg_service(nodes) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("PostgreSQL phases skipped: {e}");
+            return Ok(None);
+        }
+    };
+    let stamped = stamps_on(client, &bases, &token, 0, count, concurrency).await;
+    let verified = verifies_on(client, &bases, count, concurrency).await;
+    Ok(Some((stamped, verified)))
 }
 
 /// Bytes of one synthetic leaf: a real one is about 900 bytes of canonical JSON.
@@ -316,10 +384,7 @@ async fn main() -> anyhow::Result<()> {
     let small: u64 = 1000;
     let bench = start_service()?;
     let stamp_phase = stamps(&client, &bench, 0, count, concurrency).await;
-    let (c, b) = (client.clone(), bench.base.clone());
-    let verify_phase =
-        drive(concurrency, count, move |i| c.post(format!("{b}/v1/verify")).json(&json!({ "text": copy_text(i) })))
-            .await;
+    let verify_phase = verifies_on(&client, std::slice::from_ref(&bench.base), count, concurrency).await;
     let (c, b) = (client.clone(), bench.base.clone());
     let lookup_phase = drive(concurrency, count, move |i| {
         let sha = ai_provenance::Sha256Digest::of(copy_text(i).as_bytes());
@@ -328,10 +393,13 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let upload_mb_s = upload(&client, &bench, 1 << 30).await?;
     let (rss_after_load, _) = memory_mib();
+    // The same stamps and verifies on PostgreSQL: one node, then two sharing the database.
+    drop(bench);
+    let pg_one = pg_phases(&client, 1, count, concurrency).await?;
+    let pg_two = pg_phases(&client, 2, count, concurrency).await?;
 
     // (c) stamp latency in a small log and in a big one: the same stamps, the same
     // clients, logs filled the same way, each on a fresh service.
-    drop(bench);
     let scale_clients = 16;
     let small_dir = tempfile::tempdir()?;
     fill_log(small_dir.path(), small)?;
@@ -374,6 +442,17 @@ async fn main() -> anyhow::Result<()> {
     println!("{:<34} {:>12} {:<6} {:<44} target 50% of no-op", "", "", "", "");
     row("lookups by sha256", lookup_phase.per_sec, "/s", Some(("no-op", noop_phase.per_sec)), Some(&lookup_phase));
     row("streamed upload, 1 GiB, hashed", upload_mb_s, "MB/s", Some(("SHA-256", sha_mb_s)), None);
+    println!("-- the same on PostgreSQL (127.0.0.1; nodes in this process) --");
+    for (nodes, phases) in [(1, &pg_one), (2, &pg_two)] {
+        let Some((stamped, verified)) = phases else {
+            println!("{:<34} skipped: no PostgreSQL server answered", format!("{nodes} node(s)"));
+            continue;
+        };
+        let name = |what: &str| format!("{what}, {nodes} node{}", if nodes == 1 { "" } else { "s" });
+        row(&name("durable stamps"), stamped.per_sec, "/s", Some(("sled", stamp_phase.per_sec)), Some(stamped));
+        row(&name("verifies"), verified.per_sec, "/s", Some(("sled", verify_phase.per_sec)), Some(verified));
+    }
+    println!("{:<34} {:>12} {:<6} {:<44} target 50% of sled", "", "", "", "");
     println!("-- stamp latency against log size ({scale_clients} clients) --");
     row(&format!("stamps, log of {small} entries"), at_small.per_sec, "/s", None, Some(&at_small));
     row(&format!("stamps, log of {big_log} entries"), at_big.per_sec, "/s", None, Some(&at_big));

@@ -26,12 +26,11 @@ CREATE TABLE log_tiles (
     PRIMARY KEY (level, idx)
 );
 
--- Entry bundles, as the pieces batches appended: a bundle is its pieces in order of `start`.
-CREATE TABLE log_bundle_pieces (
-    bundle BIGINT NOT NULL,
-    start SMALLINT NOT NULL,
-    entries BYTEA NOT NULL,
-    PRIMARY KEY (bundle, start)
+-- The log's entries, one row each: a leaf is read by its index alone (verification reads
+-- one leaf, not its bundle), and bundle N is the entries 256N to 256N + 255, in order.
+CREATE TABLE log_entries (
+    idx BIGINT PRIMARY KEY,
+    entry BYTEA NOT NULL
 );
 
 -- Stamp id (leaf hash) to leaf index.

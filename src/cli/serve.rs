@@ -28,7 +28,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let service = Arc::new(Service::open(&config)?);
         // Before "listening" is logged: whoever waits for that line may run `token create`.
-        local_admin(&service, &config.data_dir, &format!("http://{addr}"))?;
+        local_admin(&service, &config.data_dir, &format!("http://{addr}")).await?;
         tracing::info!(addr = %addr, data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{addr}");
         let limits = Limits { max_json_bytes: args.max_json_bytes };
         server::run(listener, service, limits, shutdown_signal()).await.context("server failed")
@@ -61,10 +61,12 @@ async fn shutdown_signal() {
 /// Makes sure the local commands (`aiprov token ...`, `aiprov erasures`) can reach this
 /// service while it holds the data directory: a local admin credential in the data
 /// directory, created when there is none or it no longer works (see `local_admin`).
-fn local_admin(service: &Service, data_dir: &Path, url: &str) -> anyhow::Result<()> {
-    let working = LocalAdmin::read(data_dir)?
-        .filter(|admin| service.authenticate_admin(Some(&format!("Bearer {}", admin.token))).is_ok());
-    if working.is_some() {
+async fn local_admin(service: &Service, data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    let working = match LocalAdmin::read(data_dir)? {
+        Some(admin) => service.authenticate_admin(Some(&format!("Bearer {}", admin.token))).await.is_ok(),
+        None => false,
+    };
+    if working {
         return LocalAdmin::update_url(data_dir, url);
     }
     let issuer = IssuerName::parse("Local operator").map_err(anyhow::Error::msg)?;

@@ -24,7 +24,7 @@ pub(super) fn authorization(req: &HttpRequest) -> Option<&str> {
 }
 
 async fn list_tokens(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    svc.authenticate_admin(authorization(&req))?;
+    svc.authenticate_admin(authorization(&req)).await?;
     let svc = svc.into_inner();
     let tokens = blocking(move || svc.list_tokens()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
@@ -43,7 +43,7 @@ async fn create_token(
     svc: web::Data<Service>,
     Json(body): Json<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate_admin(authorization(&req))?;
+    let who = svc.authenticate_admin(authorization(&req)).await?;
     let CreateToken { issuer, admin } = body;
     let svc = svc.into_inner();
     let token = blocking(move || svc.create_token(issuer, admin)).await?;
@@ -56,7 +56,7 @@ async fn revoke_token(
     svc: web::Data<Service>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate_admin(authorization(&req))?;
+    let who = svc.authenticate_admin(authorization(&req)).await?;
     let id =
         TokenId::parse(&path).map_err(|m| ApiError::bad_request("invalid_id", format!("id: {m}")).with_field("id"))?;
     let svc = svc.into_inner();
@@ -67,14 +67,14 @@ async fn revoke_token(
 }
 
 async fn erasures(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    svc.authenticate_admin(authorization(&req))?;
+    svc.authenticate_admin(authorization(&req)).await?;
     let svc = svc.into_inner();
     let records = blocking(move || svc.erasures()).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": records })))
 }
 
 async fn rotate_keys(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate_admin(authorization(&req))?;
+    let who = svc.authenticate_admin(authorization(&req)).await?;
     let svc = svc.into_inner();
     let report = blocking(move || svc.rotate_statement_key()).await?;
     tracing::info!(by = %who.issuer, retired = %report.retired.kid, active = %report.active.kid, "statement key rotated");
@@ -96,7 +96,7 @@ async fn backup(
     svc: web::Data<Service>,
     Json(body): Json<BackupRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate_admin(authorization(&req))?;
+    let who = svc.authenticate_admin(authorization(&req)).await?;
     let name = body.name;
     let svc = svc.into_inner();
     let report = blocking(move || svc.backup(&name)).await?;

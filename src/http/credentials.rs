@@ -17,7 +17,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn credential(req: HttpRequest, svc: web::Data<Service>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate(authorization(&req))?;
+    let who = svc.authenticate(authorization(&req)).await?;
     check_content_encoding(header_bytes(&req, header::CONTENT_ENCODING))?;
     let metadata = parse_metadata(header_bytes(&req, METADATA_HEADER))?;
     let format = image_format(header_bytes(&req, header::CONTENT_TYPE))?;

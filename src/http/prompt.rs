@@ -17,7 +17,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn erase(req: HttpRequest, svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
-    let who = svc.authenticate(authorization(&req))?;
+    let who = svc.authenticate(authorization(&req)).await?;
     let svc = svc.into_inner();
     let outcome = blocking(move || svc.erase_prompt(&who, &id)).await?;
     Ok(HttpResponse::Ok().json(outcome))
@@ -45,6 +45,7 @@ async fn check(
     let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").map(|v| v.to_str().unwrap_or("")).collect();
     let client = svc.client_address(req.peer_addr().map(|a| a.ip()), &forwarded);
     let svc = svc.into_inner();
-    let answer = blocking(move || svc.check_prompt(&client, &id, &prompt)).await?;
+    svc.spend_prompt_check(&client).await?;
+    let answer = blocking(move || svc.check_prompt(&id, &prompt)).await?;
     Ok(HttpResponse::Ok().json(answer))
 }

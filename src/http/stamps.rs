@@ -21,7 +21,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn create(req: HttpRequest, svc: web::Data<Service>, body: Json<StampRequest>) -> Result<HttpResponse, ApiError> {
     let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
-    let who = svc.authenticate(auth)?;
+    let who = svc.authenticate(auth).await?;
     let svc: Arc<Service> = svc.into_inner();
     let resp = svc.stamp(who, body.0).await?;
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/v1/stamps/{}", resp.receipt.id))).json(resp))

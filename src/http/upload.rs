@@ -32,7 +32,7 @@ pub(super) fn declared_length(req: &HttpRequest) -> Option<u64> {
 }
 
 async fn stamp_upload(req: HttpRequest, svc: web::Data<Service>, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let who = svc.authenticate(authorization(&req))?;
+    let who = svc.authenticate(authorization(&req)).await?;
     check_content_encoding(header_bytes(&req, header::CONTENT_ENCODING))?;
     let mut metadata = parse_metadata(header_bytes(&req, METADATA_HEADER))?;
     if metadata.media_type.is_none() {

@@ -42,6 +42,9 @@ impl LogReader {
     }
 
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(read) = self.store.read_leaf(index) {
+            return read;
+        }
         let (bundle, position) = BundleId::containing(index.0);
         let Some(bytes) = self.store.read_bundle(bundle)? else { return Ok(None) };
         let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;

@@ -127,6 +127,11 @@ pub trait LogStore: Send + Sync + 'static {
     /// `len` bytes of a stored bundle from byte `start` (one entry, when the caller knows
     /// where it is); `None` when the bundle is not stored or is shorter.
     fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Leaf `index` by itself, for a backend that keeps entries one by one (PostgreSQL);
+    /// `None` when it keeps only bundles, and the log reads the leaf from its bundle.
+    fn read_leaf(&self, _index: LogIndex) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        None
+    }
     /// Index of the leaf with this leaf hash (stamp id).
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError>;
     /// Leaves whose exact content hash is `digest`, newest first, at most `limit`.

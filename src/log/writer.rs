@@ -360,6 +360,9 @@ impl Log {
         if index.0 >= published {
             return Ok(None);
         }
+        if let Some(read) = self.store.read_leaf(index) {
+            return Ok(read?);
+        }
         let (bundle, position) = BundleId::containing(index.0);
         // A full bundle whose entry offsets are known: read just the entry, not the
         // whole bundle (up to 256 times its size).

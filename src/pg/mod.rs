@@ -167,6 +167,25 @@ impl Pg {
         rx.recv().map_err(|_| PgError::Query("a database task failed".into()))?
     }
 
+    /// Runs `f` on the database runtime and awaits it without blocking the caller's
+    /// thread: for HTTP handlers, whose worker must go on serving other requests.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`PgError::Query`] when its task panicked.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, PgError>
+    where
+        F: FnOnce(Pool) -> Fut,
+        Fut: Future<Output = Result<T, PgError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let fut = f(self.pool.clone());
+        runtime().spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.await.map_err(|_| PgError::Query("a database task failed".into()))?
+    }
+
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }

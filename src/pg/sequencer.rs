@@ -28,8 +28,8 @@ use crate::log::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
 use crate::log::merkle::Frontier;
 use crate::log::tiles::{self, TileId, TileNodes, TileReader};
 use crate::log::{
-    fail, sign_checkpoint, Appended, Batch, BundlePiece, Integration, Job, LogError, LogIndex, LogObserver, NewLeaf,
-    Publisher, Role, SignedCheckpoint,
+    fail, sign_checkpoint, Appended, Batch, Integration, Job, LogError, LogIndex, LogObserver, NewLeaf, Publisher,
+    Role, SignedCheckpoint,
 };
 use crate::Sha256Digest;
 
@@ -314,10 +314,10 @@ impl Sequencer {
             None => rt.block_on(read_tile(tx, t)),
         })
         .map_err(|e| PgError::Query(format!("building tiles: {e}")))?;
-        let entries: Vec<&[u8]> = leaves.iter().map(|l| l.leaf.as_slice()).collect();
-        let pieces = BundlePiece::split(size, &entries).map_err(|e| PgError::Query(e.to_string()))?;
         let refs: Vec<&NewLeaf> = leaves.iter().collect();
-        let batch = Batch { size_before: size, leaves: &refs, tiles, pieces };
+        // No bundle pieces: the database keeps entries one row each (`store`). Every leaf
+        // passed the entry size check of `Log::append` on the node that took it.
+        let batch = Batch { size_before: size, leaves: &refs, tiles, pieces: Vec::new() };
         rt.block_on(write_batch(tx, &self.seal, &batch))?;
         let checkpoint =
             sign_checkpoint(&self.signer, grown.size(), grown.root()).map_err(|e| PgError::Query(e.to_string()))?;

@@ -1,5 +1,7 @@
 //! [`PgStore`]: the log's storage in PostgreSQL, the same objects the embedded backend
-//! keeps in files and fjall (hash tiles, bundle pieces, the content index, tree state).
+//! keeps in files and fjall (hash tiles, entries, the content index, tree state). Entries
+//! are rows of their own, so that a leaf is read by its index alone; a bundle is read as
+//! its 256 rows.
 //!
 //! Reads are what every node does; the tree is extended only by the sequencer, inside
 //! its lease transaction (`sequencer`), with [`write_batch`]. A transaction's commit is
@@ -10,7 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use super::seal::SaltSeal;
 use super::{Pg, PgError};
-use crate::log::tiles::{BundleId, TileId};
+use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
 use crate::log::{Batch, LogIndex, LogStore, StoreError};
 use crate::Sha256Digest;
 
@@ -98,7 +100,7 @@ impl PgStore {
     }
 }
 
-/// Writes a batch's tiles, bundle pieces, index rows and sealed salts in the transaction
+/// Writes a batch's tiles, entries, index rows and sealed salts in the transaction
 /// `tx`, which also records the new size (and, on a running service, its checkpoint).
 pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch: &Batch<'_>) -> Result<(), PgError> {
     let (mut levels, mut tile_idx, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
@@ -107,16 +109,12 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
         tile_idx.push(big(tile.id().index()));
         hashes.push(tile.as_bytes().to_vec());
     }
-    let (mut bundles, mut starts, mut entries) = (Vec::new(), Vec::new(), Vec::new());
-    for piece in &batch.pieces {
-        bundles.push(big(piece.bundle.index()));
-        starts.push(piece.start as i16);
-        entries.push(piece.bytes.clone());
-    }
-    let (mut leaf_hashes, mut indices, mut content) = (Vec::new(), Vec::new(), Vec::new());
+    // Entries one row each (the batch's bundle pieces are these entries, encoded).
+    let (mut entry_bytes, mut leaf_hashes, mut indices, mut content) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut text, mut text_idx, mut salt_idx, mut salts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (offset, leaf) in batch.leaves.iter().enumerate() {
         let index = big(batch.size_before + offset as u64);
+        entry_bytes.push(leaf.leaf.clone());
         leaf_hashes.push(leaf.leaf_hash.as_bytes().to_vec());
         indices.push(index);
         content.push(leaf.content_sha256.as_bytes().to_vec());
@@ -139,15 +137,14 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
             .await?;
         tx.execute(&stmt, &[&levels, &tile_idx, &hashes]).await
     };
-    let pieces = async {
+    let entries = async {
         let stmt = tx
             .prepare_cached(
-                "INSERT INTO log_bundle_pieces (bundle, start, entries) \
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::SMALLINT[], $3::BYTEA[]) \
-                 ON CONFLICT (bundle, start) DO UPDATE SET entries = excluded.entries",
+                "INSERT INTO log_entries (idx, entry) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
+                 ON CONFLICT (idx) DO UPDATE SET entry = excluded.entry",
             )
             .await?;
-        tx.execute(&stmt, &[&bundles, &starts, &entries]).await
+        tx.execute(&stmt, &[&indices, &entry_bytes]).await
     };
     let leaves = async {
         let stmt = tx
@@ -185,7 +182,7 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
             .await?;
         tx.execute(&stmt, &[&salt_idx, &salts]).await
     };
-    tokio::try_join!(tiles, pieces, leaves, by_content, by_text, salts)?;
+    tokio::try_join!(tiles, entries, leaves, by_content, by_text, salts)?;
     Ok(())
 }
 
@@ -198,12 +195,15 @@ pub(super) async fn read_tile(client: &impl GenericClient, tile: TileId) -> Resu
 
 async fn read_bundle(pool: Pool, bundle: BundleId) -> Result<Option<Vec<u8>>, PgError> {
     let client = pool.get().await?;
-    let stmt = client.prepare_cached("SELECT entries FROM log_bundle_pieces WHERE bundle = $1 ORDER BY start").await?;
-    let rows = client.query(&stmt, &[&big(bundle.index())]).await?;
+    let stmt = client.prepare_cached("SELECT entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx").await?;
+    let first = bundle.index().saturating_mul(TILE_WIDTH as u64);
+    let rows = client.query(&stmt, &[&big(first), &big(first.saturating_add(TILE_WIDTH as u64))]).await?;
     if rows.is_empty() {
         return Ok(None);
     }
-    Ok(Some(rows.iter().flat_map(|r| r.get::<_, Vec<u8>>(0)).collect()))
+    let entries: Vec<Vec<u8>> = rows.iter().map(|r| r.get(0)).collect();
+    let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    Ok(Some(tiles::encode_bundle(&refs).map_err(|e| PgError::Query(format!("a stored entry: {e}")))?))
 }
 
 impl LogStore for PgStore {
@@ -219,7 +219,7 @@ impl LogStore for PgStore {
         let (size_before, new_size) = (big(batch.size_before), big(batch.new_size()));
         // The batch borrows; the database task must own what it sends.
         let owned: Vec<crate::log::NewLeaf> = batch.leaves.iter().map(|l| (*l).clone()).collect();
-        let (tiles, pieces) = (batch.tiles.clone(), batch.pieces.clone());
+        let tiles = batch.tiles.clone();
         let done: Result<Result<(), StoreError>, PgError> = self.pg.block(move |pool| async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
@@ -241,7 +241,7 @@ impl LogStore for PgStore {
                 ))));
             }
             let leaves: Vec<&crate::log::NewLeaf> = owned.iter().collect();
-            let batch = Batch { size_before: size_before as u64, leaves: &leaves, tiles, pieces };
+            let batch = Batch { size_before: size_before as u64, leaves: &leaves, tiles, pieces: Vec::new() };
             write_batch(&tx, &seal, &batch).await?;
             tx.execute("UPDATE log_tree SET size = $1 WHERE id = 1", &[&new_size]).await?;
             tx.commit().await?;
@@ -266,6 +266,10 @@ impl LogStore for PgStore {
         let Some(bytes) = self.read_bundle(bundle)? else { return Ok(None) };
         let start = usize::try_from(start).unwrap_or(usize::MAX);
         Ok(bytes.get(start..start.saturating_add(len)).map(<[u8]>::to_vec))
+    }
+
+    fn read_leaf(&self, index: LogIndex) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+        Some(self.one("SELECT entry FROM log_entries WHERE idx = $1", vec![Box::new(big(index.0))]))
     }
 
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {

@@ -24,13 +24,15 @@ impl Tokens {
 
     /// # Errors
     /// On database failure.
-    pub fn get(&self, hash: &[u8]) -> Result<Option<String>, PgError> {
+    pub async fn get(&self, hash: &[u8]) -> Result<Option<String>, PgError> {
         let hash = hash.to_vec();
-        self.0.block(move |pool| async move {
-            let client = pool.get().await?;
-            let stmt = client.prepare_cached("SELECT record FROM issuer_tokens WHERE hash = $1").await?;
-            Ok(client.query_opt(&stmt, &[&hash]).await?.map(|r| r.get(0)))
-        })
+        self.0
+            .call(move |pool| async move {
+                let client = pool.get().await?;
+                let stmt = client.prepare_cached("SELECT record FROM issuer_tokens WHERE hash = $1").await?;
+                Ok(client.query_opt(&stmt, &[&hash]).await?.map(|r| r.get(0)))
+            })
+            .await
     }
 
     /// Every token: its hash and record.
@@ -121,48 +123,42 @@ impl Erasures {
 }
 
 /// Token buckets in the database, so that a limit holds for the service, not per node.
+///
+/// Takes are gathered: while one transaction runs, the takes that arrive wait, and the
+/// next transaction takes for all of them at once, one per key. Under load (a pipeline
+/// stamping with one token from many connections) that is one small write every few
+/// milliseconds instead of one per request.
 #[derive(Clone, Debug)]
-pub struct Buckets(pub Pg);
+pub struct Buckets {
+    pg: Pg,
+    takes: tokio::sync::mpsc::UnboundedSender<Take>,
+}
+
+#[derive(Debug)]
+struct Take {
+    key: String,
+    rate: f64,
+    burst: f64,
+    reply: tokio::sync::oneshot::Sender<Result<Result<(), Duration>, String>>,
+}
 
 impl Buckets {
-    /// Takes one token of `key`'s bucket (`rate` per second, at most `burst`), in one
-    /// statement; or says how long until one is there.
+    pub fn new(pg: Pg) -> Self {
+        let (takes, rx) = tokio::sync::mpsc::unbounded_channel();
+        super::runtime().spawn(gather(pg.pool().clone(), rx));
+        Self { pg, takes }
+    }
+
+    /// Takes one token of `key`'s bucket (`rate` per second, at most `burst`), or says
+    /// how long until one is there.
     ///
     /// # Errors
     /// On database failure.
-    pub fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Result<(), Duration>, PgError> {
-        let key = key.to_owned();
-        self.0.block(move |pool| async move {
-            retry(&pool, |client| {
-                let key = key.clone();
-                async move {
-                    // The bucket refilled up to now, less one token: taken when at least 0.
-                    let stmt = client
-                        .prepare_cached(
-                            "INSERT INTO rate_limits AS r (key, tokens, at) VALUES ($1, $3::FLOAT8 - 1, now()) \
-                             ON CONFLICT (key) DO UPDATE SET \
-                               tokens = LEAST($3::FLOAT8, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2::FLOAT8) - 1, \
-                               at = now() \
-                             WHERE LEAST($3::FLOAT8, r.tokens + EXTRACT(EPOCH FROM (now() - r.at))::FLOAT8 * $2::FLOAT8) >= 1 \
-                             RETURNING tokens",
-                        )
-                        .await?;
-                    if client.query_opt(&stmt, &[&key, &rate, &burst]).await?.is_some() {
-                        return Ok(Ok(()));
-                    }
-                    let row = client
-                        .query_one(
-                            "SELECT LEAST($2::FLOAT8, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3::FLOAT8) \
-                             FROM rate_limits WHERE key = $1",
-                            &[&key, &burst, &rate],
-                        )
-                        .await?;
-                    let tokens: f64 = row.get(0);
-                    Ok(Err(Duration::from_secs_f64(((1.0 - tokens) / rate).max(0.001))))
-                }
-            })
-            .await
-        })
+    pub async fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Result<(), Duration>, PgError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let take = Take { key: key.to_owned(), rate, burst, reply };
+        self.takes.send(take).map_err(|_| PgError::Query("the rate limiter has stopped".into()))?;
+        answer.await.map_err(|_| PgError::Query("the rate limiter has stopped".into()))?.map_err(PgError::Query)
     }
 
     /// Forgets buckets untouched for an hour: they would be full again anyway.
@@ -170,11 +166,81 @@ impl Buckets {
     /// # Errors
     /// On database failure.
     pub fn forget_idle(&self) -> Result<u64, PgError> {
-        self.0.block(|pool| async move {
+        self.pg.block(|pool| async move {
             let client = pool.get().await?;
             Ok(client.execute("DELETE FROM rate_limits WHERE at < now() - INTERVAL '1 hour'", &[]).await?)
         })
     }
+}
+
+/// Answers takes as they come, all those waiting at once, one transaction per key.
+async fn gather(pool: deadpool_postgres::Pool, mut rx: tokio::sync::mpsc::UnboundedReceiver<Take>) {
+    while let Some(first) = rx.recv().await {
+        let mut by_key: std::collections::HashMap<String, Vec<Take>> = std::collections::HashMap::new();
+        by_key.entry(first.key.clone()).or_default().push(first);
+        while let Ok(more) = rx.try_recv() {
+            by_key.entry(more.key.clone()).or_default().push(more);
+        }
+        for (key, takes) in by_key {
+            let (rate, burst) = (takes[0].rate, takes[0].burst);
+            match take_many(&pool, &key, rate, burst, takes.len()).await {
+                Ok((granted, left)) => {
+                    for (i, take) in takes.into_iter().enumerate() {
+                        let answer = if i < granted {
+                            Ok(())
+                        } else {
+                            // The (i - granted + 1)-th token to come, after what is left.
+                            let missing = (i - granted) as f64 + 1.0 - left;
+                            Err(Duration::from_secs_f64((missing / rate).max(0.001)))
+                        };
+                        let _ = take.reply.send(Ok(answer));
+                    }
+                }
+                Err(e) => {
+                    for take in takes {
+                        let _ = take.reply.send(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes up to `wanted` tokens of `key`'s bucket in one transaction: how many were
+/// granted, and the tokens left.
+async fn take_many(
+    pool: &deadpool_postgres::Pool,
+    key: &str,
+    rate: f64,
+    burst: f64,
+    wanted: usize,
+) -> Result<(usize, f64), PgError> {
+    retry(pool, |mut client| async move {
+        let tx = client.transaction().await?;
+        // A bucket's state need not survive a crash (the worst is a client allowed a
+        // burst again), so its commit does not wait for the disk.
+        let relaxed = tx.batch_execute("SET LOCAL synchronous_commit TO OFF");
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&key, &burst];
+        let create = tx.execute(
+            "INSERT INTO rate_limits (key, tokens, at) VALUES ($1, $2::FLOAT8, now()) ON CONFLICT (key) DO NOTHING",
+            &params,
+        );
+        tokio::try_join!(relaxed, create)?;
+        let row = tx
+            .query_one(
+                "SELECT LEAST($2::FLOAT8, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3::FLOAT8) \
+                 FROM rate_limits WHERE key = $1 FOR UPDATE",
+                &[&key, &burst, &rate],
+            )
+            .await?;
+        let available: f64 = row.get(0);
+        let granted = (available.max(0.0).floor() as usize).min(wanted);
+        let left = available - granted as f64;
+        tx.execute("UPDATE rate_limits SET tokens = $2::FLOAT8, at = now() WHERE key = $1", &[&key, &left]).await?;
+        tx.commit().await?;
+        Ok((granted, left))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -182,15 +248,15 @@ mod tests {
     use super::*;
     use crate::pg::TempDatabase;
 
-    #[test]
-    fn a_bucket_takes_its_burst_then_says_how_long_to_wait() {
+    #[tokio::test]
+    async fn a_bucket_takes_its_burst_then_says_how_long_to_wait() {
         let db = TempDatabase::create().unwrap();
-        let buckets = Buckets(Pg::connect(db.url()).unwrap());
-        let take = |key| buckets.take(key, 0.5, 2.0).unwrap();
-        assert_eq!((take("a"), take("a")), (Ok(()), Ok(())));
-        let wait = take("a").unwrap_err();
+        let buckets = Buckets::new(Pg::connect(db.url()).unwrap());
+        let take = |key| buckets.take(key, 0.5, 2.0);
+        assert_eq!((take("a").await.unwrap(), take("a").await.unwrap()), (Ok(()), Ok(())));
+        let wait = take("a").await.unwrap().unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
-        assert_eq!(take("b"), Ok(()), "keys are independent");
+        assert_eq!(take("b").await.unwrap(), Ok(()), "keys are independent");
         assert_eq!(buckets.forget_idle().unwrap(), 0);
     }
 }

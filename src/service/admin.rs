@@ -13,7 +13,7 @@ impl Service {
     ///
     /// # Errors
     /// `401` when the header is missing, malformed, or the token is unknown or revoked.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
         let header = authorization.ok_or_else(|| {
             ApiError::Unauthorized("stamping needs an issuer token: Authorization: Bearer <token>".into())
         })?;
@@ -23,6 +23,7 @@ impl Service {
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be: Bearer <token>".into()))?;
         self.tokens
             .authenticate(token)
+            .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::Unauthorized("the issuer token is not valid".into()))
     }
@@ -31,8 +32,8 @@ impl Service {
     ///
     /// # Errors
     /// `401` as there; `403` for a valid token that is not an admin token.
-    pub fn authenticate_admin(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
-        let who = self.authenticate(authorization)?;
+    pub async fn authenticate_admin(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let who = self.authenticate(authorization).await?;
         if !who.admin {
             return Err(ApiError::Forbidden("this needs an admin token".into()));
         }

@@ -58,7 +58,7 @@ impl Service {
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         metadata.validate()?;
         check_metadata(&mut metadata, format)?;
         if self.signing.sign_c2pa(|_, leaf| leaf.is_none()) {

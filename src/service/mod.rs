@@ -247,9 +247,10 @@ fn make_private(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Spends one request of `key`'s budget, or says how long to wait.
-fn limit(limiter: &RateLimiter, key: &str) -> Result<(), ApiError> {
+async fn limit(limiter: &RateLimiter, key: &str) -> Result<(), ApiError> {
     limiter
-        .check(key)
+        .take(key)
+        .await
         .map_err(|wait| ApiError::TooManyRequests { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 })
 }
 

@@ -84,14 +84,22 @@ impl Service {
         })
     }
 
-    /// Whether `prompt` is the prompt stamp `id` committed to (blocking). `client` keys
-    /// the rate limit (the caller's address). No prompt matches a stamp made without
-    /// one, and the message says why.
+    /// Spends one prompt check of `client` (the caller's address), before
+    /// [`Service::check_prompt`]: each check is an online guess at a prompt.
     ///
     /// # Errors
-    /// `429` past the rate; `404` unknown stamp; `410` once erased.
-    pub fn check_prompt(&self, client: &str, id: &StampId, prompt: &str) -> Result<PromptCheck, ApiError> {
-        limit(&self.prompt_limiter, client)?;
+    /// `429` past the rate.
+    pub async fn spend_prompt_check(&self, client: &str) -> Result<(), ApiError> {
+        limit(&self.prompt_limiter, client).await
+    }
+
+    /// Whether `prompt` is the prompt stamp `id` committed to (blocking; spend a check
+    /// with [`Service::spend_prompt_check`] first). No prompt matches a stamp made
+    /// without one, and the message says why.
+    ///
+    /// # Errors
+    /// `404` unknown stamp; `410` once erased.
+    pub fn check_prompt(&self, id: &StampId, prompt: &str) -> Result<PromptCheck, ApiError> {
         let signed = self.signed_statement(id)?;
         let Some(commitment) = signed.statement.prompt_commitment else {
             return Ok(PromptCheck {

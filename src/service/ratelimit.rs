@@ -33,27 +33,35 @@ impl RateLimiter {
 
     /// A limiter whose buckets are in the shared database, under keys starting `name:`.
     pub fn shared(limit: RateLimit, pg: crate::pg::Pg, name: &'static str) -> Self {
-        Self { shared: Some((crate::pg::tables::Buckets(pg), name)), ..Self::new(limit) }
+        Self { shared: Some((crate::pg::tables::Buckets::new(pg), name)), ..Self::new(limit) }
     }
 
-    /// Takes one token for `key`, or says how long until one is available.
+    /// Takes one token for `key`, or says how long until one is available: from the
+    /// shared database's bucket when there is one, else as [`RateLimiter::check`].
+    ///
+    /// # Errors
+    /// The wait before a retry can succeed.
+    pub async fn take(&self, key: &str) -> Result<(), Duration> {
+        let Some((buckets, name)) = &self.shared else { return self.check(key) };
+        let burst = f64::from(self.limit.burst.max(1));
+        let rate = self.limit.per_second.max(f64::MIN_POSITIVE);
+        match buckets.take(&format!("{name}:{key}"), rate, burst).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                // The request that follows needs the database too and will say it is
+                // unavailable; a limiter that cannot count lets it through.
+                tracing::warn!(error = %e, "the shared rate limit could not be checked");
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes one token for `key` from this process's buckets, or says how long until
+    /// one is available.
     ///
     /// # Errors
     /// The wait before a retry can succeed.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
-        if let Some((buckets, name)) = &self.shared {
-            let burst = f64::from(self.limit.burst.max(1));
-            let rate = self.limit.per_second.max(f64::MIN_POSITIVE);
-            return match buckets.take(&format!("{name}:{key}"), rate, burst) {
-                Ok(taken) => taken,
-                Err(e) => {
-                    // The request that follows needs the database too and will say it
-                    // is unavailable; a limiter that cannot count lets it through.
-                    tracing::warn!(error = %e, "the shared rate limit could not be checked");
-                    Ok(())
-                }
-            };
-        }
         let now = Instant::now();
         let burst = f64::from(self.limit.burst.max(1));
         let rate = self.limit.per_second.max(f64::MIN_POSITIVE);

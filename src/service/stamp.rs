@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::Stream;
 
-use super::{limit, Service};
+use super::{blocking, limit, Service};
 use crate::api::StampResponse;
 use crate::content::{hash_stream, ContentHashes, HashedContent};
 use crate::error::ApiError;
@@ -42,7 +42,7 @@ impl Service {
     /// # Errors
     /// `429` past the token's rate; `4xx` for bad requests; `503` when the log cannot append.
     pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
-        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         self.sign_and_append(who.issuer, move |issuer, salt, at| prepare(req, issuer, salt, at)).await
     }
 
@@ -66,7 +66,7 @@ impl Service {
         B: AsRef<[u8]> + Send + 'static,
         E: std::fmt::Display,
     {
-        limit(&self.stamp_limiter, who.token_id.as_str())?;
+        limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         // Refuse bad metadata before a possibly huge body is read, not after.
         metadata.validate()?;
         // Only text is normalised, so only text bodies are kept (when small enough).
@@ -154,9 +154,16 @@ impl Service {
         // A statement too long for a log entry is refused there (422), before it is queued.
         let appended = self.log.append(leaf).await?;
         tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
-        // Inline too: the proof's nodes are memoised, or read from the tile the writer has
-        // just written (in the page cache).
-        let receipt = self.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)?;
+        let receipt = if self.shared {
+            // The proof's new nodes are in tiles in the database: a round trip or more,
+            // which must not hold the HTTP worker (it would stall every other request).
+            let this = self.clone();
+            blocking(move || this.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)).await?
+        } else {
+            // Inline: the proof's nodes are memoised, or read from the tile the writer has
+            // just written (in the page cache).
+            self.build_receipt(signed, appended.index, leaf_hash, &appended.checkpoint)?
+        };
         self.metrics.stamped(started.elapsed());
         Ok(StampResponse { receipt, prompt_salt: salt.map(hex::encode) })
     }

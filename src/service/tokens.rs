@@ -163,7 +163,7 @@ impl TokenStore {
     ///
     /// # Errors
     /// On storage failure or a damaged record.
-    pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>, TokenError> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, TokenError> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
@@ -172,7 +172,7 @@ impl TokenStore {
         // attacker about a hash of their guess, never about a stored token.
         let value = match &self.backend {
             Backend::Sled(tree) => tree.get(id.as_bytes())?.map(|v| v.to_vec()),
-            Backend::Pg(table) => table.get(id.as_bytes())?.map(String::into_bytes),
+            Backend::Pg(table) => table.get(id.as_bytes()).await?.map(String::into_bytes),
         };
         let Some(value) = value else { return Ok(None) };
         let record = decode(&value)?;
@@ -256,22 +256,22 @@ mod tests {
         TokenStore::open(&db).unwrap()
     }
 
-    #[test]
-    fn created_tokens_authenticate_and_others_do_not() {
+    #[tokio::test]
+    async fn created_tokens_authenticate_and_others_do_not() {
         let s = store();
         assert!(s.is_empty().unwrap());
         let issuer = IssuerName::parse("Acme").unwrap();
         let t = s.create(issuer.clone(), false).unwrap();
         assert!(t.secret.starts_with(TOKEN_PREFIX));
-        let who = s.authenticate(&t.secret).unwrap().unwrap();
+        let who = s.authenticate(&t.secret).await.unwrap().unwrap();
         assert_eq!((who.issuer, who.admin, who.token_id), (issuer, false, t.id));
         let mut wrong = t.secret.clone();
         // Always a different last character (a fixed one would match 1 time in 64).
         let last = wrong.pop().unwrap();
         wrong.push(if last == 'A' { 'B' } else { 'A' });
-        assert_eq!(s.authenticate(&wrong).unwrap(), None);
-        assert_eq!(s.authenticate("").unwrap(), None);
-        assert_eq!(s.authenticate("Bearer x").unwrap(), None);
+        assert_eq!(s.authenticate(&wrong).await.unwrap(), None);
+        assert_eq!(s.authenticate("").await.unwrap(), None);
+        assert_eq!(s.authenticate("Bearer x").await.unwrap(), None);
     }
 
     #[test]
@@ -284,16 +284,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn revoked_tokens_fail_at_once_and_are_listed_as_revoked() {
+    #[tokio::test]
+    async fn revoked_tokens_fail_at_once_and_are_listed_as_revoked() {
         let s = store();
         let a = s.create(IssuerName::parse("A").unwrap(), false).unwrap();
         let b = s.create(IssuerName::parse("B").unwrap(), true).unwrap();
         assert_eq!(s.list().unwrap().len(), 2);
         let revoked = s.revoke(&a.id).unwrap().unwrap();
         assert!(revoked.record.revoked_at.is_some());
-        assert_eq!(s.authenticate(&a.secret).unwrap(), None);
-        assert!(s.authenticate(&b.secret).unwrap().unwrap().admin);
+        assert_eq!(s.authenticate(&a.secret).await.unwrap(), None);
+        assert!(s.authenticate(&b.secret).await.unwrap().unwrap().admin);
         let again = s.revoke(&a.id).unwrap().unwrap();
         assert_eq!(again.record.revoked_at, revoked.record.revoked_at);
         assert!(s.revoke(&TokenId::parse("0000000000000000").unwrap()).unwrap().is_none());
