@@ -88,7 +88,7 @@ impl TileId {
 
     /// The tile whose row covers the perfect node `node`, and which hashes of that row
     /// (positions, not bytes) the node is built from.
-    fn covering(node: NodeId) -> Option<(TileId, Range<usize>)> {
+    pub(crate) fn covering(node: NodeId) -> Option<(TileId, Range<usize>)> {
         let level = node.level / TILE_HEIGHT;
         let height = node.level % TILE_HEIGHT;
         // The node's leftmost descendant in the row, at Merkle level 8·level.

@@ -177,9 +177,27 @@ enum KeyChange {
 /// Merkle nodes read from the stored tiles, remembered: a perfect subtree's hash never
 /// changes once its leaves are written, and the upper levels are shared by every proof,
 /// so most nodes of a proof are answered without reading or hashing a tile row.
+///
+/// The rows read are remembered too, cut to what the published tree covers (past it, a
+/// row may hold what a failed batch left, which the next one overwrites). A row cut so
+/// never changes: a receipt's proof right after a batch reads the right-edge tiles that
+/// every other receipt of the batch needs, once, not once per receipt (from a database,
+/// a round trip each).
 struct CachedNodes<'a> {
     store: &'a dyn LogStore,
     memo: &'a Mutex<Memo<NodeId, Sha256Digest>>,
+    rows: &'a Mutex<Memo<TileId, Arc<Vec<u8>>>>,
+    published: u64,
+}
+
+/// Rows remembered by [`CachedNodes`], as they were read.
+struct RememberedRows<'a>(&'a Mutex<Memo<TileId, Arc<Vec<u8>>>>);
+
+impl tiles::TileReader for RememberedRows<'_> {
+    type Error = std::convert::Infallible;
+    fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(lock(self.0).get(&tile).map(|row| row.as_ref().clone()))
+    }
 }
 
 impl NodeSource for CachedNodes<'_> {
@@ -188,12 +206,38 @@ impl NodeSource for CachedNodes<'_> {
         if let Some(hash) = lock(self.memo).get(&id) {
             return Ok(hash);
         }
-        let hash = StoredNodes(self.store).node(id)?;
+        let hash = match tiles::TileNodes(RememberedRows(self.rows)).node(id) {
+            Ok(hash) => hash,
+            Err(_) => self.read_and_remember(id)?,
+        };
         lock(self.memo).insert(id, hash);
         Ok(hash)
     }
 }
 
+impl CachedNodes<'_> {
+    /// Node `id` from its tile read from the store; the part of that row the published
+    /// tree covers is remembered.
+    fn read_and_remember(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
+        let Some((tile, _)) = TileId::covering(id) else { return StoredNodes(self.store).node(id) };
+        let Some(mut row) = self.store.read_tile(tile)? else { return StoredNodes(self.store).node(id) };
+        let one = std::collections::HashMap::from([(tile, row.clone())]);
+        let hash = tiles::TileNodes(one).node(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let shift = u32::from(tile.level()) * u32::from(tiles::TILE_HEIGHT);
+        let below = self.published.checked_shr(shift).unwrap_or(0);
+        let covered = below.saturating_sub(tile.index().saturating_mul(tiles::TILE_WIDTH as u64));
+        row.truncate(covered.min(tiles::TILE_WIDTH as u64) as usize * 32);
+        let wider = lock(self.rows).get(&tile).is_none_or(|old| old.len() < row.len());
+        if wider && !row.is_empty() {
+            lock(self.rows).insert(tile, Arc::new(row));
+        }
+        Ok(hash)
+    }
+}
+
+/// Tile rows remembered per generation: up to 8 KiB each, so at most 1 MiB for the two;
+/// the right edge and the upper levels are what proofs read again and again.
+const ROW_MEMO: usize = 64;
 /// Nodes remembered per generation of the node memo: about 100 bytes each.
 const NODE_MEMO: usize = 100_000;
 /// Full bundles whose entry offsets are remembered: about 1 KiB each, so 8 MiB for the
@@ -209,6 +253,8 @@ const BUNDLE_MEMO: usize = 32;
 pub struct Log {
     store: Arc<dyn LogStore>,
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
+    /// Tile rows, cut to the published tree (see [`CachedNodes`]).
+    rows: Arc<Mutex<Memo<TileId, Arc<Vec<u8>>>>>,
     bundles: Arc<Mutex<Memo<BundleId, Arc<Vec<u8>>>>>,
     /// Where each entry of a full bundle starts (and the last ends), by bundle.
     offsets: Arc<Mutex<Memo<BundleId, Arc<[u32]>>>>,
@@ -324,6 +370,7 @@ impl Log {
         Ok(Self {
             store,
             nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
+            rows: Arc::new(Mutex::new(Memo::new(ROW_MEMO))),
             bundles: Arc::new(Mutex::new(Memo::new(BUNDLE_MEMO))),
             offsets: Arc::new(Mutex::new(Memo::new(OFFSETS_MEMO))),
             tx,
@@ -544,7 +591,12 @@ impl Log {
     }
 
     fn cached_nodes(&self) -> CachedNodes<'_> {
-        CachedNodes { store: self.store.as_ref(), memo: &self.nodes }
+        CachedNodes {
+            store: self.store.as_ref(),
+            memo: &self.nodes,
+            rows: &self.rows,
+            published: self.published_size(),
+        }
     }
 
     /// The size of the newest checkpoint: the largest tree a proof may be asked against.

@@ -238,12 +238,18 @@ impl Sequencer {
         tx: &Transaction<'_>,
         local: &[Job],
     ) -> Result<Option<(SignedCheckpoint, u64, usize)>, PgError> {
-        let row = rt.block_on(tx.query_one(
-            "SELECT size, checkpoint, sequencer, \
-                    COALESCE(EXTRACT(EPOCH FROM (lease_until - now())), 0)::FLOAT8 \
-             FROM log_tree WHERE id = 1 FOR UPDATE",
-            &[],
-        ))?;
+        // Prepared once per connection (as every statement of this loop): parsing and
+        // planning each time cost the database more than running them.
+        let row = rt.block_on(async {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT size, checkpoint, sequencer, \
+                            COALESCE(EXTRACT(EPOCH FROM (lease_until - now())), 0)::FLOAT8 \
+                     FROM log_tree WHERE id = 1 FOR UPDATE",
+                )
+                .await?;
+            tx.query_one(&stmt, &[]).await
+        })?;
         let size = unbig(row.get(0)).map_err(|e| PgError::Query(e.to_string()))?;
         let note: Option<String> = row.get(1);
         let holder: Option<String> = row.get(2);
@@ -258,10 +264,14 @@ impl Sequencer {
             self.right_edge.clear();
         }
         let room = i64::try_from(MAX_BATCH.saturating_sub(local.len())).unwrap_or(0);
-        let pending = rt.block_on(tx.query(
-            "SELECT id, leaf, leaf_hash, content, text_digest, sealed_salt FROM log_pending ORDER BY id LIMIT $1",
-            &[&room],
-        ))?;
+        let pending = rt.block_on(async {
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT id, leaf, leaf_hash, content, text_digest, sealed_salt FROM log_pending ORDER BY id LIMIT $1",
+                )
+                .await?;
+            tx.query(&stmt, &[&room]).await
+        })?;
         if local.is_empty() && pending.is_empty() {
             if !mine || left < RENEW_BELOW {
                 self.renew(rt, tx)?;
@@ -325,13 +335,20 @@ impl Sequencer {
         let delete_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&pending_ids];
         let update_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&new_size, &note, &self.node, &lease];
         rt.block_on(async {
-            let delete = tx.execute("DELETE FROM log_pending WHERE id = ANY($1)", &delete_params);
-            let update = tx.execute(
-                "UPDATE log_tree SET size = $1, checkpoint = $2, sequencer = $3, \
-                 lease_until = now() + $4::FLOAT8 * INTERVAL '1 second' WHERE id = 1",
-                &update_params,
-            );
-            tokio::try_join!(delete, update)
+            let (delete, update) = tokio::try_join!(
+                tx.prepare_cached("DELETE FROM log_pending WHERE id = ANY($1)"),
+                tx.prepare_cached(
+                    "UPDATE log_tree SET size = $1, checkpoint = $2, sequencer = $3, \
+                     lease_until = now() + $4::FLOAT8 * INTERVAL '1 second' WHERE id = 1",
+                )
+            )?;
+            let delete = async {
+                if pending_ids.is_empty() {
+                    return Ok(0);
+                }
+                tx.execute(&delete, &delete_params).await
+            };
+            tokio::try_join!(delete, tx.execute(&update, &update_params))
         })?;
         // Kept for the next batch only if the commit succeeds (an error clears both).
         for tile in &batch.tiles {
@@ -385,14 +402,14 @@ impl Sequencer {
         let queued = rt.block_on(super::retry(&pool, |client| {
             let (node, c) = (node.clone(), columns.clone());
             async move {
-                client
-                    .execute(
+                let stmt = client
+                    .prepare_cached(
                         "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt) \
                          SELECT $1::TEXT, l, h, c, t, s \
                          FROM UNNEST($2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[]) AS u(l, h, c, t, s)",
-                        &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt],
                     )
-                    .await
+                    .await?;
+                client.execute(&stmt, &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt]).await
             }
         }));
         match queued {

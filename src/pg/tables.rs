@@ -217,26 +217,27 @@ async fn take_many(
 ) -> Result<(usize, f64), PgError> {
     retry(pool, |mut client| async move {
         let tx = client.transaction().await?;
+        let (create, current, update) = tokio::try_join!(
+            tx.prepare_cached(
+                "INSERT INTO rate_limits (key, tokens, at) VALUES ($1, $2::FLOAT8, now()) ON CONFLICT (key) DO NOTHING",
+            ),
+            tx.prepare_cached(
+                "SELECT LEAST($2::FLOAT8, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3::FLOAT8) \
+                 FROM rate_limits WHERE key = $1 FOR UPDATE",
+            ),
+            tx.prepare_cached("UPDATE rate_limits SET tokens = $2::FLOAT8, at = now() WHERE key = $1"),
+        )?;
         // A bucket's state need not survive a crash (the worst is a client allowed a
         // burst again), so its commit does not wait for the disk.
         let relaxed = tx.batch_execute("SET LOCAL synchronous_commit TO OFF");
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&key, &burst];
-        let create = tx.execute(
-            "INSERT INTO rate_limits (key, tokens, at) VALUES ($1, $2::FLOAT8, now()) ON CONFLICT (key) DO NOTHING",
-            &params,
-        );
-        tokio::try_join!(relaxed, create)?;
-        let row = tx
-            .query_one(
-                "SELECT LEAST($2::FLOAT8, tokens + EXTRACT(EPOCH FROM (now() - at))::FLOAT8 * $3::FLOAT8) \
-                 FROM rate_limits WHERE key = $1 FOR UPDATE",
-                &[&key, &burst, &rate],
-            )
-            .await?;
+        let create_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&key, &burst];
+        let current_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&key, &burst, &rate];
+        let (_, _, row) =
+            tokio::try_join!(relaxed, tx.execute(&create, &create_params), tx.query_one(&current, &current_params))?;
         let available: f64 = row.get(0);
         let granted = (available.max(0.0).floor() as usize).min(wanted);
         let left = available - granted as f64;
-        tx.execute("UPDATE rate_limits SET tokens = $2::FLOAT8, at = now() WHERE key = $1", &[&key, &left]).await?;
+        tx.execute(&update, &[&key, &left]).await?;
         tx.commit().await?;
         Ok((granted, left))
     })
