@@ -138,6 +138,24 @@ pub trait LogStore: Send + Sync + 'static {
     fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError>;
     /// Leaves whose normalised text hash is `digest`, newest first, at most `limit`.
     fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError>;
+    /// Leaves whose exact content hash is `sha256` or whose normalised text hash is
+    /// `normalized`, newest first, at most `limit`: both lookups, which a backend may
+    /// answer in one query.
+    fn find_content(
+        &self,
+        sha256: &Sha256Digest,
+        normalized: Option<&Sha256Digest>,
+        limit: usize,
+    ) -> Result<Vec<LogIndex>, StoreError> {
+        let mut indices = self.find_by_content(sha256, limit)?;
+        if let Some(norm) = normalized {
+            indices.extend(self.find_by_normalized_text(norm, limit)?);
+        }
+        indices.sort_unstable_by(|a, b| b.cmp(a));
+        indices.dedup();
+        indices.truncate(limit);
+        Ok(indices)
+    }
     fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError>;
     /// Erases leaf `index`'s prompt salt from storage for good; whether there was one.
     fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError>;

@@ -493,13 +493,7 @@ impl Log {
         normalized: Option<&Sha256Digest>,
         limit: usize,
     ) -> Result<(Vec<LogIndex>, SignedCheckpoint), LogError> {
-        let mut indices = self.store.find_by_content(sha256, limit)?;
-        if let Some(norm) = normalized {
-            indices.extend(self.store.find_by_normalized_text(norm, limit)?);
-        }
-        indices.sort_unstable_by(|a, b| b.cmp(a));
-        indices.dedup();
-        indices.truncate(limit);
+        let mut indices = self.store.find_content(sha256, normalized, limit)?;
         let checkpoint = self.latest_checkpoint();
         indices.retain(|i| i.0 < checkpoint.checkpoint.size);
         Ok((indices, checkpoint))

@@ -402,14 +402,21 @@ impl Sequencer {
         let queued = rt.block_on(super::retry(&pool, |client| {
             let (node, c) = (node.clone(), columns.clone());
             async move {
-                let stmt = client
+                // Not waiting for the disk: a queued stamp is acknowledged only after the
+                // sequencer's commit, which is durable and makes all the log before it so,
+                // this insert included; lost in a crash before that, it was never answered.
+                let mut client = client;
+                let tx = client.transaction().await?;
+                tx.batch_execute("SET LOCAL synchronous_commit TO OFF").await?;
+                let stmt = tx
                     .prepare_cached(
                         "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt) \
                          SELECT $1::TEXT, l, h, c, t, s \
                          FROM UNNEST($2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[]) AS u(l, h, c, t, s)",
                     )
                     .await?;
-                client.execute(&stmt, &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt]).await
+                tx.execute(&stmt, &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt]).await?;
+                tx.commit().await
             }
         }));
         match queued {

@@ -286,6 +286,25 @@ impl LogStore for PgStore {
         self.indices("SELECT idx FROM log_by_text WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
     }
 
+    /// Both lookups in one statement: one round trip per verification.
+    fn find_content(
+        &self,
+        sha256: &Sha256Digest,
+        normalized: Option<&Sha256Digest>,
+        limit: usize,
+    ) -> Result<Vec<LogIndex>, StoreError> {
+        let Some(norm) = normalized else { return self.find_by_content(sha256, limit) };
+        let found: Vec<i64> = self.all(
+            "SELECT idx FROM (\
+                 (SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $3) \
+                 UNION \
+                 (SELECT idx FROM log_by_text WHERE digest = $2 ORDER BY idx DESC LIMIT $3)\
+             ) AS found ORDER BY idx DESC LIMIT $3",
+            vec![Box::new(sha256.as_bytes().to_vec()), Box::new(norm.as_bytes().to_vec()), Box::new(big(limit as u64))],
+        )?;
+        found.into_iter().map(|i| unbig(i).map(LogIndex)).collect()
+    }
+
     fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
         let sealed: Option<Vec<u8>> =
             self.one("SELECT sealed FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])?;

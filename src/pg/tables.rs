@@ -7,15 +7,39 @@ use std::time::Duration;
 use super::{retry, Pg, PgError};
 
 /// Issuer tokens: JSON records by the SHA-256 of the secret.
+///
+/// A record found is remembered for [`TOKEN_TTL`]: every request authenticates, and a
+/// round trip per request cost more than anything else a stamp asks of the database.
+/// So a revocation made on another node takes effect here within that time (at once on
+/// the node that made it); a token that was not found is never remembered, so a new
+/// one works at once everywhere.
 #[derive(Clone, Debug)]
-pub struct Tokens(pub Pg);
+pub struct Tokens {
+    pg: Pg,
+    recent: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>>>,
+}
+
+/// How long a token record read from the database is trusted.
+pub const TOKEN_TTL: Duration = Duration::from_secs(1);
+/// Records remembered at most: beyond, the memory starts over.
+const TOKENS_REMEMBERED: usize = 10_000;
 
 impl Tokens {
+    pub fn new(pg: Pg) -> Self {
+        Self { pg, recent: std::sync::Arc::default() }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>> {
+        // Plain data, replaced whole: usable after a panic elsewhere.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// # Errors
     /// On database failure.
     pub fn insert(&self, hash: &[u8], record: String) -> Result<(), PgError> {
+        self.recent().remove(hash);
         let hash = hash.to_vec();
-        self.0.block(move |pool| async move {
+        self.pg.block(move |pool| async move {
             let client = pool.get().await?;
             client.execute("INSERT INTO issuer_tokens (hash, record) VALUES ($1, $2)", &[&hash, &record]).await?;
             Ok(())
@@ -25,14 +49,28 @@ impl Tokens {
     /// # Errors
     /// On database failure.
     pub async fn get(&self, hash: &[u8]) -> Result<Option<String>, PgError> {
-        let hash = hash.to_vec();
-        self.0
+        if let Some((at, record)) = self.recent().get(hash) {
+            if at.elapsed() < TOKEN_TTL {
+                return Ok(Some(record.clone()));
+            }
+        }
+        let key = hash.to_vec();
+        let found: Option<String> = self
+            .pg
             .call(move |pool| async move {
                 let client = pool.get().await?;
                 let stmt = client.prepare_cached("SELECT record FROM issuer_tokens WHERE hash = $1").await?;
-                Ok(client.query_opt(&stmt, &[&hash]).await?.map(|r| r.get(0)))
+                Ok(client.query_opt(&stmt, &[&key]).await?.map(|r| r.get(0)))
             })
-            .await
+            .await?;
+        if let Some(record) = &found {
+            let mut recent = self.recent();
+            if recent.len() >= TOKENS_REMEMBERED {
+                recent.clear();
+            }
+            recent.insert(hash.to_vec(), (std::time::Instant::now(), record.clone()));
+        }
+        Ok(found)
     }
 
     /// Every token: its hash and record.
@@ -40,7 +78,7 @@ impl Tokens {
     /// # Errors
     /// On database failure.
     pub fn all(&self) -> Result<Vec<(Vec<u8>, String)>, PgError> {
-        self.0.block(|pool| async move {
+        self.pg.block(|pool| async move {
             let client = pool.get().await?;
             let rows = client.query("SELECT hash, record FROM issuer_tokens ORDER BY hash", &[]).await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -53,7 +91,7 @@ impl Tokens {
     /// On database failure.
     pub fn by_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, String)>, PgError> {
         let prefix = prefix.to_vec();
-        self.0.block(move |pool| async move {
+        self.pg.block(move |pool| async move {
             let client = pool.get().await?;
             let row = client
                 .query_opt(
@@ -68,8 +106,9 @@ impl Tokens {
     /// # Errors
     /// On database failure.
     pub fn update(&self, hash: &[u8], record: String) -> Result<(), PgError> {
+        self.recent().remove(hash);
         let hash = hash.to_vec();
-        self.0.block(move |pool| async move {
+        self.pg.block(move |pool| async move {
             let client = pool.get().await?;
             client.execute("UPDATE issuer_tokens SET record = $2 WHERE hash = $1", &[&hash, &record]).await?;
             Ok(())

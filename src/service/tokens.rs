@@ -128,7 +128,7 @@ impl TokenStore {
 
     /// The tokens in the shared database `pg`.
     pub fn on(pg: crate::pg::Pg) -> Self {
-        Self { backend: Backend::Pg(crate::pg::tables::Tokens(pg)) }
+        Self { backend: Backend::Pg(crate::pg::tables::Tokens::new(pg)) }
     }
 
     fn put(&self, hash: &[u8], record: &TokenRecord, new: bool) -> Result<(), TokenError> {
