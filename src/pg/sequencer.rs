@@ -154,6 +154,20 @@ impl Sequencer {
             }
             self.expire_waiters();
         }
+        if self.role == Role::Sequencer {
+            // Hand the lease over now rather than make the other nodes wait it out.
+            let (pool, node) = (self.pg.pool().clone(), self.node.clone());
+            let released = rt.block_on(async move {
+                let client = pool.get().await?;
+                client
+                    .execute("UPDATE log_tree SET lease_until = now() WHERE id = 1 AND sequencer = $1", &[&node])
+                    .await
+                    .map_err(PgError::from)
+            });
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "the sequencer lease could not be released; it runs out by itself");
+            }
+        }
         fail(self.waiting.into_values().flatten().map(|(job, _)| job).collect(), "the service is stopping");
         tracing::info!("log sequencer stopped");
     }

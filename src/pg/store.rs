@@ -14,6 +14,7 @@ use super::seal::SaltSeal;
 use super::{Pg, PgError};
 use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
 use crate::log::{Batch, LogIndex, LogStore, StoreError};
+use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
 impl From<PgError> for StoreError {
@@ -28,7 +29,13 @@ pub struct PgStore {
     pg: Pg,
     /// None for readers without the keys (the audit): they never read salts.
     seal: Option<SaltSeal>,
+    /// Entries read with the lookups that found them: an entry never changes once
+    /// committed, and a verification reads the entry a lookup has just found.
+    entries: std::sync::Arc<std::sync::Mutex<Memo<u64, std::sync::Arc<Vec<u8>>>>>,
 }
+
+/// Entries remembered per generation: about 1 KB each, so about 8 MB for the two.
+const ENTRY_MEMO: usize = 4096;
 
 /// A `u64` as the `BIGINT` it is stored as (indices and sizes stay below 2^63).
 pub(super) fn big(n: u64) -> i64 {
@@ -43,12 +50,12 @@ pub(super) fn unbig(n: i64) -> Result<u64, StoreError> {
 impl PgStore {
     /// The log in `pg`, whose prompt salts are sealed with `seal`.
     pub fn new(pg: Pg, seal: SaltSeal) -> Self {
-        Self { pg, seal: Some(seal) }
+        Self { pg, seal: Some(seal), entries: std::sync::Arc::new(std::sync::Mutex::new(Memo::new(ENTRY_MEMO))) }
     }
 
     /// The log in `pg`, for reading its tree and entries only (the offline audit).
     pub fn reader(pg: Pg) -> Self {
-        Self { pg, seal: None }
+        Self { pg, seal: None, entries: std::sync::Arc::new(std::sync::Mutex::new(Memo::new(ENTRY_MEMO))) }
     }
 
     fn sealing(&self) -> Result<&SaltSeal, StoreError> {
@@ -269,7 +276,15 @@ impl LogStore for PgStore {
     }
 
     fn read_leaf(&self, index: LogIndex) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        Some(self.one("SELECT entry FROM log_entries WHERE idx = $1", vec![Box::new(big(index.0))]))
+        if let Some(entry) = lock(&self.entries).get(&index.0) {
+            return Some(Ok(Some(entry.as_ref().clone())));
+        }
+        let read: Result<Option<Vec<u8>>, StoreError> =
+            self.one("SELECT entry FROM log_entries WHERE idx = $1", vec![Box::new(big(index.0))]);
+        if let Ok(Some(entry)) = &read {
+            lock(&self.entries).insert(index.0, std::sync::Arc::new(entry.clone()));
+        }
+        Some(read)
     }
 
     fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
@@ -286,23 +301,39 @@ impl LogStore for PgStore {
         self.indices("SELECT idx FROM log_by_text WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
     }
 
-    /// Both lookups in one statement: one round trip per verification.
+    /// Both lookups in one statement, which returns the entries found as well: a
+    /// verification then reads the entry it needs from memory, one round trip in all.
     fn find_content(
         &self,
         sha256: &Sha256Digest,
         normalized: Option<&Sha256Digest>,
         limit: usize,
     ) -> Result<Vec<LogIndex>, StoreError> {
-        let Some(norm) = normalized else { return self.find_by_content(sha256, limit) };
-        let found: Vec<i64> = self.all(
-            "SELECT idx FROM (\
-                 (SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $3) \
-                 UNION \
-                 (SELECT idx FROM log_by_text WHERE digest = $2 ORDER BY idx DESC LIMIT $3)\
-             ) AS found ORDER BY idx DESC LIMIT $3",
-            vec![Box::new(sha256.as_bytes().to_vec()), Box::new(norm.as_bytes().to_vec()), Box::new(big(limit as u64))],
-        )?;
-        found.into_iter().map(|i| unbig(i).map(LogIndex)).collect()
+        let (sha256, norm) = (sha256.as_bytes().to_vec(), normalized.map(|n| n.as_bytes().to_vec()));
+        let limit = big(limit as u64);
+        let rows = self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT f.idx, e.entry FROM (\
+                         (SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $3) \
+                         UNION \
+                         (SELECT idx FROM log_by_text WHERE $2::BYTEA IS NOT NULL AND digest = $2 \
+                          ORDER BY idx DESC LIMIT $3)\
+                     ) AS f LEFT JOIN log_entries e ON e.idx = f.idx ORDER BY f.idx DESC LIMIT $3",
+                )
+                .await?;
+            Ok(client.query(&stmt, &[&sha256, &norm, &limit]).await?)
+        })?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let index = unbig(row.get(0))?;
+            if let Some(entry) = row.get::<_, Option<Vec<u8>>>(1) {
+                lock(&self.entries).insert(index, std::sync::Arc::new(entry));
+            }
+            found.push(LogIndex(index));
+        }
+        Ok(found)
     }
 
     fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {

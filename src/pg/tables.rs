@@ -16,8 +16,11 @@ use super::{retry, Pg, PgError};
 #[derive(Clone, Debug)]
 pub struct Tokens {
     pg: Pg,
-    recent: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>>>,
+    recent: std::sync::Arc<std::sync::Mutex<Recent>>,
 }
+
+/// Token records by hash, with when they were read.
+type Recent = std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>;
 
 /// How long a token record read from the database is trusted.
 pub const TOKEN_TTL: Duration = Duration::from_secs(1);
@@ -29,7 +32,7 @@ impl Tokens {
         Self { pg, recent: std::sync::Arc::default() }
     }
 
-    fn recent(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
         // Plain data, replaced whole: usable after a panic elsewhere.
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }

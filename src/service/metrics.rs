@@ -78,6 +78,7 @@ pub struct Metrics {
     checkpoint_age: Gauge<f64, AtomicU64>,
     queue_depth: Gauge,
     writer_running: Gauge,
+    sequencer: Gauge,
 }
 
 impl Metrics {
@@ -146,6 +147,12 @@ impl Metrics {
             "1 while the log writer takes appends, 0 once it stopped (see /readyz)",
             writer_running.clone(),
         );
+        let sequencer = Gauge::default();
+        registry.register(
+            "log_sequencer",
+            "1 while this node extends the log (always on one machine), 0 while it is a frontend of a shared database",
+            sequencer.clone(),
+        );
         Self {
             registry,
             requests,
@@ -157,6 +164,7 @@ impl Metrics {
             checkpoint_age,
             queue_depth,
             writer_running,
+            sequencer,
         }
     }
 
@@ -193,6 +201,7 @@ impl Metrics {
         self.checkpoint_age.set(log.checkpoint_age().as_secs_f64());
         self.queue_depth.set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));
         self.writer_running.set(i64::from(log.is_writing()));
+        self.sequencer.set(i64::from(log.role() == crate::log::Role::Sequencer));
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_text::encode(&mut text, &self.registry);

@@ -88,6 +88,7 @@ async fn metrics_count_routes_statuses_latencies_and_the_log() {
     assert!(value(&m, "aiprov_log_sync_duration_seconds_count") >= 1.0);
     assert_eq!(value(&m, "aiprov_log_writer_queue_depth"), 0.0);
     assert_eq!(value(&m, "aiprov_log_writer_running"), 1.0);
+    assert_eq!(value(&m, "aiprov_log_sequencer"), 1.0, "one node: it extends the log");
     let age = value(&m, "aiprov_log_checkpoint_age_seconds");
     assert!((0.0..60.0).contains(&age), "{age}");
     assert_eq!(value(&m, "aiprov_prompt_erasures_total"), 1.0);
