@@ -66,17 +66,12 @@ impl PgStore {
         &self.pg
     }
 
-    /// The first column of the one row `sql` returns, if any.
+    /// The first column of the first row `sql` returns, if any (queries by a key).
     fn one<T>(&self, sql: &'static str, params: Vec<Box<dyn ToSql + Send + Sync>>) -> Result<Option<T>, StoreError>
     where
         T: for<'a> tokio_postgres::types::FromSql<'a> + Send + 'static,
     {
-        Ok(self.pg.block(move |pool| async move {
-            let client = pool.get().await?;
-            let stmt = client.prepare_cached(sql).await?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-            Ok(client.query_opt(&stmt, &refs).await?.map(|row| row.get::<_, T>(0)))
-        })?)
+        Ok(self.all(sql, params)?.into_iter().next())
     }
 
     /// The first column of every row `sql` returns.
@@ -135,62 +130,61 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
         }
     }
     // Independent statements, sent together: the driver pipelines them on the connection.
-    let tiles = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_tiles (level, idx, hashes) SELECT * FROM UNNEST($1::SMALLINT[], $2::BIGINT[], $3::BYTEA[]) \
-                 ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
-            )
-            .await?;
-        tx.execute(&stmt, &[&levels, &tile_idx, &hashes]).await
-    };
-    let entries = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_entries (idx, entry) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
-                 ON CONFLICT (idx) DO UPDATE SET entry = excluded.entry",
-            )
-            .await?;
-        tx.execute(&stmt, &[&indices, &entry_bytes]).await
-    };
-    let leaves = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_leaves (leaf_hash, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
-                 ON CONFLICT (leaf_hash) DO NOTHING",
-            )
-            .await?;
-        tx.execute(&stmt, &[&leaf_hashes, &indices]).await
-    };
-    let by_content = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_by_content (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        tx.execute(&stmt, &[&content, &indices]).await
-    };
-    let by_text = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_by_text (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        tx.execute(&stmt, &[&text, &text_idx]).await
-    };
-    let salts = async {
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO log_salts (idx, sealed) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
-                 ON CONFLICT (idx) DO UPDATE SET sealed = excluded.sealed",
-            )
-            .await?;
-        tx.execute(&stmt, &[&salt_idx, &salts]).await
-    };
-    tokio::try_join!(tiles, entries, leaves, by_content, by_text, salts)?;
+    let tiles: [&(dyn ToSql + Sync); 3] = [&levels, &tile_idx, &hashes];
+    let entries: [&(dyn ToSql + Sync); 2] = [&indices, &entry_bytes];
+    let leaves: [&(dyn ToSql + Sync); 2] = [&leaf_hashes, &indices];
+    let by_content: [&(dyn ToSql + Sync); 2] = [&content, &indices];
+    let by_text: [&(dyn ToSql + Sync); 2] = [&text, &text_idx];
+    let salts: [&(dyn ToSql + Sync); 2] = [&salt_idx, &salts];
+    tokio::try_join!(
+        execute_cached(
+            tx,
+            "INSERT INTO log_tiles (level, idx, hashes) SELECT * FROM UNNEST($1::SMALLINT[], $2::BIGINT[], $3::BYTEA[]) \
+             ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+            &tiles,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_entries (idx, entry) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
+             ON CONFLICT (idx) DO UPDATE SET entry = excluded.entry",
+            &entries,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_leaves (leaf_hash, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+             ON CONFLICT (leaf_hash) DO NOTHING",
+            &leaves,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_by_content (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+             ON CONFLICT DO NOTHING",
+            &by_content,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_by_text (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+             ON CONFLICT DO NOTHING",
+            &by_text,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_salts (idx, sealed) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
+             ON CONFLICT (idx) DO UPDATE SET sealed = excluded.sealed",
+            &salts,
+        ),
+    )?;
     Ok(())
+}
+
+/// Runs `sql`, prepared once per connection, with `params`.
+async fn execute_cached(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = client.prepare_cached(sql).await?;
+    client.execute(&stmt, params).await
 }
 
 /// The stored row of a tile, read with `client` (a pool connection or a transaction).

@@ -145,3 +145,25 @@ pub async fn post_verify(client: &reqwest::Client, base: &str, body: &serde_json
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client.get(url).send().await.expect("request").json().await.expect("JSON")
 }
+
+/// Checks that the stamp `stamp` (as `GET /v1/stamps/{id}` returns it) is included in
+/// `checkpoint`, with `base`'s inclusion proof and nothing but the leaf rebuilt from
+/// the statement and signature; `Err` says why not.
+pub async fn check_included(
+    client: &reqwest::Client,
+    base: &str,
+    stamp: &serde_json::Value,
+    checkpoint: &ai_provenance::log::checkpoint::Checkpoint,
+) -> Result<(), String> {
+    use ai_provenance::log::merkle;
+    let leaf =
+        serde_jcs::to_vec(&serde_json::json!({"statement": stamp["statement"], "signature": stamp["signature"]}))
+            .map_err(|e| e.to_string())?;
+    let index = stamp["log"]["index"].as_u64().ok_or("a stamp without a log index")?;
+    let size = checkpoint.size;
+    let proof = get_json(client, &format!("{base}/v1/log/proof/inclusion?index={index}&tree_size={size}")).await;
+    let path: Vec<ai_provenance::Sha256Digest> =
+        serde_json::from_value(proof["inclusion_proof"].clone()).map_err(|e| e.to_string())?;
+    merkle::verify_inclusion(&merkle::leaf_hash(&leaf), index, size, &path, &checkpoint.root)
+        .map_err(|e| format!("stamp {index} is not in the checkpoint of size {size}: {e}"))
+}

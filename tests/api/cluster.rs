@@ -14,7 +14,7 @@ use ai_provenance::Sha256Digest;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::binary::{get_json, run, serve_with, Served};
+use crate::binary::{check_included, get_json, run, serve_with, Served};
 use crate::helpers::{copy_request, pg_connect, postgres_only, spawn_app};
 
 fn digests(v: &Value) -> Vec<Sha256Digest> {
@@ -166,22 +166,7 @@ async fn three_nodes_stamp_and_one_takes_over_when_the_sequencer_is_killed() {
                 assert_eq!(resp.status(), 200, "acknowledged stamp {id} is missing on {base}");
                 let now: Value = resp.json().await.unwrap();
                 assert_eq!(now["log"]["index"], receipt["log"]["index"]);
-                let index = now["log"]["index"].as_u64().unwrap();
-                let leaf = serde_jcs::to_vec(
-                    &serde_json::json!({"statement": now["statement"], "signature": now["signature"]}),
-                )
-                .unwrap();
-                let proof =
-                    get_json(client, &format!("{base}/v1/log/proof/inclusion?index={index}&tree_size={}", latest.size))
-                        .await;
-                merkle::verify_inclusion(
-                    &merkle::leaf_hash(&leaf),
-                    index,
-                    latest.size,
-                    &digests(&proof["inclusion_proof"]),
-                    &latest.root,
-                )
-                .unwrap_or_else(|e| panic!("stamp {index} is not in {base}'s checkpoint: {e}"));
+                check_included(client, base, &now, latest).await.unwrap_or_else(|e| panic!("on {base}: {e}"));
             }
         });
         futures_util::stream::iter(checks).buffer_unordered(16).collect::<Vec<()>>().await;

@@ -11,7 +11,7 @@ use ai_provenance::log::merkle;
 use ai_provenance::Sha256Digest;
 use serde_json::Value;
 
-use crate::binary::{create_token, get_json, serve};
+use crate::binary::{check_included, create_token, get_json, serve};
 use crate::helpers::copy_request;
 
 const KILLS: usize = 4;
@@ -94,20 +94,7 @@ async fn acknowledged_stamps_survive_repeated_sigkill() {
         assert_eq!(now["statement"], receipt["statement"]);
         assert_eq!(now["log"]["index"], receipt["log"]["index"]);
         // Included in the new checkpoint, with nothing but the log key and the leaf.
-        let leaf =
-            serde_jcs::to_vec(&serde_json::json!({"statement": now["statement"], "signature": now["signature"]}))
-                .unwrap();
-        let index = now["log"]["index"].as_u64().unwrap();
-        let proof =
-            get_json(&client, &format!("{base}/v1/log/proof/inclusion?index={index}&tree_size={}", latest.size)).await;
-        merkle::verify_inclusion(
-            &merkle::leaf_hash(&leaf),
-            index,
-            latest.size,
-            &digests(&proof["inclusion_proof"]),
-            &latest.root,
-        )
-        .expect("included in the checkpoint after the crashes");
+        check_included(&client, base, &now, &latest).await.expect("included in the checkpoint after the crashes");
         let old = Checkpoint::open_signed(receipt["log"]["checkpoint"].as_str().unwrap(), &v).unwrap();
         seen_sizes.insert(old.size, old.root);
     }
