@@ -56,11 +56,18 @@ pub enum PgError {
     BadUrl(String),
     #[error("database: {0}")]
     Query(String),
+    /// A serialisation failure or deadlock: the transaction may simply be run again.
+    #[error("database: {0} (a conflict between transactions; run it again)")]
+    Conflict(String),
 }
 
 impl From<tokio_postgres::Error> for PgError {
     fn from(e: tokio_postgres::Error) -> Self {
-        PgError::Query(describe(&e))
+        if is_retryable(&e) {
+            PgError::Conflict(describe(&e))
+        } else {
+            PgError::Query(describe(&e))
+        }
     }
 }
 
@@ -99,6 +106,10 @@ pub struct Pg {
     pool: Pool,
     /// The URL without its password, for messages.
     url: String,
+    /// Whether the server takes `SET LOCAL synchronous_commit TO OFF` (PostgreSQL and
+    /// YugabyteDB; CockroachDB has no such setting): transactions whose loss in a crash
+    /// costs nothing then skip waiting for the disk.
+    relaxed_commits: bool,
 }
 
 impl std::fmt::Debug for Pg {
@@ -130,7 +141,7 @@ impl Pg {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| PgError::BadUrl(format!("{shown} ({e})")))?;
-        let pg = Self { pool, url: shown };
+        let mut pg = Self { pool, url: shown, relaxed_commits: false };
         pg.block(|pool| async move {
             pool.get().await.map(drop).map_err(|e| PgError::Unreachable { url: String::new(), why: e.to_string() })
         })
@@ -140,6 +151,10 @@ impl Pg {
         })?;
         let url = pg.url.clone();
         pg.block(move |pool| schema::migrate(pool, url))?;
+        pg.relaxed_commits = pg.block(|pool| async move {
+            let client = pool.get().await?;
+            Ok(client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO OFF; ROLLBACK").await.is_ok())
+        })?;
         Ok(pg)
     }
 
@@ -184,6 +199,16 @@ impl Pg {
             let _ = tx.send(fut.await);
         });
         rx.await.map_err(|_| PgError::Query("a database task failed".into()))?
+    }
+
+    /// What to send first in a transaction whose loss in a crash costs nothing: it
+    /// then does not wait for the disk where the server allows that.
+    pub(crate) fn relaxed_commit(&self) -> &'static str {
+        if self.relaxed_commits {
+            "SET LOCAL synchronous_commit TO OFF"
+        } else {
+            ""
+        }
     }
 
     pub(crate) fn pool(&self) -> &Pool {

@@ -55,3 +55,42 @@ pub(super) async fn migrate(pool: Pool, url: String) -> Result<(), PgError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::pg::{Pg, PgError, TempDatabase, SCHEMA_VERSION};
+
+    #[test]
+    fn a_new_database_is_migrated_once_and_a_newer_one_is_refused_by_name() {
+        let db = TempDatabase::create().unwrap();
+        let pg = Pg::connect(db.url()).unwrap();
+        // A second start finds the schema in place and changes nothing.
+        Pg::connect(db.url()).unwrap();
+        let versions: Vec<i32> = pg
+            .block(|pool| async move {
+                let client = pool.get().await?;
+                Ok(client.query("SELECT version FROM aiprov_schema", &[]).await?.iter().map(|r| r.get(0)).collect())
+            })
+            .unwrap();
+        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        pg.block(|pool| async move {
+            let client = pool.get().await?;
+            client.execute("INSERT INTO aiprov_schema (version) VALUES (999)", &[]).await?;
+            Ok(())
+        })
+        .unwrap();
+        let refused = Pg::connect(db.url()).unwrap_err();
+        assert!(matches!(refused, PgError::NewerSchema { found: 999, .. }), "{refused}");
+        let message = refused.to_string();
+        assert!(message.contains("999") && message.contains(db.name()), "{message}");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_named_without_its_password() {
+        // Port 9 (discard) on loopback: nothing listens there.
+        let refused = Pg::connect("postgres://someone:hunter2@127.0.0.1:9/nowhere").unwrap_err();
+        let message = refused.to_string();
+        assert!(matches!(refused, PgError::Unreachable { .. }), "{message}");
+        assert!(message.contains("127.0.0.1:9/nowhere") && !message.contains("hunter2"), "{message}");
+    }
+}

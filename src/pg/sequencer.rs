@@ -197,6 +197,14 @@ impl Sequencer {
                 self.set_role(Role::Frontend);
                 jobs
             }
+            Err((jobs, PgError::Conflict(e))) => {
+                // Another transaction got in the way (CockroachDB's usual answer to
+                // contention): nothing was written; the jobs go round again.
+                tracing::debug!(error = %e, "the lease transaction met a conflict; trying again");
+                self.frontier = None;
+                self.right_edge.clear();
+                jobs
+            }
             Err((jobs, e)) => {
                 // Whether the commit happened is unknown: read the tree again next time.
                 self.frontier = None;
@@ -413,6 +421,7 @@ impl Sequencer {
         }
         let node = self.node.clone();
         let pool = self.pg.pool().clone();
+        let relaxed = self.pg.relaxed_commit();
         let queued = rt.block_on(super::retry(&pool, |client| {
             let (node, c) = (node.clone(), columns.clone());
             async move {
@@ -421,7 +430,7 @@ impl Sequencer {
                 // this insert included; lost in a crash before that, it was never answered.
                 let mut client = client;
                 let tx = client.transaction().await?;
-                tx.batch_execute("SET LOCAL synchronous_commit TO OFF").await?;
+                tx.batch_execute(relaxed).await?;
                 let stmt = tx
                     .prepare_cached(
                         "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt) \

@@ -187,7 +187,7 @@ struct Take {
 impl Buckets {
     pub fn new(pg: Pg) -> Self {
         let (takes, rx) = tokio::sync::mpsc::unbounded_channel();
-        super::runtime().spawn(gather(pg.pool().clone(), rx));
+        super::runtime().spawn(gather(pg.pool().clone(), pg.relaxed_commit(), rx));
         Self { pg, takes }
     }
 
@@ -216,7 +216,11 @@ impl Buckets {
 }
 
 /// Answers takes as they come, all those waiting at once, one transaction per key.
-async fn gather(pool: deadpool_postgres::Pool, mut rx: tokio::sync::mpsc::UnboundedReceiver<Take>) {
+async fn gather(
+    pool: deadpool_postgres::Pool,
+    relaxed: &'static str,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Take>,
+) {
     while let Some(first) = rx.recv().await {
         let mut by_key: std::collections::HashMap<String, Vec<Take>> = std::collections::HashMap::new();
         by_key.entry(first.key.clone()).or_default().push(first);
@@ -225,7 +229,7 @@ async fn gather(pool: deadpool_postgres::Pool, mut rx: tokio::sync::mpsc::Unboun
         }
         for (key, takes) in by_key {
             let (rate, burst) = (takes[0].rate, takes[0].burst);
-            match take_many(&pool, &key, rate, burst, takes.len()).await {
+            match take_many(&pool, relaxed, &key, rate, burst, takes.len()).await {
                 Ok((granted, left)) => {
                     for (i, take) in takes.into_iter().enumerate() {
                         let answer = if i < granted {
@@ -252,6 +256,7 @@ async fn gather(pool: deadpool_postgres::Pool, mut rx: tokio::sync::mpsc::Unboun
 /// granted, and the tokens left.
 async fn take_many(
     pool: &deadpool_postgres::Pool,
+    relaxed: &'static str,
     key: &str,
     rate: f64,
     burst: f64,
@@ -271,7 +276,7 @@ async fn take_many(
         )?;
         // A bucket's state need not survive a crash (the worst is a client allowed a
         // burst again), so its commit does not wait for the disk.
-        let relaxed = tx.batch_execute("SET LOCAL synchronous_commit TO OFF");
+        let relaxed = tx.batch_execute(relaxed);
         let create_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&key, &burst];
         let current_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&key, &burst, &rate];
         let (_, _, row) =
