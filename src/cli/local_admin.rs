@@ -24,6 +24,11 @@ pub(super) struct LocalAdmin {
     pub(super) url: String,
     /// An admin token of that service.
     pub(super) token: String,
+    /// Whether that service keeps its state in a database (`--database`): then the
+    /// data directory holds no tokens, and the commands must go through the service
+    /// (or be given `--database`) even when they could open the directory.
+    #[serde(default)]
+    pub(super) shared: bool,
 }
 
 fn path(data_dir: &Path) -> PathBuf {
@@ -60,11 +65,13 @@ impl LocalAdmin {
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
-    /// Refreshes the URL of an existing credential (the port may change between starts).
-    pub(super) fn update_url(data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    /// Refreshes the URL of an existing credential (the port may change between starts)
+    /// and whether the service uses a database.
+    pub(super) fn update(data_dir: &Path, url: &str, shared: bool) -> anyhow::Result<()> {
         if let Some(mut admin) = Self::read(data_dir)? {
-            if admin.url != url {
+            if admin.url != url || admin.shared != shared {
                 admin.url = url.to_owned();
+                admin.shared = shared;
                 admin.write(data_dir)?;
             }
         }

@@ -28,7 +28,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let service = Arc::new(Service::open(&config)?);
         // Before "listening" is logged: whoever waits for that line may run `token create`.
-        local_admin(&service, &config.data_dir, &format!("http://{addr}")).await?;
+        local_admin(&service, &config.data_dir, &format!("http://{addr}"), config.database.is_some()).await?;
         tracing::info!(addr = %addr, data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{addr}");
         let limits = Limits { max_json_bytes: args.max_json_bytes };
         server::run(listener, service, limits, shutdown_signal()).await.context("server failed")
@@ -61,17 +61,17 @@ async fn shutdown_signal() {
 /// Makes sure the local commands (`aiprov token ...`, `aiprov erasures`) can reach this
 /// service while it holds the data directory: a local admin credential in the data
 /// directory, created when there is none or it no longer works (see `local_admin`).
-async fn local_admin(service: &Service, data_dir: &Path, url: &str) -> anyhow::Result<()> {
+async fn local_admin(service: &Service, data_dir: &Path, url: &str, shared: bool) -> anyhow::Result<()> {
     let working = match LocalAdmin::read(data_dir)? {
         Some(admin) => service.authenticate_admin(Some(&format!("Bearer {}", admin.token))).await.is_ok(),
         None => false,
     };
     if working {
-        return LocalAdmin::update_url(data_dir, url);
+        return LocalAdmin::update(data_dir, url, shared);
     }
     let issuer = IssuerName::parse("Local operator").map_err(anyhow::Error::msg)?;
     let token = service.create_token(issuer, true)?;
-    LocalAdmin { url: url.to_owned(), token: token.secret }.write(data_dir)?;
+    LocalAdmin { url: url.to_owned(), token: token.secret, shared }.write(data_dir)?;
     tracing::info!(
         id = %token.id,
         "created the local admin token in {}: `aiprov token create --issuer NAME` works while the service runs",

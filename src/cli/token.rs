@@ -27,6 +27,11 @@ fn open(state: &StateArgs) -> anyhow::Result<Tokens> {
         let pg = crate::pg::Pg::connect(url)?;
         return Ok(Tokens::Local(TokenStore::on(pg.clone()), ErasureRegister::on(pg)));
     }
+    // A service on a database left its credential here: its tokens are not in this
+    // directory, whose sled database would open (empty) all the same.
+    if let Some(admin) = LocalAdmin::read(&state.data)?.filter(|a| a.shared) {
+        return Ok(Tokens::Service(admin));
+    }
     match open_db(&state.data) {
         Ok(db) => Ok(Tokens::Local(TokenStore::open(&db)?, ErasureRegister::open(&db)?)),
         Err(e) => match LocalAdmin::read(&state.data)? {

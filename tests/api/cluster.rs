@@ -93,6 +93,25 @@ async fn three_nodes_stamp_and_one_takes_over_when_the_sequencer_is_killed() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
     let bases: Vec<String> = nodes.iter().map(|n| n.as_ref().unwrap().base.clone()).collect();
+    // Without --database, the command finds the running service's credential in the
+    // data directory and goes through it: the token is in the database, valid on every
+    // node (not in an empty sled database that the directory would also open).
+    let data = dir.path().join("data");
+    let out = run(&[
+        "token".as_ref(),
+        "create".as_ref(),
+        "--issuer".as_ref(),
+        "Via Service".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let via_service = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    for base in &bases {
+        let (status, body) =
+            crate::binary::post_stamp(&client, base, &via_service, &copy_request(&format!("via {base}"))).await;
+        assert_eq!(status, 201, "{body}");
+    }
 
     // Exactly one node integrates (the lease is taken within moments of the first start).
     let mut roles = Vec::new();
