@@ -380,3 +380,72 @@ impl LogStore for PgStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::merkle::{self, MemoryTree};
+    use crate::log::{write_leaves, LogReader, NewLeaf};
+    use crate::pg::TempDatabase;
+
+    fn leaf(i: u64) -> NewLeaf {
+        let bytes = format!("{{\"entry\":{i},\"pad\":\"{}\"}}", "x".repeat((i % 7) as usize * 50)).into_bytes();
+        NewLeaf {
+            leaf_hash: merkle::leaf_hash(&bytes),
+            leaf: bytes,
+            // Every third leaf has the same content; leaf 5 a normalised text hash too.
+            content_sha256: if i.is_multiple_of(3) {
+                Sha256Digest::of(b"same")
+            } else {
+                Sha256Digest::of(&i.to_be_bytes())
+            },
+            normalized_text_sha256: (i == 5).then(|| Sha256Digest::of(b"same")),
+            prompt_salt: i.is_multiple_of(2).then_some([i as u8; 32]),
+        }
+    }
+
+    /// The same objects as the embedded backend, read back as the log reads them:
+    /// batches across bundle and tile edges, then entries, bundles, tiles (the root),
+    /// the index and the salts.
+    #[test]
+    fn batches_read_back_as_the_log_reads_them() {
+        let db = TempDatabase::create().unwrap();
+        let pg = Pg::connect(db.url()).unwrap();
+        let store = PgStore::new(pg, SaltSeal::from_checkpoint_key(&ed25519_dalek::SigningKey::from_bytes(&[3; 32])));
+        let leaves: Vec<NewLeaf> = (0..600).map(leaf).collect();
+        let mut tree = MemoryTree::new();
+        let mut size = 0;
+        for batch in [1usize, 254, 3, 300, 42] {
+            let refs: Vec<&NewLeaf> = leaves[size..size + batch].iter().collect();
+            write_leaves(&store, size as u64, &refs).unwrap();
+            size += batch;
+        }
+        leaves.iter().for_each(|l| tree.push(l.leaf_hash));
+        assert_eq!(store.size().unwrap(), 600);
+        let reader = LogReader::on(std::sync::Arc::new(store.clone()));
+        assert_eq!(merkle::root(&reader, 600).unwrap(), tree.root(), "the tiles hold the tree");
+        for i in [0u64, 255, 256, 599] {
+            assert_eq!(reader.leaf(LogIndex(i)).unwrap().unwrap(), leaves[i as usize].leaf);
+        }
+        assert_eq!(store.read_leaf(LogIndex(600)).unwrap().unwrap(), None);
+        let bundle = store.read_bundle(BundleId::new(1).unwrap()).unwrap().unwrap();
+        let entries = tiles::decode_bundle(&bundle).unwrap();
+        assert_eq!(entries.len(), 256);
+        assert_eq!(entries[0], leaves[256].leaf.as_slice());
+        assert_eq!(store.index_of(&leaves[300].leaf_hash).unwrap(), Some(LogIndex(300)));
+        let same = Sha256Digest::of(b"same");
+        assert_eq!(store.find_by_content(&same, 2).unwrap(), vec![LogIndex(597), LogIndex(594)]);
+        let both = store.find_content(&Sha256Digest::of(&7u64.to_be_bytes()), Some(&same), 3).unwrap();
+        assert_eq!(both, vec![LogIndex(7), LogIndex(5)], "the exact hash and the normalised one, newest first");
+        assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), Some([4; 32]));
+        assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
+        assert!(store.erase_prompt_salt(LogIndex(4)).unwrap());
+        assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), None);
+        assert!(!store.erase_prompt_salt(LogIndex(4)).unwrap());
+        // A batch that does not start where the log ends is refused.
+        assert!(matches!(
+            write_leaves(&store, 10, &[&leaves[0]]),
+            Err(crate::log::LogError::Store(StoreError::Corrupt(_)))
+        ));
+    }
+}
