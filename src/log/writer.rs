@@ -138,6 +138,8 @@ impl Publisher {
 
     /// The newest published checkpoint.
     pub fn latest(&self) -> SignedCheckpoint {
+        // A poisoned lock only means a writer panicked mid-update of a value that is
+        // replaced whole; the value itself is still a valid checkpoint.
         self.latest.read().unwrap_or_else(|e| e.into_inner()).checkpoint.clone()
     }
 
@@ -155,14 +157,16 @@ impl Publisher {
 }
 
 /// What a sequencer of another backend (`crate::pg`) starts from: the queue of appends,
-/// where to publish, the checkpoint key, and the tree's right edge at start.
+/// where to publish, the checkpoint key, and the store.
 pub struct Integration {
     pub jobs: mpsc::Receiver<Job>,
     pub publisher: Publisher,
     pub signer: NoteSigner,
     pub observer: Arc<dyn LogObserver>,
-    pub frontier: Frontier,
     pub store: Arc<dyn LogStore>,
+    /// The tree's right edge at the published size, when opening had to load it (to
+    /// re-sign the tree); a sequencer that needs it loads it otherwise.
+    pub frontier: Option<Frontier>,
 }
 
 /// What opening a log does with a stored checkpoint its key does not verify.
@@ -220,9 +224,11 @@ impl CachedNodes<'_> {
     /// tree covers is remembered.
     fn read_and_remember(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
         let Some((tile, _)) = TileId::covering(id) else { return StoredNodes(self.store).node(id) };
-        let Some(mut row) = self.store.read_tile(tile)? else { return StoredNodes(self.store).node(id) };
-        let one = std::collections::HashMap::from([(tile, row.clone())]);
-        let hash = tiles::TileNodes(one).node(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut one: std::collections::HashMap<TileId, Vec<u8>> =
+            self.store.read_tile(tile)?.map(|row| (tile, row)).into_iter().collect();
+        // As StoredNodes: a node its tile does not hold means a damaged store.
+        let hash = tiles::TileNodes(&one).node(id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(mut row) = one.remove(&tile) else { return Ok(hash) };
         let shift = u32::from(tile.level()) * u32::from(tiles::TILE_HEIGHT);
         let below = self.published.checked_shr(shift).unwrap_or(0);
         let covered = below.saturating_sub(tile.index().saturating_mul(tiles::TILE_WIDTH as u64));
@@ -260,7 +266,7 @@ pub struct Log {
     offsets: Arc<Mutex<Memo<BundleId, Arc<[u32]>>>>,
     tx: mpsc::Sender<Job>,
     verifier: NoteVerifier,
-    latest: Arc<RwLock<Published>>,
+    /// The newest checkpoint, as the writer (or a sequencer) publishes it.
     publisher: Publisher,
 }
 
@@ -286,6 +292,10 @@ impl Log {
     ) -> Result<Self, LogError> {
         Self::open_with(store, signer, observer, KeyChange::Resign, |integration| {
             let Integration { jobs, publisher, signer, observer, frontier, store } = integration;
+            let frontier = match frontier {
+                Some(f) => f,
+                None => Frontier::load(&StoredNodes(store.as_ref()), publisher.latest().checkpoint.size)?,
+            };
             publisher.set_role(Role::Sequencer);
             let (written_tx, written_rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
             let writer =
@@ -340,8 +350,6 @@ impl Log {
         }
         let verifier = signer.verifier();
         let size = store.size()?;
-        // The tree's right edge: the writer's starting point, and the root to re-sign.
-        let frontier = Frontier::load(&StoredNodes(store.as_ref()), size)?;
         let existing = match store.latest_checkpoint()? {
             Some(note) => match Checkpoint::open_signed(&note, &verifier) {
                 Ok(checkpoint) => Some(checkpoint)
@@ -352,21 +360,28 @@ impl Log {
             },
             None => None,
         };
+        // The tree's right edge, loaded (a tile per level) only to re-sign the tree here;
+        // the writer needs it too and takes this one.
+        let mut frontier = None;
         let latest = match existing {
             Some(c) => c,
             None => {
                 // After a crash between the durable append and the checkpoint write,
                 // after a bulk fill, or after a key change: re-sign the durable tree.
-                let c = sign_checkpoint(&signer, size, frontier.root())?;
+                let loaded = Frontier::load(&StoredNodes(store.as_ref()), size)?;
+                let c = sign_checkpoint(&signer, size, loaded.root())?;
                 store.set_latest_checkpoint(&c.note)?;
+                frontier = Some(loaded);
                 c
             }
         };
         tracing::info!(size, origin = %origin, "log opened");
-        let latest = Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() }));
-        let publisher = Publisher { latest: latest.clone(), sequencing: Arc::default() };
+        let publisher = Publisher {
+            latest: Arc::new(RwLock::new(Published { checkpoint: latest, at: Instant::now() })),
+            sequencing: Arc::default(),
+        };
         let (tx, jobs) = mpsc::channel(QUEUE);
-        start(Integration { jobs, publisher: publisher.clone(), signer, observer, frontier, store: store.clone() })?;
+        start(Integration { jobs, publisher: publisher.clone(), signer, observer, store: store.clone(), frontier })?;
         Ok(Self {
             store,
             nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
@@ -375,7 +390,6 @@ impl Log {
             offsets: Arc::new(Mutex::new(Memo::new(OFFSETS_MEMO))),
             tx,
             verifier,
-            latest,
             publisher,
         })
     }
@@ -531,9 +545,8 @@ impl Log {
     }
 
     fn published(&self) -> std::sync::RwLockReadGuard<'_, Published> {
-        // A poisoned lock only means a writer panicked mid-update of a value that is
-        // replaced whole; the value itself is still a valid checkpoint.
-        self.latest.read().unwrap_or_else(|e| e.into_inner())
+        // As Publisher::latest: a poisoned lock still holds a valid checkpoint.
+        self.publisher.latest.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How long ago this process published the newest checkpoint (at start for the one

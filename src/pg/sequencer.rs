@@ -62,7 +62,9 @@ pub struct SequencerConfig {
 /// # Errors
 /// When the thread cannot be started.
 pub fn start_sequencer(config: SequencerConfig, integration: Integration) -> Result<(), LogError> {
-    let Integration { jobs, publisher, signer, observer, frontier, store: _ } = integration;
+    // The store and any right edge loaded at opening are not used: the sequencer reads
+    // the tree within its lease transaction, where it is current.
+    let Integration { jobs, publisher, signer, observer, .. } = integration;
     publisher.set_role(Role::Frontend);
     let sequencer = Sequencer {
         verifier: signer.verifier(),
@@ -72,7 +74,7 @@ pub fn start_sequencer(config: SequencerConfig, integration: Integration) -> Res
         signer,
         publisher,
         observer,
-        frontier: Some(frontier),
+        frontier: None,
         right_edge: HashMap::new(),
         waiting: HashMap::new(),
         role: Role::Frontend,
