@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
-use crate::service::ratelimit::RateLimit;
 use crate::service::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 use crate::statement::{DigitalSourceType, HumanOversight, Kind, IPTC_DST_CODES};
 

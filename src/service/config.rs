@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
-use crate::service::ratelimit::RateLimit;
 
 /// Default upper bound of a streamed body: 16 GiB.
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 /// Default longest pause within a streamed body: 30 s, long enough for a slow mobile
 /// link, short enough that a stalled sender does not hold a connection for long.
-pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
+pub(crate) const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
 
 /// Where the service keeps its state, and its abuse limits.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub struct ServiceConfig {
 }
 
 /// Default upper bound of an image given or read for credentials: 256 MiB.
-pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl ServiceConfig {
     pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::log::merkle;
-use ai_provenance::pg::TempDatabase;
+use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::tlog::merkle;
 use ai_provenance::Sha256Digest;
+use ai_provenance::TempDatabase;
 use futures_util::StreamExt;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 
-use ai_provenance::http::Limits;
 use ai_provenance::statement::IssuerName;
+use ai_provenance::Limits;
 use ai_provenance::{Service, ServiceConfig};
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ pub struct TestApp {
     pub config: ServiceConfig,
     /// The test's own PostgreSQL database when the suite runs on that backend; dropped
     /// when the test ends.
-    pub db: Option<ai_provenance::pg::TempDatabase>,
+    pub db: Option<ai_provenance::TempDatabase>,
     /// Deleted when the test ends; held for that alone.
     _dir: tempfile::TempDir,
 }
@@ -86,7 +86,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config_in(dir.path());
-    let db = on_postgres().then(|| ai_provenance::pg::TempDatabase::create().expect("a test database"));
+    let db = on_postgres().then(|| ai_provenance::TempDatabase::create().expect("a test database"));
     config.database = db.as_ref().map(|db| db.url().to_owned());
     adjust(&mut config);
     let service = std::sync::Arc::new(Service::open(&config).expect("the service opens"));

@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{describe, PgError};
+use crate::log::StoreError;
 
 /// The server tests and the load tool use unless `AIPROV_TEST_POSTGRES` names another:
 /// the machine's PostgreSQL, user `postgres`, trust authentication.
-pub const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A database of its own on a PostgreSQL server, dropped (with its connections) on drop.
 #[derive(Debug)]
@@ -23,7 +24,7 @@ impl TempDatabase {
     ///
     /// # Errors
     /// When the server cannot be reached or refuses to create a database.
-    pub fn create() -> Result<Self, PgError> {
+    pub fn create() -> Result<Self, StoreError> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
         let server = std::env::var("AIPROV_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_SERVER.to_owned());
         let name = format!(
@@ -35,7 +36,7 @@ impl TempDatabase {
         admin(&server, format!("CREATE DATABASE {name}"))?;
         let url = match server.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
-            None => return Err(PgError::BadUrl(server)),
+            None => return Err(PgError::BadUrl(server).into()),
         };
         Ok(Self { server, name, url })
     }
