@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::log::integrate::{acknowledge, fail, Job};
+use crate::log::job::{acknowledge, fail, Job};
 use crate::log::publish::{LogObserver, Publisher, SignedCheckpoint};
 use crate::log::store::{LogStore, StoreError};
 

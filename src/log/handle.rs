@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::log::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
-use crate::log::integrate::{Appended, Integrator, Job, RightEdge};
+use crate::log::backend::LogStorage;
+use crate::log::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
+use crate::log::error::LogError;
+use crate::log::integrate::{Integrator, RightEdge};
+use crate::log::job::{Appended, Job};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource, TreeError};
 use crate::log::publish::{sign_checkpoint, LogObserver, Published, Publisher, Role, SignedCheckpoint};
-use crate::log::sequencer::Sequencer;
 use crate::log::store::{ContentIndex, IndexKey, LogStore, NewLeaf, SaltStore, StoreError, StoreTiles, StoredNodes};
 use crate::log::tiles::{self, BundleId, TileId};
 use crate::log::LogIndex;
@@ -21,29 +23,6 @@ use crate::Sha256Digest;
 
 /// Queue depth in front of the integration loop; callers wait (backpressure) when it is full.
 const QUEUE: usize = 4096;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LogError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("Merkle tree: {0}")]
-    Tree(#[from] TreeError<StoreError>),
-    #[error("checkpoint: {0}")]
-    Note(#[from] NoteError),
-    #[error("this data directory belongs to the log with origin {stored:?}, not {configured:?}")]
-    OriginMismatch { stored: String, configured: String },
-    #[error("the log writer has stopped")]
-    WriterGone,
-    #[error("the append failed: {0}")]
-    AppendFailed(String),
-    #[error(
-        "the log's newest checkpoint does not verify with this node's checkpoint key ({0}): \
-         every node of a service must use the same keys directory"
-    )]
-    KeyMismatch(String),
-    #[error("a leaf of {len} bytes cannot be an entry of the log (at most {max})", max = tiles::MAX_ENTRY_LEN)]
-    LeafTooLarge { len: usize },
-}
 
 /// Merkle nodes read from the stored tiles, remembered: a perfect subtree's hash never
 /// changes once its leaves are written, and the upper levels are shared by every proof,
@@ -117,15 +96,6 @@ const NODE_MEMO: usize = 100_000;
 /// generations of 32, about 15 MB at real leaves of about 900 bytes (16 MiB a bundle at
 /// the 65,535-byte limit). A full bundle never changes.
 const BUNDLE_MEMO: usize = 32;
-
-/// What a backend gives the log: its objects, its content index, its salts, and its
-/// part of extending the tree.
-pub struct LogStorage {
-    pub store: Arc<dyn LogStore>,
-    pub index: Arc<dyn ContentIndex>,
-    pub salts: Arc<dyn SaltStore>,
-    pub sequencer: Box<dyn Sequencer>,
-}
 
 /// A handle on the log; cheap to clone.
 #[derive(Clone)]

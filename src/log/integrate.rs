@@ -22,18 +22,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use crate::log::backend::LogStorage;
 use crate::log::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
 use crate::log::durable::{Syncer, Written};
-use crate::log::handle::LogError;
+use crate::log::error::LogError;
+use crate::log::job::{acknowledge, fail, Appended, Job};
 use crate::log::merkle::{Frontier, TreeError};
 use crate::log::publish::{sign_checkpoint, LogObserver, Publisher, Role, SignedCheckpoint};
 use crate::log::sequencer::{Committed, Extension, Sequencer};
 use crate::log::store::LogStore;
 use crate::log::store::{Batch, NewLeaf, StoreError, StoredNodes};
 use crate::log::tiles::{self, BuildError, Tile, TileId, TileReader};
-use crate::log::LogIndex;
 use crate::Sha256Digest;
 
 /// Most leaves in one batch (this node's and those other nodes queued): bounds the time
@@ -46,41 +47,6 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(100);
 /// How long a stamp handed over may wait for the sequencer before it is answered with an
 /// error (it may still be integrated later; its stamp id finds it then).
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
-
-/// The result of one append: where the leaf is, and a checkpoint that includes it.
-#[derive(Debug, Clone)]
-pub struct Appended {
-    pub index: LogIndex,
-    pub checkpoint: SignedCheckpoint,
-}
-
-/// A leaf waiting to be appended, and who waits for the answer.
-pub(crate) struct Job {
-    pub(crate) leaf: NewLeaf,
-    pub(crate) reply: oneshot::Sender<Result<Appended, String>>,
-}
-
-impl Job {
-    /// Answers the caller: `Ok` only once a durable checkpoint covers the leaf. The
-    /// caller may have gone away (client disconnected); the leaf is in the log regardless.
-    pub(crate) fn answer(self, result: Result<Appended, String>) {
-        let _ = self.reply.send(result);
-    }
-}
-
-/// Answers every job with `why`.
-pub(crate) fn fail(jobs: impl IntoIterator<Item = Job>, why: &str) {
-    for job in jobs {
-        job.answer(Err(why.to_owned()));
-    }
-}
-
-/// Answers the jobs of a batch that starts at `size_before` with `checkpoint`.
-pub(crate) fn acknowledge(jobs: Vec<Job>, size_before: u64, checkpoint: &SignedCheckpoint) {
-    for (offset, job) in jobs.into_iter().enumerate() {
-        job.answer(Ok(Appended { index: LogIndex(size_before + offset as u64), checkpoint: checkpoint.clone() }));
-    }
-}
 
 /// The tree's right edge as this process last committed it: the root of each batch costs
 /// a few hashes, and its tiles no reads. Valid for one tree size; anything else (a failed
@@ -220,7 +186,7 @@ pub struct BulkAppend {
 }
 
 impl BulkAppend {
-    pub fn new(storage: crate::log::LogStorage) -> Self {
+    pub(crate) fn new(storage: LogStorage) -> Self {
         Self { store: storage.store, sequencer: storage.sequencer, edge: RightEdge::default(), unsynced: false }
     }
 

@@ -16,15 +16,21 @@
 //!   stamps reach the lease holder) and [`Extension`] (one transaction).
 //! - `integrate`: the one integration loop every backend shares: batching, the right
 //!   edge, tiles, signing, acknowledging; and bulk appends for tools.
+//! - `job`: a stamp waiting for the log, and its answer.
 //! - `durable`: the syncer that makes committed batches durable (group commit).
 //! - `publish`: signed checkpoints, the newest one, this process's role, the observer.
+//! - `backend`: [`LogStorage`], what a backend hands the log.
 //! - `handle`: [`Log`], opened on a backend's [`LogStorage`]; reads with their memos.
+//! - `error`: [`LogError`].
 //! - `reader`: [`LogReader`], read-only access for the offline audit.
 
+mod backend;
 pub(crate) mod checkpoint;
 mod durable;
+mod error;
 mod handle;
 mod integrate;
+mod job;
 pub(crate) mod merkle;
 mod publish;
 mod reader;
@@ -36,7 +42,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use handle::{Log, LogError, LogStorage};
+pub(crate) use backend::LogStorage;
+pub(crate) use error::LogError;
+pub(crate) use handle::Log;
 pub use integrate::BulkAppend;
 pub(crate) use publish::{LogObserver, Role, SignedCheckpoint};
 pub use reader::LogReader;
