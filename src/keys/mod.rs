@@ -58,11 +58,13 @@ use crate::time::Timestamp;
 use crate::Sha256Digest;
 
 mod certs;
+mod bound;
 mod lock;
 mod rotate;
 mod sealed;
 
 pub use certs::{from_pem, to_pem, C2paCerts, CertInfo};
+pub use bound::{BoundLog, Bindings};
 pub use lock::KeysInUse;
 pub use rotate::{rotate, RotationReport};
 #[cfg(test)]
@@ -301,6 +303,8 @@ impl Keyring {
     pub fn open_or_create_with(dir: &Path, passphrase: Option<&str>) -> Result<Self, KeyError> {
         check_passphrase(passphrase)?;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // Read under the lock: another process may be creating the keys right now.
+        let _creating = lock::Creating::take(dir)?;
         let mut infos = read_keyring(dir)?.unwrap_or_default();
         let mut changed = false;
         for purpose in [KeyPurpose::Statement, KeyPurpose::Checkpoint] {
@@ -361,6 +365,7 @@ impl Keyring {
     /// As [`C2paCerts::open_or_create`].
     pub fn c2pa_certs(&self, organisation: &str) -> Result<C2paCerts, KeyError> {
         let passphrase = self.passphrase.as_ref().map(Passphrase::as_str);
+        let _creating = lock::Creating::take(&self.dir)?;
         C2paCerts::open_or_create(&self.dir, &self.statement_kids(), &self.statement, passphrase, organisation)
     }
 

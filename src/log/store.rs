@@ -110,6 +110,10 @@ pub trait LogStore: Send + Sync + 'static {
     /// A value of the log's own settings (origin, ...).
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Stores `value` under `key` unless a value is there already, atomically against
+    /// every other process of the log (nodes starting together), and returns the value
+    /// stored: `value`, or the one that was there first.
+    fn claim_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 }
 
 /// What a content index is looked up by. Exact keys: a lookup returns every leaf whose

@@ -25,8 +25,13 @@ pub struct ServiceConfig {
     /// node given the same URL (and the same keys).
     pub database: Option<String>,
     pub keys_dir: PathBuf,
-    /// The log's origin line, also the name of its checkpoint key.
-    pub origin: String,
+    /// The log's origin line, also the name of its checkpoint key: for a new log, unique
+    /// by default (`localhost/ai-provenance/` and 8 hex digits of its random id); an
+    /// existing log keeps its own, and refuses another.
+    pub origin: Option<String>,
+    /// Lets a keys directory that signs for other logs sign for this new, empty one too
+    /// (under another origin): `--new-log`.
+    pub new_log: bool,
     /// Stamps per issuer token.
     pub stamp_rate: RateLimit,
     /// Prompt checks per client address: each check is an online guess at a prompt, so
@@ -69,7 +74,8 @@ impl ServiceConfig {
             data_dir,
             database: None,
             keys_dir,
-            origin,
+            origin: Some(origin),
+            new_log: false,
             stamp_rate: Self::DEFAULT_STAMP_RATE,
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
             key_passphrase: None,

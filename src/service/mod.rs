@@ -16,6 +16,7 @@
 mod admin;
 mod config;
 mod credentials;
+mod identity;
 mod log_api;
 pub(crate) mod metrics;
 mod ops;
@@ -91,13 +92,23 @@ impl Service {
         let keyring =
             Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
                 .context("opening the keys directory")?;
-        let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
-            .context("the origin cannot name a checkpoint key")?;
+        let note_signer = |origin: &str| {
+            NoteSigner::new(origin, keyring.checkpoint_key().signing_key().clone())
+                .context("the origin cannot name a checkpoint key")
+        };
+        // Refused before anything is created with it.
+        if let Some(origin) = &config.origin {
+            note_signer(origin)?;
+        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
         let location = Location::new(&config.data_dir, config.database.as_deref());
         let storage = crate::storage::open(&location, keyring.checkpoint_key().signing_key())
             .with_context(|| format!("opening the log in {location}"))?;
+        let wanted =
+            identity::Wanted { origin: config.origin.as_deref(), new_log: config.new_log, location: location.to_string() };
+        let identity = identity::establish(storage.log.store.as_ref(), &keyring, &wanted)?;
+        let signer = note_signer(&identity.origin)?;
         let tables = storage.tables;
         let erasures = ErasureRegister::on(tables.erasures);
         let metrics = Metrics::new(erasures.count()?);
@@ -111,7 +122,7 @@ impl Service {
             make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
         }
         let certs =
-            keyring.c2pa_certs(&config.origin).context("opening the C2PA certificates in the keys directory")?;
+            keyring.c2pa_certs(&identity.origin).context("opening the C2PA certificates in the keys directory")?;
         let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
         Ok(Self {
             log,

@@ -365,6 +365,15 @@ impl LogStore for LocalStore {
         self.put_all([(meta_key(name), value.to_vec())])?;
         self.keyspace.persist(PersistMode::SyncData).map_err(db)
     }
+
+    /// One process owns the directory (sled's lock): a read, then a write, is atomic.
+    fn claim_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        if let Some(stored) = self.meta(name)? {
+            return Ok(stored);
+        }
+        self.set_meta(name, value)?;
+        Ok(value.to_vec())
+    }
 }
 
 impl ContentIndex for LocalStore {

@@ -255,6 +255,16 @@ impl LogStore for PgStore {
         )?;
         Ok(())
     }
+
+    /// The primary key decides between nodes that claim at once: one insert wins, the
+    /// others insert nothing and read the winner's value.
+    fn claim_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.execute(
+            "INSERT INTO log_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            vec![Box::new(key.to_owned()), Box::new(value.to_vec())],
+        )?;
+        self.meta(key)?.ok_or_else(|| StoreError::Corrupt(format!("the log setting {key} vanished as it was claimed")))
+    }
 }
 
 impl ContentIndex for PgStore {
