@@ -66,7 +66,7 @@ pub mod verify;
 
 pub use digest::{DigestParseError, Sha256Digest};
 pub use http::{server::run, Limits};
-pub use log::{BulkAppend, LogReader, NewLeaf, StoreError};
+pub use log::{BulkAppend, LogReader, LogStopped, NewLeaf, StoreError};
 pub use records::ratelimit::RateLimit;
 pub use service::proxies::TrustedProxies;
 pub use service::{Service, ServiceConfig};

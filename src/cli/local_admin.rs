@@ -51,7 +51,9 @@ impl LocalAdmin {
     /// Writes the credential, replacing any (atomically, created 0600).
     pub(super) fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
         let path = path(data_dir);
-        let tmp = data_dir.join(format!("{FILE}.tmp"));
+        // A temporary name of this process's own: nodes that share a data directory and
+        // start together each write theirs, and the last rename wins whole.
+        let tmp = data_dir.join(format!("{FILE}.{}.tmp", std::process::id()));
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]

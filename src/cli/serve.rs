@@ -31,9 +31,21 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         local_admin(&service, &config.data_dir, &format!("http://{addr}"), config.database.is_some()).await?;
         tracing::info!(addr = %addr, data = %config.data_dir.display(), keys = %config.keys_dir.display(), "listening on http://{addr}");
         let limits = Limits { max_json_bytes: args.max_json_bytes };
-        server::run(listener, service, limits, shutdown_signal()).await.context("server failed")
+        let stopped = service.log_stopped();
+        server::run(listener, service, limits, shutdown_signal()).await.context("server failed")?;
+        // The requests are answered and the service dropped: let the log answer the stamps
+        // it holds and hand its lease over before the process ends.
+        let ended = tokio::task::spawn_blocking(move || stopped.wait(LOG_STOP_WAIT)).await.unwrap_or(false);
+        if !ended {
+            tracing::warn!("the log did not stop within {LOG_STOP_WAIT:?}; exiting anyway");
+        }
+        Ok(())
     })
 }
+
+/// How long a stopping service waits for its log: longer than a stamp handed to another
+/// node may wait for it.
+const LOG_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd, containers).
 async fn shutdown_signal() {

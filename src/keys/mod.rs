@@ -57,14 +57,14 @@ use zeroize::Zeroizing;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
-mod certs;
 mod bound;
+mod certs;
 mod lock;
 mod rotate;
 mod sealed;
 
+pub use bound::{Bindings, BoundLog};
 pub use certs::{from_pem, to_pem, C2paCerts, CertInfo};
-pub use bound::{BoundLog, Bindings};
 pub use lock::KeysInUse;
 pub use rotate::{rotate, RotationReport};
 #[cfg(test)]

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::log::backend::LogStorage;
 use crate::log::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
 use crate::log::error::LogError;
-use crate::log::integrate::{Integrator, RightEdge};
+use crate::log::integrate::{Integrator, LogStopped, RightEdge};
 use crate::log::job::{Appended, Job};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource, TreeError};
 use crate::log::publish::{sign_checkpoint, LogObserver, Published, Publisher, Role, SignedCheckpoint};
@@ -111,6 +111,7 @@ pub struct Log {
     verifier: NoteVerifier,
     /// The newest checkpoint, as the integration loop publishes it.
     publisher: Publisher,
+    stopped: LogStopped,
 }
 
 impl Log {
@@ -169,12 +170,14 @@ impl Log {
         tracing::info!(size, origin = %origin, "log opened");
         let publisher = Publisher::new(latest);
         let (tx, jobs) = mpsc::channel(QUEUE);
+        let stopped = LogStopped::default();
         let integrator = Integrator {
             sequencer,
             signer,
             publisher: publisher.clone(),
             observer,
             edge: RightEdge::starting_at(frontier),
+            stopped: stopped.clone(),
         };
         integrator.start(store.clone(), jobs)?;
         Ok(Self {
@@ -187,7 +190,13 @@ impl Log {
             tx,
             verifier,
             publisher,
+            stopped,
         })
+    }
+
+    /// What tells when the integration loop has ended (after every handle is dropped).
+    pub(crate) fn stopped(&self) -> LogStopped {
+        self.stopped.clone()
     }
 
     /// What this process does for the log.
@@ -346,6 +355,23 @@ impl Log {
     pub fn inclusion_proof(&self, index: LogIndex, size: u64) -> Result<Vec<Sha256Digest>, LogError> {
         self.check_size(size)?;
         Ok(merkle::inclusion_proof(&self.cached_nodes(), index.0, size)?)
+    }
+
+    /// Leaves the store holds now, published or not yet (blocking: a read).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub(crate) fn stored_size(&self) -> Result<u64, LogError> {
+        Ok(self.store.size()?)
+    }
+
+    /// The root of the tree of the first `size` leaves (blocking: tile reads).
+    ///
+    /// # Errors
+    /// When `size` exceeds the published tree, or storage fails.
+    pub(crate) fn root_at(&self, size: u64) -> Result<Sha256Digest, LogError> {
+        self.check_size(size)?;
+        Ok(merkle::root(&self.cached_nodes(), size)?)
     }
 
     /// Consistency proof between two tree sizes (blocking: tile reads).

@@ -230,6 +230,28 @@ impl BulkAppend {
     }
 }
 
+/// Whether the integration loop has ended: after its last stamp was answered and its
+/// lease given up. A process waits for it before it exits, or a sequencer's lease would
+/// hold the other nodes up until it runs out.
+#[derive(Clone, Default)]
+pub struct LogStopped(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl LogStopped {
+    fn set(&self) {
+        let (done, changed) = &*self.0;
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        changed.notify_all();
+    }
+
+    /// Waits until the loop has ended, at most `timeout`; whether it has.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let (done, changed) = &*self.0;
+        let guard = done.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = changed.wait_timeout_while(guard, timeout, |done| !*done).unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+}
+
 /// The loop's state (see the module documentation).
 pub(crate) struct Integrator {
     pub(crate) sequencer: Box<dyn Sequencer>,
@@ -237,6 +259,7 @@ pub(crate) struct Integrator {
     pub(crate) publisher: Publisher,
     pub(crate) observer: Arc<dyn LogObserver>,
     pub(crate) edge: RightEdge,
+    pub(crate) stopped: LogStopped,
 }
 
 /// The loop's bookkeeping between iterations.
@@ -330,13 +353,38 @@ impl Integrator {
             }
             expire(&mut pace.waiting);
         }
+        self.drain(&mut pace, &written);
         if pace.role == Role::Sequencer {
             // Hand the lease over now rather than make the other nodes wait it out.
             self.sequencer.release();
         }
         fail(pace.again, "the service is stopping");
         fail(pace.waiting.into_values().flatten().map(|(job, _)| job), "the service is stopping");
+        // After the syncer has answered what it holds: it ends once `written` is gone.
+        drop(written);
         tracing::info!("log writer stopped");
+        self.stopped.set();
+    }
+
+    /// At a stop, answers the stamps already accepted rather than fail them: those whose
+    /// extension met a conflict go round again, and those handed over to another node
+    /// are followed until the tree holds them (at most the wait limit), so that a rolling
+    /// restart fails no stamp and a retrying client makes no duplicate.
+    fn drain(&mut self, pace: &mut Pace, written: &std::sync::mpsc::SyncSender<Written>) {
+        let until = Instant::now() + WAIT_LIMIT;
+        while (!pace.again.is_empty() || !pace.waiting.is_empty()) && Instant::now() < until {
+            let again = std::mem::take(&mut pace.again);
+            if !again.is_empty() {
+                let left = self.step(pace, again, written);
+                if !left.is_empty() {
+                    self.hand_over(pace, left);
+                }
+            }
+            if !pace.waiting.is_empty() {
+                self.follow(pace);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
     }
 
     /// One extension, if this node holds or can take the lease; returns the jobs it did

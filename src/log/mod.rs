@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use backend::LogStorage;
 pub(crate) use error::LogError;
 pub(crate) use handle::Log;
-pub use integrate::BulkAppend;
+pub use integrate::{BulkAppend, LogStopped};
 pub(crate) use publish::{LogObserver, Role, SignedCheckpoint};
 pub use reader::LogReader;
 pub(crate) use sequencer::{Committed, Extension, Followed, Sequencer};

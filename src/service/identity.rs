@@ -95,7 +95,11 @@ fn new_log_id() -> Result<String, IdentityError> {
 ///
 /// # Errors
 /// [`IdentityError`] naming what differs and what to do; storage and key failures.
-pub(crate) fn establish(store: &dyn LogStore, keyring: &Keyring, wanted: &Wanted<'_>) -> Result<LogIdentity, IdentityError> {
+pub(crate) fn establish(
+    store: &dyn LogStore,
+    keyring: &Keyring,
+    wanted: &Wanted<'_>,
+) -> Result<LogIdentity, IdentityError> {
     let keys = keyring.dir().display().to_string();
     let ours_key = STANDARD.encode(keyring.checkpoint_key().verifying_key().as_bytes());
     let ours_kids: Vec<String> = keyring.statement_kids().iter().map(|k| k.as_str().to_owned()).collect();
@@ -128,7 +132,12 @@ pub(crate) fn establish(store: &dyn LogStore, keyring: &Keyring, wanted: &Wanted
                 (None, Some(configured)) => configured.to_owned(),
                 (None, None) => format!("{DEFAULT_ORIGIN_PREFIX}{}", &log_id[..8]),
             };
-            let ours = LogIdentity { log_id, origin, checkpoint_key: ours_key.clone(), statement_keys: ours_kids.clone() };
+            // Refused before anything is recorded in the store.
+            if let Some(other) = bindings.logs().iter().find(|l| l.origin == origin) {
+                return Err(IdentityError::SameOrigin { keys, origin, other: other.log_id.clone() });
+            }
+            let ours =
+                LogIdentity { log_id, origin, checkpoint_key: ours_key.clone(), statement_keys: ours_kids.clone() };
             let text = serde_json::to_vec(&ours).map_err(|e| IdentityError::Corrupt(e.to_string()))?;
             // Another node may have created the log a moment before: its identity wins.
             parse(&store.claim_meta(IDENTITY, &text)?)?
@@ -153,7 +162,11 @@ pub(crate) fn establish(store: &dyn LogStore, keyring: &Keyring, wanted: &Wanted
     let missing: Vec<&str> =
         identity.statement_keys.iter().filter(|k| !ours_kids.contains(k)).map(String::as_str).collect();
     if !missing.is_empty() {
-        return Err(IdentityError::StatementKeys { location: wanted.location.clone(), missing: missing.join(", "), keys });
+        return Err(IdentityError::StatementKeys {
+            location: wanted.location.clone(),
+            missing: missing.join(", "),
+            keys,
+        });
     }
     let mut identity = identity;
     if ours_kids.iter().any(|k| !identity.statement_keys.contains(k)) {

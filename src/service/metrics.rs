@@ -72,6 +72,7 @@ pub(crate) struct Metrics {
     stamp_seconds: Histogram,
     verify_seconds: Histogram,
     erasures: Counter,
+    equivocations: Counter,
     log: LogMetrics,
     // Read from the log at each scrape.
     tree_size: Gauge,
@@ -105,6 +106,12 @@ impl Metrics {
             "Verification: the lookups, proofs and checks of a verdict; not receiving, hashing or fetching the content",
             Unit::Seconds,
             verify_seconds.clone(),
+        );
+        let equivocations = Counter::default();
+        registry.register(
+            "log_equivocations",
+            "Receipts whose checkpoint, signed with this log's key, disagrees with this log: a fork or a rollback",
+            equivocations.clone(),
         );
         let erasures = Counter::default();
         erasures.inc_by(erased_before);
@@ -159,6 +166,7 @@ impl Metrics {
             stamp_seconds,
             verify_seconds,
             erasures,
+            equivocations,
             log,
             tree_size,
             checkpoint_age,
@@ -193,6 +201,11 @@ impl Metrics {
 
     pub(super) fn erased(&self) {
         self.erasures.inc();
+    }
+
+    /// A receipt of this log's key disagreed with this log (a fork or a rollback).
+    pub(super) fn equivocation(&self) {
+        self.equivocations.inc();
     }
 
     /// Every metric in the Prometheus text format, the log's state read now.

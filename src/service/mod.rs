@@ -105,8 +105,11 @@ impl Service {
         let location = Location::new(&config.data_dir, config.database.as_deref());
         let storage = crate::storage::open(&location, keyring.checkpoint_key().signing_key())
             .with_context(|| format!("opening the log in {location}"))?;
-        let wanted =
-            identity::Wanted { origin: config.origin.as_deref(), new_log: config.new_log, location: location.to_string() };
+        let wanted = identity::Wanted {
+            origin: config.origin.as_deref(),
+            new_log: config.new_log,
+            location: location.to_string(),
+        };
         let identity = identity::establish(storage.log.store.as_ref(), &keyring, &wanted)?;
         let signer = note_signer(&identity.origin)?;
         let tables = storage.tables;
@@ -151,6 +154,12 @@ impl Service {
     /// [`TrustedProxies::client`].
     pub fn client_address(&self, peer: Option<std::net::IpAddr>, forwarded_for: &[&str]) -> String {
         peer.map_or_else(|| "unknown".to_owned(), |ip| self.trusted_proxies.client(ip, forwarded_for).to_string())
+    }
+
+    /// What tells when the log's integration loop has ended, once the service is dropped:
+    /// its stamps answered, its sequencer lease handed over. `serve` waits for it.
+    pub fn log_stopped(&self) -> crate::log::LogStopped {
+        self.log.stopped()
     }
 
     /// The log itself, for tools that prepare a large log in bulk (the load tool);

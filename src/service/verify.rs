@@ -12,6 +12,7 @@ use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::{hash_stream_into, ContentHashes};
 use crate::credentials::{self, ImageFormat};
 use crate::error::ApiError;
+use crate::log::checkpoint::Checkpoint;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
 use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Verdict};
@@ -215,7 +216,8 @@ impl Service {
         receipt: Option<serde_json::Value>,
     ) -> Result<VerifyResponse, ApiError> {
         if let Some(receipt) = &receipt {
-            let (checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust(), Some(&self.checks));
+            let (mut checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust(), Some(&self.checks));
+            checks.extend(self.fork_check(receipt)?);
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }
         let Some(hashes) = content else {
@@ -244,5 +246,68 @@ impl Service {
         let (receipt, leaf) = self.receipt_and_leaf_at(newest, &checkpoint)?;
         let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust(), Some(&self.checks));
         Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
+    }
+
+    /// Compares a receipt whose checkpoint this log's key signed with this log
+    /// (docs/contract.md §10): a different root at that tree size, or a different leaf at
+    /// its index, means the log has forked (`log.equivocation`); a tree larger than this
+    /// log's means it went back, a restore from an older backup (`log.rollback`). `None`
+    /// for a receipt of another log, or whose checkpoint does not verify (other checks
+    /// say so).
+    fn fork_check(&self, receipt: &serde_json::Value) -> Result<Option<Check>, ApiError> {
+        let log = &receipt["log"];
+        let Some(note) = log["checkpoint"].as_str() else { return Ok(None) };
+        let Ok(theirs) = Checkpoint::open_signed(note, self.log.verifier()) else { return Ok(None) };
+        let check = |passed: bool, code: &str, message: String| Some(Check::new("consistency", passed, code, message));
+        let origin = &theirs.origin;
+        if theirs.size > self.log.published_size() {
+            // A node of several may not have published the newest tree yet: only a tree
+            // larger than the store holds is a rollback.
+            let ours = self.log.stored_size().map_err(ApiError::internal)?;
+            if theirs.size <= ours {
+                return Ok(None);
+            }
+            self.metrics.equivocation();
+            tracing::error!(receipt_tree_size = theirs.size, tree_size = ours, origin = %origin, "a receipt's checkpoint is of a larger tree than this log: the log went back (rollback)");
+            return Ok(check(
+                false,
+                "log.rollback",
+                format!(
+                    "This receipt's checkpoint, signed with the key of the log {origin}, is of a tree of {} leaves, \
+                     but the log now holds only {ours}: the log went back (restored from an older backup), so the \
+                     receipt's stamp may no longer be in it.",
+                    theirs.size
+                ),
+            ));
+        }
+        let root = self.log.root_at(theirs.size).map_err(ApiError::internal)?;
+        let leaf_differs = match (log["index"].as_u64(), log["leaf_hash"].as_str()) {
+            (Some(index), Some(hash)) if index < theirs.size => {
+                self.log.leaf_hash(crate::log::LogIndex(index)).map_err(ApiError::internal)?.to_hex() != hash
+            }
+            _ => false,
+        };
+        if root != theirs.root || leaf_differs {
+            self.metrics.equivocation();
+            tracing::error!(tree_size = theirs.size, origin = %origin, "a receipt's checkpoint, signed with this log's key, disagrees with this log: the log has forked");
+            return Ok(check(
+                false,
+                "log.equivocation",
+                format!(
+                    "The log has forked: this receipt's checkpoint, signed with the key of the log {origin}, gives the \
+                     tree of {} leaves another root than the one this log holds. Two different trees were published \
+                     under one identity; report it to the operator and to the log's witnesses.",
+                    theirs.size
+                ),
+            ));
+        }
+        Ok(check(
+            true,
+            "log.consistent",
+            format!(
+                "The receipt's checkpoint is of this log: its tree of {} leaves is the one this log holds.",
+                theirs.size
+            ),
+        ))
     }
 }

@@ -332,7 +332,10 @@ pub async fn audit_remote(
             Err(e) => extra.push(Problem { index: None, what: format!("the saved checkpoint does not verify: {e}") }),
             Ok(old) if old.size > checkpoint.size => extra.push(Problem {
                 index: None,
-                what: format!("the log shrank from {} to {} leaves since the last audit", old.size, checkpoint.size),
+                what: format!(
+                    "log.rollback: the log shrank from {} to {} leaves since the last audit (restored from an older backup, or a fork)",
+                    old.size, checkpoint.size
+                ),
             }),
             Ok(old) => {
                 let proof =
@@ -349,7 +352,7 @@ pub async fn audit_remote(
                     extra.push(Problem {
                         index: None,
                         what: format!(
-                            "the log is not consistent with the checkpoint saved by the last audit ({} leaves): history was rewritten",
+                            "log.equivocation: the log has forked: it is not consistent with the checkpoint saved by the last audit ({} leaves), signed with the same key; history was rewritten",
                             old.size
                         ),
                     });

@@ -24,6 +24,14 @@ impl Served {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Sends SIGTERM, as an orchestrator stopping the node does.
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) with a child's pid and a signal number has no memory effects.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+
     /// How the server exited, if it does within `within`.
     pub fn exit_within(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
         let until = std::time::Instant::now() + within;
@@ -72,7 +80,10 @@ pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
     let mut lines = BufReader::new(stderr).lines();
     let logs = Arc::new(Mutex::new(Vec::new()));
     let base = loop {
-        let line = lines.next().expect("aiprov logs the address it listens on").unwrap();
+        let Some(line) = lines.next() else {
+            panic!("aiprov serve {flags:?} stopped before listening:\n{}", logs.lock().unwrap().join("\n"));
+        };
+        let line = line.unwrap();
         let found = line.find("listening on http://").map(|at| {
             let rest = &line[at + "listening on ".len()..];
             // Up to a space, or a quote in a JSON log line.
@@ -91,6 +102,34 @@ pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
         }
     });
     Served { child, base, logs }
+}
+
+/// Starts `aiprov serve` with `flags` (and `--data`/`--keys` under `dir`) expecting it to
+/// refuse to start: its exit status and what it wrote to stderr.
+pub fn refused(dir: &Path, flags: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(flags)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--keys")
+        .arg(dir.join("keys"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("aiprov starts");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < until {
+        if child.try_wait().expect("the child can be waited for").is_some() {
+            let out = child.wait_with_output().expect("its output");
+            return (out.status, String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("its output");
+    panic!("aiprov serve {flags:?} did not refuse to start: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 pub fn create_token(dir: &Path) -> String {

@@ -15,6 +15,7 @@ mod errors;
 mod fetch;
 mod helpers;
 mod hostile;
+mod identity;
 mod keys;
 mod log;
 mod openapi;

@@ -25,14 +25,26 @@ pub(super) async fn migrate(pool: Pool, url: String) -> Result<(), PgError> {
         .await?
         .get(0);
     if exists == 0 {
-        client
+        let created = client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS aiprov_schema (
                      version INT PRIMARY KEY,
                      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
                  )",
             )
-            .await?;
+            .await;
+        match created {
+            Ok(()) => {}
+            // Nodes started at the same moment: `IF NOT EXISTS` does not stop two
+            // sessions from creating the table at once, and the later one then fails on
+            // the catalogue's unique index. The table exists either way.
+            Err(e)
+                if e.code().is_some_and(|c| {
+                    use tokio_postgres::error::SqlState;
+                    [SqlState::DUPLICATE_OBJECT, SqlState::DUPLICATE_TABLE, SqlState::UNIQUE_VIOLATION].contains(c)
+                }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let found: Option<i32> = client.query_one("SELECT max(version) FROM aiprov_schema", &[]).await?.get(0);
     if let Some(found) = found.filter(|v| *v > SCHEMA_VERSION) {
