@@ -25,6 +25,7 @@ mod readme;
 mod restart;
 mod rotation;
 mod stamps;
+mod suites;
 mod tlog;
 mod upload;
 mod verify;

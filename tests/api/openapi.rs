@@ -3,7 +3,11 @@
 //! documented route is really served, every `$ref` resolves, and real responses have a
 //! documented status, media type, headers and schema.
 
+// Paths spelled out: `tests/api_pg/main.rs` includes this file with `#[path]`, and a file
+// included so resolves its own `mod` declarations beside itself, not in `openapi/`.
+#[path = "openapi/scan.rs"]
 mod scan;
+#[path = "openapi/schema.rs"]
 mod schema;
 
 use std::collections::BTreeSet;
