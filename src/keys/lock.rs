@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::KeyError;
 
-const LOCK_FILE: &str = ".lock";
+pub(super) const LOCK_FILE: &str = ".lock";
 
 /// Held while keys are in use; dropping it releases the lock.
 #[derive(Debug)]
