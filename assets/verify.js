@@ -258,6 +258,8 @@
       parts.push(dl);
     }
     var list = el('ul', { 'class': 'checks', id: 'checks' });
+        ['Log', s.log_origin || null],
+        ['Log operator', s.log_operator || null],
     v.checks.forEach(function (c) {
       list.appendChild(el('li', { 'class': c.passed ? 'pass' : 'fail', 'data-code': c.code }, [
         el('span', { 'class': 'mark', 'aria-hidden': 'true' }, [c.passed ? '✓' : '✗']),
