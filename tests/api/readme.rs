@@ -136,3 +136,38 @@ fn the_readme_walkthrough_runs_as_written() {
     let statement_keys = keyring.to_string().matches("\"statement\"").count();
     assert_eq!(statement_keys, 5, "the first key and four rotations: {keyring}");
 }
+
+/// The two-node quick start of "Several nodes on one PostgreSQL database", as written,
+/// on the test server: a database and a keys directory of its own, so that following the
+/// README in order never points a second log at the walkthrough's `./keys` or at the
+/// `postgres` database (issue 23, point 10).
+#[test]
+fn the_readme_two_node_quick_start_runs_as_written() {
+    crate::helpers::postgres_only!();
+    let block = sh_block_with("--data ./node2");
+    assert!(!block.contains("./keys ") && !block.contains("5432/postgres --"), "its own keys and database:\n{block}");
+    assert!(!block.contains("127.0.0.1:8080"), "its own ports, beside the walkthrough's service:\n{block}");
+    // The server the suite uses (maybe a throwaway cluster), and a database name of this
+    // run's own, dropped at the end.
+    let probe = crate::helpers::test_database();
+    let server = probe.server().rsplit_once('/').expect("a server URL").0.to_owned();
+    let name = format!("aiprov_nodes_{}", probe.name().trim_start_matches("aiprov_test_"));
+    let (node1, node2) = (free_port(), free_port());
+    let script = block
+        .replace("postgres://postgres@127.0.0.1:5432", &server)
+        .replace("aiprov_nodes", &name)
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{node1}"))
+        .replace("127.0.0.1:8082", &format!("127.0.0.1:{node2}"));
+    let dir = tempfile::tempdir().unwrap();
+    let ran = run_readme_script(&script, dir.path(), free_port(), &[], Duration::from_secs(120));
+    let dropped = Command::new("psql")
+        .args([&format!("{server}/postgres"), "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+        .output();
+    ran.assert_success("the two-node quick start");
+    assert!(dropped.is_ok_and(|o| o.status.success()), "the quick start's database is dropped");
+    let out = &ran.stdout;
+    assert!(out.contains("\"role\":\"sequencer\"") && out.contains("\"role\":\"frontend\""), "{out}");
+    assert!(out.contains("\"verified\":true"), "stamped on one node, verified on the other:\n{out}");
+    assert!(dir.path().join("nodes-keys/keyring.json").is_file(), "the nodes' keys are their own");
+    assert!(!dir.path().join("keys").exists(), "the walkthrough's ./keys is not touched");
+}
