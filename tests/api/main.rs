@@ -27,5 +27,6 @@ mod rotation;
 mod stamps;
 mod suites;
 mod tlog;
+mod tlog_go;
 mod upload;
 mod verify;

@@ -93,7 +93,9 @@ pub(crate) fn run_readme_script(script: &str, dir: &Path, port: u16, envs: &[(&s
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
+    // Quietly: the group is usually gone already.
+    let _ =
+        Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).stderr(std::process::Stdio::null()).status();
     let _ = child.wait();
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();

@@ -56,6 +56,8 @@ mod stamps;
 mod suites;
 #[path = "../api/tlog.rs"]
 mod tlog;
+#[path = "../api/tlog_go.rs"]
+mod tlog_go;
 #[path = "../api/upload.rs"]
 mod upload;
 #[path = "../api/verify.rs"]
