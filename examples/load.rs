@@ -26,10 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use ai_provenance::http::Limits;
-use ai_provenance::pg::TempDatabase;
-use ai_provenance::service::ratelimit::RateLimit;
 use ai_provenance::statement::IssuerName;
+use ai_provenance::Limits;
+use ai_provenance::RateLimit;
+use ai_provenance::TempDatabase;
 use ai_provenance::{Service, ServiceConfig};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
@@ -244,18 +244,16 @@ const LEAF_BYTES: usize = 882;
 
 /// Fills the log in `dir` (no service running on it) with `n` synthetic leaves of a
 /// real leaf's size, each with a content hash, a normalised-text hash and a salt, through
-/// the writer's own batch path (`log::write_leaves`) without a sync per batch: the log,
-/// its tiles and its indexes are as large as real ones. The service signs a checkpoint
-/// for them when it opens the directory.
+/// the backend's own sequencer and transaction (`BulkAppend`) with one sync at the end:
+/// the log, its tiles and its indexes are as large as real ones. The service signs a
+/// checkpoint for them when it opens the directory.
 fn fill_log(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
-    use ai_provenance::log::{open_db, write_leaves, LocalStore, LogStore, NewLeaf};
-    use ai_provenance::Sha256Digest;
+    use ai_provenance::{open_bulk, Location, NewLeaf, Sha256Digest};
     let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let db = open_db(&data)?;
-    let store = LocalStore::open(&db, &data)?;
+    // The key seals salts only in a database; the embedded backend needs none.
+    let mut log = open_bulk(&Location::Local(data), &SigningKey::from_bytes(&[7; 32]))?;
     let started = Instant::now();
-    let mut size = store.size()?;
+    let mut size = log.size()?;
     while size < n {
         let count = 4096.min(n - size);
         let leaves: Vec<NewLeaf> = (size..size + count)
@@ -265,7 +263,7 @@ fn fill_log(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
                 leaf.extend_from_slice(b"\"}");
                 let content = Sha256Digest::of(&i.to_be_bytes());
                 NewLeaf {
-                    leaf_hash: ai_provenance::log::merkle::leaf_hash(&leaf),
+                    leaf_hash: ai_provenance::tlog::merkle::leaf_hash(&leaf),
                     leaf,
                     content_sha256: content,
                     normalized_text_sha256: Some(Sha256Digest::of(content.as_bytes())),
@@ -274,13 +272,13 @@ fn fill_log(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
             })
             .collect();
         let refs: Vec<&NewLeaf> = leaves.iter().collect();
-        write_leaves(&store, size, &refs)?;
+        log.append(&refs)?;
         size += count;
         if size % 1_000_000 < 4096 && size >= 1_000_000 {
             eprintln!("  filled {size} entries in {:.0} s", started.elapsed().as_secs_f64());
         }
     }
-    store.sync()?;
+    log.finish()?;
     Ok(())
 }
 

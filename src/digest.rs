@@ -131,7 +131,7 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 /// # Errors
 /// Unless the value is 64 hex digits (`null` too: an optional member is omitted, never
 /// `null`; see `statement::not_null`).
-pub fn any_case<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sha256Digest>, D::Error> {
+pub(crate) fn any_case<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sha256Digest>, D::Error> {
     let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
     Sha256Digest::from_hex(&s).map(Some).map_err(serde::de::Error::custom)
 }

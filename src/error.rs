@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::content::fetch::FetchError;
 use crate::content::StreamError;
-use crate::log::LogError;
+use crate::log::{LogError, StoreError};
+use crate::records::erasure::RegisterError;
+use crate::records::tokens::TokenError;
 use crate::statement::pii::PersonalData;
 use crate::statement::request::RequestError;
 use crate::statement::FieldError;
@@ -183,21 +185,34 @@ impl From<LogError> for ApiError {
     }
 }
 
-/// Tokens and the erasure register: a database that cannot be reached means the service
-/// cannot answer now (503); anything else is a fault of this service (500).
-impl From<crate::service::tokens::TokenError> for ApiError {
-    fn from(e: crate::service::tokens::TokenError) -> Self {
+/// Storage: a backend that failed or cannot be reached (a database down, a conflict
+/// that outlasted its retries) means the service cannot answer now (503); anything else
+/// (damaged data, a missing capability) is a fault of this service (500).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         match e {
-            crate::service::tokens::TokenError::Database(e) => Self::Unavailable(e.to_string()),
+            StoreError::Backend { .. } | StoreError::Conflict(_) | StoreError::Leased => {
+                Self::Unavailable(e.to_string())
+            }
             e => Self::internal(e),
         }
     }
 }
 
-impl From<crate::service::erasure::RegisterError> for ApiError {
-    fn from(e: crate::service::erasure::RegisterError) -> Self {
+/// Tokens and the erasure register: as storage, and a damaged record is a fault (500).
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
         match e {
-            crate::service::erasure::RegisterError::Database(e) => Self::Unavailable(e.to_string()),
+            TokenError::Store(e) => e.into(),
+            e => Self::internal(e),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Store(e) => e.into(),
             e => Self::internal(e),
         }
     }

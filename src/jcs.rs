@@ -15,7 +15,7 @@ pub struct JcsError(#[from] serde_json::Error);
 ///
 /// # Errors
 /// When `value` cannot be represented as I-JSON (for example a map with non-string keys).
-pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
+pub(crate) fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
     Ok(serde_jcs::to_vec(value)?)
 }
 

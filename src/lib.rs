@@ -7,49 +7,90 @@
 //!
 //! # Layout
 //! Dependencies point down this list: a module uses only those above it.
-//! - Primitives: [`digest`] (`Sha256Digest`, the type of every hash), [`jcs`] (RFC 8785
-//!   canonical JSON, the only way signed bytes are made), [`normalize`] (the normalised
-//!   text hash that survives copy and paste), [`memo`] (a bounded map for values that
-//!   never change for their key), [`time`] (`Timestamp`).
+//! - Primitives: `digest` (`Sha256Digest`, the type of every hash), `jcs` (RFC 8785
+//!   canonical JSON, the only way signed bytes are made), `normalize` (the normalised
+//!   text hash that survives copy and paste), `memo` (a bounded map for values that
+//!   never change for their key), `time` (`Timestamp`).
 //! - [`keys`]: the keyring in the keys directory, sealed key files, rotation.
-//! - [`log`]: the transparency log: Merkle maths, checkpoints and signed notes, C2SP
-//!   tiles, the storage trait and its sled backend, the single writer with group commit,
-//!   salts.
-//! - [`pg`]: the PostgreSQL backend: the log and the service's tables in a database that
-//!   several nodes share, one sequencer among them.
+//! - `log`: the transparency log, whatever stores it: Merkle maths, checkpoints and
+//!   signed notes, C2SP tiles; the traits a backend implements (`LogStore`,
+//!   `ContentIndex`, `SaltStore`, `Sequencer`); the one integration loop every backend
+//!   shares (batching, the right edge, signing, acknowledging) and its syncer; the `Log`
+//!   handle.
+//! - `storage`: the backends, a folder each (`local/`: files, fjall and sled in the data
+//!   directory; `postgres/`: a database several nodes share), the service's tables
+//!   they also keep, and the one place a backend is chosen (`storage::open`).
 //! - [`content`]: content known by its hashes; streamed hashing; fetching a URL.
 //! - [`statement`]: the signed statement and its field types, the stamp request, the
 //!   personal-data guard, receipts, the badge.
+//! - `credentials`: C2PA manifests for images.
 //! - [`verify`]: verdicts, one function per named check; the check memo; the audit.
+//! - `records`: the service's own records over the backend's tables: issuer tokens,
+//!   the erasure register, rate limits.
 //! - [`api`]: the wire types the server and its clients share.
-//! - [`error`]: `ApiError`, the one mapping of every domain error to HTTP.
-//! - [`service`]: the `Service`, split by operation (stamp, verify, prompt, admin, log
-//!   reads, ops: readiness, metrics, backups), with tokens, the erasure register, rate
-//!   limits, trusted proxies and its metrics registry.
-//! - [`http`]: routes and thin handlers over `Service`; `http::server::run`.
+//! - `error`: `ApiError`, the one mapping of every domain error to HTTP.
+//! - `service`: the `Service`, split by operation (stamp, verify, prompt, admin, log
+//!   reads, ops: readiness, metrics, backups), with trusted proxies and its metrics.
+//! - `http`: routes and thin handlers over `Service`; `run`.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
 //!   the HTTP client, batch stamping, the folder walk and the receipts file.
+//!
+//! # Public interface
+//! What the binary, the tests and the examples use, and nothing else: the service, its
+//! configuration and its server ([`Service`], [`ServiceConfig`], [`run`]); the HTTP
+//! client and commands ([`cli`]); the offline verifier ([`verify`]) and the formats of
+//! the public log for independent checkers ([`tlog`]); the API and statement types
+//! ([`api`], [`statement`], [`content`], [`keys`]); and what tools open a stored log with
+//! ([`Location`], [`open_reader`], [`open_bulk`], [`TempDatabase`]).
 
 #![deny(unreachable_pub)]
 
 pub mod api;
 pub mod cli;
 pub mod content;
-pub mod credentials;
-pub mod digest;
-pub mod error;
-pub mod http;
-pub mod jcs;
+mod credentials;
+mod digest;
+mod error;
+mod http;
+mod jcs;
 pub mod keys;
-pub mod log;
-pub mod memo;
-pub mod normalize;
-pub mod pg;
-pub mod service;
+mod log;
+mod memo;
+mod normalize;
+mod records;
+mod service;
 pub mod statement;
-pub mod time;
+mod storage;
+mod time;
 pub mod verify;
 
-pub use digest::Sha256Digest;
-pub use http::server::run;
+pub use digest::{DigestParseError, Sha256Digest};
+pub use http::{server::run, Limits};
+pub use log::{BulkAppend, LogReader, NewLeaf, StoreError};
+pub use records::ratelimit::RateLimit;
+pub use service::proxies::TrustedProxies;
 pub use service::{Service, ServiceConfig};
+pub use storage::postgres::TempDatabase;
+pub use storage::{open_bulk, open_reader, Location};
+
+/// The formats of the public log, for anyone who checks it without this service's code
+/// paths: C2SP signed-note checkpoints, RFC 6962 hashing and proofs, C2SP tlog-tiles.
+pub mod tlog {
+    /// C2SP `tlog-checkpoint` in a C2SP `signed-note`.
+    pub mod checkpoint {
+        pub use crate::log::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+    }
+    /// RFC 6962 / 9162 hashing and proofs.
+    pub mod merkle {
+        pub use crate::log::merkle::{
+            consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion, MemoryTree,
+            NodeId, NodeSource,
+        };
+    }
+    /// C2SP tlog-tiles: paths, bundles, which tiles a tree has.
+    pub mod tiles {
+        pub use crate::log::tiles::{
+            build_tiles, decode_bundle, tile_for_size, tiles_for_size, BundleId, TileId, TileNodes, TilePath, TileWidth,
+        };
+    }
+}

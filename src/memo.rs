@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
-pub struct Memo<K, V> {
+pub(crate) struct Memo<K, V> {
     current: HashMap<K, V>,
     older: HashMap<K, V>,
     capacity: usize,
@@ -17,11 +17,11 @@ pub struct Memo<K, V> {
 
 impl<K: Copy + Eq + Hash, V: Clone> Memo<K, V> {
     /// A memo of at most `2 * capacity` entries.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self { current: HashMap::new(), older: HashMap::new(), capacity: capacity.max(1) }
     }
 
-    pub fn get(&mut self, key: &K) -> Option<V> {
+    pub(crate) fn get(&mut self, key: &K) -> Option<V> {
         if let Some(v) = self.current.get(key) {
             return Some(v.clone());
         }
@@ -31,26 +31,22 @@ impl<K: Copy + Eq + Hash, V: Clone> Memo<K, V> {
         Some(v)
     }
 
-    pub fn insert(&mut self, key: K, value: V) {
+    pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.current.len() >= self.capacity {
             self.older = std::mem::take(&mut self.current);
         }
         self.current.insert(key, value);
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.current.len() + self.older.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 /// Locks a mutex around a memo. A memo is consistent between any two of its calls, so
 /// a panic elsewhere while the lock was held leaves nothing half-done: the poison is
 /// ignored.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::Sha256Digest;
 
 /// `text` in the normal form that `normalized_text_sha256` is computed over.
-pub fn normalize_text(text: &str) -> String {
+pub(crate) fn normalize_text(text: &str) -> String {
     let nfc: String = text.nfc().collect();
     // `split_whitespace` uses Unicode White_Space, so non-breaking spaces that browsers
     // put into copied text fold like ordinary ones.
@@ -23,7 +23,7 @@ pub fn normalize_text(text: &str) -> String {
 }
 
 /// SHA-256 of [`normalize_text`]`(text)`.
-pub fn normalized_text_sha256(text: &str) -> Sha256Digest {
+pub(crate) fn normalized_text_sha256(text: &str) -> Sha256Digest {
     Sha256Digest::of(normalize_text(text).as_bytes())
 }
 

@@ -25,7 +25,7 @@ impl Timestamp {
         self.0
     }
 
-    pub fn to_rfc3339(&self) -> String {
+    pub fn to_rfc3339(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }

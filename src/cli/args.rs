@@ -9,14 +9,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
-use crate::service::ratelimit::RateLimit;
 use crate::service::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 use crate::statement::{DigitalSourceType, HumanOversight, Kind, IPTC_DST_CODES};
-
-/// The default origin line of checkpoints; operators set their own (a host name and
-/// path they control, as C2SP tlog-checkpoint recommends).
-pub const DEFAULT_ORIGIN: &str = "localhost/ai-provenance";
 
 /// The keys directory, the one definition of `--keys`.
 #[derive(Debug, Clone, Args)]
@@ -39,14 +35,18 @@ pub struct StateArgs {
     pub database: Option<String>,
     #[command(flatten)]
     pub keys: KeysDirArg,
-    /// Origin line of the log's checkpoints and name of its note key.
-    #[arg(long = "origin", env = "AIPROV_ORIGIN", default_value = DEFAULT_ORIGIN)]
-    pub origin: String,
+    /// Origin line of a new log's checkpoints and name of its note key: a host name and
+    /// path you control, as C2SP tlog-checkpoint recommends. Default for a new log:
+    /// localhost/ai-provenance/ and 8 hex digits of its random id; an existing log keeps
+    /// its own.
+    #[arg(long = "origin", env = "AIPROV_ORIGIN")]
+    pub origin: Option<String>,
 }
 
 impl StateArgs {
     pub fn service_config(&self) -> ServiceConfig {
-        let mut config = ServiceConfig::new(self.data.clone(), self.keys.keys.clone(), self.origin.clone());
+        let mut config = ServiceConfig::new(self.data.clone(), self.keys.keys.clone(), String::new());
+        config.origin.clone_from(&self.origin);
         config.database.clone_from(&self.database);
         config
     }
@@ -60,6 +60,7 @@ impl ServeArgs {
     /// When `AIPROV_KEY_PASSPHRASE` is not UTF-8.
     pub fn service_config(&self) -> anyhow::Result<ServiceConfig> {
         let mut config = self.state.service_config();
+        config.new_log = self.new_log;
         config.key_passphrase = key_passphrase()?;
         config.stamp_rate = RateLimit { per_second: self.stamp_rate, burst: self.stamp_burst };
         config.trusted_proxies = TrustedProxies::new(self.trusted_proxies.clone());
@@ -87,6 +88,11 @@ impl ServeArgs {
 /// Flags of `aiprov serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Let a keys directory that already signs for another log sign for this new, empty
+    /// one too (under another origin). Without it, such a start is refused: two logs
+    /// under one key are easy to mistake for a fork.
+    #[arg(long = "new-log")]
+    pub new_log: bool,
     /// Address to listen on; port 0 picks a free port (logged at start).
     #[arg(long = "listen", env = "AIPROV_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

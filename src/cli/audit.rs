@@ -5,7 +5,7 @@
 use anyhow::Context;
 
 use super::args::AuditArgs;
-use crate::log::LogReader;
+use crate::storage::{open_reader, Location};
 use crate::verify::audit::{audit_log, audit_remote, public_keys_from_dir, AuditState};
 
 pub(super) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
@@ -16,15 +16,14 @@ pub(super) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     };
     let report = if let Some(url) = &args.target.database {
         let keys = public_keys_from_dir(&args.keys.keys)?;
-        let pg = crate::pg::Pg::connect(url)?;
-        let log = LogReader::on(std::sync::Arc::new(crate::pg::PgStore::reader(pg)));
+        let log = open_reader(&Location::Postgres(url.clone()))?;
         audit_log(&log, &keys, tick)?
     } else if let Some(data) = &args.target.data {
         if !data.exists() {
             anyhow::bail!("no data directory at {}", data.display());
         }
         let keys = public_keys_from_dir(&args.keys.keys)?;
-        let log = LogReader::open_dir(data)
+        let log = open_reader(&Location::Local(data.clone()))
             .with_context(|| format!("opening {} (audit a copy while the server runs)", data.display()))?;
         audit_log(&log, &keys, tick)?
     } else {

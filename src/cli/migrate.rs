@@ -9,7 +9,7 @@ pub(super) fn migrate(data: &Path) -> anyhow::Result<()> {
         anyhow::bail!("{} holds no log (no `log` directory): nothing to convert", data.display());
     }
     let started = std::time::Instant::now();
-    let done = crate::log::migrate(data).with_context(|| {
+    let done = crate::storage::local::migrate(data).with_context(|| {
         format!("converting {} (is the service stopped? sled lets one process open it)", data.display())
     })?;
     match done {

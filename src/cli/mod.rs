@@ -18,6 +18,7 @@ mod serve;
 mod stamp;
 mod token;
 mod verify;
+mod verify_inputs;
 mod verify_receipts;
 pub mod walk;
 

@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use super::args::StateArgs;
 use super::local_admin::LocalAdmin;
-use crate::service::erasure::ErasureRegister;
-use crate::service::open_db;
-use crate::service::tokens::{TokenId, TokenStore};
+use crate::records::erasure::ErasureRegister;
+use crate::records::tokens::{TokenId, TokenStore};
 use crate::statement::{pii, IssuerName};
+use crate::storage::{open_tables, Location, Tables};
 
 /// Where the tokens are: in a database this process opened, or behind a running service.
 enum Tokens {
@@ -23,20 +23,20 @@ enum Tokens {
 
 fn open(state: &StateArgs) -> anyhow::Result<Tokens> {
     // A shared database takes many clients: these commands use it directly.
+    let local = |tables: Tables| Tokens::Local(TokenStore::on(tables.tokens), ErasureRegister::on(tables.erasures));
     if let Some(url) = &state.database {
-        let pg = crate::pg::Pg::connect(url)?;
-        return Ok(Tokens::Local(TokenStore::on(pg.clone()), ErasureRegister::on(pg)));
+        return Ok(local(open_tables(&Location::Postgres(url.clone()))?));
     }
     // A service on a database left its credential here: its tokens are not in this
     // directory, whose sled database would open (empty) all the same.
     if let Some(admin) = LocalAdmin::read(&state.data)?.filter(|a| a.shared) {
         return Ok(Tokens::Service(admin));
     }
-    match open_db(&state.data) {
-        Ok(db) => Ok(Tokens::Local(TokenStore::open(&db)?, ErasureRegister::open(&db)?)),
+    match open_tables(&Location::Local(state.data.clone())) {
+        Ok(tables) => Ok(local(tables)),
         Err(e) => match LocalAdmin::read(&state.data)? {
             Some(admin) => Ok(Tokens::Service(admin)),
-            None => Err(e.context(format!(
+            None => Err(anyhow::Error::new(e).context(format!(
                 "{} has no local-admin.json, which `aiprov serve` writes at start: if another process holds \
                  the directory, stop it, or use the admin API (POST /v1/admin/tokens) with an admin token",
                 state.data.display()

@@ -11,10 +11,10 @@ use serde_json::Value;
 use super::args::VerifyArgs;
 use super::client::Client;
 use super::receipts::Line;
-use crate::content::{hash_file, ContentHashes};
+use super::verify_inputs::{file_hashes, trust_anchors};
+use crate::content::ContentHashes;
 use crate::credentials::{self, ImageFormat};
-use crate::http::Limits;
-use crate::verify::{credential, verify_receipt, TrustAnchors, Verdict};
+use crate::verify::{credential, verify_receipt, Verdict};
 
 /// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
 pub(super) fn verify(args: &VerifyArgs) -> ExitCode {
@@ -30,35 +30,6 @@ pub(super) fn verify(args: &VerifyArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The trust anchors `--key` (and `--log-key`) name.
-///
-/// # Errors
-/// When the keys cannot be fetched, read or parsed.
-pub(super) fn trust_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
-    if args.key.starts_with("http://") || args.key.starts_with("https://") {
-        let client = Client::new(&args.key, None)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        Ok(runtime.block_on(client.trust_anchors())?)
-    } else if Path::new(&args.key).is_file() {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&args.key)?)
-            .with_context(|| format!("{} is not a saved /v1/keys document", args.key))?;
-        TrustAnchors::from_keys_document(&doc).map_err(anyhow::Error::msg)
-    } else {
-        TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)
-    }
-}
-
-/// The hashes of the file at `path`, hashed piece by piece so a video is never read
-/// whole; a text file up to the default JSON limit also gets its normalised text hash.
-///
-/// # Errors
-/// When the file cannot be read.
-pub(super) fn file_hashes(path: &Path) -> anyhow::Result<ContentHashes> {
-    Ok(hash_file(path, Limits::default().max_json_bytes)
-        .with_context(|| format!("reading {}", path.display()))?
-        .hashes())
 }
 
 /// The receipt in a file that holds a receipt, a stamp response (a receipt with its

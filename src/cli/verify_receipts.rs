@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::args::VerifyArgs;
 use super::receipts::{path_key, read_lines, Line};
-use super::verify::{file_hashes, trust_anchors};
+use super::verify_inputs::{file_hashes, trust_anchors};
 use super::walk::first_few;
 use crate::content::ContentHashes;
 use crate::verify::{verify_receipt, Check, TrustAnchors};

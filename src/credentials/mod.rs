@@ -30,7 +30,7 @@ use crate::keys::{to_pem, SecretKey};
 use crate::statement::{Disclosure, HumanOversight, Statement};
 
 /// The label of the namespaced assertion that links a manifest to its stamp.
-pub const LINK_LABEL: &str = "org.ai-provenance.stamp";
+pub(crate) const LINK_LABEL: &str = "org.ai-provenance.stamp";
 
 /// The image formats credentials are made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl StampLink {
 
 /// Why an image could not be given credentials.
 #[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
+pub(crate) enum EmbedError {
     /// The image cannot be parsed as its format: the client's fault.
     #[error("the body is not a valid {format} image: {reason}")]
     Image { format: &'static str, reason: String },
@@ -203,7 +203,7 @@ fn definition(statement: &Statement, link: &StampLink) -> serde_json::Value {
 ///
 /// # Errors
 /// [`EmbedError::Image`] when the image does not parse; [`EmbedError::Internal`] otherwise.
-pub fn embed<R, W>(
+pub(crate) fn embed<R, W>(
     format: ImageFormat,
     source: &mut R,
     dest: &mut W,
@@ -288,7 +288,7 @@ pub struct ReadError {
 ///
 /// # Errors
 /// [`ReadError`] when there is a manifest that cannot be read (truncated, damaged).
-pub fn read<R: Read + Seek + Send>(
+pub(crate) fn read<R: Read + Seek + Send>(
     format: ImageFormat,
     stream: R,
     trust_roots: &[Vec<u8>],

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::extract::Json;
 use crate::error::ApiError;
-use crate::service::tokens::TokenId;
+use crate::records::tokens::TokenId;
 use crate::service::{blocking, Service};
 use crate::statement::IssuerName;
 

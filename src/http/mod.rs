@@ -14,7 +14,7 @@ mod openapi;
 mod ops;
 mod page;
 mod prompt;
-pub mod server;
+pub(crate) mod server;
 mod stamps;
 mod tlog;
 mod upload;
@@ -42,7 +42,7 @@ impl Default for Limits {
 /// Each path is one `web::resource` listing every method it serves, so that any other
 /// method is answered `405` with `Allow` (see `methods`, which the server wraps around
 /// all of this); a path that is not registered is `404`.
-pub fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
     cfg.app_data(limits)
         .app_data(
             web::PathConfig::default()

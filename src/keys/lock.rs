@@ -15,6 +15,8 @@ use std::path::Path;
 use super::KeyError;
 
 pub(super) const LOCK_FILE: &str = ".lock";
+/// Taken while keys or certificates are created, by whoever opens the directory.
+pub(super) const CREATE_LOCK_FILE: &str = ".create.lock";
 
 /// Held while keys are in use; dropping it releases the lock.
 #[derive(Debug)]
@@ -50,8 +52,33 @@ impl KeysInUse {
     }
 }
 
+/// Held while a process creates what is missing in a keys directory (keys, the keyring,
+/// certificates). Replicas started at the same moment on one shared, empty directory
+/// wait for each other here, so the first creates one key set and the others find it,
+/// instead of each creating keys of its own and overwriting the others' keyring.
+#[derive(Debug)]
+pub(crate) struct Creating {
+    _file: File,
+}
+
+impl Creating {
+    /// Waits for, then takes, the creation lock of `dir`.
+    ///
+    /// # Errors
+    /// When the lock file cannot be opened or locked.
+    pub(crate) fn take(dir: &Path) -> Result<Self, KeyError> {
+        let file = open_file(dir, CREATE_LOCK_FILE)?;
+        file.lock().map_err(|source| KeyError::Io { path: dir.join(CREATE_LOCK_FILE), source })?;
+        Ok(Self { _file: file })
+    }
+}
+
 fn open(dir: &Path) -> Result<File, KeyError> {
-    let path = dir.join(LOCK_FILE);
+    open_file(dir, LOCK_FILE)
+}
+
+fn open_file(dir: &Path, name: &str) -> Result<File, KeyError> {
+    let path = dir.join(name);
     let mut opts = OpenOptions::new();
     opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]

@@ -57,11 +57,13 @@ use zeroize::Zeroizing;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
+mod bound;
 mod certs;
 mod lock;
 mod rotate;
 mod sealed;
 
+pub use bound::{Bindings, BoundLog};
 pub use certs::{from_pem, to_pem, C2paCerts, CertInfo};
 pub use lock::KeysInUse;
 pub use rotate::{rotate, RotationReport};
@@ -279,15 +281,15 @@ pub struct Keyring {
 
 const KEYRING_FILE: &str = "keyring.json";
 
-/// Whether `name` is a file a keyring writes in its directory: `keyring.json` (and its
-/// temporary copy while it is replaced), private keys (`<kid>.key`, `c2pa-root.key`),
-/// certificates (`c2pa-*.pem`) and the lock. The keys directory may hold other files
-/// that are not the service's (the checkout's `keys/README.md` and `keys/.gitignore`);
-/// `serve` restricts only these.
+/// Whether `name` is a file a keyring writes in its directory: `keyring.json` and
+/// `logs.json` (and their temporary copies while they are replaced), private keys
+/// (`<kid>.key`, `c2pa-root.key`), certificates (`c2pa-*.pem`) and the locks. The keys
+/// directory may hold other files that are not the service's (the checkout's
+/// `keys/README.md` and `keys/.gitignore`); `serve` restricts only these.
 pub fn is_keyring_file(name: &str) -> bool {
-    name == KEYRING_FILE
-        || name == format!("{KEYRING_FILE}.tmp")
+    [KEYRING_FILE, bound::LOGS_FILE].iter().any(|file| name == *file || name == format!("{file}.tmp"))
         || name == lock::LOCK_FILE
+        || name == lock::CREATE_LOCK_FILE
         || name.ends_with(".key")
         || (name.starts_with("c2pa-") && name.ends_with(".pem"))
 }
@@ -314,6 +316,8 @@ impl Keyring {
     pub fn open_or_create_with(dir: &Path, passphrase: Option<&str>) -> Result<Self, KeyError> {
         check_passphrase(passphrase)?;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        // Read under the lock: another process may be creating the keys right now.
+        let _creating = lock::Creating::take(dir)?;
         let mut infos = read_keyring(dir)?.unwrap_or_default();
         let mut changed = false;
         for purpose in [KeyPurpose::Statement, KeyPurpose::Checkpoint] {
@@ -374,6 +378,7 @@ impl Keyring {
     /// As [`C2paCerts::open_or_create`].
     pub fn c2pa_certs(&self, organisation: &str) -> Result<C2paCerts, KeyError> {
         let passphrase = self.passphrase.as_ref().map(Passphrase::as_str);
+        let _creating = lock::Creating::take(&self.dir)?;
         C2paCerts::open_or_create(&self.dir, &self.statement_kids(), &self.statement, passphrase, organisation)
     }
 

@@ -28,15 +28,15 @@ use sha2::{Digest as _, Sha256};
 use crate::digest::Sha256Digest;
 
 /// The signature type byte of plain Ed25519 note signatures (C2SP signed-note).
-pub const ALG_ED25519: u8 = 0x01;
+pub(crate) const ALG_ED25519: u8 = 0x01;
 
 /// The most signature lines [`open`] reads, as in Go's `note.Open`, so a hostile
 /// note cannot make us run unbounded numbers of signature checks.
-pub const MAX_SIGNATURES: usize = 100;
+pub(crate) const MAX_SIGNATURES: usize = 100;
 
 /// The largest note, in bytes, that [`open`] reads or [`NoteSigner::sign`] makes.
 /// A checkpoint is a few hundred bytes; the cap only bounds what hostile input costs.
-pub const MAX_NOTE_SIZE: usize = 1 << 20;
+pub(crate) const MAX_NOTE_SIZE: usize = 1 << 20;
 
 /// The prefix of every signature line: U+2014 EM DASH, then a space.
 const SIG_PREFIX: &str = "\u{2014} ";
@@ -120,7 +120,7 @@ pub enum NoteError {
 
 /// The C2SP key hash (key ID) of an Ed25519 key:
 /// the first four bytes, big-endian, of SHA-256(name || 0x0A || 0x01 || public key).
-pub fn key_hash(name: &str, public_key: &VerifyingKey) -> u32 {
+pub(crate) fn key_hash(name: &str, public_key: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update([b'\n', ALG_ED25519]);
@@ -321,7 +321,7 @@ impl NoteSigner {
 
 /// The result of opening a note.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenedNote {
+pub(crate) struct OpenedNote {
     /// The signed text, final newline included.
     pub body: String,
     /// Names of the known keys whose signatures verified, in note order; a name
@@ -348,7 +348,7 @@ pub struct OpenedNote {
 /// [`NoteError::AmbiguousKey`] when two different verifiers share a name and key
 /// hash that a signature uses; [`NoteError::InvalidSignature`] when a known key's
 /// signature fails; [`NoteError::NoVerifiedSignature`] when no known key signed.
-pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteError> {
+pub(crate) fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteError> {
     // Size first, before any other work on hostile input.
     if note.len() > MAX_NOTE_SIZE {
         return Err(NoteError::NoteTooLarge { size: note.len(), max: MAX_NOTE_SIZE });

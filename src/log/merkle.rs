@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use crate::Sha256Digest;
 
 /// RFC 6962 §2.1 domain separation: a leaf hash is `SHA-256(0x00 || leaf)`.
-pub const LEAF_PREFIX: u8 = 0x00;
+pub(crate) const LEAF_PREFIX: u8 = 0x00;
 /// RFC 6962 §2.1 domain separation: an interior hash is `SHA-256(0x01 || left || right)`.
-pub const NODE_PREFIX: u8 = 0x01;
+pub(crate) const NODE_PREFIX: u8 = 0x01;
 
 pub fn leaf_hash(leaf: &[u8]) -> Sha256Digest {
     let mut h = Sha256::new();
@@ -22,7 +22,7 @@ pub fn leaf_hash(leaf: &[u8]) -> Sha256Digest {
     Sha256Digest::from_hasher(h)
 }
 
-pub fn node_hash(left: &Sha256Digest, right: &Sha256Digest) -> Sha256Digest {
+pub(crate) fn node_hash(left: &Sha256Digest, right: &Sha256Digest) -> Sha256Digest {
     let mut h = Sha256::new();
     h.update([NODE_PREFIX]);
     h.update(left.as_bytes());
@@ -31,7 +31,7 @@ pub fn node_hash(left: &Sha256Digest, right: &Sha256Digest) -> Sha256Digest {
 }
 
 /// The root of the empty tree: `SHA-256("")`.
-pub fn empty_root() -> Sha256Digest {
+pub(crate) fn empty_root() -> Sha256Digest {
     Sha256Digest::of(b"")
 }
 
@@ -110,7 +110,7 @@ fn perfect(start: u64, end: u64) -> Option<NodeId> {
 ///
 /// # Errors
 /// [`TreeError::Full`] at `u64::MAX` leaves; source errors.
-pub fn nodes_completed_by_append<S: NodeSource>(
+pub(crate) fn nodes_completed_by_append<S: NodeSource>(
     src: &S,
     size_before: u64,
     leaf: Sha256Digest,
@@ -137,7 +137,7 @@ pub fn nodes_completed_by_append<S: NodeSource>(
 ///
 /// # Errors
 /// [`TreeError::IndexOutOfRange`] for an empty range; source errors.
-pub fn subtree_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Sha256Digest, TreeError<S::Error>> {
+pub(crate) fn subtree_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Sha256Digest, TreeError<S::Error>> {
     if end <= start {
         return Err(TreeError::IndexOutOfRange { index: start, size: end });
     }
@@ -357,7 +357,7 @@ pub fn verify_consistency(
 /// largest first (at most 64). Enough to append leaves and to compute the root without
 /// reading anything, which is what the log writer needs per batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Frontier {
+pub(crate) struct Frontier {
     size: u64,
     nodes: Vec<Sha256Digest>,
 }
@@ -367,7 +367,7 @@ impl Frontier {
     ///
     /// # Errors
     /// Source errors.
-    pub fn load<S: NodeSource>(src: &S, size: u64) -> Result<Self, TreeError<S::Error>> {
+    pub(crate) fn load<S: NodeSource>(src: &S, size: u64) -> Result<Self, TreeError<S::Error>> {
         let mut nodes = Vec::new();
         let mut start = 0u64;
         for level in (0..64u8).rev() {
@@ -379,7 +379,7 @@ impl Frontier {
         Ok(Self { size, nodes })
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
@@ -387,7 +387,7 @@ impl Frontier {
     ///
     /// # Errors
     /// [`TreeError::Full`] at `u64::MAX` leaves.
-    pub fn push<E: std::error::Error + 'static>(&mut self, leaf: Sha256Digest) -> Result<(), TreeError<E>> {
+    pub(crate) fn push<E: std::error::Error + 'static>(&mut self, leaf: Sha256Digest) -> Result<(), TreeError<E>> {
         if self.size == u64::MAX {
             return Err(TreeError::Full);
         }
@@ -405,7 +405,7 @@ impl Frontier {
     }
 
     /// The root hash (RFC 6962 MTH) of the tree.
-    pub fn root(&self) -> Sha256Digest {
+    pub(crate) fn root(&self) -> Sha256Digest {
         let mut nodes = self.nodes.iter().rev();
         let Some(mut acc) = nodes.next().copied() else { return empty_root() };
         for left in nodes {

@@ -1,45 +1,57 @@
 //! The provenance log (docs/contract.md §3): an append-only RFC 6962 Merkle tree of
-//! signed statements, its C2SP checkpoints, and where it is stored.
+//! signed statements, its C2SP checkpoints, and how it is extended, whatever stores it.
 //!
-//! [`Log`] is the storage boundary: the rest of the crate reads and appends through it
-//! (or reads through [`LogReader`] offline), never through the store itself.
+//! [`Log`] is the boundary: the rest of the crate reads and appends through it (or reads
+//! through [`LogReader`] offline), never through a store itself. Backends live in
+//! `crate::storage`; this module defines what it needs of them and never names one.
 //!
-//! - [`merkle`]: RFC 6962 / 9162 hashing and proofs over any node source.
-//! - [`checkpoint`]: C2SP signed notes and tlog checkpoints.
-//! - [`tiles`]: C2SP tlog-tiles, the layout the log is stored in: tile and entry-bundle
-//!   paths, bundle encoding, which tiles a batch rewrites, building them from leaf hashes,
-//!   and Merkle nodes read back from them.
-//! - `store`: the [`LogStore`] trait every backend implements (tiles, bundle pieces, the
-//!   content index, tree state); `local`: the embedded one (the index and tree state in
-//!   fjall, the service's own trees in sled), with `files` holding its tiles and bundles
-//!   as files in the tlog-tiles layout.
-//! - `salts`: erasable prompt salts in segment files, apart from the immutable log.
-//! - `migrate`: converts a data directory of storage format 1 (a key per leaf and node).
-//! - `writer`: the single writer with group commit, and the [`Log`] handle.
+//! - `merkle`: RFC 6962 / 9162 hashing and proofs over any node source.
+//! - `checkpoint`: C2SP signed notes and tlog checkpoints.
+//! - `tiles`: C2SP tlog-tiles: tile and entry-bundle paths, bundle encoding (and the
+//!   pieces a batch adds to a bundle), which tiles a batch rewrites, building them from
+//!   leaf hashes, and Merkle nodes read back from them.
+//! - `store`: the read side a backend implements: [`LogStore`] (tiles, entries,
+//!   bundles, tree state), [`ContentIndex`], [`SaltStore`]; and [`StoreError`].
+//! - `sequencer`: the write side a backend implements: [`Sequencer`] (the lease, how
+//!   stamps reach the lease holder) and [`Extension`] (one transaction).
+//! - `integrate`: the one integration loop every backend shares: batching, the right
+//!   edge, tiles, signing, acknowledging; and bulk appends for tools.
+//! - `job`: a stamp waiting for the log, and its answer.
+//! - `durable`: the syncer that makes committed batches durable (group commit).
+//! - `publish`: signed checkpoints, the newest one, this process's role, the observer.
+//! - `backend`: [`LogStorage`], what a backend hands the log.
+//! - `handle`: [`Log`], opened on a backend's [`LogStorage`]; reads with their memos.
+//! - `error`: [`LogError`].
+//! - `reader`: [`LogReader`], read-only access for the offline audit.
 
-pub mod checkpoint;
-mod files;
-mod local;
-pub mod merkle;
-mod migrate;
+mod backend;
+pub(crate) mod checkpoint;
+mod durable;
+mod error;
+mod handle;
+mod integrate;
+mod job;
+pub(crate) mod merkle;
+mod publish;
 mod reader;
-mod salts;
+mod sequencer;
 mod store;
-pub mod tiles;
-mod writer;
+pub(crate) mod tiles;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use local::{open_db, LocalStore};
-pub use migrate::{migrate, Migrated};
+pub(crate) use backend::LogStorage;
+pub(crate) use error::LogError;
+pub(crate) use handle::Log;
+pub use integrate::BulkAppend;
+pub(crate) use publish::{LogObserver, Role, SignedCheckpoint};
 pub use reader::LogReader;
-pub use store::{Batch, BundlePiece, LogStore, NewLeaf, StoreError, STORAGE_FORMAT};
-pub use writer::{
-    fail, sign_checkpoint, write_leaves, Appended, Integration, Job, Log, LogError, LogObserver, Publisher, Role,
-    SignedCheckpoint,
-};
+pub(crate) use sequencer::{Committed, Extension, Followed, Sequencer};
+pub(crate) use store::{io_error, newest_first, StoreTiles, StoredNodes};
+pub(crate) use store::{Batch, ContentIndex, IndexKey, LogStore, SaltStore, STORAGE_FORMAT};
+pub use store::{NewLeaf, StoreError};
 
 /// A position in the log: leaves are numbered from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,13 +1,11 @@
 //! [`LogReader`]: read-only access to a stored log, for the offline audit. It starts no
-//! writer and signs nothing, so it needs no keys.
+//! integration loop and signs nothing, so it needs no keys.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::log::merkle::{NodeId, NodeSource};
-use crate::log::store::StoredNodes;
-use crate::log::tiles::{self, BundleId};
-use crate::log::{LocalStore, LogIndex, LogStore, StoreError};
+use crate::log::store::{StoreTiles, StoredNodes};
+use crate::log::{LogIndex, LogStore, StoreError};
 use crate::Sha256Digest;
 
 /// A stored log, opened for reading.
@@ -16,17 +14,7 @@ pub struct LogReader {
 }
 
 impl LogReader {
-    /// Opens the log in the data directory `dir` (sled: one process at a time, so audit
-    /// a copy while the server runs).
-    ///
-    /// # Errors
-    /// When the directory cannot be opened as a log.
-    pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
-        let db = crate::log::open_db(dir)?;
-        Ok(Self { store: Arc::new(LocalStore::open(&db, dir)?) })
-    }
-
-    /// Reads the log of `store` (the PostgreSQL backend, `crate::pg::PgStore::reader`).
+    /// Reads the log of `store` (a backend's, `crate::storage::open_reader`).
     pub fn on(store: Arc<dyn LogStore>) -> Self {
         Self { store }
     }
@@ -42,13 +30,7 @@ impl LogReader {
     }
 
     pub fn leaf(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(read) = self.store.read_leaf(index) {
-            return read;
-        }
-        let (bundle, position) = BundleId::containing(index.0);
-        let Some(bytes) = self.store.read_bundle(bundle)? else { return Ok(None) };
-        let entries = tiles::decode_bundle(&bytes).map_err(|e| StoreError::Corrupt(format!("{bundle:?}: {e}")))?;
-        Ok(entries.get(position).map(|e| e.to_vec()))
+        self.store.read_entry(index)
     }
 
     /// The newest stored checkpoint, as signed-note text.
@@ -60,6 +42,6 @@ impl LogReader {
 impl NodeSource for LogReader {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-        StoredNodes(self.store.as_ref()).node(id)
+        StoredNodes(StoreTiles(self.store.as_ref())).node(id)
     }
 }

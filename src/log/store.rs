@@ -1,20 +1,22 @@
-//! [`LogStore`]: everything the log needs from storage, shaped around the objects of C2SP
-//! tlog-tiles (hash tiles, entry bundles, one tree-state record) so that another backend
-//! (a database server, docs/contract.md §7) stores the same objects and the log logic
-//! above it does not change.
+//! What the log needs from storage, as small traits at the level of the objects of C2SP
+//! tlog-tiles: [`LogStore`] (hash tiles, entries and their bundles, the tree state and
+//! its checkpoint), [`ContentIndex`] (stamps by content) and [`SaltStore`] (erasable
+//! prompt salts). Every backend (`crate::storage::local`, `crate::storage::postgres`)
+//! implements them over the same objects, so the log logic above them never changes.
 //!
-//! A batch of appends writes the bundle pieces and tiles it touches, the content index
-//! entries of its leaves, their salts and the new size, atomically: the cost of an
-//! append does not depend on how large the log already is.
+//! These are the read side. A batch is written by the backend's
+//! [`Sequencer`](crate::log::Sequencer), in one atomic step with everything the
+//! traits read (tiles, entries, index rows, salts, the new size): the cost of an append
+//! does not depend on how large the log already is.
 
 use crate::log::merkle::{NodeId, NodeSource};
-use crate::log::tiles::{self, BundleError, BundleId, Tile, TileId, TILE_WIDTH};
+use crate::log::tiles::{self, BundleId, Tile, TileId};
 use crate::log::LogIndex;
 use crate::Sha256Digest;
 
 /// The on-disk layout this build reads and writes. Format 1 stored a key per leaf and
 /// per Merkle node; format 2 stores tiles and bundles (`aiprov migrate` converts).
-pub const STORAGE_FORMAT: u64 = 2;
+pub(crate) const STORAGE_FORMAT: u64 = 2;
 
 /// A leaf ready to be appended, with what the indexes need.
 #[derive(Debug, Clone)]
@@ -27,45 +29,9 @@ pub struct NewLeaf {
     pub prompt_salt: Option<[u8; 32]>,
 }
 
-/// Consecutive entries of one entry bundle, encoded as in the bundle (a big-endian `u16`
-/// length, then the bytes, per entry), starting at position `start` of the bundle. A
-/// bundle is the concatenation of its pieces in order of `start`, so a batch writes only
-/// the entries it adds, never the ones before it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundlePiece {
-    pub bundle: BundleId,
-    pub start: u16,
-    /// Number of entries in `bytes`.
-    pub count: u16,
-    pub bytes: Vec<u8>,
-}
-
-impl BundlePiece {
-    /// Leaves `size_before..` as pieces of the bundles they go into, in order.
-    ///
-    /// # Errors
-    /// When a leaf is too long for a bundle entry.
-    pub fn split(size_before: u64, leaves: &[&[u8]]) -> Result<Vec<BundlePiece>, BundleError> {
-        let mut pieces = Vec::new();
-        let mut done = 0usize;
-        while done < leaves.len() {
-            let (bundle, start) = BundleId::containing(size_before + done as u64);
-            let count = (TILE_WIDTH - start).min(leaves.len() - done);
-            let bytes = tiles::encode_bundle(&leaves[done..done + count])?;
-            // start < 256 and 1 <= count <= 256 by construction.
-            pieces.push(BundlePiece { bundle, start: start as u16, count: count as u16, bytes });
-            done += count;
-        }
-        Ok(pieces)
-    }
-
-    /// Whether this piece ends the bundle (it is full afterwards).
-    pub fn completes(&self) -> bool {
-        usize::from(self.start) + usize::from(self.count) == TILE_WIDTH
-    }
-}
-
-/// One batch of appends, as the store writes it (atomically, see [`LogStore::write`]).
+/// One batch of appends, as a backend commits it: the leaves (entries, index keys and
+/// salts) and the new contents of every tile they change. A backend that stores entries
+/// in bundles cuts them into pieces itself (`tiles::BundlePiece::split`).
 #[derive(Debug)]
 pub struct Batch<'a> {
     /// Leaves in the log before this batch; the leaves get indices `size_before..`.
@@ -73,7 +39,6 @@ pub struct Batch<'a> {
     pub leaves: &'a [&'a NewLeaf],
     /// The new contents of every tile the batch changes (`tiles::build_tiles`).
     pub tiles: Vec<Tile>,
-    pub pieces: Vec<BundlePiece>,
 }
 
 impl Batch<'_> {
@@ -82,16 +47,14 @@ impl Batch<'_> {
     }
 }
 
+/// A storage failure, whatever the backend: its own error is kept as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("index database: {0}")]
-    Index(fjall::Error),
-    /// PostgreSQL: unreachable, or a statement failed.
-    #[error("{0}")]
-    Database(String),
-    #[error("the database is damaged: {0}")]
+    /// The backend failed or cannot be reached (a database, the disk): the operation may
+    /// succeed later. `what` names the backend's part that failed.
+    #[error("{what}: {source}")]
+    Backend { what: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("the stored log is damaged: {0}")]
     Corrupt(String),
     #[error("{path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
@@ -100,80 +63,98 @@ pub enum StoreError {
          {what}"
     )]
     Format { dir: String, found: u64, what: &'static str },
+    /// This backend cannot do it (for example an online backup); the message says what to
+    /// do instead.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Another transaction got in the way (a serialisation failure or deadlock): nothing
+    /// was written, and the same work may simply be run again.
+    #[error("a conflict between transactions: {0}")]
+    Conflict(String),
+    /// Another node holds the sequencer lease: this process may not extend the tree.
+    #[error("a running node holds the sequencer lease: stop the service first")]
+    Leased,
+}
+
+impl StoreError {
+    /// A backend's own error, kept as the source.
+    pub fn backend(what: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend { what, source: Box::new(source) }
+    }
 }
 
 /// The error of an I/O call on `path` (tile, bundle and salt files, migration renames).
-pub(super) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.to_owned(), source }
 }
 
-/// Everything the log needs from storage.
+/// The log's objects: hash tiles, entries (and the bundles they make), the tree state
+/// and its newest checkpoint, and the log's own settings.
 pub trait LogStore: Send + Sync + 'static {
-    /// Number of leaves written (durable once [`LogStore::sync`] returned after the write).
+    /// Number of leaves committed.
     fn size(&self) -> Result<u64, StoreError>;
-    /// Writes a batch atomically: after a crash either all of it is there (bundle pieces,
-    /// tiles, index entries, salts, the new size) or none of what the log reads. Visible
-    /// to reads at once; durable only once a later [`LogStore::sync`] returns. Separate
-    /// from `sync` so that the log can write its next batch while the previous one is
-    /// being made durable (pipelined group commit).
-    fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError>;
-    /// Makes everything written so far durable on disk.
-    fn sync(&self) -> Result<(), StoreError>;
     /// The stored row of a hash tile: its widest version (a right-edge tile grows in
     /// place, and any prefix of it is the same tile at a smaller tree size).
     fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError>;
     /// The stored entries of a bundle, encoded: its widest version, as for tiles.
     fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError>;
-    /// `len` bytes of a stored bundle from byte `start` (one entry, when the caller knows
-    /// where it is); `None` when the bundle is not stored or is shorter.
-    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Leaf `index` by itself, for a backend that keeps entries one by one (PostgreSQL);
-    /// `None` when it keeps only bundles, and the log reads the leaf from its bundle.
-    fn read_leaf(&self, _index: LogIndex) -> Option<Result<Option<Vec<u8>>, StoreError>> {
-        None
-    }
-    /// Index of the leaf with this leaf hash (stamp id).
-    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError>;
-    /// Leaves whose exact content hash is `digest`, newest first, at most `limit`.
-    fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError>;
-    /// Leaves whose normalised text hash is `digest`, newest first, at most `limit`.
-    fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError>;
-    /// Leaves whose exact content hash is `sha256` or whose normalised text hash is
-    /// `normalized`, newest first, at most `limit`: both lookups, which a backend may
-    /// answer in one query.
-    fn find_content(
-        &self,
-        sha256: &Sha256Digest,
-        normalized: Option<&Sha256Digest>,
-        limit: usize,
-    ) -> Result<Vec<LogIndex>, StoreError> {
-        let mut indices = self.find_by_content(sha256, limit)?;
-        if let Some(norm) = normalized {
-            indices.extend(self.find_by_normalized_text(norm, limit)?);
-        }
-        indices.sort_unstable_by(|a, b| b.cmp(a));
-        indices.dedup();
-        indices.truncate(limit);
-        Ok(indices)
-    }
-    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError>;
-    /// Erases leaf `index`'s prompt salt from storage for good; whether there was one.
-    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError>;
+    /// Leaf `index` by itself; `None` past the committed size.
+    fn read_entry(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Makes every batch committed so far durable: nothing to do for a backend whose
+    /// commits are durable already.
+    fn sync(&self) -> Result<(), StoreError>;
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError>;
+    /// Stores the signed note of the tree's newest checkpoint, once the tree it covers is
+    /// durable.
     fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError>;
-    /// Writes a copy of the data as it was at tree size `size` (whose signed checkpoint
-    /// note is `checkpoint`) into the new directory `dir`, as a data directory this
-    /// backend can open, while appends go on. `size` must be durable already. Leaves,
-    /// tiles, index entries and salts past `size` are left out, so the copy is exactly
-    /// the log of that checkpoint.
-    fn backup(&self, dir: &std::path::Path, size: u64, checkpoint: &str) -> Result<(), StoreError>;
     /// A value of the log's own settings (origin, ...).
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Stores `value` under `key` unless a value is there already, atomically against
+    /// every other process of the log (nodes starting together), and returns the value
+    /// stored: `value`, or the one that was there first.
+    fn claim_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+}
+
+/// What a content index is looked up by. Exact keys: a lookup returns every leaf whose
+/// key is equal. (A similarity index, whose lookups are nearest neighbours by Hamming
+/// distance, is a trait of its own beside this one, fed by the same batches.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKey {
+    /// SHA-256 of the exact content.
+    Content(Sha256Digest),
+    /// The normalised text hash (docs/contract.md §2).
+    NormalizedText(Sha256Digest),
+}
+
+/// Stamps by stamp id and by content. Written with each batch; read by any node.
+pub trait ContentIndex: Send + Sync + 'static {
+    /// Index of the leaf with this leaf hash (stamp id).
+    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError>;
+    /// Leaves with any of `keys`, newest first, at most `limit`, without repeats: every
+    /// key's lookups, which a backend may answer in one query.
+    fn find(&self, keys: &[IndexKey], limit: usize) -> Result<Vec<LogIndex>, StoreError>;
+}
+
+/// Prompt salts, kept apart from the immutable log so that they can be erased
+/// (docs/contract.md §4). Written with each batch.
+pub trait SaltStore: Send + Sync + 'static {
+    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Erases leaf `index`'s prompt salt from storage for good; whether there was one.
+    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError>;
+}
+
+/// Merges the per-key lookups of [`ContentIndex::find`] for a backend that answers each
+/// key on its own: newest first, without repeats, at most `limit`.
+pub(crate) fn newest_first(mut indices: Vec<LogIndex>, limit: usize) -> Vec<LogIndex> {
+    indices.sort_unstable_by(|a, b| b.cmp(a));
+    indices.dedup();
+    indices.truncate(limit);
+    indices
 }
 
 /// Reads hash tiles from a store, so that `tiles::TileNodes` can compute Merkle nodes.
-pub(super) struct StoreTiles<'a>(pub(super) &'a dyn LogStore);
+pub(crate) struct StoreTiles<'a>(pub(crate) &'a dyn LogStore);
 
 impl tiles::TileReader for StoreTiles<'_> {
     type Error = StoreError;
@@ -182,13 +163,14 @@ impl tiles::TileReader for StoreTiles<'_> {
     }
 }
 
-/// Merkle nodes computed from a store's tiles, without a memo.
-pub(super) struct StoredNodes<'a>(pub(super) &'a dyn LogStore);
+/// Merkle nodes computed from the tiles `R` reads (a store's, or those an open
+/// [`Extension`](crate::log::Extension) sees), without a memo.
+pub(crate) struct StoredNodes<R>(pub(crate) R);
 
-impl NodeSource for StoredNodes<'_> {
+impl<R: tiles::TileReader<Error = StoreError>> NodeSource for StoredNodes<R> {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Sha256Digest, StoreError> {
-        tiles::TileNodes(StoreTiles(self.0)).node(id).map_err(|e| match e {
+        tiles::TileNodes(&self.0).node(id).map_err(|e| match e {
             tiles::TileNodeError::Read(e) => e,
             other => StoreError::Corrupt(other.to_string()),
         })

@@ -29,13 +29,13 @@ use crate::log::merkle::{self, NodeId, NodeSource};
 use crate::Sha256Digest;
 
 /// Merkle levels one tile spans: its row and the seven levels rebuilt from it.
-pub const TILE_HEIGHT: u8 = 8;
+pub(crate) const TILE_HEIGHT: u8 = 8;
 /// Hashes in a full tile, and leaves in a full entry bundle (`2^TILE_HEIGHT`).
-pub const TILE_WIDTH: usize = 1 << TILE_HEIGHT;
+pub(crate) const TILE_WIDTH: usize = 1 << TILE_HEIGHT;
 /// Longest leaf an entry bundle can hold: its length is written as a big-endian `u16`.
-pub const MAX_ENTRY_LEN: usize = u16::MAX as usize;
+pub(crate) const MAX_ENTRY_LEN: usize = u16::MAX as usize;
 /// Highest tile level a tree of `u64` size can have (see the module documentation).
-pub const MAX_TILE_LEVEL: u8 = 7;
+pub(crate) const MAX_TILE_LEVEL: u8 = 7;
 
 const HASH_LEN: usize = Sha256Digest::LEN;
 /// Bytes in a full tile.
@@ -325,7 +325,7 @@ pub enum BundleError {
 /// [`BundleError::EntryTooLong`] for an entry over [`MAX_ENTRY_LEN`] bytes (its length
 /// would not fit the prefix); [`BundleError::BadCount`] unless there are 1 to 256 entries
 /// (empty bundles do not exist, and a bundle holds the leaves of one tile).
-pub fn encode_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn encode_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, BundleError> {
     if entries.is_empty() || entries.len() > TILE_WIDTH {
         return Err(BundleError::BadCount(entries.len()));
     }
@@ -338,6 +338,39 @@ pub fn encode_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, BundleErr
         out.extend_from_slice(entry);
     }
     Ok(out)
+}
+
+/// Consecutive entries of one entry bundle, encoded as in the bundle (a big-endian `u16`
+/// length, then the bytes, per entry), starting at position `start` of the bundle. A
+/// bundle is the concatenation of its pieces in order of `start`, so a backend that
+/// stores bundles writes only the entries a batch adds, never the ones before it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BundlePiece {
+    pub bundle: BundleId,
+    pub start: u16,
+    /// Number of entries in `bytes`.
+    pub count: u16,
+    pub bytes: Vec<u8>,
+}
+
+impl BundlePiece {
+    /// Leaves `size_before..` as pieces of the bundles they go into, in order.
+    ///
+    /// # Errors
+    /// When a leaf is too long for a bundle entry.
+    pub(crate) fn split<E: AsRef<[u8]>>(size_before: u64, leaves: &[E]) -> Result<Vec<BundlePiece>, BundleError> {
+        let mut pieces = Vec::new();
+        let mut done = 0usize;
+        while done < leaves.len() {
+            let (bundle, start) = BundleId::containing(size_before + done as u64);
+            let count = (TILE_WIDTH - start).min(leaves.len() - done);
+            let bytes = encode_bundle(&leaves[done..done + count])?;
+            // start < 256 and 1 <= count <= 256 by construction.
+            pieces.push(BundlePiece { bundle, start: start as u16, count: count as u16, bytes });
+            done += count;
+        }
+        Ok(pieces)
+    }
 }
 
 /// The entries of an entry bundle, borrowed from `bundle`.
@@ -375,7 +408,7 @@ pub fn decode_bundle(bundle: &[u8]) -> Result<Vec<&[u8]>, BundleError> {
 ///
 /// # Errors
 /// As [`decode_bundle`].
-pub fn entry_offsets(bundle: &[u8]) -> Result<Vec<u32>, BundleError> {
+pub(crate) fn entry_offsets(bundle: &[u8]) -> Result<Vec<u32>, BundleError> {
     let entries = decode_bundle(bundle)?;
     let mut offsets = Vec::with_capacity(entries.len() + 1);
     let mut at = 0u32;
@@ -394,7 +427,7 @@ pub fn entry_offsets(bundle: &[u8]) -> Result<Vec<u32>, BundleError> {
 /// # Errors
 /// [`BundleError::Truncated`] when the bytes end first; [`BundleError::BadCount`] for a
 /// count of 0 or above 256.
-pub fn bundle_prefix(bundle: &[u8], count: usize) -> Result<&[u8], BundleError> {
+pub(crate) fn bundle_prefix(bundle: &[u8], count: usize) -> Result<&[u8], BundleError> {
     if count == 0 || count > TILE_WIDTH {
         return Err(BundleError::BadCount(count));
     }
@@ -474,13 +507,17 @@ pub fn tile_for_size(tile: TileId, size: u64) -> Option<TileWidth> {
 }
 
 /// Why a growth of the tree is not one.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a tree cannot shrink from {old_size} to {new_size} leaves")]
-pub struct Shrinks {
+pub(crate) struct Shrinks {
     pub old_size: u64,
     pub new_size: u64,
 }
 
+// The specification `build_tiles` is tested against: which tiles and bundles a growth
+// rewrites.
+#[cfg(test)]
 /// The tiles to (re)write when the tree grows from `old_size` to `new_size` leaves, with
 /// their widths at `new_size`, by level then index: the tiles whose width differs
 /// between the two sizes. Per level that is the tiles the new row hashes complete and
@@ -489,7 +526,7 @@ pub struct Shrinks {
 ///
 /// # Errors
 /// [`Shrinks`] when `new_size < old_size`.
-pub fn changed_tiles(old_size: u64, new_size: u64) -> Result<Vec<(TileId, TileWidth)>, Shrinks> {
+pub(crate) fn changed_tiles(old_size: u64, new_size: u64) -> Result<Vec<(TileId, TileWidth)>, Shrinks> {
     if new_size < old_size {
         return Err(Shrinks { old_size, new_size });
     }
@@ -512,12 +549,13 @@ pub fn changed_tiles(old_size: u64, new_size: u64) -> Result<Vec<(TileId, TileWi
     Ok(out)
 }
 
+#[cfg(test)]
 /// The entry bundles to (re)write when the tree grows from `old_size` to `new_size`:
 /// the twins of the level 0 tiles [`changed_tiles`] lists, with the same widths.
 ///
 /// # Errors
 /// [`Shrinks`] when `new_size < old_size`.
-pub fn changed_bundles(old_size: u64, new_size: u64) -> Result<Vec<(BundleId, TileWidth)>, Shrinks> {
+pub(crate) fn changed_bundles(old_size: u64, new_size: u64) -> Result<Vec<(BundleId, TileWidth)>, Shrinks> {
     Ok(changed_tiles(old_size, new_size)?
         .into_iter()
         .take_while(|(tile, _)| tile.level == 0)

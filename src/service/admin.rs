@@ -4,8 +4,8 @@
 use super::Service;
 use crate::error::ApiError;
 use crate::keys::RotationReport;
-use crate::service::erasure::ErasureRecord;
-use crate::service::tokens::{NewToken, Principal, TokenId, TokenInfo};
+use crate::records::erasure::ErasureRecord;
+use crate::records::tokens::{NewToken, Principal, TokenId, TokenInfo};
 use crate::statement::{pii, IssuerName};
 
 impl Service {

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
-use crate::service::ratelimit::RateLimit;
 
 /// Default upper bound of a streamed body: 16 GiB.
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 /// Default longest pause within a streamed body: 30 s, long enough for a slow mobile
 /// link, short enough that a stalled sender does not hold a connection for long.
-pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
+pub(crate) const DEFAULT_UPLOAD_IDLE_SECS: u64 = 30;
 
 /// Where the service keeps its state, and its abuse limits.
 #[derive(Debug, Clone)]
@@ -25,8 +25,13 @@ pub struct ServiceConfig {
     /// node given the same URL (and the same keys).
     pub database: Option<String>,
     pub keys_dir: PathBuf,
-    /// The log's origin line, also the name of its checkpoint key.
-    pub origin: String,
+    /// The log's origin line, also the name of its checkpoint key: for a new log, unique
+    /// by default (`localhost/ai-provenance/` and 8 hex digits of its random id); an
+    /// existing log keeps its own, and refuses another.
+    pub origin: Option<String>,
+    /// Lets a keys directory that signs for other logs sign for this new, empty one too
+    /// (under another origin): `--new-log`.
+    pub new_log: bool,
     /// Stamps per issuer token.
     pub stamp_rate: RateLimit,
     /// Prompt checks per client address: each check is an online guess at a prompt, so
@@ -57,7 +62,7 @@ pub struct ServiceConfig {
 }
 
 /// Default upper bound of an image given or read for credentials: 256 MiB.
-pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl ServiceConfig {
     pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
@@ -69,7 +74,8 @@ impl ServiceConfig {
             data_dir,
             database: None,
             keys_dir,
-            origin,
+            origin: Some(origin),
+            new_log: false,
             stamp_rate: Self::DEFAULT_STAMP_RATE,
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
             key_passphrase: None,

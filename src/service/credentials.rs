@@ -19,7 +19,7 @@ use crate::api::StampResponse;
 use crate::content::{hash_stream_into, HashedContent, StreamLimits};
 use crate::credentials::{embed, EmbedError, ImageFormat, StampLink};
 use crate::error::ApiError;
-use crate::service::tokens::Principal;
+use crate::records::tokens::Principal;
 use crate::statement::request::{prepare_content, StampContent, StampMetadata};
 use crate::statement::{Kind, MediaType, Statement};
 

@@ -12,7 +12,7 @@ use crate::log::{LogError, LogIndex};
 use crate::Sha256Digest;
 
 /// Most entries one page of `/v1/log/entries` returns.
-pub const MAX_ENTRIES_PAGE: u64 = 256;
+pub(crate) const MAX_ENTRIES_PAGE: u64 = 256;
 
 /// One page of log entries.
 #[derive(Debug, Serialize)]

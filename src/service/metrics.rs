@@ -24,10 +24,10 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::log::{Log, LogObserver};
 
 /// The media type of `GET /metrics`: the Prometheus text format, version 0.0.4.
-pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// The route label of a request that matched no route.
-pub const UNMATCHED: &str = "unmatched";
+pub(crate) const UNMATCHED: &str = "unmatched";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -66,7 +66,7 @@ impl LogObserver for LogMetrics {
 }
 
 /// Every metric of one service.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     stamp_seconds: Histogram,
@@ -85,7 +85,7 @@ impl Metrics {
     /// A registry with every metric at zero but the erasure count, which starts at the
     /// number of erasures in the register (`erased_before`): it counts them all, not
     /// only this process's.
-    pub fn new(erased_before: u64) -> Self {
+    pub(crate) fn new(erased_before: u64) -> Self {
         let mut registry = Registry::with_prefix("aiprov");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -169,12 +169,12 @@ impl Metrics {
     }
 
     /// What the log writer reports to, for [`Log::open_observed`].
-    pub fn log_observer(&self) -> Arc<dyn LogObserver> {
+    pub(crate) fn log_observer(&self) -> Arc<dyn LogObserver> {
         Arc::new(self.log.clone())
     }
 
     /// Counts one answer. `route` is the pattern the request matched, if any.
-    pub fn request(&self, route: Option<String>, method: &str, status: u16) {
+    pub(crate) fn request(&self, route: Option<String>, method: &str, status: u16) {
         let labels = RequestLabels {
             route: route.unwrap_or_else(|| UNMATCHED.to_owned()),
             method: method_label(method),
@@ -196,7 +196,7 @@ impl Metrics {
     }
 
     /// Every metric in the Prometheus text format, the log's state read now.
-    pub fn render(&self, log: &Log) -> String {
+    pub(crate) fn render(&self, log: &Log) -> String {
         self.tree_size.set(i64::try_from(log.published_size()).unwrap_or(i64::MAX));
         self.checkpoint_age.set(log.checkpoint_age().as_secs_f64());
         self.queue_depth.set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));

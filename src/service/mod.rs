@@ -8,24 +8,24 @@
 //! - `admin`: authentication and the admin API (tokens, erasure register);
 //! - `log_api`: the log's read API (checkpoint, proofs, entries);
 //! - `ops`: readiness, metrics and online backups, for operators;
-//! - [`tokens`], [`erasure`], [`ratelimit`], [`proxies`], [`metrics`]: the stores,
-//!   limiters and counters behind them.
+//! - `proxies`, `metrics`, `signing`, `config`: what is behind them.
+//!
+//! The backend is opened once, by `crate::storage::open`; the service then asks it what
+//! it can do (backups, remote reads) and never which one it is.
 
 mod admin;
 mod config;
 mod credentials;
-pub mod erasure;
+mod identity;
 mod log_api;
-pub mod metrics;
+pub(crate) mod metrics;
 mod ops;
 mod private;
 mod prompt;
-pub mod proxies;
-pub mod ratelimit;
+pub(crate) mod proxies;
 mod signing;
 mod stamp;
 mod tlog;
-pub mod tokens;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -33,29 +33,27 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-pub use config::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
-pub use credentials::Credentialed;
-pub use log_api::{LogEntries, MAX_ENTRIES_PAGE};
-pub use ops::{BackupReport, Readiness};
-pub use prompt::{ErasureOutcome, PromptCheck};
-pub use stamp::{ContentQuery, MAX_LOOKUP};
+pub use config::ServiceConfig;
+pub(crate) use config::{DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub(crate) use ops::BackupReport;
+pub(crate) use stamp::{ContentQuery, MAX_LOOKUP};
 
 use crate::content::fetch::FetchConfig;
 use crate::content::StreamLimits;
 use crate::error::ApiError;
 use crate::keys::{Keyring, KeysInUse, PublicKeyInfo};
 use crate::log::checkpoint::{NoteSigner, NoteVerifier};
-use crate::log::{LocalStore, Log};
-use crate::pg::{start_sequencer, Pg, PgStore, SaltSeal, SequencerConfig};
+use crate::log::Log;
+use crate::records::erasure::ErasureRegister;
+use crate::records::ratelimit::RateLimiter;
+use crate::records::tokens::TokenStore;
+use crate::storage::{Backups, Location};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
-use erasure::ErasureRegister;
 use metrics::Metrics;
 use private::{make_keys_private, make_private};
 use proxies::TrustedProxies;
-use ratelimit::RateLimiter;
 use signing::Signing;
-use tokens::TokenStore;
 
 pub struct Service {
     log: Log,
@@ -73,8 +71,10 @@ pub struct Service {
     metrics: Metrics,
     trusted_proxies: TrustedProxies,
     backup_dir: Option<PathBuf>,
-    /// Whether the log is in a database that several nodes share (`--database`).
-    shared: bool,
+    /// Whether the backend takes backups itself.
+    backups: Backups,
+    /// Whether the backend's reads go over the network (see `Storage::remote_reads`).
+    remote_reads: bool,
     /// Where bodies that must be read whole (images for credentials) are spooled: the
     /// data directory, private to this user.
     spool_dir: PathBuf,
@@ -94,45 +94,40 @@ impl Service {
         let keyring =
             Keyring::open_or_create_with(&config.keys_dir, config.key_passphrase.as_ref().map(|p| p.as_str()))
                 .context("opening the keys directory")?;
-        let signer = NoteSigner::new(&config.origin, keyring.checkpoint_key().signing_key().clone())
-            .context("the origin cannot name a checkpoint key")?;
-        let (log, tokens, erasures, metrics, stamp_limiter, prompt_limiter) = match &config.database {
-            None => {
-                let db = open_db(&config.data_dir)?;
-                let store = LocalStore::open(&db, &config.data_dir)
-                    .with_context(|| format!("opening the log in {}", config.data_dir.display()))?;
-                let erasures = ErasureRegister::open(&db)?;
-                let metrics = Metrics::new(erasures.count()?);
-                let log = Log::open_observed(Arc::new(store), signer, metrics.log_observer())?;
-                let limiters = (RateLimiter::new(config.stamp_rate), RateLimiter::new(config.prompt_check_rate));
-                (log, TokenStore::open(&db)?, erasures, metrics, limiters.0, limiters.1)
-            }
-            Some(url) => {
-                std::fs::create_dir_all(&config.data_dir)
-                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-                let pg = Pg::connect(url)?;
-                let seal = SaltSeal::from_checkpoint_key(keyring.checkpoint_key().signing_key());
-                let store = PgStore::new(pg.clone(), seal.clone());
-                let erasures = ErasureRegister::on(pg.clone());
-                let metrics = Metrics::new(erasures.count()?);
-                let node = SequencerConfig { pg: pg.clone(), node: node_name(), seal };
-                let log = Log::open_sequenced(Arc::new(store), signer, metrics.log_observer(), |integration| {
-                    start_sequencer(node, integration)
-                })
-                .with_context(|| format!("opening the log in {}", pg.url()))?;
-                let limiters = (
-                    RateLimiter::shared(config.stamp_rate, pg.clone(), "stamp"),
-                    RateLimiter::shared(config.prompt_check_rate, pg.clone(), "prompt"),
-                );
-                (log, TokenStore::on(pg.clone()), erasures, metrics, limiters.0, limiters.1)
-            }
+        let note_signer = |origin: &str| {
+            NoteSigner::new(origin, keyring.checkpoint_key().signing_key().clone())
+                .context("the origin cannot name a checkpoint key")
         };
+        // Refused before anything is created with it.
+        if let Some(origin) = &config.origin {
+            note_signer(origin)?;
+        }
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let location = Location::new(&config.data_dir, config.database.as_deref());
+        let storage = crate::storage::open(&location, keyring.checkpoint_key().signing_key())
+            .with_context(|| format!("opening the log in {location}"))?;
+        let wanted = identity::Wanted {
+            origin: config.origin.as_deref(),
+            new_log: config.new_log,
+            location: location.to_string(),
+        };
+        let identity = identity::establish(storage.log.store.as_ref(), &keyring, &wanted)?;
+        let signer = note_signer(&identity.origin)?;
+        let tables = storage.tables;
+        let erasures = ErasureRegister::on(tables.erasures);
+        let metrics = Metrics::new(erasures.count()?);
+        let log = Log::open(storage.log, signer, metrics.log_observer())
+            .with_context(|| format!("opening the log in {location}"))?;
+        let stamp_limiter = RateLimiter::on(config.stamp_rate, tables.buckets.clone(), "stamp");
+        let prompt_limiter = RateLimiter::on(config.prompt_check_rate, tables.buckets, "prompt");
+        let tokens = TokenStore::on(tables.tokens);
         // After opening: whatever the database and keyring created is there now.
         let restricting = |dir: &Path| format!("restricting {} to this user", dir.display());
         make_private(&config.data_dir).with_context(|| restricting(&config.data_dir))?;
         make_keys_private(&config.keys_dir).with_context(|| restricting(&config.keys_dir))?;
         let certs =
-            keyring.c2pa_certs(&config.origin).context("opening the C2PA certificates in the keys directory")?;
+            keyring.c2pa_certs(&identity.origin).context("opening the C2PA certificates in the keys directory")?;
         let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
         Ok(Self {
             log,
@@ -148,7 +143,8 @@ impl Service {
             metrics,
             trusted_proxies: config.trusted_proxies.clone(),
             backup_dir: config.backup_dir.clone(),
-            shared: config.database.is_some(),
+            backups: storage.backups,
+            remote_reads: storage.remote_reads,
             spool_dir: config.data_dir.clone(),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             max_image_bytes: config.max_image_bytes,
@@ -190,29 +186,6 @@ impl Service {
     }
 }
 
-/// This process's name in the sequencer lease: host, process id and a random part, so
-/// that a restarted process never mistakes its predecessor's lease for its own.
-fn node_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-    let mut random = [0u8; 4];
-    let _ = getrandom::getrandom(&mut random);
-    format!("{host}/{}/{}", std::process::id(), hex::encode(random))
-}
-
-/// Opens the sled database of a data directory, creating the directory on first start.
-/// The log, the issuer tokens and the erasure register share it.
-///
-/// # Errors
-/// When the directory cannot be created or another process holds the database.
-pub fn open_db(data_dir: &Path) -> anyhow::Result<sled::Db> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    crate::log::open_db(data_dir).map_err(|e| {
-        // sled refuses a second process with a lock error; say so only then.
-        let hint = if e.to_string().contains("lock") { " (is another aiprov using it?)" } else { "" };
-        anyhow::anyhow!("opening the database in {}{hint}: {e}", data_dir.display())
-    })
-}
-
 /// Spends one request of `key`'s budget, or says how long to wait.
 async fn limit(limiter: &RateLimiter, key: &str) -> Result<(), ApiError> {
     limiter
@@ -225,7 +198,7 @@ async fn limit(limiter: &RateLimiter, key: &str) -> Result<(), ApiError> {
 ///
 /// # Errors
 /// The closure's error, or `500` when the pool task panicked.
-pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,

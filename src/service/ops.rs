@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{make_private, Service};
 use crate::error::ApiError;
+use crate::storage::Backups;
 
 /// The answer of `GET /readyz`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,11 +88,10 @@ impl Service {
     /// `403` when the service has no backup directory; `422` for a name that is not one
     /// plain file name; `409` when a backup of that name exists or is being written.
     pub fn backup(&self, name: &str) -> Result<BackupReport, ApiError> {
-        if self.shared {
-            return Err(ApiError::Forbidden(
-                "the log is in PostgreSQL: back it up with the database's own tools (pg_dump, base backups)".into(),
-            ));
-        }
+        let backup = match &self.backups {
+            Backups::Online(backup) => backup.clone(),
+            Backups::Elsewhere(how) => return Err(ApiError::Forbidden((*how).into())),
+        };
         let root = self.backup_dir.as_deref().ok_or_else(|| {
             ApiError::Forbidden("this service takes no backups: start it with --backup-dir DIR".into())
         })?;
@@ -114,18 +114,16 @@ impl Service {
             }
             Err(e) => return Err(ApiError::internal(anyhow::anyhow!("creating {}: {e}", partial.display()))),
         }
-        let written = self
-            .log
-            .backup(&partial)
+        // Published means durable: every leaf, tile and salt it covers is written.
+        let checkpoint = self.log.latest_checkpoint();
+        let written = backup
+            .backup(&partial, checkpoint.checkpoint.size, &checkpoint.note)
             .context("copying the log")
-            .and_then(|checkpoint| finish_backup(root, &partial, &target).map(|()| checkpoint));
-        let checkpoint = match written {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&partial);
-                return Err(ApiError::internal(e.context(format!("writing the backup {name}"))));
-            }
-        };
+            .and_then(|()| finish_backup(root, &partial, &target));
+        if let Err(e) = written {
+            let _ = fs::remove_dir_all(&partial);
+            return Err(ApiError::internal(e.context(format!("writing the backup {name}"))));
+        }
         Ok(BackupReport {
             name: name.to_owned(),
             path: target.display().to_string(),

@@ -91,8 +91,10 @@ mod tests {
     }
 
     /// Each file of a keys directory and the mode `serve` leaves it with, from 0644.
-    const FILES: [(&str, u32); 9] = [
+    const FILES: [(&str, u32); 11] = [
         ("keyring.json", 0o600),
+        ("logs.json", 0o600),
+        (".create.lock", 0o600),
         ("keyring.json.tmp", 0o600),
         ("0123456789abcdef.key", 0o600),
         ("c2pa-root.key", 0o600),

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{limit, Service};
 use crate::error::ApiError;
-use crate::service::erasure::ErasureRecord;
-use crate::service::tokens::Principal;
+use crate::records::erasure::ErasureRecord;
+use crate::records::tokens::Principal;
 use crate::statement::receipt::StampId;
 use crate::statement::request::prompt_commitment;
 use crate::time::Timestamp;

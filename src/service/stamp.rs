@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::jcs;
 use crate::log::merkle;
 use crate::log::{LogIndex, NewLeaf, SignedCheckpoint};
-use crate::service::tokens::Principal;
+use crate::records::tokens::Principal;
 use crate::statement::receipt::{
     leaf_bytes_from_canonical, sign_canonical, LogProof, Receipt, SignedStatement, StampId,
 };
@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 use crate::Sha256Digest;
 
 /// Most stamps one lookup returns.
-pub const MAX_LOOKUP: usize = 100;
+pub(crate) const MAX_LOOKUP: usize = 100;
 
 /// How to find stamps by content.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ impl Service {
         // A statement too long for a log entry is refused there (422), before it is queued.
         let appended = self.log.append(leaf).await?;
         tracing::info!(id = %leaf_hash, index = appended.index.0, issuer = %signed.statement.issuer, kind = signed.statement.kind.as_str(), "stamped");
-        let receipt = if self.shared {
+        let receipt = if self.remote_reads {
             // The proof's new nodes are in tiles in the database: a round trip or more,
             // which must not hold the HTTP worker (it would stall every other request).
             let this = self.clone();

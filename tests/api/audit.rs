@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 
-use ai_provenance::log::tiles;
+use ai_provenance::tlog::tiles;
 use serde_json::Value;
 
 use crate::binary::{copy_dir, create_token, run, serve};

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{aiprov, args, text};
-use ai_provenance::service::ratelimit::RateLimit;
+use ai_provenance::RateLimit;
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 

@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use ai_provenance::log::merkle;
-use ai_provenance::log::{open_db, write_leaves, LocalStore, LogStore, NewLeaf};
-use ai_provenance::Sha256Digest;
+use ai_provenance::tlog::merkle;
+use ai_provenance::{open_bulk, Location, NewLeaf, Sha256Digest};
 
 use crate::binary::{create_token, post_stamp, post_verify, serve};
 use crate::helpers::{copy_request, public_receipt};
@@ -14,12 +13,13 @@ use crate::helpers::{copy_request, public_receipt};
 const FILL_BATCH: u64 = 8192;
 
 /// Fills the log of data directory `data` with `n` synthetic JSON leaves through the
-/// store's own batch path (what the writer does, without a sync per batch).
+/// backend's own sequencer and transaction, with one sync at the end.
 fn fill(data: &std::path::Path, n: u64) {
-    let db = open_db(data).unwrap();
-    let store = LocalStore::open(&db, data).unwrap();
+    // The key seals salts only in a database; the embedded backend needs none.
+    let mut log =
+        open_bulk(&Location::Local(data.to_owned()), &ed25519_dalek::SigningKey::from_bytes(&[7; 32])).unwrap();
     let pad = "x".repeat(200);
-    let mut size = store.size().unwrap();
+    let mut size = log.size().unwrap();
     while size < n {
         let count = FILL_BATCH.min(n - size);
         let leaves: Vec<NewLeaf> = (size..size + count)
@@ -35,10 +35,10 @@ fn fill(data: &std::path::Path, n: u64) {
             })
             .collect();
         let refs: Vec<&NewLeaf> = leaves.iter().collect();
-        write_leaves(&store, size, &refs).unwrap();
+        log.append(&refs).unwrap();
         size += count;
     }
-    store.sync().unwrap();
+    log.finish().unwrap();
     // No checkpoint: the service signs one for the stored tree at start, as after a crash.
 }
 

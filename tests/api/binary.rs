@@ -153,9 +153,9 @@ pub async fn check_included(
     client: &reqwest::Client,
     base: &str,
     stamp: &serde_json::Value,
-    checkpoint: &ai_provenance::log::checkpoint::Checkpoint,
+    checkpoint: &ai_provenance::tlog::checkpoint::Checkpoint,
 ) -> Result<(), String> {
-    use ai_provenance::log::merkle;
+    use ai_provenance::tlog::merkle;
     let leaf =
         serde_jcs::to_vec(&serde_json::json!({"statement": stamp["statement"], "signature": stamp["signature"]}))
             .map_err(|e| e.to_string())?;

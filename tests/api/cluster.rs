@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::log::merkle;
+use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::tlog::merkle;
 use ai_provenance::Sha256Digest;
 use futures_util::StreamExt;
 use serde_json::Value;

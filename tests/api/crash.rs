@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::log::merkle;
+use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::tlog::merkle;
 use ai_provenance::Sha256Digest;
 use serde_json::Value;
 
@@ -108,7 +108,7 @@ async fn acknowledged_stamps_survive_repeated_sigkill() {
     // The tiles and bundles the restarted server serves hold exactly that tree: nothing a
     // checkpoint covers was left undurable by a kill.
     let (tiles, leaves) = crate::tlog::fetch_tiles(&client, base, latest.size).await;
-    assert_eq!(merkle::root(&ai_provenance::log::tiles::TileNodes(tiles), latest.size).unwrap(), latest.root);
+    assert_eq!(merkle::root(&ai_provenance::tlog::tiles::TileNodes(tiles), latest.size).unwrap(), latest.root);
     let mut tree = merkle::MemoryTree::new();
     leaves.iter().for_each(|l| tree.push(merkle::leaf_hash(l)));
     assert_eq!(tree.root(), latest.root, "the entry bundles hold the checkpoint's leaves");

@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 
-use ai_provenance::http::Limits;
 use ai_provenance::statement::IssuerName;
+use ai_provenance::Limits;
 use ai_provenance::{Service, ServiceConfig};
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ pub struct TestApp {
     pub config: ServiceConfig,
     /// The test's own PostgreSQL database when the suite runs on that backend; dropped
     /// when the test ends.
-    pub db: Option<ai_provenance::pg::TempDatabase>,
+    pub db: Option<ai_provenance::TempDatabase>,
     /// Deleted when the test ends; held for that alone.
     _dir: tempfile::TempDir,
 }
@@ -64,8 +64,8 @@ pub(crate) use postgres_only;
 /// had: the binary ends there, passing, after `TempDatabase::for_test` said in one line
 /// why and how to enable it (install PostgreSQL, or set `AIPROV_TEST_POSTGRES`). With
 /// `AIPROV_REQUIRE_POSTGRES=1` (CI) that is a failure instead.
-pub fn test_database() -> ai_provenance::pg::TempDatabase {
-    ai_provenance::pg::TempDatabase::for_test().unwrap_or_else(|| std::process::exit(0))
+pub fn test_database() -> ai_provenance::TempDatabase {
+    ai_provenance::TempDatabase::for_test().unwrap_or_else(|| std::process::exit(0))
 }
 
 /// A connection to the PostgreSQL database at `url`.

@@ -1,8 +1,8 @@
 //! The transparency log over HTTP: proofs that a third party can check with nothing but
 //! the log's verifier key.
 
-use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::log::merkle;
+use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::tlog::merkle;
 use ai_provenance::Sha256Digest;
 use serde_json::{json, Value};
 

@@ -6,10 +6,10 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use ai_provenance::log::LogReader;
-use ai_provenance::service::proxies::TrustedProxies;
-use ai_provenance::service::ratelimit::RateLimit;
 use ai_provenance::verify::audit::{audit_log, audit_remote, public_keys_from_dir};
+use ai_provenance::RateLimit;
+use ai_provenance::TrustedProxies;
+use ai_provenance::{open_reader, Location};
 use serde_json::{json, Value};
 
 use crate::binary::{self, copy_dir, post_stamp, BIN};
@@ -228,7 +228,7 @@ async fn a_backup_taken_while_stamping_restores_to_a_log_that_verifies_and_audit
 
     // The backup audits clean offline, exactly at its checkpoint.
     let keys = public_keys_from_dir(&app.config.keys_dir).unwrap();
-    let audit = audit_log(&LogReader::open_dir(&path).unwrap(), &keys, |_, _| {}).unwrap();
+    let audit = audit_log(&open_reader(&Location::Local(path.clone())).unwrap(), &keys, |_, _| {}).unwrap();
     assert!(audit.ok(), "{:?}", audit.problems);
     assert_eq!((audit.leaves, audit.uncovered), (size, 0));
     assert_eq!(audit.checkpoint.as_deref(), report["checkpoint"].as_str());

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ai_provenance::service::ratelimit::RateLimit;
+use ai_provenance::RateLimit;
 use serde_json::{json, Value};
 
 use crate::helpers::{

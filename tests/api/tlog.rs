@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use ai_provenance::log::checkpoint::{Checkpoint, NoteVerifier};
-use ai_provenance::log::merkle::{self, MemoryTree};
-use ai_provenance::log::tiles::{self, TileId, TileNodes, TilePath, TileWidth};
+use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
+use ai_provenance::tlog::merkle::{self, MemoryTree};
+use ai_provenance::tlog::tiles::{self, TileId, TileNodes, TilePath, TileWidth};
 use ai_provenance::Sha256Digest;
 use serde_json::Value;
 
@@ -67,7 +67,7 @@ pub async fn fetch_tiles(client: &reqwest::Client, base: &str, size: u64) -> (Ha
             assert_eq!(row.len(), width.byte_len(), "{path}");
             rows.insert(tile, row);
             if tile.level() == 0 {
-                let bundle = ai_provenance::log::tiles::BundleId::new(tile.index()).unwrap();
+                let bundle = ai_provenance::tlog::tiles::BundleId::new(tile.index()).unwrap();
                 let path = TilePath::Entries { bundle, width };
                 let bytes = fetch(client, base, &format!("/tlog/{path}")).await;
                 let entries = tiles::decode_bundle(&bytes).expect("a bundle decodes");

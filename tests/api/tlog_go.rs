@@ -77,7 +77,7 @@ async fn go_sumdb_packages_check_the_log_as_the_readme_shows() {
     // Another key of the same name: the checkpoint does not verify, and it says so.
     let other_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
     let other =
-        ai_provenance::log::checkpoint::NoteVerifier::new("test.example/log", other_key).unwrap().to_vkey_string();
+        ai_provenance::tlog::checkpoint::NoteVerifier::new("test.example/log", other_key).unwrap().to_vkey_string();
     let wrong = run(format!("VKEY='{other}'\n{last}")).await.unwrap();
     assert_eq!(wrong.status.and_then(|s| s.code()), Some(1), "{}{}", wrong.stdout, wrong.stderr);
     assert!(wrong.stderr.contains("FAIL: the checkpoint's signature"), "{}", wrong.stderr);
@@ -94,7 +94,7 @@ async fn go_sumdb_packages_check_the_log_as_the_readme_shows() {
 /// A checkpoint of 3 leaves with another root, signed with the test log's own key: what a
 /// log that showed two histories would have handed out.
 fn fork_of_saved_checkpoint(app: &crate::helpers::TestApp) -> String {
-    use ai_provenance::log::checkpoint::{Checkpoint, NoteSigner};
+    use ai_provenance::tlog::checkpoint::{Checkpoint, NoteSigner};
     let keyring = ai_provenance::keys::Keyring::open_or_create(&app.config.keys_dir).expect("the test's keys");
     let signer = NoteSigner::new("test.example/log", keyring.checkpoint_key().signing_key().clone()).unwrap();
     let other_root = ai_provenance::Sha256Digest::of(b"another history");

@@ -1,10 +1,15 @@
 //! The service's own tables on PostgreSQL: issuer tokens, the erasure register and the
-//! rate limits every node shares. The service's stores (`service::tokens`, ...) keep
-//! their rules and call these for storage alone.
+//! rate limits every node shares ([`TokenTable`], [`ErasureTable`], [`RateBuckets`]).
+//! The records (`crate::records`) keep their rules and call these for storage alone.
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use super::{retry, Pg, PgError};
+use crate::log::StoreError;
+use crate::storage::{ErasureTable, RateBuckets, TokenTable};
+use crate::Sha256Digest;
 
 /// Issuer tokens: JSON records by the SHA-256 of the secret.
 ///
@@ -14,7 +19,7 @@ use super::{retry, Pg, PgError};
 /// the node that made it); a token that was not found is never remembered, so a new
 /// one works at once everywhere.
 #[derive(Clone, Debug)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     pg: Pg,
     recent: std::sync::Arc<std::sync::Mutex<Recent>>,
 }
@@ -23,12 +28,12 @@ pub struct Tokens {
 type Recent = std::collections::HashMap<Vec<u8>, (std::time::Instant, String)>;
 
 /// How long a token record read from the database is trusted.
-pub const TOKEN_TTL: Duration = Duration::from_secs(1);
+pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(1);
 /// Records remembered at most: beyond, the memory starts over.
 const TOKENS_REMEMBERED: usize = 10_000;
 
 impl Tokens {
-    pub fn new(pg: Pg) -> Self {
+    pub(crate) fn new(pg: Pg) -> Self {
         Self { pg, recent: std::sync::Arc::default() }
     }
 
@@ -39,7 +44,7 @@ impl Tokens {
 
     /// # Errors
     /// On database failure.
-    pub fn insert(&self, hash: &[u8], record: String) -> Result<(), PgError> {
+    pub(crate) fn insert(&self, hash: &[u8], record: String) -> Result<(), PgError> {
         self.recent().remove(hash);
         let hash = hash.to_vec();
         self.pg.block(move |pool| async move {
@@ -51,7 +56,7 @@ impl Tokens {
 
     /// # Errors
     /// On database failure.
-    pub async fn get(&self, hash: &[u8]) -> Result<Option<String>, PgError> {
+    pub(crate) async fn get(&self, hash: &[u8]) -> Result<Option<String>, PgError> {
         if let Some((at, record)) = self.recent().get(hash) {
             if at.elapsed() < TOKEN_TTL {
                 return Ok(Some(record.clone()));
@@ -80,7 +85,7 @@ impl Tokens {
     ///
     /// # Errors
     /// On database failure.
-    pub fn all(&self) -> Result<Vec<(Vec<u8>, String)>, PgError> {
+    pub(crate) fn all(&self) -> Result<Vec<(Vec<u8>, String)>, PgError> {
         self.pg.block(|pool| async move {
             let client = pool.get().await?;
             let rows = client.query("SELECT hash, record FROM issuer_tokens ORDER BY hash", &[]).await?;
@@ -92,7 +97,7 @@ impl Tokens {
     ///
     /// # Errors
     /// On database failure.
-    pub fn by_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, String)>, PgError> {
+    pub(crate) fn by_prefix(&self, prefix: &[u8]) -> Result<Option<(Vec<u8>, String)>, PgError> {
         let prefix = prefix.to_vec();
         self.pg.block(move |pool| async move {
             let client = pool.get().await?;
@@ -108,7 +113,7 @@ impl Tokens {
 
     /// # Errors
     /// On database failure.
-    pub fn update(&self, hash: &[u8], record: String) -> Result<(), PgError> {
+    pub(crate) fn update(&self, hash: &[u8], record: String) -> Result<(), PgError> {
         self.recent().remove(hash);
         let hash = hash.to_vec();
         self.pg.block(move |pool| async move {
@@ -121,12 +126,12 @@ impl Tokens {
 
 /// The erasure register: JSON records in the order they were made.
 #[derive(Clone, Debug)]
-pub struct Erasures(pub Pg);
+pub(crate) struct Erasures(pub(crate) Pg);
 
 impl Erasures {
     /// # Errors
     /// On database failure.
-    pub fn append(&self, stamp_id: String, record: String) -> Result<(), PgError> {
+    pub(crate) fn append(&self, stamp_id: String, record: String) -> Result<(), PgError> {
         self.0.block(move |pool| async move {
             let client = pool.get().await?;
             client
@@ -138,7 +143,7 @@ impl Erasures {
 
     /// # Errors
     /// On database failure.
-    pub fn count(&self) -> Result<u64, PgError> {
+    pub(crate) fn count(&self) -> Result<u64, PgError> {
         self.0.block(|pool| async move {
             let client = pool.get().await?;
             let n: i64 = client.query_one("SELECT count(*) FROM erasure_register", &[]).await?.get(0);
@@ -150,7 +155,7 @@ impl Erasures {
     ///
     /// # Errors
     /// On database failure.
-    pub fn list(&self, stamp_id: Option<String>) -> Result<Vec<String>, PgError> {
+    pub(crate) fn list(&self, stamp_id: Option<String>) -> Result<Vec<String>, PgError> {
         self.0.block(move |pool| async move {
             let client = pool.get().await?;
             let rows = client
@@ -171,8 +176,7 @@ impl Erasures {
 /// stamping with one token from many connections) that is one small write every few
 /// milliseconds instead of one per request.
 #[derive(Clone, Debug)]
-pub struct Buckets {
-    pg: Pg,
+pub(crate) struct Buckets {
     takes: tokio::sync::mpsc::UnboundedSender<Take>,
 }
 
@@ -185,10 +189,10 @@ struct Take {
 }
 
 impl Buckets {
-    pub fn new(pg: Pg) -> Self {
+    pub(crate) fn new(pg: Pg) -> Self {
         let (takes, rx) = tokio::sync::mpsc::unbounded_channel();
         super::runtime().spawn(gather(pg.pool().clone(), pg.relaxed_commit(), rx));
-        Self { pg, takes }
+        Self { takes }
     }
 
     /// Takes one token of `key`'s bucket (`rate` per second, at most `burst`), or says
@@ -196,23 +200,22 @@ impl Buckets {
     ///
     /// # Errors
     /// On database failure.
-    pub async fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Result<(), Duration>, PgError> {
+    pub(crate) async fn take(&self, key: &str, rate: f64, burst: f64) -> Result<Result<(), Duration>, PgError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let take = Take { key: key.to_owned(), rate, burst, reply };
         self.takes.send(take).map_err(|_| PgError::Query("the rate limiter has stopped".into()))?;
         answer.await.map_err(|_| PgError::Query("the rate limiter has stopped".into()))?.map_err(PgError::Query)
     }
+}
 
-    /// Forgets buckets untouched for an hour: they would be full again anyway.
-    ///
-    /// # Errors
-    /// On database failure.
-    pub fn forget_idle(&self) -> Result<u64, PgError> {
-        self.pg.block(|pool| async move {
-            let client = pool.get().await?;
-            Ok(client.execute("DELETE FROM rate_limits WHERE at < now() - INTERVAL '1 hour'", &[]).await?)
-        })
-    }
+/// How often the gathering task forgets idle buckets.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// Forgets buckets untouched for an hour: they would be full again anyway, and without
+/// this every client address ever seen would keep a row.
+async fn forget_idle(pool: &deadpool_postgres::Pool) -> Result<u64, PgError> {
+    let client = pool.get().await?;
+    Ok(client.execute("DELETE FROM rate_limits WHERE at < now() - INTERVAL '1 hour'", &[]).await?)
 }
 
 /// Answers takes as they come, all those waiting at once, one transaction per key.
@@ -221,7 +224,14 @@ async fn gather(
     relaxed: &'static str,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Take>,
 ) {
+    let mut swept = std::time::Instant::now();
     while let Some(first) = rx.recv().await {
+        if swept.elapsed() >= SWEEP_EVERY {
+            swept = std::time::Instant::now();
+            if let Err(e) = forget_idle(&pool).await {
+                tracing::warn!(error = %e, "idle rate-limit buckets could not be forgotten");
+            }
+        }
         let mut by_key: std::collections::HashMap<String, Vec<Take>> = std::collections::HashMap::new();
         by_key.entry(first.key.clone()).or_default().push(first);
         while let Ok(more) = rx.try_recv() {
@@ -291,20 +301,70 @@ async fn take_many(
     .await
 }
 
+fn digest(key: &[u8]) -> Result<Sha256Digest, StoreError> {
+    Sha256Digest::try_from_slice(key).map_err(|e| StoreError::Corrupt(format!("a token key: {e}")))
+}
+
+impl TokenTable for Tokens {
+    fn insert(&self, hash: &Sha256Digest, record: String) -> Result<(), StoreError> {
+        Ok(Tokens::insert(self, hash.as_bytes(), record)?)
+    }
+
+    fn update(&self, hash: &Sha256Digest, record: String) -> Result<(), StoreError> {
+        Ok(Tokens::update(self, hash.as_bytes(), record)?)
+    }
+
+    fn get(&self, hash: &Sha256Digest) -> BoxFuture<'static, Result<Option<String>, StoreError>> {
+        let (this, hash) = (self.clone(), *hash);
+        Box::pin(async move { Ok(Tokens::get(&this, hash.as_bytes()).await?) })
+    }
+
+    fn all(&self) -> Result<Vec<(Sha256Digest, String)>, StoreError> {
+        Tokens::all(self)?.into_iter().map(|(k, v)| Ok((digest(&k)?, v))).collect()
+    }
+
+    fn by_prefix(&self, prefix: &[u8]) -> Result<Option<(Sha256Digest, String)>, StoreError> {
+        Tokens::by_prefix(self, prefix)?.map(|(k, v)| Ok((digest(&k)?, v))).transpose()
+    }
+}
+
+impl ErasureTable for Erasures {
+    fn append(&self, stamp_id: &str, record: String) -> Result<(), StoreError> {
+        Ok(Erasures::append(self, stamp_id.to_owned(), record)?)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(Erasures::count(self)?)
+    }
+
+    fn list(&self, stamp_id: Option<&str>) -> Result<Vec<String>, StoreError> {
+        Ok(Erasures::list(self, stamp_id.map(str::to_owned))?)
+    }
+}
+
+impl RateBuckets for Buckets {
+    fn take(&self, key: String, rate: f64, burst: f64) -> BoxFuture<'static, Result<Result<(), Duration>, StoreError>> {
+        let this = self.clone();
+        Box::pin(async move { Ok(Buckets::take(&this, &key, rate, burst).await?) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::TempDatabase;
+    use crate::storage::postgres::TempDatabase;
 
     #[tokio::test]
     async fn a_bucket_takes_its_burst_then_says_how_long_to_wait() {
         let Some(db) = TempDatabase::for_test() else { return };
-        let buckets = Buckets::new(Pg::connect(db.url()).unwrap());
+        let pg = Pg::connect(db.url()).unwrap();
+        let buckets = Buckets::new(pg.clone());
         let take = |key| buckets.take(key, 0.5, 2.0);
         assert_eq!((take("a").await.unwrap(), take("a").await.unwrap()), (Ok(()), Ok(())));
         let wait = take("a").await.unwrap().unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
         assert_eq!(take("b").await.unwrap(), Ok(()), "keys are independent");
-        assert_eq!(buckets.forget_idle().unwrap(), 0);
+        let forgotten = pg.call(|pool| async move { forget_idle(&pool).await }).await.unwrap();
+        assert_eq!(forgotten, 0, "the buckets were used just now");
     }
 }

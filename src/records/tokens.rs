@@ -7,19 +7,19 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::log::StoreError;
 use crate::statement::IssuerName;
+use crate::storage::TokenTable;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
 /// Every token starts with this, so secret scanners and people can recognise one.
-pub const TOKEN_PREFIX: &str = "aiprov_";
+pub(crate) const TOKEN_PREFIX: &str = "aiprov_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
     #[error(transparent)]
-    Database(#[from] crate::pg::PgError),
+    Store(#[from] StoreError),
     #[error("a stored token record is damaged: {0}")]
     Corrupt(String),
     #[error("the operating system's random number generator failed: {0}")]
@@ -99,20 +99,14 @@ impl std::fmt::Debug for NewToken {
     }
 }
 
-/// Token storage: a sled tree of the data directory, or a table of the shared database.
+/// Issuer tokens, in whichever table the backend keeps them.
 #[derive(Clone)]
-pub struct TokenStore {
-    backend: Backend,
+pub(crate) struct TokenStore {
+    table: std::sync::Arc<dyn TokenTable>,
 }
 
-#[derive(Clone)]
-enum Backend {
-    Sled(sled::Tree),
-    Pg(crate::pg::tables::Tokens),
-}
-
-fn decode(value: &[u8]) -> Result<TokenRecord, TokenError> {
-    serde_json::from_slice(value).map_err(|e| TokenError::Corrupt(e.to_string()))
+fn decode(value: &str) -> Result<TokenRecord, TokenError> {
+    serde_json::from_str(value).map_err(|e| TokenError::Corrupt(e.to_string()))
 }
 
 fn encode(record: &TokenRecord) -> Result<String, TokenError> {
@@ -120,41 +114,22 @@ fn encode(record: &TokenRecord) -> Result<String, TokenError> {
 }
 
 impl TokenStore {
-    /// # Errors
-    /// When the tree cannot be opened.
-    pub fn open(db: &sled::Db) -> Result<Self, TokenError> {
-        Ok(Self { backend: Backend::Sled(db.open_tree("issuer_tokens")?) })
-    }
-
-    /// The tokens in the shared database `pg`.
-    pub fn on(pg: crate::pg::Pg) -> Self {
-        Self { backend: Backend::Pg(crate::pg::tables::Tokens::new(pg)) }
-    }
-
-    fn put(&self, hash: &[u8], record: &TokenRecord, new: bool) -> Result<(), TokenError> {
-        let value = encode(record)?;
-        match &self.backend {
-            Backend::Sled(tree) => {
-                tree.insert(hash, value.into_bytes())?;
-                tree.flush()?;
-            }
-            Backend::Pg(table) if new => table.insert(hash, value)?,
-            Backend::Pg(table) => table.update(hash, value)?,
-        }
-        Ok(())
+    /// The tokens in `table`.
+    pub(crate) fn on(table: std::sync::Arc<dyn TokenTable>) -> Self {
+        Self { table }
     }
 
     /// Creates a token for `issuer` and stores its hash durably.
     ///
     /// # Errors
     /// On storage or randomness failure.
-    pub fn create(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, TokenError> {
+    pub(crate) fn create(&self, issuer: IssuerName, admin: bool) -> Result<NewToken, TokenError> {
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| TokenError::Random(e.to_string()))?;
         let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
         let hash = Sha256Digest::of(secret.as_bytes());
         let record = TokenRecord { issuer, admin, created_at: Timestamp::now(), revoked_at: None };
-        self.put(hash.as_bytes(), &record, true)?;
+        self.table.insert(&hash, encode(&record)?)?;
         Ok(NewToken { secret, id: TokenId::of(&hash) })
     }
 
@@ -163,18 +138,14 @@ impl TokenStore {
     ///
     /// # Errors
     /// On storage failure or a damaged record.
-    pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, TokenError> {
+    pub(crate) async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, TokenError> {
         if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 128 {
             return Ok(None);
         }
         let id = Sha256Digest::of(secret.as_bytes());
         // Looked up by hash: any timing difference of the search can only tell an
         // attacker about a hash of their guess, never about a stored token.
-        let value = match &self.backend {
-            Backend::Sled(tree) => tree.get(id.as_bytes())?.map(|v| v.to_vec()),
-            Backend::Pg(table) => table.get(id.as_bytes()).await?.map(String::into_bytes),
-        };
-        let Some(value) = value else { return Ok(None) };
+        let Some(value) = self.table.get(&id).await? else { return Ok(None) };
         let record = decode(&value)?;
         Ok(record.revoked_at.is_none().then(|| Principal {
             token_id: TokenId::of(&id),
@@ -184,24 +155,17 @@ impl TokenStore {
     }
 
     /// Every token: its hash and record, unsorted.
-    fn all(&self) -> Result<Vec<(Vec<u8>, TokenRecord)>, TokenError> {
-        let raw: Vec<(Vec<u8>, Vec<u8>)> = match &self.backend {
-            Backend::Sled(tree) => {
-                tree.iter().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>()?
-            }
-            Backend::Pg(table) => table.all()?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect(),
-        };
-        raw.into_iter().map(|(k, v)| Ok((k, decode(&v)?))).collect()
+    fn all(&self) -> Result<Vec<(Sha256Digest, TokenRecord)>, TokenError> {
+        self.table.all()?.into_iter().map(|(k, v)| Ok((k, decode(&v)?))).collect()
     }
 
     /// Every token, without secrets, oldest first.
     ///
     /// # Errors
     /// On storage failure or a damaged record.
-    pub fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
+    pub(crate) fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
         let mut out = Vec::new();
-        for (k, record) in self.all()? {
-            let hash = Sha256Digest::try_from_slice(&k).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        for (hash, record) in self.all()? {
             out.push(TokenInfo { id: TokenId::of(&hash), record });
         }
         out.sort_by_key(|t| t.record.created_at);
@@ -213,37 +177,16 @@ impl TokenStore {
     ///
     /// # Errors
     /// On storage failure or a damaged record.
-    pub fn revoke(&self, id: &TokenId) -> Result<Option<TokenInfo>, TokenError> {
+    pub(crate) fn revoke(&self, id: &TokenId) -> Result<Option<TokenInfo>, TokenError> {
         // Ids are hash prefixes: look up by the prefix bytes (8 bytes = 16 hex digits).
         let prefix = hex::decode(id.as_str()).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        let found = match &self.backend {
-            Backend::Sled(tree) => match tree.scan_prefix(&prefix).next() {
-                Some(item) => {
-                    let (k, v) = item?;
-                    Some((k.to_vec(), v.to_vec()))
-                }
-                None => None,
-            },
-            Backend::Pg(table) => table.by_prefix(&prefix)?.map(|(k, v)| (k, v.into_bytes())),
-        };
-        let Some((k, v)) = found else { return Ok(None) };
-        let mut record = decode(&v)?;
+        let Some((hash, value)) = self.table.by_prefix(&prefix)? else { return Ok(None) };
+        let mut record = decode(&value)?;
         if record.revoked_at.is_none() {
             record.revoked_at = Some(Timestamp::now());
-            self.put(&k, &record, false)?;
+            self.table.update(&hash, encode(&record)?)?;
         }
         Ok(Some(TokenInfo { id: id.clone(), record }))
-    }
-
-    /// Whether any token exists (to tell the operator how to create the first one).
-    ///
-    /// # Errors
-    /// On storage failure.
-    pub fn is_empty(&self) -> Result<bool, TokenError> {
-        match &self.backend {
-            Backend::Sled(tree) => Ok(tree.is_empty()),
-            Backend::Pg(table) => Ok(table.all()?.is_empty()),
-        }
     }
 }
 
@@ -251,15 +194,16 @@ impl TokenStore {
 mod tests {
     use super::*;
 
-    fn store() -> TokenStore {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        TokenStore::open(&db).unwrap()
+    fn store() -> (TokenStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = crate::storage::open_tables(&crate::storage::Location::Local(dir.path().to_owned())).unwrap();
+        (TokenStore::on(tables.tokens), dir)
     }
 
     #[tokio::test]
     async fn created_tokens_authenticate_and_others_do_not() {
-        let s = store();
-        assert!(s.is_empty().unwrap());
+        let (s, _dir) = store();
+        assert!(s.list().unwrap().is_empty());
         let issuer = IssuerName::parse("Acme").unwrap();
         let t = s.create(issuer.clone(), false).unwrap();
         assert!(t.secret.starts_with(TOKEN_PREFIX));
@@ -276,17 +220,17 @@ mod tests {
 
     #[test]
     fn only_the_hash_is_stored() {
-        let s = store();
+        let (s, _dir) = store();
         let t = s.create(IssuerName::parse("Acme").unwrap(), true).unwrap();
         for (k, record) in s.all().unwrap() {
-            let raw = [k, serde_json::to_vec(&record).unwrap()].concat();
+            let raw = [k.as_bytes().to_vec(), serde_json::to_vec(&record).unwrap()].concat();
             assert!(!raw.windows(t.secret.len()).any(|w| w == t.secret.as_bytes()));
         }
     }
 
     #[tokio::test]
     async fn revoked_tokens_fail_at_once_and_are_listed_as_revoked() {
-        let s = store();
+        let (s, _dir) = store();
         let a = s.create(IssuerName::parse("A").unwrap(), false).unwrap();
         let b = s.create(IssuerName::parse("B").unwrap(), true).unwrap();
         assert_eq!(s.list().unwrap().len(), 2);

@@ -13,19 +13,13 @@ use tokio_postgres::types::ToSql;
 use super::seal::SaltSeal;
 use super::{Pg, PgError};
 use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
-use crate::log::{Batch, LogIndex, LogStore, StoreError};
+use crate::log::{Batch, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError};
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
-impl From<PgError> for StoreError {
-    fn from(e: PgError) -> Self {
-        StoreError::Database(e.to_string())
-    }
-}
-
 /// The log in a PostgreSQL database.
 #[derive(Clone)]
-pub struct PgStore {
+pub(crate) struct PgStore {
     pg: Pg,
     /// None for readers without the keys (the audit): they never read salts.
     seal: Option<SaltSeal>,
@@ -49,21 +43,17 @@ pub(super) fn unbig(n: i64) -> Result<u64, StoreError> {
 
 impl PgStore {
     /// The log in `pg`, whose prompt salts are sealed with `seal`.
-    pub fn new(pg: Pg, seal: SaltSeal) -> Self {
+    pub(crate) fn new(pg: Pg, seal: SaltSeal) -> Self {
         Self { pg, seal: Some(seal), entries: std::sync::Arc::new(std::sync::Mutex::new(Memo::new(ENTRY_MEMO))) }
     }
 
     /// The log in `pg`, for reading its tree and entries only (the offline audit).
-    pub fn reader(pg: Pg) -> Self {
+    pub(crate) fn reader(pg: Pg) -> Self {
         Self { pg, seal: None, entries: std::sync::Arc::new(std::sync::Mutex::new(Memo::new(ENTRY_MEMO))) }
     }
 
     fn sealing(&self) -> Result<&SaltSeal, StoreError> {
-        self.seal.as_ref().ok_or_else(|| StoreError::Database("this reader has no keys to open prompt salts".into()))
-    }
-
-    pub fn pg(&self) -> &Pg {
-        &self.pg
+        self.seal.as_ref().ok_or_else(|| StoreError::Unsupported("this reader has no keys to open prompt salts".into()))
     }
 
     /// The first column of the first row `sql` returns, if any (queries by a key).
@@ -94,11 +84,6 @@ impl PgStore {
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
             Ok(client.execute(&stmt, &refs).await?)
         })?)
-    }
-
-    fn indices(&self, sql: &'static str, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        let found: Vec<i64> = self.all(sql, vec![Box::new(digest.as_bytes().to_vec()), Box::new(big(limit as u64))])?;
-        found.into_iter().map(|i| unbig(i).map(LogIndex)).collect()
     }
 }
 
@@ -213,48 +198,6 @@ impl LogStore for PgStore {
         unbig(size.unwrap_or(0))
     }
 
-    /// Appends outside a running service (bulk fills by tools and tests): refused while
-    /// a node holds the sequencer lease, which alone may extend the tree then.
-    fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
-        let seal = self.sealing()?.clone();
-        let (size_before, new_size) = (big(batch.size_before), big(batch.new_size()));
-        // The batch borrows; the database task must own what it sends.
-        let owned: Vec<crate::log::NewLeaf> = batch.leaves.iter().map(|l| (*l).clone()).collect();
-        let tiles = batch.tiles.clone();
-        let done: Result<Result<(), StoreError>, PgError> = self.pg.block(move |pool| async move {
-            let mut client = pool.get().await?;
-            let tx = client.transaction().await?;
-            let row = tx
-                .query_one(
-                    "SELECT size, sequencer IS NOT NULL AND lease_until > now() FROM log_tree WHERE id = 1 FOR UPDATE",
-                    &[],
-                )
-                .await?;
-            let (stored, leased): (i64, bool) = (row.get(0), row.get(1));
-            if leased {
-                return Ok(Err(StoreError::Database(
-                    "a running node holds the sequencer lease: stop the service first".into(),
-                )));
-            }
-            if stored != size_before {
-                return Ok(Err(StoreError::Corrupt(format!(
-                    "append at {size_before} but the log holds {stored} leaves"
-                ))));
-            }
-            let leaves: Vec<&crate::log::NewLeaf> = owned.iter().collect();
-            let batch = Batch { size_before: size_before as u64, leaves: &leaves, tiles, pieces: Vec::new() };
-            write_batch(&tx, &seal, &batch).await?;
-            tx.execute("UPDATE log_tree SET size = $1 WHERE id = 1", &[&new_size]).await?;
-            tx.commit().await?;
-            Ok(Ok(()))
-        });
-        done?
-    }
-
-    fn sync(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
     fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.pg.block(move |pool| async move { read_tile(&pool.get().await?, tile).await })?)
     }
@@ -263,84 +206,23 @@ impl LogStore for PgStore {
         Ok(self.pg.block(move |pool| read_bundle(pool, bundle))?)
     }
 
-    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(bytes) = self.read_bundle(bundle)? else { return Ok(None) };
-        let start = usize::try_from(start).unwrap_or(usize::MAX);
-        Ok(bytes.get(start..start.saturating_add(len)).map(<[u8]>::to_vec))
-    }
-
-    fn read_leaf(&self, index: LogIndex) -> Option<Result<Option<Vec<u8>>, StoreError>> {
+    /// Entries are rows of their own: one is read by its index, or found in memory when
+    /// the lookup that found it brought it along.
+    fn read_entry(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(entry) = lock(&self.entries).get(&index.0) {
-            return Some(Ok(Some(entry.as_ref().clone())));
+            return Ok(Some(entry.as_ref().clone()));
         }
-        let read: Result<Option<Vec<u8>>, StoreError> =
-            self.one("SELECT entry FROM log_entries WHERE idx = $1", vec![Box::new(big(index.0))]);
-        if let Ok(Some(entry)) = &read {
+        let read: Option<Vec<u8>> =
+            self.one("SELECT entry FROM log_entries WHERE idx = $1", vec![Box::new(big(index.0))])?;
+        if let Some(entry) = &read {
             lock(&self.entries).insert(index.0, std::sync::Arc::new(entry.clone()));
         }
-        Some(read)
+        Ok(read)
     }
 
-    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
-        let found: Option<i64> =
-            self.one("SELECT idx FROM log_leaves WHERE leaf_hash = $1", vec![Box::new(leaf_hash.as_bytes().to_vec())])?;
-        found.map(|i| unbig(i).map(LogIndex)).transpose()
-    }
-
-    fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        self.indices("SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
-    }
-
-    fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        self.indices("SELECT idx FROM log_by_text WHERE digest = $1 ORDER BY idx DESC LIMIT $2", digest, limit)
-    }
-
-    /// Both lookups in one statement, which returns the entries found as well: a
-    /// verification then reads the entry it needs from memory, one round trip in all.
-    fn find_content(
-        &self,
-        sha256: &Sha256Digest,
-        normalized: Option<&Sha256Digest>,
-        limit: usize,
-    ) -> Result<Vec<LogIndex>, StoreError> {
-        let (sha256, norm) = (sha256.as_bytes().to_vec(), normalized.map(|n| n.as_bytes().to_vec()));
-        let limit = big(limit as u64);
-        let rows = self.pg.block(move |pool| async move {
-            let client = pool.get().await?;
-            let stmt = client
-                .prepare_cached(
-                    "SELECT f.idx, e.entry FROM (\
-                         (SELECT idx FROM log_by_content WHERE digest = $1 ORDER BY idx DESC LIMIT $3) \
-                         UNION \
-                         (SELECT idx FROM log_by_text WHERE $2::BYTEA IS NOT NULL AND digest = $2 \
-                          ORDER BY idx DESC LIMIT $3)\
-                     ) AS f LEFT JOIN log_entries e ON e.idx = f.idx ORDER BY f.idx DESC LIMIT $3",
-                )
-                .await?;
-            Ok(client.query(&stmt, &[&sha256, &norm, &limit]).await?)
-        })?;
-        let mut found = Vec::with_capacity(rows.len());
-        for row in rows {
-            let index = unbig(row.get(0))?;
-            if let Some(entry) = row.get::<_, Option<Vec<u8>>>(1) {
-                lock(&self.entries).insert(index, std::sync::Arc::new(entry));
-            }
-            found.push(LogIndex(index));
-        }
-        Ok(found)
-    }
-
-    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
-        let sealed: Option<Vec<u8>> =
-            self.one("SELECT sealed FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])?;
-        sealed.map(|s| self.sealing()?.open(&s)).transpose()
-    }
-
-    /// Deletes the sealed salt. Its bytes may survive in dead tuples, the write-ahead log
-    /// and the database's backups for a while; sealed, they are useless to anyone
-    /// without the keys directory (docs/contract.md §7 says what that guarantees).
-    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
-        Ok(self.execute("DELETE FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])? > 0)
+    fn sync(&self) -> Result<(), StoreError> {
+        // Every commit is durable already.
+        Ok(())
     }
 
     fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
@@ -362,12 +244,6 @@ impl LogStore for PgStore {
         Ok(())
     }
 
-    fn backup(&self, _: &std::path::Path, _: u64, _: &str) -> Result<(), StoreError> {
-        Err(StoreError::Database(
-            "the log is in PostgreSQL: back it up with the database's own tools (pg_dump, base backups)".into(),
-        ))
-    }
-
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.one("SELECT value FROM log_meta WHERE name = $1", vec![Box::new(key.to_owned())])
     }
@@ -379,14 +255,108 @@ impl LogStore for PgStore {
         )?;
         Ok(())
     }
+
+    /// The primary key decides between nodes that claim at once: one insert wins, the
+    /// others insert nothing and read the winner's value.
+    fn claim_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.execute(
+            "INSERT INTO log_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            vec![Box::new(key.to_owned()), Box::new(value.to_vec())],
+        )?;
+        self.meta(key)?.ok_or_else(|| StoreError::Corrupt(format!("the log setting {key} vanished as it was claimed")))
+    }
+}
+
+impl ContentIndex for PgStore {
+    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+        let found: Option<i64> =
+            self.one("SELECT idx FROM log_leaves WHERE leaf_hash = $1", vec![Box::new(leaf_hash.as_bytes().to_vec())])?;
+        found.map(|i| unbig(i).map(LogIndex)).transpose()
+    }
+
+    /// Both lookups in one statement, which returns the entries found as well: a
+    /// verification then reads the entry it needs from memory, one round trip in all.
+    fn find(&self, keys: &[IndexKey], limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        let mut found = Vec::new();
+        // One statement per pair of keys (a lookup sends one of each kind).
+        let (mut content, mut text) = (Vec::new(), Vec::new());
+        for k in keys {
+            match k {
+                IndexKey::Content(d) => content.push(d.as_bytes().to_vec()),
+                IndexKey::NormalizedText(d) => text.push(d.as_bytes().to_vec()),
+            }
+        }
+        while !content.is_empty() || !text.is_empty() {
+            let (sha256, norm) = (content.pop(), text.pop());
+            found.extend(self.find_pair(sha256, norm, limit)?);
+        }
+        Ok(crate::log::newest_first(found, limit))
+    }
+}
+
+impl PgStore {
+    /// Leaves whose content hash is `sha256` or whose normalised text hash is `norm`
+    /// (either may be absent), with their entries, which are remembered.
+    fn find_pair(
+        &self,
+        sha256: Option<Vec<u8>>,
+        norm: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<Vec<LogIndex>, StoreError> {
+        let limit = big(limit as u64);
+        let rows = self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT f.idx, e.entry FROM (\
+                         (SELECT idx FROM log_by_content WHERE $1::BYTEA IS NOT NULL AND digest = $1 \
+                          ORDER BY idx DESC LIMIT $3) \
+                         UNION \
+                         (SELECT idx FROM log_by_text WHERE $2::BYTEA IS NOT NULL AND digest = $2 \
+                          ORDER BY idx DESC LIMIT $3)\
+                     ) AS f LEFT JOIN log_entries e ON e.idx = f.idx ORDER BY f.idx DESC LIMIT $3",
+                )
+                .await?;
+            Ok(client.query(&stmt, &[&sha256, &norm, &limit]).await?)
+        })?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let index = unbig(row.get(0))?;
+            if let Some(entry) = row.get::<_, Option<Vec<u8>>>(1) {
+                lock(&self.entries).insert(index, std::sync::Arc::new(entry));
+            }
+            found.push(LogIndex(index));
+        }
+        Ok(found)
+    }
+}
+
+impl SaltStore for PgStore {
+    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
+        let sealed: Option<Vec<u8>> =
+            self.one("SELECT sealed FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])?;
+        sealed.map(|s| self.sealing()?.open(&s)).transpose()
+    }
+
+    /// Deletes the sealed salt. Its bytes may survive in dead tuples, the write-ahead log
+    /// and the database's backups for a while; sealed, they are useless to anyone
+    /// without the keys directory (docs/contract.md §7 says what that guarantees).
+    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
+        Ok(self.execute("DELETE FROM log_salts WHERE idx = $1", vec![Box::new(big(index.0))])? > 0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::log::merkle::{self, MemoryTree};
-    use crate::log::{write_leaves, LogReader, NewLeaf};
-    use crate::pg::TempDatabase;
+    use crate::log::{BulkAppend, LogReader, LogStorage, NewLeaf, StoreError};
+    use crate::storage::postgres::sequencer::PgSequencer;
+    use crate::storage::postgres::TempDatabase;
+
+    fn sealed() -> SaltSeal {
+        SaltSeal::from_checkpoint_key(&ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
+    }
 
     fn leaf(i: u64) -> NewLeaf {
         let bytes = format!("{{\"entry\":{i},\"pad\":\"{}\"}}", "x".repeat((i % 7) as usize * 50)).into_bytes();
@@ -411,13 +381,22 @@ mod tests {
     fn batches_read_back_as_the_log_reads_them() {
         let Some(db) = TempDatabase::for_test() else { return };
         let pg = Pg::connect(db.url()).unwrap();
-        let store = PgStore::new(pg, SaltSeal::from_checkpoint_key(&ed25519_dalek::SigningKey::from_bytes(&[3; 32])));
+        let store = PgStore::new(pg.clone(), sealed());
+        let bulk = |name: &str| {
+            BulkAppend::new(LogStorage {
+                store: std::sync::Arc::new(store.clone()),
+                index: std::sync::Arc::new(store.clone()),
+                salts: std::sync::Arc::new(store.clone()),
+                sequencer: Box::new(PgSequencer::new(pg.clone(), name.into(), sealed())),
+            })
+        };
+        let mut appender = bulk("bulk");
         let leaves: Vec<NewLeaf> = (0..600).map(leaf).collect();
         let mut tree = MemoryTree::new();
         let mut size = 0;
         for batch in [1usize, 254, 3, 300, 42] {
             let refs: Vec<&NewLeaf> = leaves[size..size + batch].iter().collect();
-            write_leaves(&store, size as u64, &refs).unwrap();
+            appender.append(&refs).unwrap();
             size += batch;
         }
         leaves.iter().for_each(|l| tree.push(l.leaf_hash));
@@ -427,25 +406,31 @@ mod tests {
         for i in [0u64, 255, 256, 599] {
             assert_eq!(reader.leaf(LogIndex(i)).unwrap().unwrap(), leaves[i as usize].leaf);
         }
-        assert_eq!(store.read_leaf(LogIndex(600)).unwrap().unwrap(), None);
+        assert_eq!(store.read_entry(LogIndex(600)).unwrap(), None);
         let bundle = store.read_bundle(BundleId::new(1).unwrap()).unwrap().unwrap();
         let entries = tiles::decode_bundle(&bundle).unwrap();
         assert_eq!(entries.len(), 256);
         assert_eq!(entries[0], leaves[256].leaf.as_slice());
         assert_eq!(store.index_of(&leaves[300].leaf_hash).unwrap(), Some(LogIndex(300)));
         let same = Sha256Digest::of(b"same");
-        assert_eq!(store.find_by_content(&same, 2).unwrap(), vec![LogIndex(597), LogIndex(594)]);
-        let both = store.find_content(&Sha256Digest::of(&7u64.to_be_bytes()), Some(&same), 3).unwrap();
+        assert_eq!(store.find(&[IndexKey::Content(same)], 2).unwrap(), vec![LogIndex(597), LogIndex(594)]);
+        let keys = [IndexKey::Content(Sha256Digest::of(&7u64.to_be_bytes())), IndexKey::NormalizedText(same)];
+        let both = store.find(&keys, 3).unwrap();
         assert_eq!(both, vec![LogIndex(7), LogIndex(5)], "the exact hash and the normalised one, newest first");
         assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), Some([4; 32]));
         assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
         assert!(store.erase_prompt_salt(LogIndex(4)).unwrap());
         assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), None);
         assert!(!store.erase_prompt_salt(LogIndex(4)).unwrap());
-        // A batch that does not start where the log ends is refused.
-        assert!(matches!(
-            write_leaves(&store, 10, &[&leaves[0]]),
-            Err(crate::log::LogError::Store(StoreError::Corrupt(_)))
-        ));
+        appender.finish().unwrap();
+        // While a node holds the lease, nothing else extends the tree.
+        let mut node = PgSequencer::new(store.pg.clone(), "node".into(), sealed());
+        drop(
+            crate::log::Sequencer::begin(&mut node)
+                .unwrap()
+                .expect("the lease is free")
+                .commit(&crate::log::Batch { size_before: 600, leaves: &[], tiles: Vec::new() }, None),
+        );
+        assert!(matches!(bulk("late").append(&[&leaves[0]]), Err(crate::log::LogError::Store(StoreError::Leased))));
     }
 }

@@ -1,13 +1,13 @@
-//! The PostgreSQL backend: the log (tiles, bundles, indexes, tree state, salts) and the
+//! The PostgreSQL backend: the log (tiles, entries, indexes, tree state, salts) and the
 //! service's own tables (issuer tokens, erasure register, rate limits) in one database
 //! that several `aiprov serve` processes share (docs/contract.md §7).
 //!
 //! - [`Pg`]: the connection pool, the schema check, and the bridge from the log's
-//!   blocking [`crate::log::LogStore`] calls to the async driver;
+//!   blocking calls to the async driver;
 //! - `schema`: versioned migrations (`migrations/postgres/`), applied at start;
-//! - `store`: [`PgStore`], the log's storage, read by every node;
-//! - `sequencer`: the loop on every node that either integrates (the one holding the
-//!   sequencer lease) or queues its stamps for the one that does, and waits;
+//! - `store`: `PgStore`, the log's objects, content index and salts, read by every node;
+//! - `sequencer`: `PgSequencer`, the lease and its transactions, and the queue through
+//!   which other nodes hand their stamps to the lease holder;
 //! - `seal`: prompt salts sealed with a key kept in the keys directory;
 //! - `tables`: issuer tokens, the erasure register and shared rate limits;
 //! - `temp`: [`TempDatabase`], a database of its own for a test or a load run.
@@ -18,22 +18,93 @@
 
 mod schema;
 mod seal;
-mod sequencer;
+pub(crate) mod sequencer;
 mod store;
-pub mod tables;
+mod tables;
 mod temp;
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 
-pub use schema::SCHEMA_VERSION;
-pub use seal::SaltSeal;
-pub use sequencer::{start_sequencer, SequencerConfig, LEASE};
-pub use store::PgStore;
-pub use temp::{TempDatabase, DEFAULT_SERVER};
+pub(crate) use schema::SCHEMA_VERSION;
+pub(crate) use seal::SaltSeal;
+pub use temp::TempDatabase;
+
+use crate::log::{LogStorage, LogStore, StoreError};
+use crate::storage::{Backups, Storage, Tables};
+use sequencer::PgSequencer;
+use store::PgStore;
+
+/// Opens the database at `url` (creating the schema in an empty one): the log, whose
+/// prompt salts are sealed with a key derived from `checkpoint_key`, and the tables.
+///
+/// # Errors
+/// When the database cannot be reached, or a newer aiprov migrated it.
+pub(crate) fn open(url: &str, checkpoint_key: &ed25519_dalek::SigningKey) -> Result<Storage, StoreError> {
+    let pg = Pg::connect(url)?;
+    let seal = SaltSeal::from_checkpoint_key(checkpoint_key);
+    let store = Arc::new(PgStore::new(pg.clone(), seal.clone()));
+    Ok(Storage {
+        log: LogStorage {
+            store: store.clone(),
+            index: store.clone(),
+            salts: store,
+            sequencer: Box::new(PgSequencer::new(pg.clone(), node_name(), seal)),
+        },
+        tables: tables(&pg),
+        backups: Backups::Elsewhere(
+            "the log is in PostgreSQL: back it up with the database's own tools (pg_dump, base backups)",
+        ),
+        remote_reads: true,
+    })
+}
+
+/// The service's tables in the database at `url`, without the log.
+///
+/// # Errors
+/// As [`open`].
+pub(crate) fn open_tables(url: &str) -> Result<Tables, StoreError> {
+    Ok(tables(&Pg::connect(url)?))
+}
+
+/// The log in the database at `url`, to read without keys (the offline audit).
+///
+/// # Errors
+/// As [`open`].
+pub(crate) fn open_reader(url: &str) -> Result<Arc<dyn LogStore>, StoreError> {
+    Ok(Arc::new(PgStore::reader(Pg::connect(url)?)))
+}
+
+fn tables(pg: &Pg) -> Tables {
+    Tables {
+        tokens: Arc::new(tables::Tokens::new(pg.clone())),
+        erasures: Arc::new(tables::Erasures(pg.clone())),
+        buckets: Some(Arc::new(tables::Buckets::new(pg.clone()))),
+    }
+}
+
+/// This process's name in the sequencer lease: host, process id and a random part, so
+/// that a restarted process never mistakes its predecessor's lease for its own.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::getrandom(&mut random);
+    format!("{host}/{}/{}", std::process::id(), hex::encode(random))
+}
+
+/// Conflicts stay conflicts (the work may be run again); everything else is the
+/// database's failure, kept as the source.
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::Conflict(why) => StoreError::Conflict(why),
+            e => StoreError::backend("PostgreSQL", e),
+        }
+    }
+}
 
 /// Connections per process: enough for the HTTP workers' reads and the sequencer.
 const POOL_SIZE: usize = 16;
@@ -44,7 +115,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRIES: u32 = 10;
 
 #[derive(Debug, thiserror::Error)]
-pub enum PgError {
+pub(crate) enum PgError {
     #[error("cannot reach the database {url}: {why}")]
     Unreachable { url: String, why: String },
     #[error(
@@ -102,7 +173,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// A database: its pool, and the runtime its connections run on. Cheap to clone.
 #[derive(Clone)]
-pub struct Pg {
+pub(crate) struct Pg {
     pool: Pool,
     /// The URL without its password, for messages.
     url: String,
@@ -125,7 +196,7 @@ impl Pg {
     /// # Errors
     /// [`PgError::Unreachable`] when no connection can be made in 5 s,
     /// [`PgError::NewerSchema`] when a newer aiprov migrated the database.
-    pub fn connect(url: &str) -> Result<Self, PgError> {
+    pub(crate) fn connect(url: &str) -> Result<Self, PgError> {
         let shown = redact(url);
         let config: tokio_postgres::Config = url.parse().map_err(|_| PgError::BadUrl(shown.clone()))?;
         let mut config = config;
@@ -158,17 +229,12 @@ impl Pg {
         Ok(pg)
     }
 
-    /// The URL, without its password.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Runs `f` on the database runtime and waits for it: callable from any thread but
     /// the database runtime's own (HTTP workers, the log's threads, commands).
     ///
     /// # Errors
     /// `f`'s error, or [`PgError::Query`] when its task panicked.
-    pub fn block<T, F, Fut>(&self, f: F) -> Result<T, PgError>
+    pub(crate) fn block<T, F, Fut>(&self, f: F) -> Result<T, PgError>
     where
         F: FnOnce(Pool) -> Fut,
         Fut: Future<Output = Result<T, PgError>> + Send + 'static,
@@ -187,7 +253,7 @@ impl Pg {
     ///
     /// # Errors
     /// `f`'s error, or [`PgError::Query`] when its task panicked.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, PgError>
+    pub(crate) async fn call<T, F, Fut>(&self, f: F) -> Result<T, PgError>
     where
         F: FnOnce(Pool) -> Fut,
         Fut: Future<Output = Result<T, PgError>> + Send + 'static,
@@ -247,7 +313,7 @@ where
 }
 
 /// `url` without the password, if it has one.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     match rest.split_once('@') {
         Some((user, host)) => match user.split_once(':') {

@@ -14,22 +14,24 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::log::local::{self, key, meta_key, u64_from, LocalStore};
+use super::store::{self as local, key, meta_key, u64_from, LocalStore};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource};
-use crate::log::store::{io_error as io, BundlePiece, LogStore, StoreError, StoredNodes};
-use crate::log::tiles;
+use crate::log::tiles::{self, BundlePiece};
+use crate::log::{io_error as io, LogStore, StoreError, StoreTiles, StoredNodes};
 use crate::Sha256Digest;
 
 /// Leaves converted per batch: bounds the memory of a migration.
 const CHUNK: u64 = 4096;
 const P_LEAF: u8 = b'L';
 const P_NODE: u8 = b'N';
-pub(super) const WORK_DIR: &str = "migrating";
-pub(super) const OLD_DB: &str = "format1-log";
+/// Where a migration builds the new log; its presence (or the old database's, moved
+/// aside) marks a conversion that did not finish, which `LocalStore::open` refuses.
+const WORK_DIR: &str = "migrating";
+const OLD_DB: &str = "format1-log";
 
 /// What a migration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migrated {
+pub(crate) struct Migrated {
     pub from_format: u64,
     pub leaves: u64,
     pub salts: u64,
@@ -46,6 +48,30 @@ impl NodeSource for OldNodes<'_> {
         let v = self.0.get(key(P_NODE, &[&id.to_key()]))?.ok_or_else(|| StoreError::Corrupt(format!("node {id:?}")))?;
         Sha256Digest::try_from_slice(&v).map_err(|e| StoreError::Corrupt(format!("node {id:?}: {e}")))
     }
+}
+
+/// Refuses a data directory whose sled database `sled` holds a log of storage format 1,
+/// or whose conversion was interrupted: it must be migrated first.
+///
+/// # Errors
+/// [`StoreError::Format`] saying what to run.
+pub(super) fn refuse_format1(sled: &sled::Db, dir: &Path) -> Result<(), StoreError> {
+    if dir.join(WORK_DIR).exists() || dir.join(OLD_DB).exists() {
+        return Err(StoreError::Format {
+            dir: dir.display().to_string(),
+            found: 1,
+            what: "A conversion by `aiprov migrate` was interrupted: run `aiprov migrate --data <dir>` again.",
+        });
+    }
+    let format1 = sled.tree_names().iter().any(|n| &**n == b"log") && !sled.open_tree("log")?.is_empty();
+    if format1 && !dir.join(local::INDEX_DIR).exists() {
+        return Err(StoreError::Format {
+            dir: dir.display().to_string(),
+            found: 1,
+            what: "Stop the service, back the directory up, and run `aiprov migrate --data <dir>` once.",
+        });
+    }
+    Ok(())
 }
 
 /// Undoes a switch a stop interrupted, and removes what an earlier attempt left.
@@ -113,7 +139,7 @@ fn old_salts(data: &Path) -> Result<Option<sled::Db>, StoreError> {
 /// # Errors
 /// When the directory is in use, damaged, or of a format newer than this build's; and
 /// when the rebuilt log's root differs from the old one (nothing is switched then).
-pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
+pub(crate) fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     recover(data)?;
     if data.join(local::INDEX_DIR).exists() {
         return Ok(None);
@@ -127,7 +153,7 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
     let work = data.join(WORK_DIR);
     fs::create_dir_all(&work).map_err(io(&work))?;
     let new_db = local::open_db(&work)?;
-    let new = LocalStore::open(&new_db, &work)?;
+    let new = LocalStore::open(&work)?;
     let salts_db = old_salts(data)?;
     let mut salts = 0u64;
 
@@ -151,7 +177,7 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
             salts += u64::from(salt.is_some());
             chunk_salts.push(salt);
         }
-        new.salt_store().write(start, &chunk_salts)?;
+        new.salt_files().write(start, &chunk_salts)?;
         let built =
             tiles::build_tiles(start, &hashes, |t| new.read_tile(t)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let entries: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
@@ -197,7 +223,8 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
             }
         }
     }
-    let new_root = Frontier::load(&StoredNodes(&new), size).map_err(|e| StoreError::Corrupt(e.to_string()))?.root();
+    let new_root =
+        Frontier::load(&StoredNodes(StoreTiles(&new)), size).map_err(|e| StoreError::Corrupt(e.to_string()))?.root();
     if new_root != old_root {
         return Err(StoreError::Corrupt(format!(
             "the rebuilt log has root {new_root}, the old one {old_root}: nothing was changed"
@@ -219,7 +246,7 @@ pub fn migrate(data: &Path) -> Result<Option<Migrated>, StoreError> {
 mod tests {
     use super::*;
     use crate::log::merkle::MemoryTree;
-    use crate::log::{LogIndex, LogReader};
+    use crate::log::{ContentIndex, IndexKey, LogIndex, LogReader, SaltStore};
 
     /// Writes a log of `n` leaves in storage format 1 into `data`, as the old code did:
     /// a key per leaf and per Merkle node, salts in `salts-0/` by stamp id.
@@ -261,7 +288,7 @@ mod tests {
         let (tree, leaves) = format1(data, 600);
 
         let db = local::open_db(data).unwrap();
-        let refused = LocalStore::open(&db, data).err().expect("format 1 is refused");
+        let refused = refuse_format1(&db, data).expect_err("format 1 is refused");
         assert!(refused.to_string().contains("storage format 1") && refused.to_string().contains("aiprov migrate"));
         drop(db);
 
@@ -274,7 +301,7 @@ mod tests {
             "nothing of format 1 is left: {names:?}"
         );
 
-        let reader = LogReader::open_dir(data).unwrap();
+        let reader = LogReader::on(super::super::open_reader(data).unwrap());
         assert_eq!(reader.size().unwrap(), 600);
         assert_eq!(reader.origin().unwrap().as_deref(), Some("old.example/log"));
         assert_eq!(merkle::root(&reader, 600).unwrap(), tree.root());
@@ -284,12 +311,12 @@ mod tests {
         drop(reader);
         let db = local::open_db(data).unwrap();
         assert_eq!(db.open_tree("tokens").unwrap().get(b"t1").unwrap().as_deref(), Some(&b"a token"[..]));
-        let store = LocalStore::open(&db, data).unwrap();
+        let store = LocalStore::open(data).unwrap();
         assert_eq!(store.prompt_salt(LogIndex(4)).unwrap(), Some([5; 32]));
         assert_eq!(store.prompt_salt(LogIndex(5)).unwrap(), None);
         let id = merkle::leaf_hash(&leaves[7]);
         assert_eq!(store.index_of(&id).unwrap(), Some(LogIndex(7)));
-        assert_eq!(store.find_by_content(&Sha256Digest::of(&leaves[7]), 5).unwrap(), vec![LogIndex(7)]);
+        assert_eq!(store.find(&[IndexKey::Content(Sha256Digest::of(&leaves[7]))], 5).unwrap(), vec![LogIndex(7)]);
         drop((store, db));
         assert_eq!(migrate(data).unwrap(), None, "a second run has nothing to do");
     }

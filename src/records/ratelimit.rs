@@ -19,21 +19,26 @@ pub struct RateLimit {
 /// no state worth keeping), so memory stays bounded under many distinct keys.
 const MAX_KEYS: usize = 100_000;
 
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     limit: RateLimit,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
-    /// The database's buckets, and the prefix of this limiter's keys in them.
-    shared: Option<(crate::pg::tables::Buckets, &'static str)>,
+    /// The buckets every node shares, and the prefix of this limiter's keys in them.
+    shared: Option<(std::sync::Arc<dyn crate::storage::RateBuckets>, &'static str)>,
 }
 
 impl RateLimiter {
-    pub fn new(limit: RateLimit) -> Self {
+    pub(crate) fn new(limit: RateLimit) -> Self {
         Self { limit, buckets: Mutex::new(HashMap::new()), shared: None }
     }
 
-    /// A limiter whose buckets are in the shared database, under keys starting `name:`.
-    pub fn shared(limit: RateLimit, pg: crate::pg::Pg, name: &'static str) -> Self {
-        Self { shared: Some((crate::pg::tables::Buckets::new(pg), name)), ..Self::new(limit) }
+    /// A limiter whose buckets are `buckets` (shared by every node) when given, under
+    /// keys starting `name:`; else in this process's memory.
+    pub(crate) fn on(
+        limit: RateLimit,
+        buckets: Option<std::sync::Arc<dyn crate::storage::RateBuckets>>,
+        name: &'static str,
+    ) -> Self {
+        Self { shared: buckets.map(|b| (b, name)), ..Self::new(limit) }
     }
 
     /// Takes one token for `key`, or says how long until one is available: from the
@@ -41,11 +46,11 @@ impl RateLimiter {
     ///
     /// # Errors
     /// The wait before a retry can succeed.
-    pub async fn take(&self, key: &str) -> Result<(), Duration> {
+    pub(crate) async fn take(&self, key: &str) -> Result<(), Duration> {
         let Some((buckets, name)) = &self.shared else { return self.check(key) };
         let burst = f64::from(self.limit.burst.max(1));
         let rate = self.limit.per_second.max(f64::MIN_POSITIVE);
-        match buckets.take(&format!("{name}:{key}"), rate, burst).await {
+        match buckets.take(format!("{name}:{key}"), rate, burst).await {
             Ok(taken) => taken,
             Err(e) => {
                 // The request that follows needs the database too and will say it is
@@ -61,7 +66,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// The wait before a retry can succeed.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let burst = f64::from(self.limit.burst.max(1));
         let rate = self.limit.per_second.max(f64::MIN_POSITIVE);

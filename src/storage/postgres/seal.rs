@@ -21,14 +21,14 @@ const NONCE: usize = 24;
 
 /// Seals and opens prompt salts; the same on every node with the same keys directory.
 #[derive(Clone)]
-pub struct SaltSeal {
+pub(crate) struct SaltSeal {
     key: std::sync::Arc<Zeroizing<[u8; 32]>>,
 }
 
 impl SaltSeal {
     /// The seal derived from the log's checkpoint signing key (SHA-256 over a domain
     /// label and the key's secret bytes: a different key for a different purpose).
-    pub fn from_checkpoint_key(key: &ed25519_dalek::SigningKey) -> Self {
+    pub(crate) fn from_checkpoint_key(key: &ed25519_dalek::SigningKey) -> Self {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         hasher.update(b"aiprov/salt-seal/v1\0");
@@ -44,9 +44,9 @@ impl SaltSeal {
     ///
     /// # Errors
     /// When the operating system's random number generator fails.
-    pub fn seal(&self, salt: &[u8; 32]) -> Result<Vec<u8>, StoreError> {
+    pub(crate) fn seal(&self, salt: &[u8; 32]) -> Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE];
-        getrandom::getrandom(&mut nonce).map_err(|e| StoreError::Database(format!("random nonce: {e}")))?;
+        getrandom::getrandom(&mut nonce).map_err(|e| StoreError::backend("the random number generator", e))?;
         let sealed = self
             .cipher()
             .encrypt(XNonce::from_slice(&nonce), Payload { msg: salt, aad: CONTEXT })
@@ -58,7 +58,7 @@ impl SaltSeal {
     ///
     /// # Errors
     /// When it was sealed under another key or altered.
-    pub fn open(&self, sealed: &[u8]) -> Result<[u8; 32], StoreError> {
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<[u8; 32], StoreError> {
         let wrong = || {
             StoreError::Corrupt(
                 "a sealed prompt salt does not open with this node's checkpoint key: every node must use the same keys"

@@ -1,12 +1,12 @@
-//! The embedded backend of [`LogStore`], for one machine: everything in the data
-//! directory.
+//! [`LocalStore`]: the embedded backend's log objects, content index and salts, for one
+//! machine: everything in the data directory.
 //!
 //! | where | what |
 //! | --- | --- |
 //! | `index/` | the content index and the tree state: a fjall keyspace (an LSM tree) |
 //! | `tiles/` | hash tiles and entry bundles as files ([`TileFiles`]) |
-//! | `salts/` | prompt salts in segment files ([`SaltStore`]) |
-//! | `log/` | the sled database: the service's own trees (issuer tokens, erasure register) |
+//! | `salts/` | prompt salts in segment files ([`SaltFiles`]) |
+//! | `log/` | the sled database: the service's own tables (`tables`), not the log |
 //!
 //! Keys of its partition `log`, under one-byte prefixes:
 //!
@@ -33,14 +33,18 @@
 //! makes every earlier batch durable.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
-use crate::log::files::TileFiles;
-use crate::log::salts::SaltStore;
-use crate::log::store::{Batch, BundlePiece, LogStore, StoreError, STORAGE_FORMAT};
-use crate::log::tiles::{BundleId, Tile, TileId};
-use crate::log::LogIndex;
+use super::files::TileFiles;
+use super::salts::SaltFiles;
+use crate::log::tiles::{self, BundleId, BundlePiece, Tile, TileId, TILE_WIDTH};
+use crate::log::{
+    newest_first, Batch, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError, STORAGE_FORMAT,
+};
+use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
 pub(super) const INDEX_DIR: &str = "index";
@@ -59,7 +63,10 @@ const INDEX_JOURNAL_BYTES: u64 = 64 << 20;
 /// sled's cache, for the service's own small trees.
 const SLED_CACHE_BYTES: u64 = 16 << 20;
 /// Entries copied per transaction when writing a backup: bounds its memory.
-const BACKUP_BATCH: usize = 10_000;
+pub(super) const BACKUP_BATCH: usize = 10_000;
+/// Full bundles whose entry offsets are remembered: about 1 KiB each, so 8 MiB for the
+/// two generations, and the leaves of the last 2,000,000 entries read with one read each.
+const OFFSETS_MEMO: usize = 4096;
 
 pub(super) fn key(prefix: u8, rest: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + rest.iter().map(|r| r.len()).sum::<usize>());
@@ -94,7 +101,19 @@ pub(super) fn u64_from(bytes: &[u8]) -> Result<u64, StoreError> {
 
 /// Any fjall error as a store error.
 fn db<E: Into<fjall::Error>>(e: E) -> StoreError {
-    StoreError::Index(e.into())
+    StoreError::backend("the index (fjall)", e.into())
+}
+
+/// A sled error as a store error.
+pub(super) fn sled_error(e: sled::Error) -> StoreError {
+    StoreError::backend("the database (sled)", e)
+}
+
+/// So that `?` works on sled calls inside this backend (the migration is full of them).
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        sled_error(e)
+    }
 }
 
 /// Opens (or creates) the sled database of data directory `dir`: the service's own trees
@@ -102,8 +121,8 @@ fn db<E: Into<fjall::Error>>(e: E) -> StoreError {
 ///
 /// # Errors
 /// When sled cannot open the directory (missing permissions, another process holds it).
-pub fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    Ok(sled::Config::new().path(dir.join("log")).cache_capacity(SLED_CACHE_BYTES).open()?)
+pub(crate) fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new().path(dir.join("log")).cache_capacity(SLED_CACHE_BYTES).open().map_err(sled_error)
 }
 
 /// Opens (or creates) the index of data directory `dir`, and its one partition.
@@ -121,46 +140,36 @@ pub(super) fn open_index(dir: &Path) -> Result<(Keyspace, PartitionHandle), Stor
     Ok((keyspace, partition))
 }
 
-/// The embedded backend.
+/// The embedded backend's log objects, index and salts.
 #[derive(Clone)]
-pub struct LocalStore {
-    sled: sled::Db,
+pub(crate) struct LocalStore {
     keyspace: Keyspace,
     index: PartitionHandle,
-    files: std::sync::Arc<TileFiles>,
-    salts: std::sync::Arc<SaltStore>,
+    files: Arc<TileFiles>,
+    salts: Arc<SaltFiles>,
+    /// The committed size, as the last batch recorded it: what entry reads stop at
+    /// (past it, the files may hold a batch being written).
+    committed: Arc<AtomicU64>,
+    /// Where each entry of a full bundle starts (and the last ends), by bundle.
+    offsets: Arc<Mutex<Memo<BundleId, Arc<[u32]>>>>,
 }
 
 impl LocalStore {
-    /// The log of data directory `dir`, whose sled database `sled` is open already (from
-    /// [`open_db`]). A new directory gets the current storage format; one of another
-    /// format is refused.
+    /// The log of data directory `dir`. A new directory gets the current storage
+    /// format; one of another format is refused (a directory of format 1 is refused
+    /// before, by `migrate::refuse_format1`).
     ///
     /// # Errors
     /// [`StoreError::Format`] for a log of another storage format; database or I/O errors.
-    pub fn open(sled: &sled::Db, dir: &Path) -> Result<Self, StoreError> {
-        if dir.join(super::migrate::WORK_DIR).exists() || dir.join(super::migrate::OLD_DB).exists() {
-            return Err(StoreError::Format {
-                dir: dir.display().to_string(),
-                found: 1,
-                what: "A conversion by `aiprov migrate` was interrupted: run `aiprov migrate --data <dir>` again.",
-            });
-        }
-        let format1 = sled.tree_names().iter().any(|n| &**n == b"log") && !sled.open_tree("log")?.is_empty();
-        if format1 && !dir.join(INDEX_DIR).exists() {
-            return Err(StoreError::Format {
-                dir: dir.display().to_string(),
-                found: 1,
-                what: "Stop the service, back the directory up, and run `aiprov migrate --data <dir>` once.",
-            });
-        }
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
         let (keyspace, index) = open_index(dir)?;
         let store = Self {
-            sled: sled.clone(),
             keyspace,
             index,
-            files: std::sync::Arc::new(TileFiles::open(dir)?),
-            salts: std::sync::Arc::new(SaltStore::open(dir)?),
+            files: Arc::new(TileFiles::open(dir)?),
+            salts: Arc::new(SaltFiles::open(dir)?),
+            committed: Arc::default(),
+            offsets: Arc::new(Mutex::new(Memo::new(OFFSETS_MEMO))),
         };
         match store.meta(META_FORMAT)? {
             Some(v) if u64_from(&v)? == STORAGE_FORMAT => {}
@@ -175,6 +184,8 @@ impl LocalStore {
                 })
             }
         }
+        let size = store.meta(META_SIZE)?.map(|v| u64_from(&v)).transpose()?.unwrap_or(0);
+        store.committed.store(size, Ordering::Release);
         Ok(store)
     }
 
@@ -192,7 +203,7 @@ impl LocalStore {
         Ok(self.index.get(key).map_err(db)?.map(|v| v.to_vec()))
     }
 
-    fn find(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+    fn find_prefixed(&self, prefix: u8, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
         let mut out = Vec::new();
         for item in self.index.prefix(key(prefix, &[digest.as_bytes()])).take(limit) {
             let (k, _) = item.map_err(db)?;
@@ -213,34 +224,14 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(super) fn salt_store(&self) -> &SaltStore {
+    pub(super) fn salt_files(&self) -> &SaltFiles {
         &self.salts
     }
-}
 
-/// Copies every entry of the sled tree `from` into `to`, in batches.
-fn copy_tree(from: &sled::Tree, to: &sled::Tree) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
-    for (count, item) in from.iter().enumerate() {
-        let (k, v) = item?;
-        batch.insert(k, v);
-        if count % BACKUP_BATCH == BACKUP_BATCH - 1 {
-            to.apply_batch(std::mem::take(&mut batch))?;
-        }
-    }
-    to.apply_batch(batch)?;
-    Ok(())
-}
-
-impl LogStore for LocalStore {
-    fn size(&self) -> Result<u64, StoreError> {
-        match self.meta(META_SIZE)? {
-            Some(v) => u64_from(&v),
-            None => Ok(0),
-        }
-    }
-
-    fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+    /// Writes a batch: its salts, bundle pieces and tiles to their files, then its index
+    /// keys and the new size as one fjall batch, the commit point. Visible at once;
+    /// durable once a later [`LogStore::sync`] returns.
+    pub(super) fn write(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
         let stored = self.size()?;
         if stored != batch.size_before {
             return Err(StoreError::Corrupt(format!(
@@ -248,11 +239,14 @@ impl LogStore for LocalStore {
                 batch.size_before
             )));
         }
+        let entries: Vec<&[u8]> = batch.leaves.iter().map(|l| l.leaf.as_slice()).collect();
+        let pieces = BundlePiece::split(batch.size_before, &entries)
+            .map_err(|e| StoreError::Corrupt(format!("a leaf cannot be a bundle entry: {e}")))?;
         // Files first: should the commit not happen, what they hold past the committed
         // size is overwritten by the leaves that take those indices.
         let salts: Vec<Option<[u8; 32]>> = batch.leaves.iter().map(|l| l.prompt_salt).collect();
         self.salts.write(batch.size_before, &salts)?;
-        self.write_objects(&batch.pieces, &batch.tiles)?;
+        self.write_objects(&pieces, &batch.tiles)?;
         let mut pairs = Vec::with_capacity(batch.leaves.len() * 3 + 1);
         for (offset, leaf) in batch.leaves.iter().enumerate() {
             let index = batch.size_before + offset as u64;
@@ -263,77 +257,16 @@ impl LogStore for LocalStore {
             }
         }
         pairs.push((meta_key(META_SIZE), batch.new_size().to_be_bytes().to_vec()));
-        self.put_all(pairs)
-    }
-
-    fn sync(&self) -> Result<(), StoreError> {
-        // Files first: a crash before the durable commit leaves at worst bytes past the
-        // durable size, never a durable size whose tiles, entries or salts were lost.
-        self.salts.sync()?;
-        self.files.sync()?;
-        self.keyspace.persist(PersistMode::SyncData).map_err(db)?;
-        self.sled.flush()?;
+        self.put_all(pairs)?;
+        self.committed.store(batch.new_size(), Ordering::Release);
         Ok(())
     }
 
-    fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.files.read_tile(tile)
-    }
-
-    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.files.read_bundle(bundle)
-    }
-
-    fn read_bundle_range(&self, bundle: BundleId, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.files.read_bundle_range(bundle, start, len)
-    }
-
-    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
-        match self.get(&key(P_ID, &[leaf_hash.as_bytes()]))? {
-            Some(v) => Ok(Some(LogIndex(u64_from(&v)?))),
-            None => Ok(None),
-        }
-    }
-
-    fn find_by_content(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        self.find(P_CONTENT, digest, limit)
-    }
-
-    fn find_by_normalized_text(&self, digest: &Sha256Digest, limit: usize) -> Result<Vec<LogIndex>, StoreError> {
-        self.find(P_TEXT, digest, limit)
-    }
-
-    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
-        self.salts.get(index)
-    }
-
-    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
-        self.salts.erase(index)
-    }
-
-    fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        match self.meta(META_CHECKPOINT)? {
-            Some(v) => {
-                String::from_utf8(v).map(Some).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))
-            }
-            None => Ok(None),
-        }
-    }
-
-    fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
-        // Not synced on purpose: a checkpoint can always be re-signed from the durable
-        // tree at startup, so it need not cost a sync of its own.
-        self.put_all([(meta_key(META_CHECKPOINT), note.as_bytes().to_vec())])
-    }
-
-    fn backup(&self, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
-        let sled = open_db(dir)?;
-        // The service's own trees (tokens, the erasure register) are copied whole.
-        for name in self.sled.tree_names() {
-            copy_tree(&self.sled.open_tree(&name)?, &sled.open_tree(&name)?)?;
-        }
-        let to = LocalStore::open(&sled, dir)?;
-        // Tiles and bundles as they were at `size`: right-edge ones cut to their width then.
+    /// Copies the log as it was at tree size `size` (whose signed checkpoint note is
+    /// `checkpoint`) into the data directory `dir`, whose store `to` is open, while
+    /// appends go on: tiles and bundles cut to their width then, index entries and salts
+    /// of the leaves below `size` only.
+    pub(super) fn copy_to(&self, to: &LocalStore, dir: &Path, size: u64, checkpoint: &str) -> Result<(), StoreError> {
         self.files.backup(&to.files, size)?;
         // The index entries of leaves below `size`, from one snapshot while appends go on.
         let mut pending: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -357,6 +290,72 @@ impl LogStore for LocalStore {
         self.salts.backup(dir, size)?;
         to.sync()
     }
+}
+
+impl LogStore for LocalStore {
+    fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.committed.load(Ordering::Acquire))
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_tile(tile)
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.files.read_bundle(bundle)
+    }
+
+    fn read_entry(&self, index: LogIndex) -> Result<Option<Vec<u8>>, StoreError> {
+        let committed = self.size()?;
+        if index.0 >= committed {
+            return Ok(None);
+        }
+        let (bundle, position) = BundleId::containing(index.0);
+        // A full bundle whose entry offsets are known: read just the entry, not the
+        // whole bundle (up to 256 times its size).
+        let known = lock(&self.offsets).get(&bundle);
+        if let Some(offsets) = known {
+            let (start, end) = (offsets[position] + 2, offsets[position + 1]);
+            if let Some(bytes) = self.files.read_bundle_range(bundle, u64::from(start), (end - start) as usize)? {
+                return Ok(Some(bytes));
+            }
+        }
+        let Some(bytes) = self.files.read_bundle(bundle)? else { return Ok(None) };
+        // Only the entries the committed size covers: past them the next batch may be
+        // being written, and a read can catch one half written.
+        let width = (committed - bundle.index() * TILE_WIDTH as u64).min(TILE_WIDTH as u64) as usize;
+        let corrupt = |e: tiles::BundleError| StoreError::Corrupt(format!("{bundle:?}: {e}"));
+        let covered = tiles::bundle_prefix(&bytes, width).map_err(corrupt)?;
+        let offsets = tiles::entry_offsets(covered).map_err(corrupt)?;
+        let entry = covered[offsets[position] as usize + 2..offsets[position + 1] as usize].to_vec();
+        if width == TILE_WIDTH {
+            lock(&self.offsets).insert(bundle, offsets.into());
+        }
+        Ok(Some(entry))
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        // Files first: a crash before the durable commit leaves at worst bytes past the
+        // durable size, never a durable size whose tiles, entries or salts were lost.
+        self.salts.sync()?;
+        self.files.sync()?;
+        self.keyspace.persist(PersistMode::SyncData).map_err(db)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        match self.meta(META_CHECKPOINT)? {
+            Some(v) => {
+                String::from_utf8(v).map(Some).map_err(|_| StoreError::Corrupt("checkpoint is not UTF-8".into()))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn set_latest_checkpoint(&self, note: &str) -> Result<(), StoreError> {
+        // Not synced on purpose: a checkpoint can always be re-signed from the durable
+        // tree at startup, so it need not cost a sync of its own.
+        self.put_all([(meta_key(META_CHECKPOINT), note.as_bytes().to_vec())])
+    }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(&meta_key(name))
@@ -366,18 +365,56 @@ impl LogStore for LocalStore {
         self.put_all([(meta_key(name), value.to_vec())])?;
         self.keyspace.persist(PersistMode::SyncData).map_err(db)
     }
+
+    /// One process owns the directory (sled's lock): a read, then a write, is atomic.
+    fn claim_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        if let Some(stored) = self.meta(name)? {
+            return Ok(stored);
+        }
+        self.set_meta(name, value)?;
+        Ok(value.to_vec())
+    }
+}
+
+impl ContentIndex for LocalStore {
+    fn index_of(&self, leaf_hash: &Sha256Digest) -> Result<Option<LogIndex>, StoreError> {
+        match self.get(&key(P_ID, &[leaf_hash.as_bytes()]))? {
+            Some(v) => Ok(Some(LogIndex(u64_from(&v)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn find(&self, keys: &[IndexKey], limit: usize) -> Result<Vec<LogIndex>, StoreError> {
+        let mut found = Vec::new();
+        for k in keys {
+            found.extend(match k {
+                IndexKey::Content(digest) => self.find_prefixed(P_CONTENT, digest, limit)?,
+                IndexKey::NormalizedText(digest) => self.find_prefixed(P_TEXT, digest, limit)?,
+            });
+        }
+        Ok(newest_first(found, limit))
+    }
+}
+
+impl SaltStore for LocalStore {
+    fn prompt_salt(&self, index: LogIndex) -> Result<Option<[u8; 32]>, StoreError> {
+        self.salts.get(index)
+    }
+
+    fn erase_prompt_salt(&self, index: LogIndex) -> Result<bool, StoreError> {
+        self.salts.erase(index)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{merkle, write_leaves, NewLeaf};
+    use crate::log::{merkle, NewLeaf};
 
     #[test]
     fn lookups_find_the_newest_leaves_first_and_stop_at_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let sled = open_db(dir.path()).unwrap();
-        let store = LocalStore::open(&sled, dir.path()).unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
         let same = Sha256Digest::of(b"the same copy");
         let leaves: Vec<NewLeaf> = (0u64..5)
             .map(|i| {
@@ -392,14 +429,22 @@ mod tests {
                 }
             })
             .collect();
-        for (i, leaf) in leaves.iter().enumerate() {
-            write_leaves(&store, i as u64, &[leaf]).unwrap();
+        let mut bulk = crate::log::BulkAppend::new(crate::log::LogStorage {
+            store: Arc::new(store.clone()),
+            index: Arc::new(store.clone()),
+            salts: Arc::new(store.clone()),
+            sequencer: Box::new(crate::storage::local::LocalSequencer::new(store.clone())),
+        });
+        for leaf in &leaves {
+            bulk.append(&[leaf]).unwrap();
         }
-        let found = |limit| store.find_by_content(&same, limit).unwrap();
+        let found = |limit| store.find(&[IndexKey::Content(same)], limit).unwrap();
         assert_eq!(found(10), vec![LogIndex(4), LogIndex(2), LogIndex(0)]);
         assert_eq!(found(2), vec![LogIndex(4), LogIndex(2)]);
-        assert_eq!(store.find_by_normalized_text(&same, 10).unwrap(), vec![LogIndex(3)]);
-        assert_eq!(store.find_by_content(&Sha256Digest::of(b"never"), 10).unwrap(), vec![]);
+        assert_eq!(store.find(&[IndexKey::NormalizedText(same)], 10).unwrap(), vec![LogIndex(3)]);
+        let both = store.find(&[IndexKey::Content(same), IndexKey::NormalizedText(same)], 3).unwrap();
+        assert_eq!(both, vec![LogIndex(4), LogIndex(3), LogIndex(2)], "both lookups, newest first");
+        assert_eq!(store.find(&[IndexKey::Content(Sha256Digest::of(b"never"))], 10).unwrap(), vec![]);
         assert_eq!(store.index_of(&leaves[3].leaf_hash).unwrap(), Some(LogIndex(3)));
     }
 }

@@ -8,10 +8,10 @@ use deadpool_postgres::Pool;
 use super::{describe, PgError};
 
 /// The migrations, by version: never edit one that shipped, add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/0001_log.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../../migrations/postgres/0001_log.sql"))];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 pub(super) async fn migrate(pool: Pool, url: String) -> Result<(), PgError> {
     let mut client = pool.get().await?;
@@ -58,7 +58,7 @@ pub(super) async fn migrate(pool: Pool, url: String) -> Result<(), PgError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::pg::{Pg, PgError, TempDatabase, SCHEMA_VERSION};
+    use crate::storage::postgres::{Pg, PgError, TempDatabase, SCHEMA_VERSION};
 
     #[test]
     fn a_new_database_is_migrated_once_and_a_newer_one_is_refused_by_name() {

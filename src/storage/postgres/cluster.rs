@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// The server tests and the load tool use unless `AIPROV_TEST_POSTGRES` names another:
 /// the machine's PostgreSQL, user `postgres`, trust authentication.
-pub const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Set (to anything but `0` or empty) where PostgreSQL must be had (CI): a machine with
 /// none then fails the tests that need it instead of skipping them.

@@ -23,8 +23,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::log::store::{io_error as io, BundlePiece, StoreError};
+use crate::log::tiles::BundlePiece;
 use crate::log::tiles::{self, BundleId, Tile, TileId, TilePath, TileWidth};
+use crate::log::{io_error as io, StoreError};
 use crate::memo::lock;
 
 const DIR: &str = "tiles";

@@ -15,8 +15,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::log::store::{io_error as io, StoreError};
 use crate::log::LogIndex;
+use crate::log::{io_error as io, StoreError};
 
 /// Leaves per segment file: 4,096 slots of 32 bytes, 128 KiB.
 const SEGMENT: u64 = 4096;
@@ -24,14 +24,14 @@ const SLOT: u64 = 32;
 const DIR: &str = "salts";
 
 /// The erasable store of prompt salts, by leaf index.
-pub(super) struct SaltStore {
+pub(super) struct SaltFiles {
     dir: PathBuf,
     /// Segments written since the last sync (the files to sync before the log's batch),
     /// and whether one of them was created (then the directory is synced too).
     dirty: Mutex<(BTreeSet<u64>, bool)>,
 }
 
-impl SaltStore {
+impl SaltFiles {
     /// Opens (or creates) the salt store of data directory `data_dir`.
     ///
     /// # Errors
@@ -47,7 +47,7 @@ impl SaltStore {
     }
 
     /// Writes the slots of leaves `first..first + salts.len()`, zeros where `None`:
-    /// readable at once, durable after the next [`SaltStore::sync`].
+    /// readable at once, durable after the next [`SaltFiles::sync`].
     ///
     /// # Errors
     /// On I/O errors.
@@ -134,7 +134,7 @@ impl SaltStore {
     /// # Errors
     /// On I/O errors.
     pub(super) fn backup(&self, data_dir: &Path, size: u64) -> Result<(), StoreError> {
-        let to = SaltStore::open(data_dir)?;
+        let to = SaltFiles::open(data_dir)?;
         for segment in 0..size.div_ceil(SEGMENT) {
             let from = self.path(segment);
             let mut bytes = match fs::read(&from) {
@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn salts_round_trip_across_segments_and_erase_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SaltStore::open(dir.path()).unwrap();
+        let store = SaltFiles::open(dir.path()).unwrap();
         let salts: Vec<Option<[u8; 32]>> =
             (0..5000u32).map(|i| (i % 3 != 0).then(|| [(i % 251) as u8 + 1; 32])).collect();
         store.write(4000, &salts[..100]).unwrap();
@@ -202,11 +202,11 @@ mod tests {
     #[test]
     fn a_backup_keeps_only_the_salts_below_its_size() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SaltStore::open(dir.path()).unwrap();
+        let store = SaltFiles::open(dir.path()).unwrap();
         store.write(0, &[Some([1; 32]), Some([2; 32]), Some([3; 32])]).unwrap();
         let copy = tempfile::tempdir().unwrap();
         store.backup(copy.path(), 2).unwrap();
-        let copied = SaltStore::open(copy.path()).unwrap();
+        let copied = SaltFiles::open(copy.path()).unwrap();
         assert_eq!(copied.get(LogIndex(1)).unwrap(), Some([2; 32]));
         assert_eq!(copied.get(LogIndex(2)).unwrap(), None);
     }

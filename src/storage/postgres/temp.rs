@@ -9,8 +9,9 @@ mod cluster;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{describe, PgError};
+use crate::log::StoreError;
 
-pub use cluster::DEFAULT_SERVER;
+pub(crate) use cluster::DEFAULT_SERVER;
 
 /// A database of its own on a PostgreSQL server, dropped (with its connections) on drop.
 #[derive(Debug)]
@@ -26,7 +27,7 @@ impl TempDatabase {
     ///
     /// # Errors
     /// When the server cannot be reached or refuses to create a database.
-    pub fn create() -> Result<Self, PgError> {
+    pub fn create() -> Result<Self, StoreError> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
         let server = cluster::test_server()
             .map_err(|e| PgError::Unreachable { url: DEFAULT_SERVER.into(), why: e.to_string() })?;
@@ -39,7 +40,7 @@ impl TempDatabase {
         admin(&server, format!("CREATE DATABASE {name}"))?;
         let url = match server.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
-            None => return Err(PgError::BadUrl(server)),
+            None => return Err(PgError::BadUrl(server).into()),
         };
         Ok(Self { server, name, url })
     }
