@@ -145,7 +145,6 @@
     var isImage = chosenFile && /^image\/(jpeg|png|webp)$/.test(chosenFile.type);
     return {
       body: '{' + members.join(',') + '}',
-      receiptOnly: !hasText && !chosenFile,
       receipt: receipt || null,
       imageFile: isImage && !hasText && !receipt ? chosenFile : null
     };
@@ -211,23 +210,38 @@
   }
 
   // receipt: the receipt checked (or, for content found in the log, the stamp's), as text.
-  function render(v, receiptOnly, receipt) {
+  function render(v, receipt) {
     var unknown = !v.verified && v.checks.some(function (c) { return c.code === 'content.unknown'; });
-    var kind = v.verified ? 'verified' : unknown ? 'unknown' : 'failed';
-    var headline = v.verified ? 'Genuine AI disclosure' : unknown ? 'No stamp found' : 'Not verified';
-    var icon = v.verified ? '✓' : unknown ? '?' : '✗';
+    // Nothing is green unless the content itself was checked: a badge's link (#id=) or a
+    // receipt alone proves that a stamp is genuine, not that what the reader sees is the
+    // content it was made for. Anyone can copy a badge next to other content.
+    var stampOnly = v.verified && !v.content_checked;
+    var kind = stampOnly ? 'unchecked' : v.verified ? 'verified' : unknown ? 'unknown' : 'failed';
+    var headline = stampOnly ? 'Genuine stamp, content not checked'
+      : v.verified ? 'Genuine AI disclosure' : unknown ? 'No stamp found' : 'Not verified';
+    var icon = stampOnly ? 'ℹ' : v.verified ? '✓' : unknown ? '?' : '✗';
     var lines = [];
-    if (v.verified && v.stamp) {
+    if (stampOnly && v.stamp) {
+      lines.push([
+        'This stamp is genuine, but nothing checked yet that the text or file you are looking at is the content ' +
+        'it was made for. ',
+        el('button', { type: 'button', id: 'check-content', 'class': 'link' }, ['Paste the text or drop the file']),
+        ' to check it.'
+      ]);
+    } else if (v.verified && v.stamp) {
       lines.push(el('span', { 'class': 'disclosure' }, ['“' + v.stamp.disclosure.text + '”']));
     }
     lines.push(withTimes(v.summary));
     showBox(kind, icon, headline, lines);
+    var checkContent = document.getElementById('check-content');
+    if (checkContent) {
+      checkContent.addEventListener('click', function () {
+        textEl.scrollIntoView({ behavior: scrollBehavior(), block: 'center' });
+        textEl.focus({ preventScroll: true });
+      });
+    }
 
     var parts = [];
-    if (receiptOnly && v.verified) {
-      parts.push(el('p', { 'class': 'note' }, ['This checked the stamp itself. To check that a text or file is the ' +
-        'content it was made for, paste the text or choose the file above and verify again.']));
-    }
     if (unknown) {
       parts.push(el('p', { 'class': 'note' }, ['Nothing in this service\'s log was stamped for this content. It may ' +
         'have been changed since it was stamped, stamped elsewhere, or never stamped. A file must be byte for ' +
@@ -244,6 +258,8 @@
         ['AI model', generatorText(s.generator)],
         ['Kind', KINDS[s.kind] || s.kind],
         ['Human oversight', OVERSIGHT[s.human_oversight] || s.human_oversight],
+        ['Log', s.log_origin || null],
+        ['Log operator', s.log_operator || null],
         ['Log index', String(s.log_index)],
         ['Signing key', kid],
         ['Stamp id', s.id]
@@ -267,6 +283,15 @@
         ].concat(withTimes(c.message), ' ', el('code', { 'class': 'code' }, [c.code])))
       ]));
     });
+    if (stampOnly) {
+      // The check a reader might assume was made, listed as not made.
+      list.appendChild(el('li', { 'class': 'unchecked', 'data-code': 'content.not_checked' }, [
+        el('span', { 'class': 'mark', 'aria-hidden': 'true' }, ['–']),
+        el('div', {}, [el('strong', {}, [CHECK_NAMES.content || 'Content']), ': ',
+          el('span', { 'class': 'outcome' }, ['not checked']),
+          '. No text or file was given to compare with the stamp.'])
+      ]));
+    }
     parts.push(el('h3', {}, ['Checks']));
     parts.push(list);
     if (Array.isArray(v.matches) && v.matches.length > 0) {
@@ -316,7 +341,7 @@
       }
       var receipt = req.receipt;
       if (!receipt && verdict.stamp && verdict.stamp.id) receipt = await fetchReceipt(verdict.stamp.id);
-      render(verdict, req.receiptOnly, receipt);
+      render(verdict, receipt);
     } catch (e) {
       if (e instanceof UserError) {
         showBox('error', '!', 'Could not verify', [e.message]);
@@ -360,13 +385,13 @@
         var receipt = await resp.text();
         linkReceipt = receipt;
         showReceiptStatus();
-        return { body: '{"receipt":' + receipt + '}', receiptOnly: true, receipt: receipt };
+        return { body: '{"receipt":' + receipt + '}', receipt: receipt };
       }, true);
     } else if (sha !== null) {
       await run(async function () {
         if (!HEX64.test(sha)) throw new UserError('The link\'s SHA-256 is not 64 hexadecimal digits.');
         fileStatus.textContent = 'Checking the SHA-256 from the link: ' + sha.toLowerCase();
-        return { body: JSON.stringify({ sha256: sha.toLowerCase() }), receiptOnly: false, receipt: null };
+        return { body: JSON.stringify({ sha256: sha.toLowerCase() }), receipt: null };
       }, true);
     } else if (text !== null) {
       textEl.value = text;

@@ -21,8 +21,8 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info,c2pa=warn"));
     let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if logs.json {
-        // One JSON object a line, the event's fields flattened beside `message`.
-        fmt.json().flatten_event(true).with_current_span(false).init();
+        // One JSON object a line, the event's fields beside `message` (cli::json_logs).
+        fmt.event_format(cli::json_logs::JsonLines).init();
     } else {
         fmt.with_ansi(logs.color).init();
     }

@@ -187,7 +187,8 @@ pub enum Command {
     /// Audit the log: recompute the tree from every leaf, check every signature and the
     /// newest checkpoint. Exits non-zero and lists each problem (with its leaf index).
     Audit(AuditArgs),
-    /// Manage the signing keys (with the server stopped: it loads its keys at start).
+    /// Manage the signing keys: `keys rotate --url` has a running service rotate its own,
+    /// `keys rotate` alone rotates a keys directory no service runs on.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -477,9 +478,14 @@ pub struct RotateArgs {
     /// The base URL of the running service to rotate (POST /v1/admin/keys/rotate).
     #[arg(long, env = "AIPROV_URL")]
     pub url: Option<String>,
-    /// An admin token of that service.
+    /// An admin token of that service. Without it, the local admin token that `serve`
+    /// keeps in <data>/local-admin.json is used, as `aiprov token create` does.
     #[arg(long, env = "AIPROV_TOKEN", hide_env_values = true, requires = "url")]
     pub token: Option<String>,
+    /// With --url and no --token: the data directory of that service, where `serve`
+    /// keeps its local admin credential.
+    #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
+    pub data: PathBuf,
 }
 
 #[derive(Subcommand)]

@@ -5,11 +5,12 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::args::{key_passphrase, RotateArgs};
+use super::local_admin::LocalAdmin;
 use crate::keys::{rotate as rotate_keys, Keyring, Passphrase};
 
 pub(super) fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
     let (retired, active) = match &args.url {
-        Some(url) => rotate_online(url, args.token.as_deref())?,
+        Some(url) => rotate_online(url, &admin_token(args.token.as_deref(), &args.data)?)?,
         None => rotate_offline(&args.keys.keys)?,
     };
     println!("retired statement key {retired} (still published: receipts it signed keep verifying)");
@@ -17,9 +18,26 @@ pub(super) fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The admin token for a rotation through a service: the one given, else the local admin
+/// credential that `serve` keeps in its data directory (the one `aiprov token create`
+/// uses while the service runs), so that the operator on the machine needs no other.
+fn admin_token(given: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(token) = given {
+        return Ok(token.to_owned());
+    }
+    match LocalAdmin::read(data_dir)? {
+        Some(admin) => Ok(admin.token),
+        None => anyhow::bail!(
+            "--url needs an admin token of that service: --token (or AIPROV_TOKEN), or run this on the service's \
+             machine with --data naming its data directory ({} has no local-admin.json, which `aiprov serve` \
+             writes at start); `aiprov token create --issuer NAME --admin` makes an admin token",
+            data_dir.display()
+        ),
+    }
+}
+
 /// Asks the running service at `url` to rotate its own keys.
-fn rotate_online(url: &str, token: Option<&str>) -> anyhow::Result<(String, String)> {
-    let token = token.context("--url needs --token (or AIPROV_TOKEN): an admin token of that service")?;
+fn rotate_online(url: &str, token: &str) -> anyhow::Result<(String, String)> {
     let endpoint = format!("{}/v1/admin/keys/rotate", url.trim_end_matches('/'));
     let answer: serde_json::Value = super::runtime()?.block_on(async {
         let resp = reqwest::Client::new()

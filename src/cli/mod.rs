@@ -8,6 +8,7 @@ mod audit;
 mod backup;
 pub mod batch;
 pub mod client;
+pub mod json_logs;
 mod keys;
 mod local_admin;
 mod migrate;

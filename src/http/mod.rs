@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers decode, call [`Service`](crate::service::Service), encode;
 //! decoding failures of every kind become [`ApiError`] JSON here.
 
+mod access;
 mod admin;
 mod badge;
 mod cors;

@@ -28,7 +28,8 @@ pub async fn run(
             // Innermost: the access log and the metrics see the method the client sent.
             .wrap(middleware::from_fn(http::methods::methods))
             .wrap(middleware::from_fn(http::ops::count))
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("aiprov::access"))
+            // Outermost: the access log times the whole answer, to its last byte.
+            .wrap(middleware::from_fn(http::access::log))
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, limits))
     })

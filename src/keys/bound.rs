@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::lock::Creating;
 use super::{io_err, sync_dir, KeyError};
 
-const LOGS_FILE: &str = "logs.json";
+pub(super) const LOGS_FILE: &str = "logs.json";
 
 /// A log this keys directory signs for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

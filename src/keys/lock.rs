@@ -14,9 +14,9 @@ use std::path::Path;
 
 use super::KeyError;
 
-const LOCK_FILE: &str = ".lock";
+pub(super) const LOCK_FILE: &str = ".lock";
 /// Taken while keys or certificates are created, by whoever opens the directory.
-const CREATE_LOCK_FILE: &str = ".create.lock";
+pub(super) const CREATE_LOCK_FILE: &str = ".create.lock";
 
 /// Held while keys are in use; dropping it releases the lock.
 #[derive(Debug)]

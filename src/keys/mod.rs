@@ -281,6 +281,19 @@ pub struct Keyring {
 
 const KEYRING_FILE: &str = "keyring.json";
 
+/// Whether `name` is a file a keyring writes in its directory: `keyring.json` and
+/// `logs.json` (and their temporary copies while they are replaced), private keys
+/// (`<kid>.key`, `c2pa-root.key`), certificates (`c2pa-*.pem`) and the locks. The keys
+/// directory may hold other files that are not the service's (the checkout's
+/// `keys/README.md` and `keys/.gitignore`); `serve` restricts only these.
+pub fn is_keyring_file(name: &str) -> bool {
+    [KEYRING_FILE, bound::LOGS_FILE].iter().any(|file| name == *file || name == format!("{file}.tmp"))
+        || name == lock::LOCK_FILE
+        || name == lock::CREATE_LOCK_FILE
+        || name.ends_with(".key")
+        || (name.starts_with("c2pa-") && name.ends_with(".pem"))
+}
+
 impl Keyring {
     /// [`Keyring::open_or_create_with`] without a passphrase: plain key files only.
     ///

@@ -20,6 +20,7 @@ mod identity;
 mod log_api;
 pub(crate) mod metrics;
 mod ops;
+mod private;
 mod prompt;
 pub(crate) mod proxies;
 mod signing;
@@ -50,6 +51,7 @@ use crate::storage::{Backups, Location};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
 use metrics::Metrics;
+use private::{make_keys_private, make_private};
 use proxies::TrustedProxies;
 use signing::Signing;
 
@@ -121,9 +123,9 @@ impl Service {
         let prompt_limiter = RateLimiter::on(config.prompt_check_rate, tables.buckets, "prompt");
         let tokens = TokenStore::on(tables.tokens);
         // After opening: whatever the database and keyring created is there now.
-        for dir in [&config.data_dir, &config.keys_dir] {
-            make_private(dir).with_context(|| format!("restricting {} to this user", dir.display()))?;
-        }
+        let restricting = |dir: &Path| format!("restricting {} to this user", dir.display());
+        make_private(&config.data_dir).with_context(|| restricting(&config.data_dir))?;
+        make_keys_private(&config.keys_dir).with_context(|| restricting(&config.keys_dir))?;
         let certs =
             keyring.c2pa_certs(&identity.origin).context("opening the C2PA certificates in the keys directory")?;
         let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
@@ -188,41 +190,6 @@ impl Service {
     pub fn c2pa_certs(&self) -> crate::keys::C2paCerts {
         self.signing.c2pa_certs()
     }
-}
-
-/// Makes `dir` and everything under it private to this user: directories 0700, files
-/// 0600 (links are left alone). The `aiprov` commands set the umask so that every file
-/// they create is so from the start, sled's later files included; this mends what was
-/// created before (by an older version, or under another umask).
-///
-/// # Errors
-/// When a mode cannot be changed; files that vanish meanwhile (sled's) are skipped.
-fn make_private(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let restrict = |path: &Path, mode: u32| match std::fs::metadata(path) {
-            Ok(m) if m.permissions().mode() & 0o777 == mode => Ok(()),
-            Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        };
-        let mut dirs = vec![dir.to_owned()];
-        while let Some(d) = dirs.pop() {
-            restrict(&d, 0o700)?;
-            for entry in std::fs::read_dir(&d)? {
-                let entry = entry?;
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => dirs.push(entry.path()),
-                    Ok(t) if t.is_file() => restrict(&entry.path(), 0o600)?,
-                    _ => {}
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
 }
 
 /// Spends one request of `key`'s budget, or says how long to wait.

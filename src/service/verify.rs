@@ -23,6 +23,12 @@ use crate::Sha256Digest;
 const MAX_URL: usize = 8192;
 
 impl Service {
+    /// Whether this service verifies content by URL (not `--fetch-disabled`): its API
+    /// document offers `url` only then.
+    pub fn fetches_urls(&self) -> bool {
+        !self.fetch.disabled
+    }
+
     /// Refuses a request with more than one content form (`url` included), naming the
     /// second, a `url` over [`MAX_URL`] characters, and a receipt that carries its prompt
     /// salt.

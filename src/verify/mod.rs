@@ -125,11 +125,28 @@ pub struct StampSummary {
     pub issuer: String,
     pub issued_at: Timestamp,
     pub log_index: u64,
+    /// The log that recorded the stamp: the origin line of the receipt's checkpoint
+    /// (which the `checkpoint` check holds to the trusted log key), e.g.
+    /// `transparency.example.com/ai-provenance`. Receipts name no other log.
+    #[serde(default)]
+    pub log_origin: String,
+    /// Who operates that log and signs with its keys: the host its origin starts with
+    /// (C2SP tlog-checkpoint origins are schema-less URLs, so the host is the domain of
+    /// whoever publishes the log). A reader then meets a name, not "this service".
+    #[serde(default)]
+    pub log_operator: String,
+}
+
+/// The host an origin starts with (`example.com` of `example.com/log`), the origin itself
+/// when it has no `/`.
+fn operator_of(origin: &str) -> &str {
+    origin.split('/').next().unwrap_or(origin)
 }
 
 impl StampSummary {
     fn of(receipt: &Receipt) -> Self {
         let statement = &receipt.statement;
+        let log_origin = receipt.log.checkpoint.lines().next().unwrap_or_default().to_owned();
         Self {
             id: receipt.id.to_string(),
             kind: statement.kind,
@@ -140,6 +157,8 @@ impl StampSummary {
             issuer: statement.issuer.to_string(),
             issued_at: statement.issued_at,
             log_index: receipt.log.index.0,
+            log_operator: operator_of(&log_origin).to_owned(),
+            log_origin,
         }
     }
 }
@@ -166,16 +185,22 @@ impl Verdict {
         let verified = !checks.is_empty() && checks.iter().all(|c| c.passed);
         let content_checked = checks.iter().any(|c| c.name == "content");
         let summary = match (&stamp, verified) {
+            // Who vouches, by name: the issuer, and the log (origin and operator) whose
+            // key signed the statement and whose checkpoint includes it.
             (Some(s), true) if content_checked => format!(
-                "Genuine AI disclosure: issued by \"{}\" on {}, signed by this service's key and recorded in its public log at index {}.",
+                "Genuine AI disclosure: issued by \"{}\" on {}, signed by {}, the operator of the public log \"{}\", and recorded in that log at index {}.",
                 s.issuer,
                 s.issued_at.to_rfc3339(),
+                s.log_operator,
+                s.log_origin,
                 s.log_index
             ),
             (Some(s), true) => format!(
-                "Genuine receipt, but no content was checked: it was issued by \"{}\" on {}, signed by this service's key and recorded in its public log at index {}; send the text or file with it to check that it is the content this stamp was made for.",
+                "Genuine receipt, but no content was checked: it was issued by \"{}\" on {}, signed by {}, the operator of the public log \"{}\", and recorded in that log at index {}; send the text or file with it to check that it is the content this stamp was made for.",
                 s.issuer,
                 s.issued_at.to_rfc3339(),
+                s.log_operator,
+                s.log_origin,
                 s.log_index
             ),
             _ => match checks.iter().find(|c| !c.passed) {

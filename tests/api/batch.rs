@@ -104,6 +104,12 @@ async fn a_refused_token_stops_the_run_after_one_request_and_says_so_once() {
     assert!(errors[0].contains("the service refused the token (401 Unauthorized"), "{errors:?}");
     assert!(errors[0].contains("check --token / AIPROV_TOKEN"), "{errors:?}");
     assert!(text(&out).contains("50 file(s) not stamped"), "{}", text(&out));
+    // The same command fails the same way: it says to fix the token, and that nothing
+    // was written, rather than "run the same command again" and "receipts appended".
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("the token was refused: fix --token / AIPROV_TOKEN"), "{stdout}");
+    assert!(stdout.contains("nothing written to"), "{stdout}");
+    assert!(!stdout.contains("run the same command again") && !stdout.contains("appended"), "{stdout}");
     assert_eq!(requests.load(Ordering::SeqCst), 1, "the first file goes alone; the other 49 are never sent");
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "", "no line per file for a run that never started");
 

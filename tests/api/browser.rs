@@ -419,12 +419,35 @@ async fn a_person_verifies_text_a_file_and_a_badge_in_a_real_browser() {
     assert_eq!(img[2], format!("{base}/verify#id={id}").as_str());
     browser.click(".aiprov-badge a").await;
     let verdict = browser.verdict().await;
-    assert!(verdict.contains("Genuine AI disclosure"), "the badge's link lands on a verdict: {verdict}");
+    // The link proves the stamp, not the content beside the badge (anyone can copy a
+    // badge): nothing is green, and the headline says what was and was not checked.
+    assert!(verdict.contains("Genuine stamp, content not checked"), "the badge's link lands on a verdict: {verdict}");
+    assert!(!verdict.contains("Genuine AI disclosure"), "{verdict}");
+    assert!(verdict.contains("Paste the text or drop the file"), "it invites the reader to check: {verdict}");
+    let box_style = "var b = document.querySelector('#verdict .verdict'); \
+                     return [b.className, getComputedStyle(b).backgroundColor];";
+    let style = browser.exec(box_style, json!([])).await;
+    assert_eq!(style[0], "verdict unchecked", "{style}");
+    assert_ne!(style[1], "rgb(234, 246, 237)", "not the verified green: {style}");
+    assert_eq!(browser.count("#checks li[data-code='content.not_checked']").await, 1, "the check not made is listed");
+    // Who vouches, by name: the log's origin and its operator.
+    assert!(verdict.contains("the operator of the public log \"test.example/log\""), "{verdict}");
+    let details = browser.text("#details").await.unwrap();
+    assert!(details.contains("test.example/log") && details.contains("Log operator"), "{details}");
     // Scrolled (smoothly) into sight, its heading focused.
     browser.wait_for("the verdict scrolled into sight", VERDICT_IN_SIGHT).await;
     assert_eq!(browser.focused_id().await, "headline");
-    let details = browser.text("#details").await.unwrap();
-    assert!(details.contains("This checked the stamp itself"), "{details}");
+    // The invitation takes the reader to the text box; the text pasted there is checked
+    // against the link's stamp, and only then is the verdict green.
+    browser.click("#check-content").await;
+    assert_eq!(browser.focused_id().await, "text");
+    browser.send_keys("#text", text).await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine AI disclosure"), "{verdict}");
+    let style = browser.exec(box_style, json!([])).await;
+    assert_eq!(style[0], "verdict verified", "{style}");
+    assert_eq!(browser.count("#checks li[data-code='content.hash.match']").await, 1, "the content was checked");
 
     browser.quit().await;
     eprintln!("browser test: 5 scenarios in {:.1} s", started.elapsed().as_secs_f64());
@@ -451,7 +474,7 @@ async fn a_phone_reader_follows_a_badge_link_to_a_verdict_in_sight() {
     assert_eq!(img[2], format!("{base}/verify#id={id}").as_str());
     browser.click(".aiprov-badge a").await;
     let verdict = browser.verdict().await;
-    assert!(verdict.contains("Genuine AI disclosure"), "{verdict}");
+    assert!(verdict.contains("Genuine stamp, content not checked"), "{verdict}");
 
     // The verdict, below the form, is at the top of the window as soon as it is shown (the
     // reader asked for less motion: no smooth scroll), and its heading has the focus, for

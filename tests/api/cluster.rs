@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
 use ai_provenance::tlog::merkle;
 use ai_provenance::Sha256Digest;
-use ai_provenance::TempDatabase;
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -81,7 +80,7 @@ fn load(
 #[tokio::test]
 async fn three_nodes_stamp_and_one_takes_over_when_the_sequencer_is_killed() {
     postgres_only!();
-    let db = TempDatabase::create().unwrap();
+    let db = crate::helpers::test_database();
     let dir = tempfile::tempdir().unwrap();
     let flags = ["--database", db.url()];
     // The first node creates the keys every node then shares.

@@ -57,6 +57,17 @@ macro_rules! postgres_only {
 }
 pub(crate) use postgres_only;
 
+/// A PostgreSQL database of the test's own, dropped with the value: on the machine's
+/// server, or on a throwaway cluster started from its binaries (`src/pg/cluster.rs`).
+///
+/// Where there is neither, every test of the `api_pg` binary would need what cannot be
+/// had: the binary ends there, passing, after `TempDatabase::for_test` said in one line
+/// why and how to enable it (install PostgreSQL, or set `AIPROV_TEST_POSTGRES`). With
+/// `AIPROV_REQUIRE_POSTGRES=1` (CI) that is a failure instead.
+pub fn test_database() -> ai_provenance::TempDatabase {
+    ai_provenance::TempDatabase::for_test().unwrap_or_else(|| std::process::exit(0))
+}
+
 /// A connection to the PostgreSQL database at `url`.
 pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL answers");
@@ -86,7 +97,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = config_in(dir.path());
-    let db = on_postgres().then(|| ai_provenance::TempDatabase::create().expect("a test database"));
+    let db = on_postgres().then(test_database);
     config.database = db.as_ref().map(|db| db.url().to_owned());
     adjust(&mut config);
     let service = std::sync::Arc::new(Service::open(&config).expect("the service opens"));

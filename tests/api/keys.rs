@@ -120,3 +120,38 @@ fn encrypted_keys_need_the_passphrase_to_serve() {
     let _ = child.wait();
     assert!(started, "the server starts with the right passphrase");
 }
+
+/// `serve` makes its keys private, not the files of the checkout that share `./keys`
+/// (`keys/README.md`, `keys/.gitignore`): their modes are the repository's, and a changed
+/// mode shows in `git status`.
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_restricts_the_keys_but_not_the_checkouts_files_beside_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut keys_dir = std::path::PathBuf::new();
+    let app = crate::helpers::spawn_app_with(|config| {
+        keys_dir = config.keys_dir.clone();
+        std::fs::create_dir_all(&keys_dir).unwrap();
+        std::fs::set_permissions(&keys_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for name in ["README.md", ".gitignore"] {
+            std::fs::write(keys_dir.join(name), "the repository's own file\n").unwrap();
+            std::fs::set_permissions(keys_dir.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    })
+    .await;
+    assert_eq!(mode(&keys_dir), 0o700, "the keys directory");
+    for name in ["README.md", ".gitignore"] {
+        assert_eq!(mode(&keys_dir.join(name)), 0o644, "{name} keeps its mode");
+    }
+    let mut keyring_files = 0;
+    for entry in std::fs::read_dir(&keys_dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name != "README.md" && name != ".gitignore" {
+            assert_eq!(mode(&keys_dir.join(&name)), 0o600, "{name}");
+            keyring_files += 1;
+        }
+    }
+    assert!(keyring_files >= 4, "the keyring, two keys and the C2PA root are written");
+    assert_eq!(mode(&app.data_dir), 0o700, "the data directory");
+}

@@ -26,6 +26,8 @@ mod readme;
 mod restart;
 mod rotation;
 mod stamps;
+mod suites;
 mod tlog;
+mod tlog_go;
 mod upload;
 mod verify;

@@ -3,7 +3,11 @@
 //! documented route is really served, every `$ref` resolves, and real responses have a
 //! documented status, media type, headers and schema.
 
+// Paths spelled out: `tests/api_pg/main.rs` includes this file with `#[path]`, and a file
+// included so resolves its own `mod` declarations beside itself, not in `openapi/`.
+#[path = "openapi/scan.rs"]
 mod scan;
+#[path = "openapi/schema.rs"]
 mod schema;
 
 use std::collections::BTreeSet;
@@ -470,4 +474,89 @@ async fn documented_shapes_match_real_responses() {
         .map(|(m, path)| p.doc["paths"][path][m.to_ascii_lowercase()]["responses"].as_object().map_or(0, |r| r.len()))
         .sum();
     println!("exercised {} of {documented} documented (route, status) answers", p.seen.len());
+}
+
+/// The requests schemathesis' positive-data phase found schema-valid yet refused (issue
+/// 23, point 8), where a schema can say why: the document now refuses each of them, and
+/// the service does too. (The rules no schema can state are listed in .ci/fuzz_hooks.py.)
+#[tokio::test]
+async fn what_the_service_refuses_the_document_refuses_too() {
+    let doc = document();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let fails = |schema: &Value, value: &Value| {
+        let mut errors = Vec::new();
+        self::schema::validate(&doc, schema, value, "x", &mut errors);
+        !errors.is_empty()
+    };
+    let stamp = |extra: Value| {
+        let mut body = json!({"kind": "audio", "generator": {"provider": "0", "model": "0"},
+                              "disclosure": {"text": "0", "lang": "A"}});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let app = spawn_app().await;
+    // Stamps: content that is empty once decoded, or text that is only white space.
+    for body in [stamp(json!({"content_base64": " "})), stamp(json!({"text": " \t"}))] {
+        assert!(fails(&schema("StampRequest"), &body), "the document allows {body}");
+        assert_eq!(app.stamp(&body).await.status(), 422, "{body}");
+    }
+    // Each check discriminates: the same bodies with content pass.
+    let mut errors = Vec::new();
+    self::schema::validate(&doc, &schema("StampRequest"), &stamp(json!({"text": "Run."})), "x", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    // An explanation goes only with its kind (if/then/else), both ways.
+    let explanation = json!({"item": "0", "factors": [{"name": "0", "weight": 0.0}], "data_categories": [],
+                             "legal_basis": "consent"});
+    assert!(fails(
+        &schema("UploadMetadata"),
+        &json!({"kind": "audio", "generator": {"provider": "0", "model": "0"},
+        "disclosure": {"text": "0", "lang": "A"}, "explanation": explanation})
+    ));
+    // Content Credentials are for images.
+    let audio = json!({"kind": "audio", "generator": {"provider": "0", "model": "0"}, "disclosure": {"text": "0", "lang": "A"}});
+    assert!(!fails(&schema("UploadMetadata"), &audio), "an upload's metadata without explanation");
+    assert!(fails(&schema("CredentialMetadata"), &audio));
+    let mut image = audio.clone();
+    image["kind"] = json!("image");
+    let mut errors = Vec::new();
+    self::schema::validate(&doc, &schema("CredentialMetadata"), &image, "x", &mut errors);
+    assert!(errors.is_empty(), "an image's metadata is allowed: {errors:?}");
+    // An issuer name with a supplementary-plane private-use character.
+    let issuer = Value::from("Acme \u{F4DBB}");
+    assert!(fails(&schema("IssuerName"), &issuer));
+    let resp = app
+        .client
+        .post(app.url("/v1/admin/tokens"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"issuer": issuer}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    assert!(!fails(&schema("IssuerName"), &Value::from("Acme \u{1F600} L'Oréal")), "other characters pass");
+    // A lookup names exactly one of sha256 and text.
+    let lookup = &doc["paths"]["/v1/stamps"]["get"]["parameters"][0]["schema"];
+    assert!(fails(lookup, &json!({"limit": 20})) && fails(lookup, &json!({"text": "a", "sha256": "0".repeat(64)})));
+    assert!(!fails(lookup, &json!({"text": "a", "limit": 5})));
+    assert_eq!(app.get("/v1/stamps?limit=20").await.status(), 400);
+    // Streamed bodies have at least one byte.
+    let upload = &doc["paths"]["/v1/verify/upload"]["post"]["requestBody"]["content"]["application/octet-stream"];
+    assert_eq!(upload["schema"]["minLength"], 1);
+    let resp = app.client.post(app.url("/v1/verify/upload")).body(Vec::new()).send().await.unwrap();
+    assert_eq!(resp.status(), 422);
+}
+
+/// A service that does not fetch URLs serves a document without `url` (issue 23, point 8).
+#[tokio::test]
+async fn a_service_that_fetches_no_urls_documents_no_url() {
+    let app = crate::helpers::spawn_app_with(|c| c.fetch.disabled = true).await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let request = &served["components"]["schemas"]["VerifyRequest"];
+    assert!(request["properties"].get("url").is_none(), "{request}");
+    assert!(request["properties"].get("text").is_some());
+    let (status, body) = app.post_json("/v1/verify", &json!({"url": "https://example.com/"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("url_disabled")), "{body}");
+    let app = spawn_app().await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(served["components"]["schemas"]["VerifyRequest"]["properties"].get("url").is_some());
 }

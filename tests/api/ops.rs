@@ -372,6 +372,33 @@ async fn json_logs_are_one_object_a_line() {
     let v: Value = serde_json::from_str(listening).unwrap();
     assert!(v["addr"].as_str().is_some_and(|a| served.base.ends_with(a)), "fields stand beside the message: {v}");
 
+    // The access log's parts are fields, not one preformatted message (issue 23, point 4).
+    let access: Value = serde_json::from_str(logs.iter().find(|l| l.contains("aiprov::access")).unwrap()).unwrap();
+    assert_eq!(access["target"], "aiprov::access", "{access}");
+    assert_eq!(access["method"], "GET", "{access}");
+    assert_eq!(access["route"], "/healthz", "{access}");
+    assert_eq!(access["path"], "/healthz", "{access}");
+    assert_eq!(access["status"], 200, "{access}");
+    assert!(access["bytes"].as_u64().is_some_and(|b| b > 0), "{access}");
+    assert!(access["duration_ms"].as_f64().is_some_and(|d| d >= 0.0), "{access}");
+    assert_eq!(access["client"], "127.0.0.1", "{access}");
+    assert!(access["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{access}");
+    assert!(!access["message"].as_str().unwrap().contains("/healthz"), "not preformatted: {access}");
+    // A path nothing matches, with a query string that stays out of the log.
+    let resp = client.get(format!("{}/no/such/path?text=secret-copy", served.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let line = wait_for(|| served.logs().into_iter().find(|l| l.contains("\"/no/such/path\"")));
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((v["route"].as_str(), v["status"].as_u64()), (Some("unmatched"), Some(404)), "{v}");
+    assert!(!line.contains("secret-copy"), "{line}");
+    assert_ne!(v["request_id"], access["request_id"], "one id per request");
+    // Events of dependencies (actix-server's, through the `log` bridge) name their
+    // target, never a source file in the build machine's cargo registry.
+    for line in served.logs() {
+        assert!(!line.contains("log.file") && !line.contains(".cargo/registry"), "{line}");
+    }
+    assert!(served.logs().iter().any(|l| l.contains("\"target\":\"actix_server")), "{:#?}", served.logs());
+
     let (code, _, err) =
         aiprov(&["keygen", "--keys", dir.path().join("k").to_str().unwrap()], &[("AIPROV_LOG_FORMAT", "xml")]);
     assert_eq!(code, Some(1));

@@ -109,11 +109,55 @@ fn the_cli_rotates_a_running_service_through_it_and_refuses_to_rotate_under_it()
     let stdout = String::from_utf8_lossy(&online.stdout);
     assert!(online.status.success(), "{stdout}{}", String::from_utf8_lossy(&online.stderr));
     assert!(stdout.contains("retired statement key") && stdout.contains("new statement key"), "{stdout}");
+
+    // No token given: the local admin credential `serve` keeps in its data directory, as
+    // `aiprov token create` uses it (issue 23, point 2).
+    let data = dir.path().join("data");
+    let local = run(&[
+        "keys".as_ref(),
+        "rotate".as_ref(),
+        "--url".as_ref(),
+        server.base.as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&local.stdout);
+    assert!(local.status.success(), "{stdout}{}", String::from_utf8_lossy(&local.stderr));
+    assert!(stdout.contains("new statement key"), "{stdout}");
+    // Neither a token nor a credential: it says where a token comes from.
+    let nowhere = run(&[
+        "keys".as_ref(),
+        "rotate".as_ref(),
+        "--url".as_ref(),
+        server.base.as_ref(),
+        "--data".as_ref(),
+        dir.path().join("elsewhere").as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(!nowhere.status.success(), "no token, no credential");
+    assert!(
+        stderr.contains("--token") && stderr.contains("local-admin.json") && stderr.contains("token create"),
+        "{stderr}"
+    );
     drop(server);
 
     // With the service gone, the offline rotation works.
     let offline = run(&["keys".as_ref(), "rotate".as_ref(), "--keys".as_ref(), keys.as_os_str()]);
     assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+}
+
+/// `aiprov keys --help` must not say "with the server stopped" when `keys rotate --url`
+/// rotates a running service.
+#[test]
+fn keys_help_agrees_with_rotation_through_the_service() {
+    let out = crate::binary::run(&["keys", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    assert!(!help.contains("server stopped"), "{help}");
+    assert!(help.contains("--url"), "{help}");
+    let out = crate::binary::run(&["keys", "rotate", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("local-admin.json"), "{help}");
 }
 
 #[tokio::test]

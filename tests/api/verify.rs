@@ -36,6 +36,16 @@ async fn genuine_content_and_receipt_verify_with_every_check_named() {
     assert_eq!(verdict["stamp"]["disclosure"]["text"], stamped["statement"]["disclosure"]["text"]);
 
     assert_eq!(verdict["content_checked"], true, "{verdict}");
+    // Who vouches, by name: the issuer, the log by its origin, and its operator.
+    let summary = verdict["summary"].as_str().unwrap();
+    assert!(summary.contains("issued by \"Acme Test\""), "{summary}");
+    assert!(
+        summary.contains("signed by test.example, the operator of the public log \"test.example/log\""),
+        "{summary}"
+    );
+    assert!(!summary.contains("this service"), "{summary}");
+    assert_eq!(verdict["stamp"]["log_origin"], "test.example/log", "{verdict}");
+    assert_eq!(verdict["stamp"]["log_operator"], "test.example", "{verdict}");
 
     // A receipt alone verifies too, and says plainly that no content was checked.
     let verdict = app.verify(&json!({"receipt": receipt_of(&stamped)})).await;

@@ -24,6 +24,9 @@ pub(super) struct Report {
     stamped: u64,
     failed: u64,
     already: usize,
+    /// Lines appended to the receipts file by this run: the summary says "appended"
+    /// only when there are some.
+    written: u64,
     /// The first failure to write the receipts file: the run goes on (the receipts
     /// come back in the answers) but must not end as a success.
     write_error: Option<std::io::Error>,
@@ -39,6 +42,7 @@ impl Report {
             stamped: 0,
             failed: 0,
             already: 0,
+            written: 0,
             write_error: None,
         })
     }
@@ -85,8 +89,11 @@ impl Report {
         } else {
             self.stamped += 1;
         }
-        if let Err(e) = self.out.append(&o) {
-            self.write_error.get_or_insert(e);
+        match self.out.append(&o) {
+            Ok(()) => self.written += 1,
+            Err(e) => {
+                self.write_error.get_or_insert(e);
+            }
         }
     }
 
@@ -114,10 +121,18 @@ impl Report {
             summary += &format!(", skipped {} already stamped", self.already);
         }
         if let Some(s) = &stopped {
-            summary +=
-                &format!("; stopped, {} file(s) not stamped (run the same command again to resume)", s.unstamped);
+            // Running the same command again helps only once the cause is gone: a
+            // refused token is refused again, so say what to fix first.
+            let then = match s.reason {
+                Stop::TokenRefused { .. } => "the token was refused: fix --token / AIPROV_TOKEN, then run again",
+                Stop::Unreachable(_) => "run the same command again once the service answers to resume",
+            };
+            summary += &format!("; stopped, {} file(s) not stamped ({then})", s.unstamped);
         }
-        println!("{summary}; receipts appended to {}", self.out_path.display());
+        match self.written {
+            0 => println!("{summary}; nothing written to {}", self.out_path.display()),
+            n => println!("{summary}; {n} receipt line(s) appended to {}", self.out_path.display()),
+        }
         if let Some(e) = self.write_error {
             anyhow::bail!("writing {}: {e}", self.out_path.display());
         }

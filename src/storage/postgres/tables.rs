@@ -356,7 +356,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bucket_takes_its_burst_then_says_how_long_to_wait() {
-        let db = TempDatabase::create().unwrap();
+        let Some(db) = TempDatabase::for_test() else { return };
         let pg = Pg::connect(db.url()).unwrap();
         let buckets = Buckets::new(pg.clone());
         let take = |key| buckets.take(key, 0.5, 2.0);

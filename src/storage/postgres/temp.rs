@@ -1,14 +1,17 @@
 //! [`TempDatabase`]: a database created for one test or load run on a PostgreSQL server,
 //! and dropped when the value is. Tests never assume a database of their own exists.
+//! Which server: `cluster` (the machine's, or a throwaway one started from its binaries).
+
+// Beside this file, so that it moves with it.
+#[path = "cluster.rs"]
+mod cluster;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{describe, PgError};
 use crate::log::StoreError;
 
-/// The server tests and the load tool use unless `AIPROV_TEST_POSTGRES` names another:
-/// the machine's PostgreSQL, user `postgres`, trust authentication.
-pub(crate) const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) use cluster::DEFAULT_SERVER;
 
 /// A database of its own on a PostgreSQL server, dropped (with its connections) on drop.
 #[derive(Debug)]
@@ -26,7 +29,8 @@ impl TempDatabase {
     /// When the server cannot be reached or refuses to create a database.
     pub fn create() -> Result<Self, StoreError> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
-        let server = std::env::var("AIPROV_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_SERVER.to_owned());
+        let server = cluster::test_server()
+            .map_err(|e| PgError::Unreachable { url: DEFAULT_SERVER.into(), why: e.to_string() })?;
         let name = format!(
             "aiprov_test_{}_{}_{}",
             std::process::id(),
@@ -39,6 +43,32 @@ impl TempDatabase {
             None => return Err(PgError::BadUrl(server).into()),
         };
         Ok(Self { server, name, url })
+    }
+
+    /// A database for a test, or `None` (after one line on stderr saying how to have
+    /// one) when no PostgreSQL server answers, none could be started, and the run does not
+    /// require one ([`cluster::REQUIRE_VAR`]): the caller then skips what needs it.
+    ///
+    /// # Panics
+    /// When a server is required but missing, or when one answers and the database cannot
+    /// be created: a test that could run must not pass silently.
+    pub fn for_test() -> Option<Self> {
+        if let Err(e) = cluster::test_server() {
+            assert!(!cluster::required(), "{}=1, but {e}", cluster::REQUIRE_VAR);
+            static SAID: std::sync::Once = std::sync::Once::new();
+            // Written to the file descriptor itself: the test harness captures eprintln!.
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "skipping the tests that need PostgreSQL: {e}");
+            });
+            return None;
+        }
+        Some(Self::create().unwrap_or_else(|e| panic!("a test database: {e}")))
+    }
+
+    /// The URL of the server the database is on (its `postgres` database).
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// The database's URL, for `--database`.

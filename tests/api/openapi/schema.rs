@@ -226,6 +226,8 @@ pub fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &m
                                 errors.push(format!("{at}: {s:?} is not a URI"));
                             }
                         }
+                        // Bytes as they are: any string is some bytes.
+                        Some("binary") => {}
                         other => errors.push(format!("{at}: the check does not know format {other:?}")),
                     }
                 }
@@ -243,6 +245,36 @@ pub fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &m
             "allOf" => {
                 for sub in arg.as_array().into_iter().flatten() {
                     validate(doc, sub, value, at, errors);
+                }
+            }
+            "dependentRequired" | "dependentSchemas" => {
+                let (Some(object), Some(rules)) = (value.as_object(), arg.as_object()) else { continue };
+                for (present, rule) in rules.iter().filter(|(name, _)| object.contains_key(name.as_str())) {
+                    if keyword == "dependentSchemas" {
+                        validate(doc, rule, value, at, errors);
+                    }
+                    for needed in rule.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        if keyword == "dependentRequired" && !object.contains_key(needed) {
+                            errors.push(format!("{at}: {present} needs {needed}"));
+                        }
+                    }
+                }
+            }
+            "if" => {
+                let mut e = Vec::new();
+                validate(doc, arg, value, at, &mut e);
+                let branch = if e.is_empty() { "then" } else { "else" };
+                if let Some(sub) = schema.get(branch) {
+                    validate(doc, sub, value, at, errors);
+                }
+            }
+            // Applied by "if".
+            "then" | "else" => {}
+            "not" => {
+                let mut e = Vec::new();
+                validate(doc, arg, value, at, &mut e);
+                if e.is_empty() {
+                    errors.push(format!("{at}: {} matches the schema under not", short(value)));
                 }
             }
             "anyOf" | "oneOf" => {
@@ -329,4 +361,11 @@ fn the_validator_catches_what_it_should() {
     let mut e = Vec::new();
     validate(&doc, &serde_json::json!({"frobnicate": true}), &Value::from("ax"), "x", &mut e);
     assert!(!e.is_empty(), "an unknown keyword must be reported, not skipped");
+    // `not`, with a pattern beyond the Basic Multilingual Plane (an issuer name's rule).
+    let not_private = serde_json::json!({"not": {"pattern": "[\\u{F0000}-\\u{10FFFF}]"}});
+    for (name, passes) in [("Acme", true), ("Acme \u{1F600}", true), ("Acme \u{F4DBB}", false)] {
+        let mut e = Vec::new();
+        validate(&doc, &not_private, &Value::from(name), "x", &mut e);
+        assert_eq!(e.is_empty(), passes, "{name:?}: {e:?}");
+    }
 }
