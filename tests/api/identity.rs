@@ -272,7 +272,20 @@ async fn a_rolling_restart_of_three_nodes_under_load_fails_no_stamp() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), count, "no stamp made twice");
-    // Every acknowledged stamp is in the log the nodes now serve.
-    let size = get_json(&client, &format!("{}/healthz", nodes[0].base)).await["tree_size"].as_u64().unwrap();
+    // Every acknowledged stamp is in the log the nodes now serve. A frontend publishes
+    // the tree it follows every 100 ms, so give it a moment to catch up first.
+    let settled = Instant::now();
+    let mut size = 0;
+    while settled.elapsed() < Duration::from_secs(10) {
+        size = get_json(&client, &format!("{}/healthz", nodes[0].base)).await["tree_size"].as_u64().unwrap();
+        if size as usize >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(size as usize >= count, "{size} leaves for {count} acknowledged stamps");
+    for id in &ids {
+        let status = client.get(format!("{}/v1/stamps/{id}", nodes[0].base)).send().await.unwrap().status();
+        assert_eq!(status, 200, "acknowledged stamp {id} is in the log");
+    }
 }
