@@ -61,9 +61,10 @@ pub fn serve_with(dir: &Path, flags: &[&str]) -> Served {
     serve_env(dir, flags, &[])
 }
 
-/// [`serve_with`] with environment variables.
-pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(BIN)
+/// `aiprov serve` on a free loopback port with `flags`, `--data` and `--keys` under
+/// `dir`, and `envs`, its stderr piped: started, not yet read.
+fn spawn_serve(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Child {
+    Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(flags)
         .envs(envs.iter().copied())
@@ -75,7 +76,12 @@ pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("aiprov starts");
+        .expect("aiprov starts")
+}
+
+/// [`serve_with`] with environment variables.
+pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
+    let mut child = spawn_serve(dir, flags, envs);
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let logs = Arc::new(Mutex::new(Vec::new()));
@@ -107,18 +113,7 @@ pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
 /// Starts `aiprov serve` with `flags` (and `--data`/`--keys` under `dir`) expecting it to
 /// refuse to start: its exit status and what it wrote to stderr.
 pub fn refused(dir: &Path, flags: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(flags)
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--keys")
-        .arg(dir.join("keys"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("aiprov starts");
+    let mut child = spawn_serve(dir, flags, &[]);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while std::time::Instant::now() < until {
         if child.try_wait().expect("the child can be waited for").is_some() {
