@@ -394,7 +394,7 @@ impl Log {
 
     /// The size of the newest checkpoint: the largest tree a proof may be asked against.
     pub fn published_size(&self) -> u64 {
-        self.latest_checkpoint().checkpoint.size
+        self.publisher.size()
     }
 
     fn check_size(&self, size: u64) -> Result<(), LogError> {

@@ -391,7 +391,7 @@ impl Integrator {
     /// not take (to hand over).
     fn step(&mut self, pace: &mut Pace, jobs: Vec<Job>, written: &std::sync::mpsc::SyncSender<Written>) -> Vec<Job> {
         let started = Instant::now();
-        let published = self.publisher.latest().checkpoint.size;
+        let published = self.publisher.size();
         let leaves: Vec<&NewLeaf> = jobs.iter().map(|j| &j.leaf).collect();
         // Only other fields of `self` while the extension borrows the sequencer.
         let outcome = match self.sequencer.begin() {
@@ -486,7 +486,7 @@ impl Integrator {
                 return;
             }
         };
-        if followed.size <= self.publisher.latest().checkpoint.size && followed.found.is_empty() {
+        if followed.size <= self.publisher.size() && followed.found.is_empty() {
             return;
         }
         let Some(note) = followed.checkpoint else { return };

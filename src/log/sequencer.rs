@@ -10,8 +10,6 @@
 //! - how stamps reach the lease holder from another node ([`Sequencer::hand_over`]) and
 //!   how that node learns they are in the tree ([`Sequencer::follow`]).
 
-use std::time::Duration;
-
 use crate::log::store::{Batch, NewLeaf, StoreError};
 use crate::log::tiles::TileId;
 use crate::log::LogIndex;
@@ -96,8 +94,4 @@ pub trait Sequencer: Send + 'static {
     fn follow(&mut self, leaf_hashes: &[Sha256Digest]) -> Result<Followed, StoreError>;
     /// Gives the lease up, so that another process need not wait for it to run out.
     fn release(&mut self) {}
-    /// How long a lease lasts unrenewed: the longest a dead sequencer holds stamps up.
-    fn lease(&self) -> Option<Duration> {
-        None
-    }
 }

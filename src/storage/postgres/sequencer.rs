@@ -163,10 +163,6 @@ impl Sequencer for PgSequencer {
             tracing::warn!(error = %e, "the sequencer lease could not be released; it runs out by itself");
         }
     }
-
-    fn lease(&self) -> Option<Duration> {
-        Some(LEASE)
-    }
 }
 
 /// One lease transaction, on a connection of its own (`BEGIN` sent by hand, so that the
