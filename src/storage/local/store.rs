@@ -35,6 +35,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
@@ -119,10 +120,26 @@ impl From<sled::Error> for StoreError {
 /// Opens (or creates) the sled database of data directory `dir`: the service's own trees
 /// (issuer tokens, erasure register) live in it, and a log of storage format 1 did.
 ///
+/// A database dropped in this process keeps its file lock until sled's background
+/// threads have let go of it, which can take a moment after `drop`: opening it again
+/// right away (a migration, a restart within one process) waits this long for the lock
+/// before it reports the directory as held by someone else.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// # Errors
 /// When sled cannot open the directory (missing permissions, another process holds it).
 pub(crate) fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
-    sled::Config::new().path(dir.join("log")).cache_capacity(SLED_CACHE_BYTES).open().map_err(sled_error)
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(dir.join("log")).cache_capacity(SLED_CACHE_BYTES).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.map_err(sled_error),
+        }
+    }
 }
 
 /// Opens (or creates) the index of data directory `dir`, and its one partition.
