@@ -486,6 +486,11 @@ pub struct RotateArgs {
     /// keeps its local admin credential.
     #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
     pub data: PathBuf,
+    /// With --url: activate the new key (or the one a rotation staged earlier) even if
+    /// some nodes of the log do not hold it yet; they answer 503, naming it, until its
+    /// .key file reaches their keys directory.
+    #[arg(long, requires = "url")]
+    pub force: bool,
 }
 
 #[derive(Subcommand)]

@@ -9,12 +9,35 @@ use super::local_admin::LocalAdmin;
 use crate::keys::{rotate as rotate_keys, Keyring, Passphrase};
 
 pub(super) fn rotate(args: &RotateArgs) -> anyhow::Result<()> {
-    let (retired, active) = match &args.url {
-        Some(url) => rotate_online(url, &admin_token(args.token.as_deref(), &args.data)?)?,
-        None => rotate_offline(&args.keys.keys)?,
+    let Some(url) = &args.url else {
+        let (retired, active) = rotate_offline(&args.keys.keys)?;
+        println!("retired statement key {retired} (still published: receipts it signed keep verifying)");
+        println!("new statement key {active}: it signs every stamp from now on");
+        return Ok(());
     };
-    println!("retired statement key {retired} (still published: receipts it signed keep verifying)");
-    println!("new statement key {active}: it signs every stamp from now on");
+    let answer = rotate_online(url, &admin_token(args.token.as_deref(), &args.data)?, args.force)?;
+    let kid = |which: &str| answer[which]["kid"].as_str().unwrap_or("?").to_owned();
+    let (retired, active) = (kid("retired"), kid("active"));
+    match answer["state"].as_str() {
+        Some("active") => {
+            println!("retired statement key {retired} (still published: receipts it signed keep verifying)");
+            println!("new statement key {active}: every node of the log signs with it from now on");
+        }
+        Some("retiring") => {
+            println!("new statement key {active}: active; every node signs with it as soon as it has switched");
+            println!("statement key {retired} is retired once every node has switched (GET /v1/keys shows its date)");
+        }
+        _ => {
+            let waiting: Vec<&str> =
+                answer["waiting_for"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+            println!("new statement key {active}: staged; {retired} still signs");
+            println!(
+                "waiting for nodes that do not hold {active}.key yet: {}; copy that file into their keys directories \
+                 (or run this again with --force)",
+                waiting.join(", ")
+            );
+        }
+    }
     Ok(())
 }
 
@@ -36,10 +59,11 @@ fn admin_token(given: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
     }
 }
 
-/// Asks the running service at `url` to rotate its own keys.
-fn rotate_online(url: &str, token: &str) -> anyhow::Result<(String, String)> {
-    let endpoint = format!("{}/v1/admin/keys/rotate", url.trim_end_matches('/'));
-    let answer: serde_json::Value = super::runtime()?.block_on(async {
+/// Asks the running service at `url` to rotate the log's statement key; its answer.
+fn rotate_online(url: &str, token: &str, force: bool) -> anyhow::Result<serde_json::Value> {
+    let endpoint =
+        format!("{}/v1/admin/keys/rotate{}", url.trim_end_matches('/'), if force { "?force=true" } else { "" });
+    super::runtime()?.block_on(async {
         let resp = reqwest::Client::new()
             .post(&endpoint)
             .bearer_auth(token)
@@ -52,13 +76,11 @@ fn rotate_online(url: &str, token: &str) -> anyhow::Result<(String, String)> {
             let message = body["error"]["message"].as_str().unwrap_or("no message");
             anyhow::bail!("the service refused the rotation ({status}): {message}");
         }
+        if body["active"]["kid"].as_str().is_none() {
+            anyhow::bail!("{endpoint}: unexpected answer {body}");
+        }
         Ok(body)
-    })?;
-    let kid = |which: &str| answer[which]["kid"].as_str().map(str::to_owned);
-    match (kid("retired"), kid("active")) {
-        (Some(retired), Some(active)) => Ok((retired, active)),
-        _ => anyhow::bail!("{endpoint}: unexpected answer {answer}"),
-    }
+    })
 }
 
 /// Rotates a keys directory that no service runs on.

@@ -73,15 +73,35 @@ async fn erasures(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(serde_json::json!({ "erasures": records })))
 }
 
-async fn rotate_keys(req: HttpRequest, svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn rotate_keys(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    query: web::Query<RotateQuery>,
+) -> Result<HttpResponse, ApiError> {
     let who = svc.authenticate_admin(authorization(&req)).await?;
     let svc = svc.into_inner();
-    let report = blocking(move || svc.rotate_statement_key()).await?;
-    tracing::info!(by = %who.issuer, retired = %report.retired.kid, active = %report.active.kid, "statement key rotated");
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "retired": report.retired,
-        "active": report.active,
-        "message": "the retired key stays published, so receipts it signed keep verifying; the new key signs every stamp from now on",
+    let force = query.force;
+    let status = blocking(move || svc.rotate_statement_key(force)).await?;
+    tracing::info!(by = %who.issuer, state = status.state, retired = %status.retired.kid, active = %status.active.kid, force, "statement key rotation");
+    let message = match status.state {
+        "active" => "every node signs with the new key; the retired key stays published, so receipts it signed keep verifying",
+        "retiring" => "the new key is active; the old one is retired as soon as every node has switched (GET /v1/keys shows its date)",
+        _ => "the new key is staged: it becomes active once the nodes in waiting_for hold it (copy its .key file into their keys directories), or with ?force=true",
+    };
+    let mut response = if status.state == "active" { HttpResponse::Ok() } else { HttpResponse::Accepted() };
+    Ok(response.json(serde_json::json!({
+        "state": status.state,
+        "retired": status.retired,
+        "active": status.active,
+        "waiting_for": status.waiting_for,
+        "message": message,
     })))
 }
 

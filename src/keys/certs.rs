@@ -153,6 +153,19 @@ impl C2paCerts {
         Ok(())
     }
 
+    /// Keeps `der`, a leaf certificate another node of the log issued for `kid` (the
+    /// log's record carries it), so that every node presents the same one; written to the
+    /// keys directory too when it has none (best effort: it may be read-only).
+    pub fn adopt_leaf(&mut self, dir: &Path, kid: &KeyId, der: Vec<u8>) {
+        let path = leaf_path(dir, kid);
+        if !path.exists() {
+            if let Err(e) = write_file(&path, to_pem(&der).as_bytes()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot keep the C2PA certificate of the log's statement key");
+            }
+        }
+        self.leaves.insert(kid.clone(), der);
+    }
+
     /// The root certificate (the trust anchor), DER.
     pub fn root_der(&self) -> &[u8] {
         &self.root

@@ -59,13 +59,17 @@ use crate::Sha256Digest;
 
 mod bound;
 mod certs;
+mod follow;
 mod lock;
+mod rollout;
 mod rotate;
 mod sealed;
 
 pub use bound::{Bindings, BoundLog};
 pub use certs::{from_pem, to_pem, C2paCerts, CertInfo};
+pub use follow::Following;
 pub use lock::KeysInUse;
+pub use rollout::{Liveness, NodeReport, Rollout, RolloutError, GONE_AFTER, LEASE};
 pub use rotate::{rotate, RotationReport};
 #[cfg(test)]
 use sealed::KdfParams;
@@ -274,6 +278,9 @@ pub struct Keyring {
     dir: PathBuf,
     infos: Vec<PublicKeyInfo>,
     statement: SecretKey,
+    /// A new statement key being rolled out to the log's nodes (`keys::rollout`), whose
+    /// private key this directory holds; it signs nothing until the log activates it.
+    staged: Option<SecretKey>,
     checkpoint: SecretKey,
     /// Encrypts the key files this keyring writes from now on (a rotation's new key).
     passphrase: Option<Passphrase>,
@@ -344,7 +351,7 @@ impl Keyring {
         let statement = active(KeyPurpose::Statement)?;
         let checkpoint = active(KeyPurpose::Checkpoint)?;
         let passphrase = passphrase.map(|p| Passphrase::new(p.to_owned()));
-        Ok(Self { dir: dir.to_owned(), infos, statement, checkpoint, passphrase })
+        Ok(Self { dir: dir.to_owned(), infos, statement, staged: None, checkpoint, passphrase })
     }
 
     /// The key that signs new statements.

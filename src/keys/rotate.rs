@@ -86,7 +86,10 @@ impl Keyring {
 
 /// Overwrites and removes the private key files of retired keys that are still there:
 /// the one just retired, and any left by an earlier rotation that stopped half-way.
-fn remove_retired_private_keys(dir: &Path, infos: &[PublicKeyInfo]) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
+pub(super) fn remove_retired_private_keys(
+    dir: &Path,
+    infos: &[PublicKeyInfo],
+) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
     let (mut removed, mut not_removed) = (Vec::new(), Vec::new());
     for info in infos.iter().filter(|k| k.retired_at.is_some()) {
         let path = private_key_path(dir, &info.kid);

@@ -114,6 +114,11 @@ pub trait LogStore: Send + Sync + 'static {
     /// every other process of the log (nodes starting together), and returns the value
     /// stored: `value`, or the one that was there first.
     fn claim_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Replaces the value under `key` with `value` if it is still `expected` (`None`:
+    /// absent), atomically against every other process and thread of the log; `false`,
+    /// changing nothing, when another writer came first. Records that several nodes
+    /// update (the statement keys' rollout) are read, changed and swapped in a loop.
+    fn swap_meta(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError>;
 }
 
 /// What a content index is looked up by. Exact keys: a lookup returns every leaf whose

@@ -1,9 +1,9 @@
 //! Who is asking (bearer tokens), and the admin API: issuer tokens and the erasure
 //! register.
 
+use super::RotationStatus;
 use super::Service;
 use crate::error::ApiError;
-use crate::keys::RotationReport;
 use crate::records::erasure::ErasureRecord;
 use crate::records::tokens::{NewToken, Principal, TokenId, TokenInfo};
 use crate::statement::{pii, IssuerName};
@@ -75,18 +75,17 @@ impl Service {
             .ok_or_else(|| ApiError::NotFound(format!("no token has id {id}")))
     }
 
-    /// Retires the statement key in use and signs with a new one from now on, without a
-    /// restart (blocking: writes the key files). See `service::signing` for why this is
-    /// the only safe way to rotate the keys of a running service.
+    /// Rotates the log's statement key through this node, without a restart and on every
+    /// node of the log (blocking: writes a key file, and waits up to a few seconds for
+    /// the other nodes): see `keys::rollout`. With `force`, the new key (or the one a
+    /// rotation staged earlier) is activated even if some nodes do not hold it yet; they
+    /// refuse to sign until they do.
     ///
     /// # Errors
-    /// When the keys directory cannot be written; nothing changed then.
-    pub fn rotate_statement_key(&self) -> Result<RotationReport, ApiError> {
-        let report = self.signing.rotate().map_err(ApiError::internal)?;
-        for (path, e) in &report.not_removed {
-            tracing::warn!(path = %path.display(), error = %e, "a retired private key file could not be removed: delete it by hand");
-        }
-        Ok(report)
+    /// `409` while another rotation is in progress; when the keys directory or the store
+    /// cannot be written.
+    pub(crate) fn rotate_statement_key(&self, force: bool) -> Result<RotationStatus, ApiError> {
+        self.key_sync.rotate(force)
     }
 
     /// The erasure register (blocking).

@@ -159,8 +159,12 @@ pub(crate) fn establish(
             configured: configured.to_owned(),
         });
     }
+    // Once the log keeps a record of its statement keys, that record decides which key
+    // a node signs with (`keys::rollout`): a node that lacks it refuses to sign, naming
+    // it, and picks it up when its file arrives.
+    let rolled_out = store.meta(super::key_rollout::RECORD)?.is_some();
     let missing: Vec<&str> =
-        identity.statement_keys.iter().filter(|k| !ours_kids.contains(k)).map(String::as_str).collect();
+        identity.statement_keys.iter().filter(|k| !rolled_out && !ours_kids.contains(k)).map(String::as_str).collect();
     if !missing.is_empty() {
         return Err(IdentityError::StatementKeys {
             location: wanted.location.clone(),

@@ -17,6 +17,7 @@ mod admin;
 mod config;
 mod credentials;
 mod identity;
+mod key_rollout;
 mod log_api;
 pub(crate) mod metrics;
 mod ops;
@@ -35,6 +36,7 @@ use anyhow::Context;
 
 pub use config::ServiceConfig;
 pub(crate) use config::{DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub(crate) use key_rollout::RotationStatus;
 pub(crate) use ops::BackupReport;
 pub(crate) use stamp::{ContentQuery, MAX_LOOKUP};
 
@@ -50,6 +52,7 @@ use crate::records::tokens::TokenStore;
 use crate::storage::{Backups, Location};
 use crate::verify::check_cache::CheckCache;
 use crate::verify::TrustAnchors;
+use key_rollout::{Follower, KeySync};
 use metrics::Metrics;
 use private::{make_keys_private, make_private};
 use proxies::TrustedProxies;
@@ -58,7 +61,11 @@ use signing::Signing;
 pub struct Service {
     log: Log,
     /// The statement key in use (rotated while serving) and the trust anchors.
-    signing: Signing,
+    signing: Arc<Signing>,
+    /// This node's part in the rollout of the log's statement keys.
+    key_sync: Arc<KeySync>,
+    /// Runs `key_sync` every second; stopping it records that this node left.
+    _follower: Follower,
     tokens: TokenStore,
     erasures: ErasureRegister,
     /// Signature checks that passed before, so popular content verifies cheaply.
@@ -117,6 +124,7 @@ impl Service {
         let tables = storage.tables;
         let erasures = ErasureRegister::on(tables.erasures);
         let metrics = Metrics::new(erasures.count()?);
+        let store = storage.log.store.clone();
         let log = Log::open(storage.log, signer, metrics.log_observer())
             .with_context(|| format!("opening the log in {location}"))?;
         let stamp_limiter = RateLimiter::on(config.stamp_rate, tables.buckets.clone(), "stamp");
@@ -128,10 +136,18 @@ impl Service {
         make_keys_private(&config.keys_dir).with_context(|| restricting(&config.keys_dir))?;
         let certs =
             keyring.c2pa_certs(&identity.origin).context("opening the C2PA certificates in the keys directory")?;
-        let signing = Signing::new(keyring, certs, log.verifier().clone(), in_use);
+        let signing = Arc::new(Signing::new(keyring, certs, log.verifier().clone(), in_use));
+        // Before serving: a node signs only once it has read the log's statement keys.
+        let key_sync = Arc::new(
+            KeySync::join(store, crate::storage::node_name(), signing.clone())
+                .context("joining the log's record of its statement keys")?,
+        );
+        let follower = Follower::start(key_sync.clone()).context("starting the key rollout thread")?;
         Ok(Self {
             log,
             signing,
+            key_sync,
+            _follower: follower,
             tokens,
             erasures,
             checks: CheckCache::default(),

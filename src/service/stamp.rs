@@ -129,13 +129,14 @@ impl Service {
             getrandom::getrandom(&mut salt).map_err(|e| ApiError::internal(anyhow::anyhow!("random: {e}")))?;
             // Dated and signed under the signing lock, so that a rotation retires the old
             // key no earlier than the date of anything it signed (see service::signing).
-            let (prepared, canonical, signature, key) = this.signing.sign(|issued_at, key| -> Result<_, ApiError> {
-                let prepared = prepare(issuer, salt, issued_at)?;
-                // Canonicalised once: the signature and the log leaf both cover these bytes.
-                let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
-                let signature = sign_canonical(&canonical, key);
-                Ok((prepared, canonical, signature, key.verifying_key()))
-            })?;
+            let (prepared, canonical, signature, key) =
+                this.signing.sign(|issued_at, key| -> Result<_, ApiError> {
+                    let prepared = prepare(issuer, salt, issued_at)?;
+                    // Canonicalised once: the signature and the log leaf both cover these bytes.
+                    let canonical = jcs::to_vec(&prepared.statement).map_err(ApiError::internal)?;
+                    let signature = sign_canonical(&canonical, key);
+                    Ok((prepared, canonical, signature, key.verifying_key()))
+                })??;
             if let Some(sig) = signature.signature_bytes() {
                 this.checks.record_own_statement(&key, &canonical, &sig);
             }

@@ -141,3 +141,13 @@ pub fn open_reader(location: &Location) -> Result<LogReader, StoreError> {
         Location::Postgres(url) => postgres::open_reader(url)?,
     }))
 }
+
+/// This process's name among the nodes of a log (the sequencer lease, the statement keys'
+/// rollout): host, process id and a random part, so that a restarted process never
+/// mistakes its predecessor's lease or report for its own.
+pub(crate) fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::getrandom(&mut random);
+    format!("{host}/{}/{}", std::process::id(), hex::encode(random))
+}

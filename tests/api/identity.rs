@@ -289,3 +289,166 @@ async fn a_rolling_restart_of_three_nodes_under_load_fails_no_stamp() {
         assert_eq!(status, 200, "acknowledged stamp {id} is in the log");
     }
 }
+
+fn admin_token_for(db: &TempDatabase) -> String {
+    let out = run(&["token", "create", "--issuer", "Identity Ops", "--admin", "--database", db.url()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+}
+
+/// Stamps through `bases` in turn until `running` is cleared: every answer, with when its
+/// request was sent.
+fn stamp_until(
+    client: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    running: &Arc<AtomicBool>,
+    worker: usize,
+) -> tokio::task::JoinHandle<Vec<(Instant, u16, Value)>> {
+    let (client, bases, token, running) = (client.clone(), bases.to_vec(), token.to_owned(), running.clone());
+    tokio::spawn(async move {
+        let mut out = Vec::new();
+        let mut i = 0usize;
+        while running.load(Ordering::Relaxed) {
+            i += 1;
+            let base = &bases[(worker + i) % bases.len()];
+            let sent = Instant::now();
+            let (status, body) = post_stamp(&client, base, &token, &copy_request(&format!("w{worker} #{i}"))).await;
+            out.push((sent, status, body));
+        }
+        out
+    })
+}
+
+/// The statement key each stamp was signed with.
+fn kid_of(stamp: &Value) -> &str {
+    stamp["signature"]["kid"].as_str().unwrap()
+}
+
+/// `aiprov keys rotate --url` against one node of three while stamps flow through all of
+/// them: the new key reaches every node (a shared keys directory) before it signs, no
+/// stamp fails, every stamp sent after the rotation returned is signed by the new key,
+/// and every receipt verifies against the published keys, the old key's retirement
+/// date included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_through_one_node_of_three_reaches_every_node_while_stamping() {
+    postgres_only!();
+    let db = TempDatabase::create().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--database", db.url()];
+    let nodes: Vec<Served> = (0..3).map(|_| serve_with(dir.path(), &flags)).collect();
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let (token, admin) = (token_for(&db), admin_token_for(&db));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let old = get_json(&client, &format!("{}/v1/keys", bases[0])).await;
+    let running = Arc::new(AtomicBool::new(true));
+    let workers: Vec<_> = (0..6).map(|w| stamp_until(&client, &bases, &token, &running, w)).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let base = bases[1].clone();
+    let out =
+        tokio::task::spawn_blocking(move || run(&["keys", "rotate", "--url", &base, "--token", &admin])).await.unwrap();
+    let rotated = Instant::now();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("every node of the log signs with it"), "{said}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    running.store(false, Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for w in workers {
+        answers.extend(w.await.unwrap());
+    }
+    let failed: Vec<_> = answers.iter().filter(|(_, status, _)| *status != 201).collect();
+    assert!(failed.is_empty(), "no stamp fails during a rotation: {failed:?}");
+
+    let keys = get_json(&client, &format!("{}/v1/keys", bases[0])).await;
+    for base in &bases[1..] {
+        assert_eq!(get_json(&client, &format!("{base}/v1/keys")).await, keys, "every node publishes one key set");
+    }
+    let statement_keys: Vec<&Value> =
+        keys["keys"].as_array().unwrap().iter().filter(|k| k["purpose"] == "statement").collect();
+    let old_kid = old["keys"].as_array().unwrap().iter().find(|k| k["purpose"] == "statement").unwrap()["kid"].clone();
+    let retired = statement_keys.iter().find(|k| k["kid"] == old_kid).unwrap();
+    assert!(retired["retired_at"].is_string(), "the old key is retired: {keys}");
+    let new_kid =
+        statement_keys.iter().find(|k| k["retired_at"].is_null()).unwrap()["kid"].as_str().unwrap().to_owned();
+    let after: Vec<_> = answers.iter().filter(|(sent, _, _)| *sent > rotated).collect();
+    assert!(after.len() > 10, "stamps went on after the rotation: {}", after.len());
+    for (_, _, stamp) in &after {
+        assert_eq!(kid_of(stamp), new_kid, "a stamp sent after the rotation is signed by the new key");
+    }
+    let old_signed = answers.iter().filter(|(_, _, s)| kid_of(s) == old_kid.as_str().unwrap()).count();
+    eprintln!(
+        "rotation: {} stamps, {old_signed} by the old key, {} after the rotation returned",
+        answers.len(),
+        after.len()
+    );
+
+    // Offline, with the published keys: the retirement rule holds for every receipt.
+    let trust = ai_provenance::verify::TrustAnchors::from_keys_document(&keys).expect("keys document");
+    for (_, _, stamp) in &answers {
+        let (checks, verdict) = ai_provenance::verify::verify_receipt(&public_receipt(stamp), None, &trust);
+        let verdict = ai_provenance::verify::Verdict::from_checks(checks, verdict);
+        assert!(verdict.verified, "{}", serde_json::to_string(&verdict).unwrap());
+    }
+}
+
+/// Nodes on separate machines: the new key file must be copied to them. Until it is,
+/// the rotation waits for them; forced, a node without the key answers 503 naming it,
+/// and picks the key up as soon as its file arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_without_the_new_key_holds_the_rotation_back_or_refuses_to_sign_when_forced() {
+    postgres_only!();
+    let db = TempDatabase::create().unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let flags = ["--database", db.url()];
+    let node_a = serve_with(a.path(), &flags);
+    copy_dir(&a.path().join("keys"), &b.path().join("keys"));
+    let node_b = serve_with(b.path(), &flags);
+    let (token, admin) = (token_for(&db), admin_token_for(&db));
+    let client = reqwest::Client::new();
+
+    let base = node_a.base.clone();
+    let admin2 = admin.clone();
+    let out = tokio::task::spawn_blocking(move || run(&["keys", "rotate", "--url", &base, "--token", &admin2]))
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("staged") && said.contains("waiting for nodes"), "{said}");
+    // Staged, not active: both nodes still sign with the old key.
+    for base in [&node_a.base, &node_b.base] {
+        let (status, body) = post_stamp(&client, base, &token, &copy_request(&format!("staged at {base}"))).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let base = node_a.base.clone();
+    let out =
+        tokio::task::spawn_blocking(move || run(&["keys", "rotate", "--url", &base, "--token", &admin, "--force"]))
+            .await
+            .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let new_kid = said.split("new statement key ").nth(1).unwrap().split(':').next().unwrap().trim().to_owned();
+    // B learns of the activation within a second, and refuses rather than sign with the
+    // old key.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = post_stamp(&client, &node_b.base, &token, &copy_request("forced at B")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&new_kid), "names the missing key: {body}");
+    let (status, body) = post_stamp(&client, &node_a.base, &token, &copy_request("forced at A")).await;
+    assert_eq!((status, kid_of(&body)), (201, new_kid.as_str()), "{body}");
+
+    // The operator copies the key file: B signs with it soon after.
+    let file = format!("{new_kid}.key");
+    std::fs::copy(a.path().join("keys").join(&file), b.path().join("keys").join(&file)).unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, body) = post_stamp(&client, &node_b.base, &token, &copy_request("copied to B")).await;
+        if status == 201 {
+            assert_eq!(kid_of(&body), new_kid);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "B picks the key up: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

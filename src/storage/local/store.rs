@@ -169,6 +169,9 @@ pub(crate) struct LocalStore {
     committed: Arc<AtomicU64>,
     /// Where each entry of a full bundle starts (and the last ends), by bundle.
     offsets: Arc<Mutex<Memo<BundleId, Arc<[u32]>>>>,
+    /// Makes a setting's read-compare-write one step for the threads of this process
+    /// (one process owns the directory).
+    swapping: Arc<Mutex<()>>,
 }
 
 impl LocalStore {
@@ -187,6 +190,7 @@ impl LocalStore {
             salts: Arc::new(SaltFiles::open(dir)?),
             committed: Arc::default(),
             offsets: Arc::new(Mutex::new(Memo::new(OFFSETS_MEMO))),
+            swapping: Arc::default(),
         };
         match store.meta(META_FORMAT)? {
             Some(v) if u64_from(&v)? == STORAGE_FORMAT => {}
@@ -385,11 +389,21 @@ impl LogStore for LocalStore {
 
     /// One process owns the directory (sled's lock): a read, then a write, is atomic.
     fn claim_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let _one_at_a_time = lock(&self.swapping);
         if let Some(stored) = self.meta(name)? {
             return Ok(stored);
         }
         self.set_meta(name, value)?;
         Ok(value.to_vec())
+    }
+
+    fn swap_meta(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError> {
+        let _one_at_a_time = lock(&self.swapping);
+        if self.meta(name)?.as_deref() != expected {
+            return Ok(false);
+        }
+        self.set_meta(name, value)?;
+        Ok(true)
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) fn open(url: &str, checkpoint_key: &ed25519_dalek::SigningKey) -> Res
             store: store.clone(),
             index: store.clone(),
             salts: store,
-            sequencer: Box::new(PgSequencer::new(pg.clone(), node_name(), seal)),
+            sequencer: Box::new(PgSequencer::new(pg.clone(), super::node_name(), seal)),
         },
         tables: tables(&pg),
         backups: Backups::Elsewhere(
@@ -84,15 +84,6 @@ fn tables(pg: &Pg) -> Tables {
         erasures: Arc::new(tables::Erasures(pg.clone())),
         buckets: Some(Arc::new(tables::Buckets::new(pg.clone()))),
     }
-}
-
-/// This process's name in the sequencer lease: host, process id and a random part, so
-/// that a restarted process never mistakes its predecessor's lease for its own.
-fn node_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-    let mut random = [0u8; 4];
-    let _ = getrandom::getrandom(&mut random);
-    format!("{host}/{}/{}", std::process::id(), hex::encode(random))
 }
 
 /// Conflicts stay conflicts (the work may be run again); everything else is the

@@ -265,6 +265,23 @@ impl LogStore for PgStore {
         )?;
         self.meta(key)?.ok_or_else(|| StoreError::Corrupt(format!("the log setting {key} vanished as it was claimed")))
     }
+
+    /// The row's primary key and the compared value decide: one of two writers that read
+    /// the same value updates the row, the other finds it changed and updates nothing.
+    fn swap_meta(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError> {
+        let (name, value) = (Box::new(key.to_owned()), Box::new(value.to_vec()));
+        let rows = match expected {
+            None => self.execute(
+                "INSERT INTO log_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                vec![name, value],
+            )?,
+            Some(old) => self.execute(
+                "UPDATE log_meta SET value = $2 WHERE name = $1 AND value = $3",
+                vec![name, value, Box::new(old.to_vec())],
+            )?,
+        };
+        Ok(rows == 1)
+    }
 }
 
 impl ContentIndex for PgStore {
