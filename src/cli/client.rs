@@ -318,6 +318,17 @@ impl Client {
         self.with_retries(|| Ok(self.http.get(&url))).await
     }
 
+    /// `GET path` as UTF-8 text, such as the signed note `/tlog/checkpoint` serves;
+    /// retried as [`Client::get_json`].
+    ///
+    /// # Errors
+    /// As [`Client::stamp`].
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let (url, body) = self.retried(|| Ok(self.http.get(&url))).await?;
+        String::from_utf8(body).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+    }
+
     /// Has the service write a backup named `name` into its backup directory. Not retried:
     /// a second attempt after a lost answer would find the first backup (`409`).
     ///
@@ -345,10 +356,20 @@ impl Client {
         &self,
         build: impl Fn() -> Result<reqwest::RequestBuilder, ClientError>,
     ) -> Result<Value, ClientError> {
+        let (url, body) = self.retried(build).await?;
+        json_body(url, &body)
+    }
+
+    /// The address and body of a successful answer, retrying transient failures. The
+    /// body is decoded after: an answer that does not decode is not worth a retry.
+    async fn retried(
+        &self,
+        build: impl Fn() -> Result<reqwest::RequestBuilder, ClientError>,
+    ) -> Result<(String, Vec<u8>), ClientError> {
         let mut backoff = self.retry.first_backoff;
         let mut attempt = 1;
         loop {
-            let result = self.once(build()?).await;
+            let result = self.once_raw(build()?).await;
             match result {
                 Ok(v) => return Ok(v),
                 Err((e, retry_after)) if e.is_transient() && attempt < self.attempts_for(&e) => {
@@ -384,6 +405,16 @@ impl Client {
     }
 
     async fn once(&self, req: reqwest::RequestBuilder) -> Result<Value, (ClientError, Option<Duration>)> {
+        let (url, body) = self.once_raw(req).await?;
+        json_body(url, &body).map_err(|e| (e, None))
+    }
+
+    /// One request: the address and body of a success, or the error the service's
+    /// JSON error body names, with the wait its `Retry-After` asks for.
+    async fn once_raw(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(String, Vec<u8>), (ClientError, Option<Duration>)> {
         let resp = req.send().await.map_err(|source| (self.transport_error(source), None))?;
         let url = resp.url().to_string();
         let status = resp.status();
@@ -393,14 +424,20 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body: Value =
-            resp.json().await.map_err(|e| (ClientError::Decode { url: url.clone(), reason: e.to_string() }, None))?;
+        let body =
+            resp.bytes().await.map_err(|e| (ClientError::Decode { url: url.clone(), reason: e.to_string() }, None))?;
         if status.is_success() {
-            return Ok(body);
+            return Ok((url, body.into()));
         }
+        let body = json_body(url.clone(), &body).map_err(|e| (e, None))?;
         let message = body["error"]["message"].as_str().unwrap_or("no error message").to_owned();
         Err((ClientError::Status { url, status, message }, retry_after))
     }
+}
+
+/// The JSON body of an answer from `url`.
+fn json_body(url: String, body: &[u8]) -> Result<Value, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
 }
 
 /// The `Aiprov-Metadata` header value: the metadata as JSON with every non-ASCII

@@ -1,5 +1,7 @@
 //! `aiprov verify`: a receipt checked offline, with the service's public keys only; a
-//! whole receipts file is [`super::verify_receipts`].
+//! whole receipts file is [`super::verify_receipts`]. Given the service's URL, the
+//! receipt's checkpoint is also held against the log the service serves now, which
+//! shows a fork or a rollback ([`ServedLog`]).
 
 use std::io::Seek;
 use std::path::Path;
@@ -11,7 +13,7 @@ use serde_json::Value;
 use super::args::VerifyArgs;
 use super::client::Client;
 use super::receipts::Line;
-use super::verify_inputs::{file_hashes, trust_anchors};
+use super::verify_inputs::{file_hashes, trust_anchors, ServedLog};
 use crate::content::ContentHashes;
 use crate::credentials::{self, ImageFormat};
 use crate::verify::{credential, verify_receipt, Verdict};
@@ -71,7 +73,10 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
         (None, Some(t)) => Some(ContentHashes::of_text(t)),
         (None, None) => None,
     };
-    let (checks, stamp) = verify_receipt(&receipt, content.as_ref(), &trust);
+    let (mut checks, stamp) = verify_receipt(&receipt, content.as_ref(), &trust);
+    if let Some(mut log) = ServedLog::of(args, &trust)? {
+        checks.extend(log.check(&receipt)?);
+    }
     print(args, &Verdict::from_checks(checks, stamp))
 }
 
@@ -115,7 +120,10 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
             link.receipt_url
         ),
     };
-    let (receipt_checks, stamp) = verify_receipt(&receipt, None, &trust);
+    let (mut receipt_checks, stamp) = verify_receipt(&receipt, None, &trust);
+    if let Some(mut log) = ServedLog::of(args, &trust)? {
+        receipt_checks.extend(log.check(&receipt)?);
+    }
     match serde_json::from_value::<crate::statement::receipt::Receipt>(receipt) {
         Ok(parsed) => {
             checks.extend(credential::with_content(receipt_checks, credential::content_check(&found, &link, &parsed)))

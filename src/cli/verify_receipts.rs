@@ -1,6 +1,6 @@
 //! `aiprov verify --receipts`: every receipt of a receipts file verified offline, each
-//! against its file's content when the file is there; one line per file, then a
-//! summary.
+//! against its file's content when the file is there (and, with `--key URL`, against
+//! the log the service serves); one line per file, then a summary.
 //!
 //! A file may have several receipts: a run stamps a file again once it has changed.
 //! Every receipt must be genuine (every check but `content` passes), and a file that is
@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::args::VerifyArgs;
 use super::receipts::{path_key, read_lines, Line};
-use super::verify_inputs::{file_hashes, trust_anchors};
+use super::verify_inputs::{file_hashes, trust_anchors, ServedLog};
 use super::walk::first_few;
 use crate::content::ContentHashes;
 use crate::verify::{verify_receipt, Check, TrustAnchors};
@@ -42,13 +42,27 @@ impl FileResult {
         Self { file, content, lines: Vec::new(), matched: None, failures: Vec::new(), mismatch: None }
     }
 
-    fn check(&mut self, line: usize, receipt: &Value, trust: &TrustAnchors) {
+    /// Checks one receipt of this file; with `log`, against the log the service serves
+    /// too.
+    ///
+    /// # Errors
+    /// When the log cannot be asked for a consistency proof.
+    fn check(
+        &mut self,
+        line: usize,
+        receipt: &Value,
+        trust: &TrustAnchors,
+        log: Option<&mut ServedLog>,
+    ) -> anyhow::Result<()> {
         self.lines.push(line);
         let content = match &self.content {
             Some(Ok(hashes)) => Some(hashes),
             _ => None,
         };
-        let (checks, stamp) = verify_receipt(receipt, content, trust);
+        let (mut checks, stamp) = verify_receipt(receipt, content, trust);
+        if let Some(log) = log {
+            checks.extend(log.check(receipt)?);
+        }
         let genuine = checks.iter().all(|c| c.passed || c.name == "content");
         for c in checks {
             match (c.passed, c.name.as_str()) {
@@ -58,6 +72,7 @@ impl FileResult {
                 (true, _) => {}
             }
         }
+        Ok(())
     }
 
     fn verified(&self) -> bool {
@@ -129,24 +144,33 @@ fn resolve(dir: &Path, file: &str) -> Option<PathBuf> {
 pub(super) fn verify_all(args: &VerifyArgs, path: &Path) -> anyhow::Result<bool> {
     std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     let trust = trust_anchors(args)?;
+    let mut log = ServedLog::of(args, &trust)?;
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut files: Vec<FileResult> = Vec::new();
     // By where the file is, so `./a.txt` and `a.txt` are one file, as when resuming.
     let mut index: HashMap<Option<PathBuf>, usize> = HashMap::new();
     let (mut failed_stamps, mut bad_lines) = (0usize, Vec::new());
+    // The first failure to reach the log: it stops the run, as unreadable keys do.
+    let mut unreachable = None;
     read_lines(path, |number, line| match line {
+        _ if unreachable.is_some() => {}
         Ok(Line::Stamped { file, receipt }) => {
             let at_path = resolve(&dir, &file);
             let at = *index.entry(at_path.clone()).or_insert_with(|| {
                 files.push(FileResult::new(file, at_path.as_deref()));
                 files.len() - 1
             });
-            files[at].check(number, &receipt, &trust);
+            if let Err(e) = files[at].check(number, &receipt, &trust, log.as_mut()) {
+                unreachable = Some(e.context(format!("line {number}")));
+            }
         }
         Ok(Line::Failed { .. }) => failed_stamps += 1,
         Err(why) => bad_lines.push((number, why)),
     })
     .with_context(|| format!("reading {}", path.display()))?;
+    if let Some(e) = unreachable {
+        return Err(e);
+    }
 
     let failed: Vec<String> = files.iter().filter(|f| !f.verified()).map(|f| f.file.clone()).collect();
     if args.json {

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::log::checkpoint::Checkpoint;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
-use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Verdict};
+use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Consistency, Verdict};
 use crate::Sha256Digest;
 
 /// Longest `url` to verify (characters): far beyond any real page's address, short
@@ -259,12 +259,12 @@ impl Service {
     /// its index, means the log has forked (`log.equivocation`); a tree larger than this
     /// log's means it went back, a restore from an older backup (`log.rollback`). `None`
     /// for a receipt of another log, or whose checkpoint does not verify (other checks
-    /// say so).
+    /// say so). The checks' words are [`Consistency::check`]'s, which `aiprov verify
+    /// --key URL` uses too.
     fn fork_check(&self, receipt: &serde_json::Value) -> Result<Option<Check>, ApiError> {
         let log = &receipt["log"];
         let Some(note) = log["checkpoint"].as_str() else { return Ok(None) };
         let Ok(theirs) = Checkpoint::open_signed(note, self.log.verifier()) else { return Ok(None) };
-        let check = |passed: bool, code: &str, message: String| Some(Check::new("consistency", passed, code, message));
         let origin = &theirs.origin;
         if theirs.size > self.log.published_size() {
             // A node of several may not have published the newest tree yet: only a tree
@@ -275,16 +275,7 @@ impl Service {
             }
             self.metrics.equivocation();
             tracing::error!(receipt_tree_size = theirs.size, tree_size = ours, origin = %origin, "a receipt's checkpoint is of a larger tree than this log: the log went back (rollback)");
-            return Ok(check(
-                false,
-                "log.rollback",
-                format!(
-                    "This receipt's checkpoint, signed with the key of the log {origin}, is of a tree of {} leaves, \
-                     but the log now holds only {ours}: the log went back (restored from an older backup), so the \
-                     receipt's stamp may no longer be in it.",
-                    theirs.size
-                ),
-            ));
+            return Ok(Some(Consistency::Rollback { log_size: ours }.check(&theirs)));
         }
         let root = self.log.root_at(theirs.size).map_err(ApiError::internal)?;
         let leaf_differs = match (log["index"].as_u64(), log["leaf_hash"].as_str()) {
@@ -296,24 +287,8 @@ impl Service {
         if root != theirs.root || leaf_differs {
             self.metrics.equivocation();
             tracing::error!(tree_size = theirs.size, origin = %origin, "a receipt's checkpoint, signed with this log's key, disagrees with this log: the log has forked");
-            return Ok(check(
-                false,
-                "log.equivocation",
-                format!(
-                    "The log has forked: this receipt's checkpoint, signed with the key of the log {origin}, gives the \
-                     tree of {} leaves another root than the one this log holds. Two different trees were published \
-                     under one identity; report it to the operator and to the log's witnesses.",
-                    theirs.size
-                ),
-            ));
+            return Ok(Some(Consistency::Equivocation.check(&theirs)));
         }
-        Ok(check(
-            true,
-            "log.consistent",
-            format!(
-                "The receipt's checkpoint is of this log: its tree of {} leaves is the one this log holds.",
-                theirs.size
-            ),
-        ))
+        Ok(Some(Consistency::Consistent.check(&theirs)))
     }
 }

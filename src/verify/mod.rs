@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod check_cache;
 mod checks;
+mod consistency;
 pub mod credential;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::statement::receipt::{statement_of_leaf, Receipt};
 use crate::statement::{Disclosure, Generator, HumanOversight, Kind};
 use crate::time::Timestamp;
 use crate::verify::check_cache::CheckCache;
+pub(crate) use consistency::Consistency;
 
 /// What a verifier trusts: the service's published keys, and the log's note key.
 #[derive(Debug, Clone)]

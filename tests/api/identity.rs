@@ -1,7 +1,8 @@
 //! One log, one identity (docs/contract.md §10): a keys directory that signs for a log
 //! refuses a second one; nodes with another key set are refused; replicas started at
-//! once share one key set; a fork or a rollback is reported by verify and audit; a
-//! rolling restart of a cluster under load fails no stamp.
+//! once share one key set; a fork or a rollback is reported by verify (the API and
+//! `aiprov verify --key URL`) and audit; a rolling restart of a cluster under load fails
+//! no stamp.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,9 +157,34 @@ async fn a_fork_and_a_rollback_are_reported_by_verify_and_audit() {
     assert!(check["message"].as_str().unwrap().contains("The log has forked"), "{check}");
     let metrics = client.get(format!("{}/metrics", node_b.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("aiprov_log_equivocations_total 1"), "counted:\n{metrics}");
+    // `aiprov verify --key URL` holds the receipt against the log B serves, and says so
+    // in the service's words.
+    let (code, cli_verdict) = cli_verify(&stamped_a, &node_b.base);
+    assert_eq!((code, consistency(&cli_verdict)), (Some(1), consistency(&verdict)), "{cli_verdict}");
+    let receipt_a = a.path().join("receipt-a.json");
+    std::fs::write(&receipt_a, stamped_a.to_string()).unwrap();
+    let out = run(&["verify", "--receipt", receipt_a.to_str().unwrap(), "--key", &node_b.base]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("check consistency failed (log.equivocation)"), "{stderr}");
     // B's own receipts are consistent with B.
     let own = verdict_of(&client, &node_b.base, &body).await;
     assert_eq!(own["verified"], true, "{own}");
+    let (code, cli_own) = cli_verify(&body, &node_b.base);
+    assert_eq!((code, consistency(&cli_own)), (Some(0), consistency(&own)), "{cli_own}");
+    assert_eq!(consistency(&cli_own)["code"], "log.consistent", "{cli_own}");
+    // So does --receipts, a file at a time.
+    let receipts = tempfile::NamedTempFile::new().unwrap();
+    let lines = [json!({"file": "-", "receipt": body}), json!({"file": "-", "receipt": stamped_a})];
+    std::fs::write(receipts.path(), lines.map(|l| format!("{l}\n")).concat()).unwrap();
+    let out = run(&["verify", "--receipts", receipts.path().to_str().unwrap(), "--key", &node_b.base]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL -: log.equivocation (line 2): The log has forked"), "{stdout}");
+    // Offline keys name no log to compare with: no consistency check, no network.
+    let keys = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(keys.path(), get_json(&client, &format!("{}/v1/keys", node_b.base)).await.to_string()).unwrap();
+    let (code, offline) = cli_verify(&stamped_a, keys.path().to_str().unwrap());
+    assert_eq!((code, consistency(&offline)), (Some(0), Value::Null), "{offline}");
     // The auditor who saw A sees B's tree of the same size with another root.
     let (audit_b, _) = audit_remote(&client, &node_b.base, Some(&state_a), |_, _| {}).await.unwrap();
     assert!(audit_b.problems.iter().any(|p| p.what.starts_with("log.equivocation")), "{:?}", audit_b.problems);
@@ -173,8 +199,26 @@ async fn a_fork_and_a_rollback_are_reported_by_verify_and_audit() {
         (json!(false), json!("log.rollback")),
         "{verdict}"
     );
+    let (code, cli_verdict) = cli_verify(&stamped_a, &node_c.base);
+    assert_eq!((code, consistency(&cli_verdict)), (Some(1), check), "{cli_verdict}");
     let (audit_c, _) = audit_remote(&client, &node_c.base, Some(&state_a), |_, _| {}).await.unwrap();
     assert!(audit_c.problems.iter().any(|p| p.what.starts_with("log.rollback")), "{:?}", audit_c.problems);
+}
+
+/// The `consistency` check of a verdict, `null` when it has none.
+fn consistency(verdict: &Value) -> Value {
+    let mut checks = verdict["checks"].as_array().into_iter().flatten();
+    checks.find(|c| c["name"] == "consistency").cloned().unwrap_or(Value::Null)
+}
+
+/// `aiprov verify --receipt R --key KEY --json`: its exit code and verdict.
+fn cli_verify(stamped: &Value, key: &str) -> (Option<i32>, Value) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), stamped.to_string()).unwrap();
+    let out = run(&["verify", "--receipt", file.path().to_str().unwrap(), "--key", key, "--json"]);
+    let verdict = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("a verdict: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), verdict)
 }
 
 async fn verdict_of(client: &reqwest::Client, base: &str, stamped: &Value) -> Value {
