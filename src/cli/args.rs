@@ -463,8 +463,10 @@ pub enum KeysCommand {
     /// Retire the statement-signing key and create a new one. The retired key stays
     /// published, so receipts it signed keep verifying; its private key file is removed.
     /// The checkpoint key, the log's identity, is not rotated. With --url, the running
-    /// service rotates its own keys (admin token), with no restart and no window in which
-    /// it signs with a retired key; without, the keys directory is rotated offline, which
+    /// service rotates the log's key on every node of the log (admin token), with no
+    /// restart and no window in which any node signs with a retired key: the new key
+    /// signs once every live node holds it (copy its .key file to nodes on other
+    /// machines, or --force); without --url, the keys directory is rotated offline, which
     /// is refused while a service runs on it. Offline with AIPROV_KEY_PASSPHRASE set, the
     /// new key file is encrypted (a service uses its own passphrase).
     Rotate(RotateArgs),

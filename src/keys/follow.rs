@@ -58,9 +58,14 @@ impl Keyring {
     /// A key file that cannot be read is not fatal: this node then does not hold that key,
     /// says so in its report, and refuses to sign while it is the active one.
     pub fn follow(&mut self, rollout: &Rollout) -> Following {
-        let mut infos: Vec<PublicKeyInfo> =
-            self.infos.iter().filter(|k| k.purpose != KeyPurpose::Statement).cloned().collect();
-        infos.extend(rollout.keys.iter().cloned());
+        // In the keyring's own order, new keys last: an unchanged record changes nothing.
+        let mut infos: Vec<PublicKeyInfo> = self
+            .infos
+            .iter()
+            .filter_map(|k| if k.purpose == KeyPurpose::Statement { rollout.key(&k.kid) } else { Some(k) })
+            .cloned()
+            .collect();
+        infos.extend(rollout.keys.iter().filter(|k| !self.infos.iter().any(|ours| ours.kid == k.kid)).cloned());
         if infos != self.infos {
             self.infos = infos;
             if rollout.staged.is_none() && rollout.retiring.is_none() {

@@ -517,8 +517,16 @@ fn write_keyring(dir: &Path, infos: &[PublicKeyInfo]) -> Result<(), KeyError> {
     let tmp = dir.join(format!("{KEYRING_FILE}.tmp"));
     let text = serde_json::to_string_pretty(&KeyringFile { keys: infos.to_vec() })
         .map_err(|e| KeyError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-    // Write-then-rename so that a crash leaves either the old or the new keyring.
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    // Write-then-rename so that a crash leaves either the old or the new keyring. Owner
+    // only, as everything in the keys directory.
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
     f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
     f.sync_all().map_err(io_err(&tmp))?;
     fs::rename(&tmp, &path).map_err(io_err(&path))?;

@@ -31,11 +31,13 @@ use crate::time::Timestamp;
 
 /// How long a node may sign after it last wrote its report: past it, it refuses until it
 /// reaches the record again, so a node cut off from the store stops signing with a key
-/// that may have been retired meanwhile.
-pub const LEASE: Duration = Duration::from_secs(5);
+/// that may have been retired meanwhile. Generous, since a node reports every second: a
+/// busy machine must not refuse stamps because its report thread ran late; what a long
+/// lease costs is only a later retirement date when a node vanishes mid-rotation.
+pub const LEASE: Duration = Duration::from_secs(30);
 /// A node whose report has not changed for this long, watched on another node's clock,
-/// has stopped: its lease ran out long ago. Its keys no longer hold a rotation back.
-pub const GONE_AFTER: Duration = Duration::from_secs(15);
+/// has stopped: its lease ran out. Its keys no longer hold a rotation back.
+pub const GONE_AFTER: Duration = Duration::from_secs(60);
 
 /// The record of the log's statement keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,15 +285,16 @@ mod tests {
         r.activate();
         r.report("a", report(&[1, 2], Some(2), &[(1, 11)], 12));
         let gone = |n: &str, _: &NodeReport| n == "gone";
-        // "gone" reported at 21 and could sign for a lease after: 26. "left" stopped
-        // signing before it said so: 30 bounds it.
-        assert_eq!(r.retire(&gone, at(12)), Some((kid(1), at(30))));
+        // "gone" reported at 21 and could sign for a lease after; "left" stopped signing
+        // before it said so, at 30.
+        let lease = LEASE.as_secs() as i64;
+        assert_eq!(r.retire(&gone, at(12)), Some((kid(1), at((21 + lease).max(30)))));
         assert_eq!(r.nodes.keys().collect::<Vec<_>>(), vec!["a"], "who left or is gone is forgotten");
         let mut r2 = Rollout::new(vec![info(1)], kid(1));
         r2.report("gone", report(&[1], Some(1), &[(1, 20)], 21));
         r2.stage(info(2), None).unwrap();
         r2.activate();
-        assert_eq!(r2.retire(&gone, at(12)), Some((kid(1), at(21 + LEASE.as_secs() as i64))));
+        assert_eq!(r2.retire(&gone, at(12)), Some((kid(1), at(21 + lease))));
     }
 
     #[test]

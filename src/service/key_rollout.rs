@@ -119,14 +119,16 @@ impl KeySync {
                 tracing::info!(active = %record.active, "every live node holds the new statement key: it is active");
                 self.report(&mut record, at);
             }
-            if let Some((old, retired_at)) = record.retire(&gone, at) {
-                tracing::info!(kid = %old, retired_at = %retired_at.to_rfc3339(), "no node signs with the old statement key any more: it is retired");
-                // This node's own copy of the record, and its keys directory, follow now.
-                self.signing.follow(&record);
-            }
+            let retired = record.retire(&gone, at);
             let text = serde_json::to_vec(&record).map_err(|e| SyncError::Corrupt(e.to_string()))?;
             if self.store.swap_meta(RECORD, raw.as_deref(), &text)? {
                 self.signing.renew(reached);
+                if let Some((old, retired_at)) = retired {
+                    tracing::info!(kid = %old, retired_at = %retired_at.to_rfc3339(), "no node signs with the old statement key any more: it is retired");
+                    // Only once the record holds it: following a retirement forgets when
+                    // this node last signed with the old key, which a lost swap still needs.
+                    self.signing.follow(&record);
+                }
                 return Ok(record);
             }
         }

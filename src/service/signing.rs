@@ -180,7 +180,9 @@ impl Signing {
             );
         }
         keys.active = Some(rollout.active.clone());
-        // Only the keys the log still rolls out matter.
+        // Only the keys the log still rolls out matter. Safe to forget the others: a
+        // record given here is one the store holds (a retirement is followed only once
+        // it is swapped in), and a retirement is never undone.
         let rolling = |kid: &KeyId| rollout.key(kid).is_some_and(|k| k.retired_at.is_none());
         lock(&self.signed_before).retain(|kid, _| rolling(kid));
         let mut signed = lock(&self.signed_before).clone();

@@ -110,7 +110,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServiceConfig)) -> TestApp 
     let limits = Limits { max_json_bytes: TEST_MAX_JSON };
     tokio::spawn(ai_provenance::run(listener, service, limits, std::future::pending()));
     // Redirects are answers to check, not to follow.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+    // Idle connections are dropped before the server's 5 s keep-alive closes them: on a
+    // loaded machine a request sent on a connection the server is closing at that very
+    // moment fails with IncompleteMessage, a race of the test client, not of the service.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("a client");
     let data_dir = config.data_dir.clone();
     TestApp { addr, client, token, other_token, admin_token, data_dir, config, db, _dir: dir }
 }
