@@ -86,9 +86,17 @@ fn first_checkpoint_then_a_consistent_one_then_the_same_again() {
     log.grow(8, "b");
     let lines = f.witness.add_checkpoint(log.request(5).as_bytes()).unwrap();
     assert!(f.verifier.verify_line(&log.checkpoint().to_body(), &lines).is_ok());
-    // The checkpoint it holds, again: cosigned again.
+    // The checkpoint it holds, again: cosigned again, without a write (a write replaces
+    // the file, so its inode would change).
+    let file = f._tmp.path().join("checkpoints").join(Sha256Digest::of(ORIGIN.as_bytes()).to_hex());
+    let inode = || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).unwrap());
+    let before = inode();
     let again = f.witness.add_checkpoint(log.request(13).as_bytes()).unwrap();
     assert!(f.verifier.verify_line(&log.checkpoint().to_body(), &again).is_ok());
+    assert_eq!(inode(), before, "a resubmission is not written again");
+    log.grow(1, "c");
+    f.witness.add_checkpoint(log.request(13).as_bytes()).unwrap();
+    assert_ne!(inode(), before, "a new checkpoint is");
 }
 
 #[test]
