@@ -32,6 +32,8 @@
 //! - `service`: the `Service`, split by operation (stamp, verify, prompt, admin, log
 //!   reads, ops: readiness, metrics, backups), with trusted proxies and its metrics.
 //! - `http`: routes and thin handlers over `Service`; `run`.
+//! - [`witness`]: a C2SP tlog-witness for other logs: request parsing, cosignatures, the
+//!   checkpoint it holds per log, its one route.
 //! - [`cli`]: the `aiprov` commands, their flags (the only reader of the environment),
 //!   the HTTP client, batch stamping, the folder walk and the receipts file.
 //!
@@ -63,6 +65,7 @@ pub mod statement;
 mod storage;
 mod time;
 pub mod verify;
+pub mod witness;
 
 pub use digest::{DigestParseError, Sha256Digest};
 pub use http::{server::run, Limits};

@@ -216,6 +216,65 @@ pub enum Command {
         #[arg(long = "data", env = "AIPROV_DATA", default_value = "./data")]
         data: PathBuf,
     },
+    /// Run a transparency-log witness (C2SP tlog-witness): it cosigns a log's checkpoints
+    /// once it has checked that each is consistent with the last one it saw.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Serve POST /add-checkpoint for the logs given with --log; creates the witness key
+    /// on first start.
+    Serve(WitnessServeArgs),
+    /// Print the witness's verifier key (last line), creating the key if there is none.
+    Key(WitnessKeyArgs),
+}
+
+/// The witness's directory and name, shared by `witness serve` and `witness key`.
+#[derive(Debug, Clone, Args)]
+pub struct WitnessKeyArgs {
+    /// Directory of the witness's key and of the checkpoints it holds.
+    #[arg(long = "data", env = "AIPROV_WITNESS_DATA", default_value = "./witness")]
+    pub data: PathBuf,
+    /// Name of a new witness key (a schema-less URL you control). Default:
+    /// localhost/aiprov-witness/ and 8 hex digits of the key; an existing key keeps its own.
+    #[arg(long = "name", env = "AIPROV_WITNESS_NAME")]
+    pub name: Option<String>,
+}
+
+/// Flags of `aiprov witness serve`.
+#[derive(Debug, Clone, Args)]
+pub struct WitnessServeArgs {
+    /// Address to listen on; port 0 picks a free port (logged at start).
+    #[arg(long = "listen", env = "AIPROV_WITNESS_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// A log to witness: its note verifier key, as `GET /v1/log/verifier-key` serves it
+    /// (`origin+8hex+base64`). Repeat it for several logs, or several keys of one log.
+    /// The variable takes a comma-separated list.
+    #[arg(
+        long = "log",
+        env = "AIPROV_WITNESS_LOGS",
+        value_name = "VKEY",
+        required = true,
+        value_delimiter = ',',
+        value_parser = parse_log_vkey
+    )]
+    pub logs: Vec<crate::log::checkpoint::NoteVerifier>,
+    /// Checkpoints per second a log may submit (sustained); past it: 429 with Retry-After.
+    #[arg(long = "rate", env = "AIPROV_WITNESS_RATE", default_value_t = crate::witness::DEFAULT_RATE.per_second)]
+    pub rate: f64,
+    /// Checkpoints a log may submit at once above the sustained rate.
+    #[arg(long = "burst", env = "AIPROV_WITNESS_BURST", default_value_t = crate::witness::DEFAULT_RATE.burst)]
+    pub burst: u32,
+    #[command(flatten)]
+    pub key: WitnessKeyArgs,
+}
+
+fn parse_log_vkey(s: &str) -> Result<crate::log::checkpoint::NoteVerifier, String> {
+    crate::log::checkpoint::NoteVerifier::parse(s.trim()).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]

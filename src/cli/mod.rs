@@ -21,10 +21,11 @@ mod verify;
 mod verify_inputs;
 mod verify_receipts;
 pub mod walk;
+mod witness;
 
 use std::process::ExitCode;
 
-use args::{Cli, Command, KeysCommand, TokenCommand};
+use args::{Cli, Command, KeysCommand, TokenCommand, WitnessCommand};
 
 /// Runs a parsed command line. Exit codes: 0 success; 1 failure; `verify` has its own
 /// (0 verified, 1 not verified, 2 could not run).
@@ -45,6 +46,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::audit(&args),
         Command::Backup(args) => backup::backup(&args),
         Command::Migrate { data } => migrate::migrate(&data),
+        Command::Witness { command: WitnessCommand::Serve(args) } => witness::serve(&args),
+        Command::Witness { command: WitnessCommand::Key(args) } => witness::key(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

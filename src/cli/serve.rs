@@ -48,7 +48,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<()> {
 const LOG_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (systemd, containers).
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -39,7 +39,7 @@ pub(crate) const MAX_SIGNATURES: usize = 100;
 pub(crate) const MAX_NOTE_SIZE: usize = 1 << 20;
 
 /// The prefix of every signature line: U+2014 EM DASH, then a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Length in bytes of an Ed25519 public key and of a signature.
 const ED25519_KEY_LEN: usize = 32;
@@ -133,7 +133,7 @@ pub(crate) fn key_hash(name: &str, public_key: &VerifyingKey) -> u32 {
 /// `char::is_whitespace` and Go's `unicode.IsSpace` both follow the Unicode
 /// White_Space property), no '+'. Control characters are refused as well: Go
 /// accepts them in names, but no note carrying such a name could ever be opened.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_ascii_control())
 }
 

@@ -81,13 +81,33 @@ fn spawn_serve(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Child {
 
 /// [`serve_with`] with environment variables.
 pub fn serve_env(dir: &Path, flags: &[&str], envs: &[(&str, &str)]) -> Served {
-    let mut child = spawn_serve(dir, flags, envs);
+    listening(spawn_serve(dir, flags, envs), &format!("aiprov serve {flags:?}"))
+}
+
+/// `aiprov witness serve` on a free loopback port with `--data data` and `flags` (the
+/// `--log` keys), its stderr piped, once it listens.
+pub fn witness(data: &Path, flags: &[&str]) -> Served {
+    let child = Command::new(BIN)
+        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(flags)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("aiprov starts");
+    listening(child, "aiprov witness serve")
+}
+
+/// Waits for `child` to log "listening on http://ADDR" (`what` names it if it stops
+/// first), then keeps draining its stderr.
+fn listening(mut child: Child, what: &str) -> Served {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let logs = Arc::new(Mutex::new(Vec::new()));
     let base = loop {
         let Some(line) = lines.next() else {
-            panic!("aiprov serve {flags:?} stopped before listening:\n{}", logs.lock().unwrap().join("\n"));
+            panic!("{what} stopped before listening:\n{}", logs.lock().unwrap().join("\n"));
         };
         let line = line.unwrap();
         let found = line.find("listening on http://").map(|at| {

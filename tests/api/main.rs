@@ -31,3 +31,4 @@ mod tlog;
 mod tlog_go;
 mod upload;
 mod verify;
+mod witness;

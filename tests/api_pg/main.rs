@@ -64,3 +64,5 @@ mod tlog_go;
 mod upload;
 #[path = "../api/verify.rs"]
 mod verify;
+#[path = "../api/witness.rs"]
+mod witness;
