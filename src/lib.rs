@@ -11,7 +11,8 @@
 //!   canonical JSON, the only way signed bytes are made), `normalize` (the normalised
 //!   text hash that survives copy and paste), `memo` (a bounded map for values that
 //!   never change for their key), `time` (`Timestamp`).
-//! - [`keys`]: the keyring in the keys directory, sealed key files, rotation.
+//! - [`keys`]: the keyring in the keys directory, sealed key files, rotation, and the
+//!   log's record of its statement keys that a rotation across nodes moves forward.
 //! - `log`: the transparency log, whatever stores it: Merkle maths, checkpoints and
 //!   signed notes, C2SP tiles; the traits a backend implements (`LogStore`,
 //!   `ContentIndex`, `SaltStore`, `Sequencer`); the one integration loop every backend
