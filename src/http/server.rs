@@ -38,6 +38,18 @@ pub async fn run(
     .disable_signals()
     .listen(listener)?
     .run();
+    run_until(server, shutdown).await
+}
+
+/// Runs `server` until `shutdown` completes, then stops accepting and finishes the
+/// requests in flight: for every HTTP server of the crate (the service, the witness).
+///
+/// # Errors
+/// When the server fails.
+pub(crate) async fn run_until(
+    server: actix_web::dev::Server,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let handle = server.handle();
     tokio::pin!(server);
     tokio::select! {

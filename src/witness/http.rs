@@ -82,12 +82,5 @@ pub async fn run(
         .disable_signals()
         .listen(listener)?
         .run();
-    let handle = server.handle();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result,
-        () = shutdown => {}
-    }
-    let ((), result) = tokio::join!(handle.stop(true), server);
-    result
+    crate::http::server::run_until(server, shutdown).await
 }
