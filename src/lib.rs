@@ -84,6 +84,16 @@ pub mod tlog {
     pub mod checkpoint {
         pub use crate::log::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
     }
+    /// C2SP `tlog-cosignature`: witnesses' `cosignature/v1` lines.
+    pub mod cosignature {
+        pub use crate::log::cosignature::{
+            signed_message, CosignatureError, CosignatureSigner, CosignatureVerifier, Cosigned,
+        };
+    }
+    /// C2SP `tlog-policy`: known logs and witnesses, and the quorum a checkpoint needs.
+    pub mod policy {
+        pub use crate::log::policy::{Policy, PolicyError, PolicyLog, PolicyWitness, Witnessed};
+    }
     /// RFC 6962 / 9162 hashing and proofs.
     pub mod merkle {
         pub use crate::log::merkle::{

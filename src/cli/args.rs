@@ -2,13 +2,16 @@
 //! place that reads the environment. Each flag of `serve` also works as `AIPROV_*`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::log::policy::Policy;
 use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
 use crate::service::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
@@ -52,6 +55,15 @@ impl StateArgs {
     }
 }
 
+/// Reads and parses a C2SP tlog-policy file.
+///
+/// # Errors
+/// When the file cannot be read or breaks the specification, naming the file and line.
+pub fn read_policy(path: &Path) -> anyhow::Result<Policy> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the policy {}", path.display()))?;
+    Policy::parse(&text).with_context(|| format!("the policy {} is not a valid C2SP tlog-policy", path.display()))
+}
+
 impl ServeArgs {
     /// The service configuration these flags describe (the key passphrase comes from the
     /// environment alone: see [`key_passphrase`]).
@@ -67,6 +79,9 @@ impl ServeArgs {
         config.backup_dir.clone_from(&self.backup_dir);
         config.public_url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
         config.max_image_bytes = self.max_image_bytes;
+        if let Some(path) = &self.witness_policy {
+            config.witness_policy = Some(read_policy(path)?);
+        }
         self.apply_limits(&mut config);
         Ok(config)
     }
@@ -160,6 +175,11 @@ pub struct ServeArgs {
     /// 413) or read for its C2PA manifest when verified (larger ones are checked by hash).
     #[arg(long = "max-image-bytes", env = "AIPROV_MAX_IMAGE_BYTES", default_value_t = DEFAULT_MAX_IMAGE_BYTES)]
     pub max_image_bytes: u64,
+    /// A C2SP tlog-policy file naming the witnesses (with their submission URLs) that
+    /// cosign this log's checkpoints, and the quorum it must reach. Without it the log is
+    /// not witnessed.
+    #[arg(long = "witness-policy", env = "AIPROV_WITNESS_POLICY", value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
 }

@@ -26,12 +26,14 @@
 
 mod backend;
 pub(crate) mod checkpoint;
+pub(crate) mod cosignature;
 mod durable;
 mod error;
 mod handle;
 mod integrate;
 mod job;
 pub(crate) mod merkle;
+pub(crate) mod policy;
 mod publish;
 mod reader;
 mod sequencer;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::content::fetch::FetchConfig;
 use crate::keys::Passphrase;
+use crate::log::policy::Policy;
 use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
 
@@ -59,6 +60,9 @@ pub struct ServiceConfig {
     /// Largest image given credentials or read for its C2PA manifest: the C2PA SDK holds
     /// an image in memory while it parses it, so this bounds what one request may cost.
     pub max_image_bytes: u64,
+    /// The witnesses that cosign this log's checkpoints and the quorum they must reach
+    /// (C2SP tlog-policy); none: the log is not witnessed.
+    pub witness_policy: Option<Policy>,
 }
 
 /// Default upper bound of an image given or read for credentials: 256 MiB.
@@ -87,6 +91,7 @@ impl ServiceConfig {
             backup_dir: None,
             public_url: "http://127.0.0.1:8080".into(),
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            witness_policy: None,
         }
     }
 }

@@ -45,6 +45,7 @@ use crate::content::StreamLimits;
 use crate::error::ApiError;
 use crate::keys::{Keyring, KeysInUse, PublicKeyInfo};
 use crate::log::checkpoint::{NoteSigner, NoteVerifier};
+use crate::log::policy::Policy;
 use crate::log::Log;
 use crate::records::erasure::ErasureRegister;
 use crate::records::ratelimit::RateLimiter;
@@ -87,6 +88,8 @@ pub struct Service {
     spool_dir: PathBuf,
     public_url: String,
     max_image_bytes: u64,
+    /// The witnesses that cosign this log's checkpoints, and their quorum.
+    witness_policy: Option<Arc<Policy>>,
 }
 
 impl Service {
@@ -164,6 +167,7 @@ impl Service {
             spool_dir: config.data_dir.clone(),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             max_image_bytes: config.max_image_bytes,
+            witness_policy: config.witness_policy.clone().map(Arc::new),
         })
     }
 
@@ -189,6 +193,12 @@ impl Service {
     /// Every public key this service has published, retired ones included.
     pub fn public_keys(&self) -> Vec<PublicKeyInfo> {
         self.signing.public_keys()
+    }
+
+    /// The witnesses that cosign this log's checkpoints and the quorum they must reach, as
+    /// the operator configured them (`--witness-policy`).
+    pub fn witness_policy(&self) -> Option<&Policy> {
+        self.witness_policy.as_deref()
     }
 
     /// The log's note verifier: its origin and checkpoint key.

@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::cosignature::{CosignatureError, CosignatureSigner};
+use crate::log::cosignature::{CosignatureError, CosignatureSigner};
 
 const KEY_FILE: &str = "witness-key.json";
 

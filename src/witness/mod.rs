@@ -10,13 +10,13 @@
 //!
 //! # Layout
 //! - [`request`]: parsing an `add-checkpoint` body.
-//! - [`cosignature`]: making and checking `cosignature/v1` lines.
+//! - `log::cosignature` (below the service, which checks cosignatures too): making and
+//!   checking `cosignature/v1` lines; `log::policy`: C2SP tlog-policy files.
 //! - [`key`]: the witness's key file.
 //! - [`state`]: the latest checkpoint per log, durably, one writer per log at a time.
 //! - this file: [`Witness::add_checkpoint`], the checks in the spec's order.
 //! - `http`: the one route and the mapping of [`AddError`] to HTTP statuses.
 
-pub mod cosignature;
 pub mod http;
 pub mod key;
 pub mod request;
@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use crate::digest::Sha256Digest;
 use crate::log::checkpoint::{self, Checkpoint, NoteError, NoteVerifier};
+use crate::log::cosignature::{self, CosignatureSigner};
 use crate::log::merkle::verify_consistency;
 use crate::records::ratelimit::{RateLimit, RateLimiter};
-use cosignature::CosignatureSigner;
 use request::{AddCheckpoint, RequestError};
 use state::{State, StateError, Stored};
 

@@ -6,10 +6,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 
-use super::cosignature::{CosignatureSigner, CosignatureVerifier};
 use super::state::{DataDir, State};
 use super::*;
 use crate::log::checkpoint::NoteSigner;
+use crate::log::cosignature::{CosignatureSigner, CosignatureVerifier};
 use crate::log::merkle::{consistency_proof, leaf_hash, MemoryTree};
 
 const ORIGIN: &str = "example.com/log";

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use ai_provenance::tlog::checkpoint::{Checkpoint, NoteSigner};
-use ai_provenance::witness::cosignature::CosignatureVerifier;
+use ai_provenance::tlog::cosignature::CosignatureVerifier;
 use ai_provenance::Sha256Digest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use crate::log::checkpoint::{is_valid_name, SIG_PREFIX};
 
 /// The signed-note signature type of timestamped Ed25519 checkpoint cosignatures.
-pub const ALG_COSIGNATURE_V1: u8 = 0x04;
+pub(crate) const ALG_COSIGNATURE_V1: u8 = 0x04;
 
 /// The first line of every signed message: the domain separation of `cosignature/v1`.
 const HEADER: &str = "cosignature/v1\n";
