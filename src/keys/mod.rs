@@ -235,7 +235,7 @@ pub enum KeyError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a valid keyring: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("private key file for key {kid} is missing from {dir}")]
+    #[error("private key file for key {kid} is missing from {dir}: copy {kid}.key into it from a node of the log or from a backup of its keys directory")]
     MissingPrivateKey { kid: KeyId, dir: PathBuf },
     #[error("not a base64 Ed25519 public key of 32 bytes")]
     BadPublicKey,

@@ -228,7 +228,7 @@ impl KeySync {
 
     /// Says in the record that this node stops: it signs no more, and no rotation waits
     /// for it.
-    fn leave(&self) {
+    pub(super) fn leave(&self) {
         self.signing.stop();
         let node = self.node.clone();
         for _ in 0..SWAP_TRIES {

@@ -145,6 +145,17 @@ impl Service {
             KeySync::join(store, crate::storage::node_name(), signing.clone())
                 .context("joining the log's record of its statement keys")?,
         );
+        // A node on another machine whose keys directory lacks the log's key refuses to
+        // start, saying what to copy; once running, such a node answers 503 instead.
+        if let Some(kid) = signing.lacks_active_key() {
+            key_sync.leave();
+            anyhow::bail!(
+                "the log {} signs statements with the key {kid}, whose private key is not in the keys directory {}: \
+                 copy {kid}.key from a node of the log (or its whole keys directory) into it, then start again",
+                identity.origin,
+                config.keys_dir.display()
+            );
+        }
         let follower = Follower::start(key_sync.clone()).context("starting the key rollout thread")?;
         Ok(Self {
             log,

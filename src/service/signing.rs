@@ -195,6 +195,12 @@ impl Signing {
         (following, signed)
     }
 
+    /// The log's active statement key, when this node does not hold its private key.
+    pub(super) fn lacks_active_key(&self) -> Option<KeyId> {
+        let keys = self.read();
+        keys.active.clone().filter(|active| keys.ring.statement_key().kid() != active)
+    }
+
     /// This node's report reached the log's record at `reached` (taken before it read the
     /// record): it may sign until a lease later.
     pub(super) fn renew(&self, reached: Instant) {

@@ -482,6 +482,12 @@ async fn a_node_without_the_new_key_holds_the_rotation_back_or_refuses_to_sign_w
     let (status, body) = post_stamp(&client, &node_a.base, &token, &copy_request("forced at A")).await;
     assert_eq!((status, kid_of(&body)), (201, new_kid.as_str()), "{body}");
 
+    // A node started now with the old keys directory is refused, told what to copy.
+    let c = tempfile::tempdir().unwrap();
+    copy_dir(&b.path().join("keys"), &c.path().join("keys"));
+    let (status, said) = refused(c.path(), &flags);
+    assert!(!status.success() && said.contains(&format!("copy {new_kid}.key")), "{said}");
+
     // The operator copies the key file: B signs with it soon after.
     let file = format!("{new_kid}.key");
     std::fs::copy(a.path().join("keys").join(&file), b.path().join("keys").join(&file)).unwrap();
