@@ -177,6 +177,15 @@ impl Rollout {
         Some((old, retired_at))
     }
 
+    /// Forgets the nodes that left or are gone, unless a key is being retired (their
+    /// reports still bound its date): without it, every restart of a node would add one
+    /// more report to the record for good.
+    pub fn forget_departed(&mut self, liveness: &impl Liveness) {
+        if self.retiring.is_none() {
+            self.nodes.retain(|name, report| !report.left && !liveness.is_gone(name, report));
+        }
+    }
+
     /// Marks `node` as stopped: it signs no more, and no rotation waits for it.
     pub fn leave(&mut self, node: &str) {
         if let Some(report) = self.nodes.get_mut(node) {
@@ -290,6 +299,12 @@ mod tests {
         let lease = LEASE.as_secs() as i64;
         assert_eq!(r.retire(&gone, at(12)), Some((kid(1), at((21 + lease).max(30)))));
         assert_eq!(r.nodes.keys().collect::<Vec<_>>(), vec!["a"], "who left or is gone is forgotten");
+        // Between rotations, too.
+        r.report("b", report(&[2], Some(2), &[], 13));
+        r.leave("b");
+        r.report("c", report(&[2], Some(2), &[], 13));
+        r.forget_departed(&|n: &str, _: &NodeReport| n == "c");
+        assert_eq!(r.nodes.keys().collect::<Vec<_>>(), vec!["a"]);
         let mut r2 = Rollout::new(vec![info(1)], kid(1));
         r2.report("gone", report(&[1], Some(1), &[(1, 20)], 21));
         r2.stage(info(2), None).unwrap();

@@ -120,6 +120,7 @@ impl KeySync {
                 self.report(&mut record, at);
             }
             let retired = record.retire(&gone, at);
+            record.forget_departed(&gone);
             let text = serde_json::to_vec(&record).map_err(|e| SyncError::Corrupt(e.to_string()))?;
             if self.store.swap_meta(RECORD, raw.as_deref(), &text)? {
                 self.signing.renew(reached);
