@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::Json;
+use super::extract::{Json, Query};
 use crate::error::ApiError;
 use crate::records::tokens::TokenId;
 use crate::service::{blocking, Service};
@@ -83,7 +83,7 @@ struct RotateQuery {
 async fn rotate_keys(
     req: HttpRequest,
     svc: web::Data<Service>,
-    query: web::Query<RotateQuery>,
+    Query(query): Query<RotateQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let who = svc.authenticate_admin(authorization(&req)).await?;
     let svc = svc.into_inner();

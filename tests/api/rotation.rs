@@ -77,6 +77,21 @@ async fn rotation_needs_an_admin_token() {
     assert_eq!(resp.status(), 403);
     let resp = app.client.post(app.url("/v1/admin/keys/rotate")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
+    // A malformed flag is a JSON error naming it, before anything is rotated.
+    let resp = app
+        .client
+        .post(app.url("/v1/admin/keys/rotate?force=null"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (Some("invalid_query"), Some("force")),
+        "{body}"
+    );
 }
 
 #[test]
