@@ -94,6 +94,10 @@ pub mod tlog {
     pub mod policy {
         pub use crate::log::policy::{Policy, PolicyError, PolicyLog, PolicyWitness, Witnessed};
     }
+    /// C2SP `tlog-proof`: one entry's inclusion, with its (cosigned) checkpoint, as text.
+    pub mod proof {
+        pub use crate::log::tlog_proof::{TlogProof, TlogProofError, VerifiedProof, FILE_EXTENSION, HEADER};
+    }
     /// RFC 6962 / 9162 hashing and proofs.
     pub mod merkle {
         pub use crate::log::merkle::{
