@@ -23,7 +23,9 @@
     content: 'Content',
     log: 'Public log',
     checkpoint: 'Log checkpoint',
-    disclosure: 'Disclosure'
+    disclosure: 'Disclosure',
+    witnesses: 'Witnesses',
+    consistency: 'Log consistency'
   };
   var KINDS = {
     marketing_copy: 'Marketing copy',
@@ -294,6 +296,17 @@
     }
     parts.push(el('h3', {}, ['Checks']));
     parts.push(list);
+    var witnesses = v.checks.filter(function (c) { return c.name === 'witnesses'; })[0];
+    if (witnesses) {
+      // The operator chose these witnesses: their word proves to a reader only as much as
+      // the reader trusts that choice. A policy of the reader's own proves it to them.
+      parts.push(el('p', { 'class': 'note', id: 'witnesses-note' }, [
+        'Witnesses: ' + witnesses.message + ' This service applied its operator\'s witness policy: the ' +
+        'witnesses and quorum its operator chose. To rely on witnesses you trust, check the receipt offline ' +
+        'with a policy of your own: ',
+        el('code', {}, ['aiprov verify --receipt receipt.json --key ' + serviceBase() + ' --policy my-policy.txt'])
+      ]));
+    }
     if (Array.isArray(v.matches) && v.matches.length > 0) {
       var n = v.matches.length;
       parts.push(el('p', { 'class': 'note', id: 'matches' }, [

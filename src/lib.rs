@@ -14,7 +14,7 @@
 //! - [`keys`]: the keyring in the keys directory, sealed key files, rotation, and the
 //!   log's record of its statement keys that a rotation across nodes moves forward.
 //! - `log`: the transparency log, whatever stores it: Merkle maths, checkpoints and
-//!   signed notes, C2SP tiles; the traits a backend implements (`LogStore`,
+//!   signed notes, C2SP tiles, tlog-policy, cosignatures and tlog-proofs; the traits a backend implements (`LogStore`,
 //!   `ContentIndex`, `SaltStore`, `Sequencer`); the one integration loop every backend
 //!   shares (batching, the right edge, signing, acknowledging) and its syncer; the `Log`
 //!   handle.
