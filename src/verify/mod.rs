@@ -509,6 +509,11 @@ mod tests {
         let (check, verified) = witness_check(&both, &trust.clone().with_policy(two_of_two("")));
         assert_eq!(check.unwrap().code, "witness.quorum");
         assert!(verified);
+        // Without the log's key, a policy that lists logs cannot be held to.
+        let mut keyless =
+            trust.clone().with_policy(two_of_two(&format!("log {}\n", other.verifier().to_vkey_string())));
+        keyless.log = None;
+        assert_eq!(witness_check(&both, &keyless).0.unwrap().code, "witness.unknown_log");
         // No policy, no check: the receipt verifies as before.
         let (check, verified) = witness_check(&both, trust);
         assert!(check.is_none() && verified);

@@ -96,6 +96,16 @@ async fn a_readers_policy_requires_the_witnesses_it_names() {
     let (code, out) = verify_cli(&["verify", "--receipt", &one_file, "--key", &log.base, "--policy", &policy]).await;
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAIL witness.no_quorum") && out.contains("cosigned by W1,"), "{out}");
+    // A receipts file is held to the policy too, line by line.
+    let lines = format!(
+        "{}\n{}\n",
+        serde_json::json!({"file": "-", "receipt": both}),
+        serde_json::json!({"file": "-", "receipt": one})
+    );
+    let receipts = file("receipts.jsonl", &lines);
+    let (code, out) = verify_cli(&["verify", "--receipts", &receipts, "--key", &log.base, "--policy", &policy]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("witness.no_quorum (line 2)"), "{out}");
     // Without a policy the log's signature is all that is asked, as before.
     let (code, out) = verify_cli(&["verify", "--receipt", &one_file, "--key", &log.base]).await;
     assert_eq!(code, Some(0), "{out}");
