@@ -1,7 +1,9 @@
 //! `aiprov verify`: a receipt checked offline, with the service's public keys only; a
 //! whole receipts file is [`super::verify_receipts`]. Given the service's URL, the
 //! receipt's checkpoint is also held against the log the service serves now, which
-//! shows a fork or a rollback ([`ServedLog`]).
+//! shows a fork or a rollback ([`ServedLog`]). Under the reader's `--policy` every receipt
+//! must carry its quorum of witnesses' cosignatures; `--tlog-proof` checks the receipt's
+//! statement under a C2SP tlog-proof's (possibly cosigned) checkpoint instead of its own.
 
 use std::io::Seek;
 use std::path::Path;

@@ -98,7 +98,9 @@ impl TlogProof {
     /// [`TlogProofError::Malformed`] naming the first line that breaks the format.
     pub fn parse(text: &str) -> Result<Self, TlogProofError> {
         let bad = |line, reason| TlogProofError::Malformed { line, reason };
-        if text.len() > MAX_NOTE_SIZE + 4096 + MAX_PROOF_HASHES * 46 {
+        // A note at most as large as a checkpoint may be, 63 hash lines of 45 bytes, and
+        // room for the header, an extra line and the index.
+        if text.len() > MAX_NOTE_SIZE + 4096 + MAX_PROOF_HASHES * 45 {
             return Err(bad(1, "the proof is larger than any checkpoint and proof can be"));
         }
         let (head, checkpoint) = text.split_once("\n\n").ok_or(bad(1, "no empty line before the checkpoint"))?;
