@@ -23,7 +23,9 @@
     content: 'Content',
     log: 'Public log',
     checkpoint: 'Log checkpoint',
-    disclosure: 'Disclosure'
+    disclosure: 'Disclosure',
+    witnesses: 'Witnesses',
+    consistency: 'Log consistency'
   };
   var KINDS = {
     marketing_copy: 'Marketing copy',
@@ -189,6 +191,17 @@
     }
   }
 
+  // The stamp's receipt with a checkpoint its witnesses cosigned, where the service has
+  // one (?witnessed=true), else its plain receipt: under the operator's witness policy
+  // the plain one, against a checkpoint no witness has seen yet, would fail `witnesses`.
+  async function fetchStamp(id) {
+    try {
+      var witnessed = await fetch('v1/stamps/' + id + '?witnessed=true');
+      if (witnessed.ok) return witnessed;
+    } catch (e) { /* the plain receipt below */ }
+    return fetch('v1/stamps/' + id);
+  }
+
   // This service's base URL, as aiprov verify --key takes it.
   function serviceBase() {
     return new URL('.', window.location.href).href.replace(/\/$/, '');
@@ -294,6 +307,17 @@
     }
     parts.push(el('h3', {}, ['Checks']));
     parts.push(list);
+    var witnesses = v.checks.filter(function (c) { return c.name === 'witnesses'; })[0];
+    if (witnesses) {
+      // The operator chose these witnesses: their word proves to a reader only as much as
+      // the reader trusts that choice. A policy of the reader's own proves it to them.
+      parts.push(el('p', { 'class': 'note', id: 'witnesses-note' }, [
+        'Witnesses: ' + witnesses.message + ' This service applied its operator\'s witness policy: the ' +
+        'witnesses and quorum its operator chose. To rely on witnesses you trust, check the receipt offline ' +
+        'with a policy of your own: ',
+        el('code', {}, ['aiprov verify --receipt receipt.json --key ' + serviceBase() + ' --policy my-policy.txt'])
+      ]));
+    }
     if (Array.isArray(v.matches) && v.matches.length > 0) {
       var n = v.matches.length;
       parts.push(el('p', { 'class': 'note', id: 'matches' }, [
@@ -379,7 +403,7 @@
     if (id !== null) {
       await run(async function () {
         if (!HEX64.test(id)) throw new UserError('The link\'s stamp id is not 64 hexadecimal digits.');
-        var resp = await fetch('v1/stamps/' + id.toLowerCase());
+        var resp = await fetchStamp(id.toLowerCase());
         if (resp.status === 404) throw new UserError('This service has no stamp with the id in the link.');
         if (!resp.ok) throw new UserError('The stamp could not be fetched (HTTP ' + resp.status + ').');
         var receipt = await resp.text();

@@ -14,7 +14,7 @@
 //! - [`keys`]: the keyring in the keys directory, sealed key files, rotation, and the
 //!   log's record of its statement keys that a rotation across nodes moves forward.
 //! - `log`: the transparency log, whatever stores it: Merkle maths, checkpoints and
-//!   signed notes, C2SP tiles; the traits a backend implements (`LogStore`,
+//!   signed notes, C2SP tiles, tlog-policy, cosignatures and tlog-proofs; the traits a backend implements (`LogStore`,
 //!   `ContentIndex`, `SaltStore`, `Sequencer`); the one integration loop every backend
 //!   shares (batching, the right edge, signing, acknowledging) and its syncer; the `Log`
 //!   handle.
@@ -93,6 +93,10 @@ pub mod tlog {
     /// C2SP `tlog-policy`: known logs and witnesses, and the quorum a checkpoint needs.
     pub mod policy {
         pub use crate::log::policy::{Policy, PolicyError, PolicyLog, PolicyWitness, Witnessed};
+    }
+    /// C2SP `tlog-proof`: one entry's inclusion, with its (cosigned) checkpoint, as text.
+    pub mod proof {
+        pub use crate::log::tlog_proof::{TlogProof, TlogProofError, VerifiedProof, FILE_EXTENSION, HEADER};
     }
     /// RFC 6962 / 9162 hashing and proofs.
     pub mod merkle {

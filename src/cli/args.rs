@@ -505,6 +505,17 @@ pub struct VerifyArgs {
     /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
     #[arg(long, value_name = "VERIFIER_KEY")]
     pub log_key: Option<String>,
+    /// Your own witness policy (a C2SP tlog-policy file): every receipt's checkpoint must
+    /// carry cosignatures of its quorum of witnesses (check `witnesses`), and the log's
+    /// key must be one it lists, if it lists logs.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// With --receipt: a C2SP tlog-proof of the receipt's stamp (GET
+    /// /v1/stamps/{id}/tlog-proof); the receipt's statement is checked as included at
+    /// the proof's index under the proof's checkpoint, with its cosignatures, instead of
+    /// the receipt's own.
+    #[arg(long, value_name = "FILE", requires = "receipt")]
+    pub tlog_proof: Option<PathBuf>,
     /// Print the verdict as JSON (with --receipts: one JSON line per file).
     #[arg(long)]
     pub json: bool,

@@ -1,7 +1,9 @@
 //! `aiprov verify`: a receipt checked offline, with the service's public keys only; a
 //! whole receipts file is [`super::verify_receipts`]. Given the service's URL, the
 //! receipt's checkpoint is also held against the log the service serves now, which
-//! shows a fork or a rollback ([`ServedLog`]).
+//! shows a fork or a rollback ([`ServedLog`]). Under the reader's `--policy` every receipt
+//! must carry its quorum of witnesses' cosignatures; `--tlog-proof` checks the receipt's
+//! statement under a C2SP tlog-proof's (possibly cosigned) checkpoint instead of its own.
 
 use std::io::Seek;
 use std::path::Path;
@@ -16,6 +18,8 @@ use super::receipts::Line;
 use super::verify_inputs::{file_hashes, trust_anchors, ServedLog};
 use crate::content::ContentHashes;
 use crate::credentials::{self, ImageFormat};
+use crate::log::checkpoint::Checkpoint;
+use crate::log::tlog_proof::TlogProof;
 use crate::verify::{credential, verify_receipt, Verdict};
 
 /// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
@@ -66,7 +70,10 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
     let Some(path) = &args.source.receipt else {
         anyhow::bail!("give --receipt FILE or --receipts FILE (a receipt may be left out only for an image with Content Credentials)")
     };
-    let receipt = read_receipt(path)?;
+    let mut receipt = read_receipt(path)?;
+    if let Some(proof) = &args.tlog_proof {
+        with_tlog_proof(&mut receipt, proof)?;
+    }
     let trust = trust_anchors(args)?;
     let content = match (&args.content.file, &args.content.text) {
         (Some(f), _) => Some(file_hashes(f)?),
@@ -78,6 +85,37 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
         checks.extend(log.check(&receipt)?);
     }
     print(args, &Verdict::from_checks(checks, stamp))
+}
+
+/// Replaces the receipt's log proof with the one of the C2SP tlog-proof at `path`: the
+/// receipt's statement and signature give the leaf, the proof its index, inclusion proof
+/// and (cosigned) checkpoint. Every check then runs as on a receipt, so the proof is held
+/// to the same log key, policy and log as the receipt would be.
+///
+/// # Errors
+/// When the file cannot be read or is not a tlog-proof.
+fn with_tlog_proof(receipt: &mut Value, path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let proof = TlogProof::parse(&text).with_context(|| format!("{} is not a C2SP tlog-proof", path.display()))?;
+    // The proof's tree size is its checkpoint's; a checkpoint that does not parse keeps
+    // the receipt's, and fails the `checkpoint` check.
+    let size = proof
+        .checkpoint
+        .find("\n\n")
+        .and_then(|end| Checkpoint::parse_body(&proof.checkpoint[..=end]).ok())
+        .map(|cp| cp.size);
+    let Some(log) = receipt.get_mut("log").and_then(Value::as_object_mut) else {
+        // Not a receipt: the checks say what is wrong with it.
+        return Ok(());
+    };
+    log.insert("index".into(), proof.index.into());
+    if let Some(size) = size {
+        log.insert("tree_size".into(), size.into());
+    }
+    let hashes: Vec<String> = proof.inclusion_proof.iter().map(|h| h.to_hex()).collect();
+    log.insert("inclusion_proof".into(), hashes.into());
+    log.insert("checkpoint".into(), proof.checkpoint.into());
+    Ok(())
 }
 
 /// The verdict for `file` when it is an image carrying Content Credentials (docs/contract.md

@@ -21,11 +21,21 @@ fn is_url(key: &str) -> bool {
     key.starts_with("http://") || key.starts_with("https://")
 }
 
-/// The trust anchors `--key` (and `--log-key`) name.
+/// The trust anchors `--key` (and `--log-key`) name, under the reader's `--policy`.
 ///
 /// # Errors
 /// When the keys cannot be fetched, read or parsed.
 pub(super) fn trust_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
+    let trust = service_anchors(args)?;
+    // The reader's own policy: the service's word on its witnesses would prove nothing.
+    Ok(match &args.policy {
+        Some(path) => trust.with_policy(super::args::read_policy(path)?),
+        None => trust,
+    })
+}
+
+/// The service's keys, as `--key` names them.
+fn service_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
     if is_url(&args.key) {
         let client = Client::new(&args.key, None)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

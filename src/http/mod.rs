@@ -17,6 +17,7 @@ mod prompt;
 pub(crate) mod server;
 mod stamps;
 mod tlog;
+mod tlog_proof;
 mod upload;
 mod verify;
 
@@ -56,6 +57,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
             web::scope("/v1")
                 .wrap(actix_web::middleware::from_fn(cors::public_cors))
                 .configure(badge::routes)
+                .configure(tlog_proof::routes)
                 // Before stamps: a path is matched by the first resource that fits it, and
                 // `/stamps/{id}` fits `/stamps/upload`.
                 .configure(upload::routes)

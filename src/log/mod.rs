@@ -7,6 +7,8 @@
 //!
 //! - `merkle`: RFC 6962 / 9162 hashing and proofs over any node source.
 //! - `checkpoint`: C2SP signed notes and tlog checkpoints.
+//! - `tlog_proof`: C2SP tlog-proof, one entry's inclusion and its (cosigned) checkpoint
+//!   as text, written and verified.
 //! - `tiles`: C2SP tlog-tiles: tile and entry-bundle paths, bundle encoding (and the
 //!   pieces a batch adds to a bundle), which tiles a batch rewrites, building them from
 //!   leaf hashes, and Merkle nodes read back from them.
@@ -39,6 +41,7 @@ mod reader;
 mod sequencer;
 mod store;
 pub(crate) mod tiles;
+pub(crate) mod tlog_proof;
 
 use std::fmt;
 

@@ -175,6 +175,12 @@ impl Policy {
         &self.witnesses
     }
 
+    /// Whether this policy accepts checkpoints signed by `log`: it lists no log (it
+    /// speaks of witnesses only), or it lists this one (same name and public key).
+    pub fn accepts_log(&self, log: &NoteVerifier) -> bool {
+        self.logs.is_empty() || self.logs.iter().any(|l| l.verifier.to_vkey_string() == log.to_vkey_string())
+    }
+
     /// Whether the quorum needs no cosignature at all (`quorum none`).
     pub fn needs_none(&self) -> bool {
         self.quorum.is_none()

@@ -224,6 +224,15 @@ impl Service {
         self.receipt_at(index, &checkpoint)
     }
 
+    /// Stamp `id`'s inclusion as a C2SP tlog-proof, against the newest checkpoint, as
+    /// its receipt is (blocking).
+    ///
+    /// # Errors
+    /// As [`Service::receipt`].
+    pub fn tlog_proof(&self, id: &StampId) -> Result<String, ApiError> {
+        Ok(self.receipt(id)?.tlog_proof().to_text())
+    }
+
     /// Where stamp `id` is, if a published checkpoint covers it (blocking). Every
     /// lookup by id goes through here, so a stamp is found by all of them or by none:
     /// a leaf is written before its batch is synced, but the checkpoint that covers it

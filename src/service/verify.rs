@@ -222,7 +222,13 @@ impl Service {
         receipt: Option<serde_json::Value>,
     ) -> Result<VerifyResponse, ApiError> {
         if let Some(receipt) = &receipt {
-            let (mut checks, stamp) = verify_receipt_with(receipt, content.as_ref(), &self.trust(), Some(&self.checks));
+            let (mut checks, stamp) = verify_receipt_with(
+                receipt,
+                content.as_ref(),
+                &self.trust(),
+                self.witness_policy(),
+                Some(&self.checks),
+            );
             checks.extend(self.fork_check(receipt)?);
             return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
         }

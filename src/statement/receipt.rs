@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::jcs::{self, JcsError};
 use crate::keys::{KeyId, SecretKey};
 use crate::log::merkle;
+use crate::log::tlog_proof::TlogProof;
 use crate::log::LogIndex;
 use crate::statement::Statement;
 use crate::Sha256Digest;
@@ -149,6 +150,20 @@ pub struct Receipt {
     pub statement: Statement,
     pub signature: SignatureEnvelope,
     pub log: LogProof,
+}
+
+impl Receipt {
+    /// This receipt's inclusion as a C2SP tlog-proof: its index, inclusion proof and
+    /// checkpoint note (with whatever cosignatures it carries), and no `extra` line: the
+    /// leaf hash is the stamp id, which the reader holds with the receipt.
+    pub fn tlog_proof(&self) -> TlogProof {
+        TlogProof {
+            extra: None,
+            index: self.log.index.0,
+            inclusion_proof: self.log.inclusion_proof.clone(),
+            checkpoint: self.log.checkpoint.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

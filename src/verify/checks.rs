@@ -1,5 +1,5 @@
 //! One function per named check of a verdict (docs/contract.md §2): `key`, `signature`,
-//! `content`, `log`, `checkpoint`, `disclosure`. Each returns a [`Check`] with a stable
+//! `content`, `log`, `checkpoint`, `disclosure`, `witnesses`. Each returns a [`Check`] with a stable
 //! code and a sentence for people; none fails, every problem is a failed check.
 
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -11,6 +11,7 @@ use crate::jcs::JcsError;
 use crate::keys::KeyPurpose;
 use crate::log::checkpoint::{Checkpoint, NoteError};
 use crate::log::merkle;
+use crate::log::policy::Policy;
 use crate::statement::receipt::{leaf_bytes_from_canonical, Receipt, ALG_ED25519};
 
 /// The receipt's checkpoint, opened with the log's key when one is known (`None`
@@ -255,6 +256,45 @@ pub(super) fn disclosure(parsed: &Receipt) -> Check {
             true,
             "disclosure.present",
             format!("Disclosure ({}): \"{}\"", parsed.statement.disclosure.lang, text),
+        )
+    }
+}
+
+/// `witnesses`: which of the policy's witnesses cosigned the receipt's checkpoint note, and
+/// whether they meet its quorum. A cosignature counts only over this very checkpoint body
+/// ([`Policy::witnessed`] checks each against it), so one copied from another checkpoint
+/// of the same log counts for nothing. A policy that lists logs must list this log's key.
+pub(super) fn witnesses(note: &str, trust: &TrustAnchors, policy: &Policy) -> Check {
+    // Without the log's key, only a policy that names no log can be held to.
+    let accepted = trust.log.as_ref().map_or(policy.logs().is_empty(), |log| policy.accepts_log(log));
+    if !accepted {
+        let key = trust.log.as_ref().map_or("unknown".into(), |l| l.to_vkey_string());
+        return Check::new(
+            "witnesses",
+            false,
+            "witness.unknown_log",
+            format!("The witness policy does not list this log (key {key}) among the logs it accepts."),
+        );
+    }
+    let witnessed = policy.witnessed(note);
+    let by = match witnessed.cosigned_by.as_slice() {
+        [] => "no witness of the policy".to_owned(),
+        names => names.join(", "),
+    };
+    let quorum = policy.describe_quorum();
+    if witnessed.quorum_met {
+        Check::new(
+            "witnesses",
+            true,
+            "witness.quorum",
+            format!("The checkpoint is cosigned by {by}, which meets the policy's quorum ({quorum})."),
+        )
+    } else {
+        Check::new(
+            "witnesses",
+            false,
+            "witness.no_quorum",
+            format!("The checkpoint is cosigned by {by}, which does not meet the policy's quorum ({quorum})."),
         )
     }
 }

@@ -9,6 +9,7 @@ mod consistency;
 pub mod credential;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::content::ContentHashes;
 use crate::jcs;
 use crate::keys::{KeyPurpose, PublicKeyInfo};
 use crate::log::checkpoint::NoteVerifier;
+use crate::log::policy::Policy;
 use crate::statement::receipt::{statement_of_leaf, Receipt};
 use crate::statement::{Disclosure, Generator, HumanOversight, Kind};
 use crate::time::Timestamp;
@@ -36,12 +38,21 @@ pub struct TrustAnchors {
     /// The service's C2PA root certificates (DER): the trust anchors of its Content
     /// Credentials.
     pub c2pa_roots: Vec<Vec<u8>>,
+    /// The reader's witness policy (C2SP tlog-policy): with one, every receipt's
+    /// checkpoint must be cosigned by its quorum (the `witnesses` check).
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl TrustAnchors {
     pub fn new(keys: Vec<PublicKeyInfo>, log: Option<NoteVerifier>) -> Self {
         let decoded = keys.iter().filter_map(|k| Some((k.public_key.clone(), k.verifying_key().ok()?))).collect();
-        Self { keys, log, decoded, c2pa_roots: Vec::new() }
+        Self { keys, log, decoded, c2pa_roots: Vec::new(), policy: None }
+    }
+
+    /// These anchors, requiring `policy`'s quorum of witnesses on every checkpoint.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
     }
 
     /// These anchors, trusting the C2PA root certificate `der` too.
@@ -226,14 +237,16 @@ pub fn verify_receipt(
     content: Option<&ContentHashes>,
     trust: &TrustAnchors,
 ) -> (Vec<Check>, Option<StampSummary>) {
-    verify_receipt_with(receipt, content, trust, None)
+    verify_receipt_with(receipt, content, trust, trust.policy.as_deref(), None)
 }
 
-/// [`verify_receipt`], with the service's memo of signature checks that passed before.
+/// [`verify_receipt`] under `policy` (rather than the anchors' own), with the service's
+/// memo of signature checks that passed before.
 pub fn verify_receipt_with(
     receipt: &Value,
     content: Option<&ContentHashes>,
     trust: &TrustAnchors,
+    policy: Option<&Policy>,
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
     // With the path of what is wrong: "statement.subject.sha256: ...".
@@ -252,7 +265,7 @@ pub fn verify_receipt_with(
     // The signature covers the statement exactly as received, so it is checked on the
     // received JSON, not on our re-serialisation of it.
     let statement_jcs = jcs::to_vec(receipt.get("statement").unwrap_or(&Value::Null));
-    verify_parsed(&parsed, statement_jcs, content, trust, cache)
+    verify_parsed(&parsed, statement_jcs, content, trust, policy, cache)
 }
 
 /// Checks a receipt this service built from its own log (content lookups) from `leaf`,
@@ -270,7 +283,7 @@ pub fn verify_own_receipt(
         // Not a leaf of this statement and signature: check what the receipt says.
         None => jcs::to_vec(&receipt.statement),
     };
-    verify_parsed(receipt, statement_jcs, content, trust, cache)
+    verify_parsed(receipt, statement_jcs, content, trust, trust.policy.as_deref(), cache)
 }
 
 /// Runs every named check, in the order a reader meets them in a verdict.
@@ -279,6 +292,7 @@ fn verify_parsed(
     statement_jcs: Result<Vec<u8>, jcs::JcsError>,
     content: Option<&ContentHashes>,
     trust: &TrustAnchors,
+    policy: Option<&Policy>,
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
     let (key_check, key) = checks::key(parsed, trust);
@@ -290,6 +304,9 @@ fn verify_parsed(
     out.push(checks::log(parsed, &statement_jcs, checkpoint.as_ref()));
     out.push(checks::checkpoint(trust, checkpoint.as_ref()));
     out.push(checks::disclosure(parsed));
+    if let Some(policy) = policy {
+        out.push(checks::witnesses(&parsed.log.checkpoint, trust, policy));
+    }
     (out, Some(StampSummary::of(parsed)))
 }
 
@@ -402,6 +419,104 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The fixture's receipt with `lines` appended to its checkpoint note.
+    fn with_cosignatures(lines: &[String]) -> Value {
+        let mut receipt: Value = serde_json::from_slice(&fixture().0).unwrap();
+        let mut note = receipt["log"]["checkpoint"].as_str().unwrap().to_owned();
+        for line in lines {
+            note.push_str(line);
+        }
+        receipt["log"]["checkpoint"] = Value::String(note);
+        receipt
+    }
+
+    fn body_of(receipt: &Value) -> String {
+        let note = receipt["log"]["checkpoint"].as_str().unwrap();
+        note[..=note.find("\n\n").unwrap()].to_owned()
+    }
+
+    fn witness(name: &str, seed: u8) -> crate::log::cosignature::CosignatureSigner {
+        crate::log::cosignature::CosignatureSigner::new(name, ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+            .unwrap()
+    }
+
+    /// `log_line`: the policy's `log` line, if any.
+    fn two_of_two(log_line: &str) -> Policy {
+        Policy::parse(&format!(
+            "{log_line}witness A {}\nwitness B {}\ngroup both all A B\nquorum both\n",
+            witness("a.example", 11).verifier().to_vkey_string(),
+            witness("b.example", 12).verifier().to_vkey_string()
+        ))
+        .unwrap()
+    }
+
+    fn witness_check(receipt: &Value, trust: &TrustAnchors) -> (Option<Check>, bool) {
+        let (checks, stamp) = verify_receipt(receipt, Some(&fixture().1), trust);
+        let check = checks.iter().find(|c| c.name == "witnesses").cloned();
+        (check, Verdict::from_checks(checks, stamp).verified)
+    }
+
+    #[test]
+    fn the_witnesses_check_needs_the_quorum_of_cosignatures_over_this_checkpoint() {
+        let (_, _, trust) = fixture();
+        let body = body_of(&with_cosignatures(&[]));
+        let (a, b) = (witness("a.example", 11), witness("b.example", 12));
+        let log_line = format!("log {}\n", trust.log.as_ref().unwrap().to_vkey_string());
+        let trust = trust.clone().with_policy(two_of_two(&log_line));
+
+        let both =
+            with_cosignatures(&[a.cosign(&body, 1_700_000_000).unwrap(), b.cosign(&body, 1_700_000_001).unwrap()]);
+        let (check, verified) = witness_check(&both, &trust);
+        let check = check.unwrap();
+        assert_eq!((check.code.as_str(), check.passed, verified), ("witness.quorum", true, true), "{check:?}");
+        assert!(check.message.contains("A, B") && check.message.contains("group both (2 of 2)"), "{check:?}");
+
+        let one = with_cosignatures(&[a.cosign(&body, 1_700_000_000).unwrap()]);
+        let (check, verified) = witness_check(&one, &trust);
+        let check = check.unwrap();
+        assert_eq!((check.code.as_str(), check.passed, verified), ("witness.no_quorum", false, false));
+        assert!(check.message.contains("cosigned by A,"), "{check:?}");
+
+        // B's cosignature of another checkpoint of this log (a smaller tree) is B's, and
+        // genuine, but not of this checkpoint: it must not count.
+        let other_body = body.replacen("\n5\n", "\n4\n", 1);
+        assert_ne!(other_body, body);
+        let copied = with_cosignatures(&[
+            a.cosign(&body, 1_700_000_000).unwrap(),
+            b.cosign(&other_body, 1_700_000_000).unwrap(),
+        ]);
+        let (check, verified) = witness_check(&copied, &trust);
+        assert_eq!(check.unwrap().code, "witness.no_quorum");
+        assert!(!verified);
+    }
+
+    #[test]
+    fn a_policy_that_lists_other_logs_fails_and_no_policy_adds_no_check() {
+        let (_, _, trust) = fixture();
+        let body = body_of(&with_cosignatures(&[]));
+        let both = with_cosignatures(&[
+            witness("a.example", 11).cosign(&body, 1_700_000_000).unwrap(),
+            witness("b.example", 12).cosign(&body, 1_700_000_000).unwrap(),
+        ]);
+        let other = NoteSigner::new("other.example/log", ed25519_dalek::SigningKey::from_bytes(&[42; 32])).unwrap();
+        let policy = two_of_two(&format!("log {}\n", other.verifier().to_vkey_string()));
+        let (check, verified) = witness_check(&both, &trust.clone().with_policy(policy));
+        assert_eq!(check.unwrap().code, "witness.unknown_log");
+        assert!(!verified);
+        // A policy of witnesses only holds for any log.
+        let (check, verified) = witness_check(&both, &trust.clone().with_policy(two_of_two("")));
+        assert_eq!(check.unwrap().code, "witness.quorum");
+        assert!(verified);
+        // Without the log's key, a policy that lists logs cannot be held to.
+        let mut keyless =
+            trust.clone().with_policy(two_of_two(&format!("log {}\n", other.verifier().to_vkey_string())));
+        keyless.log = None;
+        assert_eq!(witness_check(&both, &keyless).0.unwrap().code, "witness.unknown_log");
+        // No policy, no check: the receipt verifies as before.
+        let (check, verified) = witness_check(&both, trust);
+        assert!(check.is_none() && verified);
     }
 
     proptest! {

@@ -563,3 +563,37 @@ async fn a_phone_reader_follows_a_badge_link_to_a_verdict_in_sight() {
 
     browser.quit().await;
 }
+
+/// Under the operator's witness policy, a receipt whose checkpoint its witness cosigned:
+/// the page shows the `witnesses` check, names the witness, and says that this is the
+/// operator's policy, pointing to `aiprov verify --policy` for the reader's own.
+#[tokio::test]
+async fn the_page_names_the_operators_witnesses_and_whose_policy_it_is() {
+    use ai_provenance::tlog::cosignature::CosignatureSigner;
+    use ai_provenance::tlog::policy::Policy;
+    let Some(browser) = Browser::start().await else { return };
+    let witness = CosignatureSigner::new("w1.example", ed25519_dalek::SigningKey::from_bytes(&[21; 32])).unwrap();
+    let policy =
+        Policy::parse(&format!("witness W1 {} https://w1.example/\nquorum W1\n", witness.verifier().to_vkey_string()))
+            .unwrap();
+    let app = crate::helpers::spawn_app_with(|c| c.witness_policy = Some(policy)).await;
+    let stamped = app.stamp_ok(&copy_request("Seen by a witness.")).await;
+    let mut receipt = crate::helpers::public_receipt(&stamped);
+    let note = receipt["log"]["checkpoint"].as_str().unwrap().to_owned();
+    let body = &note[..=note.find("\n\n").unwrap()];
+    let line = witness.cosign(body, 1_700_000_000).unwrap();
+    receipt["log"]["checkpoint"] = json!(format!("{note}{line}"));
+
+    browser.goto(&format!("{}/verify", app.url(""))).await;
+    browser.send_keys("#receipt", &receipt.to_string()).await;
+    browser.click("#verify").await;
+    let verdict = browser.verdict().await;
+    assert!(verdict.contains("Genuine stamp, content not checked"), "{verdict}");
+    let check = browser.text("#checks li[data-code='witness.quorum']").await.unwrap();
+    assert!(check.contains("Witnesses: passed.") && check.contains("W1"), "{check}");
+    let note = browser.text("#witnesses-note").await.unwrap();
+    for said in ["W1", "operator's witness policy", "aiprov verify --receipt receipt.json", "--policy"] {
+        assert!(note.contains(said), "{said:?} not in {note}");
+    }
+    browser.quit().await;
+}
