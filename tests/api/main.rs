@@ -32,3 +32,4 @@ mod tlog_go;
 mod upload;
 mod verify;
 mod witness;
+mod witnessing;

@@ -66,3 +66,5 @@ mod upload;
 mod verify;
 #[path = "../api/witness.rs"]
 mod witness;
+#[path = "../api/witnessing.rs"]
+mod witnessing;
