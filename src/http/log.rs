@@ -1,4 +1,5 @@
-//! The transparency log's read API: checkpoint, proofs, entries, verifier key.
+//! The transparency log's read API: checkpoint, witnessed checkpoint, proofs, entries,
+//! verifier key.
 
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
@@ -10,6 +11,7 @@ use crate::service::{blocking, Service};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/log/checkpoint").route(web::get().to(checkpoint)))
+        .service(web::resource("/log/witnessed").route(web::get().to(witnessed)))
         .service(web::resource("/log/verifier-key").route(web::get().to(verifier_key)))
         .service(web::resource("/log/proof/inclusion").route(web::get().to(inclusion)))
         .service(web::resource("/log/proof/consistency").route(web::get().to(consistency)))
@@ -18,6 +20,12 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn checkpoint(svc: web::Data<Service>) -> HttpResponse {
     HttpResponse::Ok().content_type(ContentType::plaintext()).body(svc.checkpoint_note())
+}
+
+async fn witnessed(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    let svc = svc.into_inner();
+    let witnessed = blocking(move || svc.witnessed_checkpoint()).await?;
+    Ok(HttpResponse::Ok().json(witnessed))
 }
 
 async fn verifier_key(svc: web::Data<Service>) -> HttpResponse {

@@ -1,4 +1,4 @@
-//! `POST /v1/stamps`, `GET /v1/stamps/{id}`, `GET /v1/stamps?sha256=|text=`.
+//! `POST /v1/stamps`, `GET /v1/stamps/{id}[?witnessed=true]`, `GET /v1/stamps?sha256=|text=`.
 
 use std::sync::Arc;
 
@@ -37,10 +37,22 @@ pub(super) fn parse_id(raw: &str) -> Result<StampId, ApiError> {
     })
 }
 
-async fn get(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetQuery {
+    /// Proven against the newest witnessed checkpoint rather than the newest one.
+    #[serde(default)]
+    witnessed: bool,
+}
+
+async fn get(
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+    Query(q): Query<GetQuery>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
     let svc = svc.into_inner();
-    let receipt = blocking(move || svc.receipt(&id)).await?;
+    let receipt = blocking(move || if q.witnessed { svc.witnessed_receipt(&id) } else { svc.receipt(&id) }).await?;
     Ok(HttpResponse::Ok().json(receipt))
 }
 

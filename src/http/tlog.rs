@@ -30,11 +30,19 @@ const CHECKPOINT_MAX_AGE: u32 = 1;
 /// A tile or bundle at a given path never changes: cache it for a year.
 const TILE_MAX_AGE: u32 = 365 * 24 * 3600;
 
-async fn checkpoint(svc: web::Data<Service>) -> HttpResponse {
-    HttpResponse::Ok()
+/// The newest checkpoint, or with a witness policy the newest witnessed one with its
+/// cosignatures (`Service::served_checkpoint` says why).
+async fn checkpoint(svc: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    let note = if svc.serves_witnessed() {
+        let svc = svc.into_inner();
+        blocking(move || svc.served_checkpoint()).await?
+    } else {
+        svc.checkpoint_note()
+    };
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(CacheControl(vec![CacheDirective::Public, CacheDirective::MaxAge(CHECKPOINT_MAX_AGE)]))
-        .body(svc.checkpoint_note())
+        .body(note))
 }
 
 async fn tile(svc: web::Data<Service>, tile_path: web::Path<String>) -> Result<HttpResponse, ApiError> {

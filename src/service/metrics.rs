@@ -65,6 +65,90 @@ impl LogObserver for LogMetrics {
     }
 }
 
+/// What witnessing reports, per witness (`witness` is its name in the policy: a bounded
+/// label, the policy lists at most a few hundred).
+#[derive(Clone)]
+pub(crate) struct WitnessMetrics {
+    cosigned_size: Family<WitnessLabel, Gauge>,
+    cosign_lag: Family<WitnessLabel, Gauge<f64, AtomicU64>>,
+    refusals: Family<RefusalLabels, Counter>,
+    witnessed_size: Gauge,
+    witnessed_lag: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessLabel {
+    witness: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    witness: String,
+    kind: &'static str,
+}
+
+impl Default for WitnessMetrics {
+    fn default() -> Self {
+        Self {
+            cosigned_size: Family::default(),
+            cosign_lag: Family::default(),
+            refusals: Family::default(),
+            witnessed_size: Gauge::default(),
+            witnessed_lag: latency(),
+        }
+    }
+}
+
+impl WitnessMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "witness_cosigned_tree_size",
+            "Tree size of the newest checkpoint each witness cosigned",
+            self.cosigned_size.clone(),
+        );
+        registry.register_with_unit(
+            "witness_cosign_lag",
+            "Time from the publication of the checkpoint a witness last cosigned to its cosignature",
+            Unit::Seconds,
+            self.cosign_lag.clone(),
+        );
+        registry.register(
+            "witness_refusals",
+            "Submissions a witness did not cosign, by kind (inconsistent, ahead_of_log, unreachable, ...)",
+            self.refusals.clone(),
+        );
+        registry.register(
+            "log_witnessed_tree_size",
+            "Tree size of the newest checkpoint whose cosignatures meet the witness policy's quorum",
+            self.witnessed_size.clone(),
+        );
+        registry.register_with_unit(
+            "log_witnessed_lag",
+            "Time from the publication of a checkpoint to the first witnessed checkpoint that covers it",
+            Unit::Seconds,
+            self.witnessed_lag.clone(),
+        );
+    }
+
+    pub(crate) fn cosigned(&self, witness: &str, size: u64, lag: Duration) {
+        let label = WitnessLabel { witness: witness.to_owned() };
+        self.cosigned_size.get_or_create(&label).set(i64::try_from(size).unwrap_or(i64::MAX));
+        self.cosign_lag.get_or_create(&label).set(lag.as_secs_f64());
+    }
+
+    pub(crate) fn refused(&self, witness: &str, kind: &'static str) {
+        self.refusals.get_or_create(&RefusalLabels { witness: witness.to_owned(), kind }).inc();
+    }
+
+    pub(crate) fn witnessed(&self, size: u64) {
+        self.witnessed_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn witnessed_lag(&self, lag: Duration) {
+        self.witnessed_lag.observe(lag.as_secs_f64());
+    }
+}
+
 /// Every metric of one service.
 pub(crate) struct Metrics {
     registry: Registry,
@@ -80,6 +164,7 @@ pub(crate) struct Metrics {
     queue_depth: Gauge,
     writer_running: Gauge,
     sequencer: Gauge,
+    witnessing: WitnessMetrics,
 }
 
 impl Metrics {
@@ -160,6 +245,8 @@ impl Metrics {
             "1 while this node extends the log (always on one machine), 0 while it is a frontend of a shared database",
             sequencer.clone(),
         );
+        let witnessing = WitnessMetrics::default();
+        witnessing.register(&mut registry);
         Self {
             registry,
             requests,
@@ -173,7 +260,13 @@ impl Metrics {
             queue_depth,
             writer_running,
             sequencer,
+            witnessing,
         }
+    }
+
+    /// What witnessing reports to.
+    pub(crate) fn witnessing(&self) -> WitnessMetrics {
+        self.witnessing.clone()
     }
 
     /// What the log writer reports to, for [`Log::open_observed`].

@@ -7,6 +7,8 @@
 //! - `prompt`: prompt checks and erasure of the prompt link;
 //! - `admin`: authentication and the admin API (tokens, erasure register);
 //! - `log_api`: the log's read API (checkpoint, proofs, entries);
+//! - `witnessing`: asking the policy's witnesses to cosign checkpoints (a thread of its
+//!   own); `witnessed`: serving the witnessed checkpoint and receipts proven against it;
 //! - `ops`: readiness, metrics and online backups, for operators;
 //! - `proxies`, `metrics`, `signing`, `config`: what is behind them.
 //!
@@ -28,6 +30,8 @@ mod signing;
 mod stamp;
 mod tlog;
 mod verify;
+mod witnessed;
+mod witnessing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,6 +94,10 @@ pub struct Service {
     max_image_bytes: u64,
     /// The witnesses that cosign this log's checkpoints, and their quorum.
     witness_policy: Option<Arc<Policy>>,
+    /// The newest witnessed checkpoint, read from the store (with a policy only).
+    witnessed: Option<witnessing::WitnessedView>,
+    /// Submits checkpoints to the witnesses while this node sequences.
+    _witnessing: Option<witnessing::Witnessing>,
 }
 
 impl Service {
@@ -128,6 +136,7 @@ impl Service {
         let erasures = ErasureRegister::on(tables.erasures);
         let metrics = Metrics::new(erasures.count()?);
         let store = storage.log.store.clone();
+        let witness_store = store.clone();
         let log = Log::open(storage.log, signer, metrics.log_observer())
             .with_context(|| format!("opening the log in {location}"))?;
         let stamp_limiter = RateLimiter::on(config.stamp_rate, tables.buckets.clone(), "stamp");
@@ -157,6 +166,23 @@ impl Service {
             );
         }
         let follower = Follower::start(key_sync.clone()).context("starting the key rollout thread")?;
+        let witness_policy = config.witness_policy.clone().map(Arc::new);
+        let witnessed = witness_policy
+            .as_ref()
+            .map(|_| witnessing::WitnessedView::new(witness_store.clone(), log.verifier().clone()));
+        let witnessing = match (&witness_policy, &witnessed) {
+            (Some(policy), Some(view)) => Some(
+                witnessing::Witnessing::start(
+                    log.clone(),
+                    witness_store,
+                    policy.clone(),
+                    metrics.witnessing(),
+                    view.clone(),
+                )
+                .context("starting witnessing (--witness-policy)")?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             log,
             signing,
@@ -178,7 +204,9 @@ impl Service {
             spool_dir: config.data_dir.clone(),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             max_image_bytes: config.max_image_bytes,
-            witness_policy: config.witness_policy.clone().map(Arc::new),
+            witness_policy,
+            witnessed,
+            _witnessing: witnessing,
         })
     }
 

@@ -193,7 +193,7 @@ impl Service {
     }
 
     /// The receipt of the leaf at `index`, proven against the newest checkpoint (blocking).
-    fn receipt_at(&self, index: LogIndex, checkpoint: &SignedCheckpoint) -> Result<Receipt, ApiError> {
+    pub(super) fn receipt_at(&self, index: LogIndex, checkpoint: &SignedCheckpoint) -> Result<Receipt, ApiError> {
         self.receipt_and_leaf_at(index, checkpoint).map(|(receipt, _)| receipt)
     }
 

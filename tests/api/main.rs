@@ -33,3 +33,4 @@ mod upload;
 mod verify;
 mod witness;
 mod witnessed_verify;
+mod witnessing;

@@ -68,3 +68,5 @@ mod verify;
 mod witness;
 #[path = "../api/witnessed_verify.rs"]
 mod witnessed_verify;
+#[path = "../api/witnessing.rs"]
+mod witnessing;
