@@ -449,7 +449,7 @@ impl Driver {
             inflight.spawn(async move {
                 let answer = match proof(&log, old, size).await {
                     Ok(proof) => submit::submit(&client, &url, submit::body(old, &proof, &note)).await,
-                    Err(e) => Answer::Refused(Refusal::Status(0, format!("this log could not prove consistency: {e}"))),
+                    Err(e) => Answer::Refused(Refusal::Proof(e)),
                 };
                 Submitted { peer: i, old, size, note, answer }
             });
@@ -563,8 +563,7 @@ impl Driver {
         self.metrics.witnessed(size);
         if first {
             tracing::debug!(size, "a checkpoint met the witness quorum");
-            if let Some((seen, at)) = self.first_unwitnessed.filter(|(seen, _)| *seen <= size) {
-                let _ = seen;
+            if let Some((_, at)) = self.first_unwitnessed.filter(|(seen, _)| *seen <= size) {
                 self.metrics.witnessed_lag(at.elapsed());
                 self.first_unwitnessed = None;
             }
