@@ -4,7 +4,10 @@
 //! ```sh
 //! cargo run --release --example load                          # 20,000 requests a phase, 64 clients, 1M-entry log
 //! cargo run --release --example load -- 4000 64 100000        # COUNT CONCURRENCY BIG_LOG_SIZE
+//! cargo run --release --example load -- witnessed 5000 64 5    # COUNT CONCURRENCY RUNS
 //! ```
+//! `witnessed` measures the log with three witnesses instead (`load/witnessed.rs`): the
+//! lag from a stamp to a witnessed checkpoint, and stamps/s with and without witnesses.
 //! (a) Limits, measured in-process: Ed25519 signatures/s and verifications/s on all
 //! cores, SHA-256 MB/s on one core, and the requests/s of an actix-web no-op endpoint
 //! driven by the same client as the service.
@@ -33,6 +36,9 @@ use ai_provenance::TempDatabase;
 use ai_provenance::{Service, ServiceConfig};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
+
+#[path = "load/witnessed.rs"]
+mod witnessed;
 
 struct Phase {
     per_sec: f64,
@@ -339,7 +345,11 @@ fn memory_mib() -> (u64, u64) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "witnessed") {
+        args.next();
+        return witnessed::main(args).await;
+    }
     let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
     let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
     let big_log: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);

@@ -31,7 +31,8 @@
 //! - [`api`]: the wire types the server and its clients share.
 //! - `error`: `ApiError`, the one mapping of every domain error to HTTP.
 //! - `service`: the `Service`, split by operation (stamp, verify, prompt, admin, log
-//!   reads, ops: readiness, metrics, backups), with trusted proxies and its metrics.
+//!   reads, ops: readiness, metrics, backups), with trusted proxies and its metrics;
+//!   asking witnesses to cosign checkpoints, and serving the witnessed one.
 //! - `http`: routes and thin handlers over `Service`; `run`.
 //! - [`witness`]: a C2SP tlog-witness for other logs: request parsing, cosignatures, the
 //!   checkpoint it holds per log, its one route.

@@ -16,7 +16,7 @@ use ai_provenance::Sha256Digest;
 use crate::binary::{
     check_included, copy_dir, create_token, get_json, post_stamp, run, serve, serve_with, witness, Served,
 };
-use crate::helpers::{copy_request, embedded_only};
+use crate::helpers::{copy_request, embedded_only, postgres_only};
 
 /// How long a checkpoint may take to be witnessed here: the goal is about a second.
 const WITHIN: Duration = Duration::from_secs(20);
@@ -207,6 +207,56 @@ async fn a_witness_that_holds_a_fork_refuses_the_log_and_the_log_says_so() {
     let (note, _) = witnessed(&client, &log, &policy, 4).await;
     assert_eq!(policy.witnessed(&note).cosigned_by, ["a", "b"], "{note}");
     drop(witnesses);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_every_node_serves_the_witnessed_checkpoint_and_a_new_sequencer_goes_on() {
+    postgres_only!();
+    let db = crate::helpers::test_database();
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let flags = ["--database", db.url()];
+    let first = serve_with(dir.path(), &flags);
+    let vkey = verifier_key(&client, &first).await;
+    drop(first);
+    let (_witnesses, policy_text) = three_witnesses(dir.path(), &vkey);
+    let policy_file = dir.path().join("policy.txt");
+    std::fs::write(&policy_file, &policy_text).unwrap();
+    let policy = Policy::parse(&policy_text).unwrap();
+    let with_policy = ["--database", db.url(), "--witness-policy", policy_file.to_str().unwrap()];
+    let mut nodes = vec![serve_with(dir.path(), &with_policy), serve_with(dir.path(), &with_policy)];
+    let out = run(&["token", "create", "--issuer", "Witnessed Co", "--database", db.url()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+
+    // Stamped on either node, witnessed on both: the state is in the database.
+    let a = stamp(&client, &nodes[0], &token, "Witnessed on PostgreSQL, one.").await;
+    let b = stamp(&client, &nodes[1], &token, "Witnessed on PostgreSQL, two.").await;
+    let size = a["log"]["index"].as_u64().unwrap().max(b["log"]["index"].as_u64().unwrap()) + 1;
+    for node in &nodes {
+        let (_, checkpoint) = witnessed(&client, node, &policy, size).await;
+        check_included(&client, &node.base, &a, &checkpoint).await.unwrap();
+    }
+
+    // The sequencer dies (whichever it is); the other takes over and goes on asking.
+    let health = get_json(&client, &format!("{}/healthz", nodes[0].base)).await;
+    let sequencer = usize::from(health["role"] != "sequencer");
+    drop(nodes.remove(sequencer));
+    let survivor = &nodes[0];
+    // Until the survivor holds the lease, stamps answer 503.
+    let killed = Instant::now();
+    let c = loop {
+        let (status, body) =
+            post_stamp(&client, &survivor.base, &token, &copy_request("Witnessed after the takeover.")).await;
+        if status == 201 {
+            break body;
+        }
+        assert!(status == 503 && killed.elapsed() < WITHIN, "{status}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let size = c["log"]["index"].as_u64().unwrap() + 1;
+    let (_, checkpoint) = witnessed(&client, survivor, &policy, size).await;
+    check_included(&client, &survivor.base, &c, &checkpoint).await.unwrap();
 }
 
 #[test]

@@ -53,6 +53,11 @@ const MOVE_ON: Duration = Duration::from_secs(3);
 /// How long a served witnessed checkpoint may be out of date on a node that does not
 /// submit (it reads the store again after this).
 const FRESH: Duration = Duration::from_millis(150);
+/// Least time between two writes of the record for what can wait (sizes acknowledged,
+/// cosignatures still short of the quorum): each write is a sync of the log's store,
+/// beside the log's own. A new witnessed checkpoint is written at once. What a crash
+/// loses of the rest costs a 409 and a resubmission.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// How long a stopping node waits for its thread.
 const STOP_WAIT: Duration = Duration::from_secs(2);
 
@@ -199,6 +204,9 @@ impl Witnessing {
             collecting_since: Instant::now(),
             target_published: Instant::now(),
             first_unwitnessed: None,
+            dirty: false,
+            urgent: false,
+            saved_at: Instant::now(),
         };
         let (stopping, woken) = (stop.clone(), wake.clone());
         let thread = std::thread::Builder::new().name("witnessing".into()).spawn(move || {
@@ -276,6 +284,10 @@ struct Driver {
     /// The first checkpoint seen beyond the witnessed one, and when it was published:
     /// the lag is measured until a witnessed checkpoint covers it.
     first_unwitnessed: Option<(u64, Instant)>,
+    /// The record changed since it was last written; `urgent`: its witnessed checkpoint.
+    dirty: bool,
+    urgent: bool,
+    saved_at: Instant,
 }
 
 impl Driver {
@@ -317,7 +329,8 @@ impl Driver {
                 }
             }
             changed |= self.advance();
-            if changed {
+            self.dirty |= changed;
+            if self.dirty && (self.urgent || self.saved_at.elapsed() >= SAVE_EVERY) {
                 match self.save().await {
                     Ok(()) if failing => {
                         failing = false;
@@ -329,6 +342,8 @@ impl Driver {
                             tracing::error!(error = %e, "cannot write the log's witnessing record");
                         }
                         failing = true;
+                        // Tried again after SAVE_EVERY, not at every tick.
+                        (self.urgent, self.saved_at) = (false, Instant::now());
                     }
                 }
             }
@@ -377,6 +392,7 @@ impl Driver {
         self.view.set(raw.clone(), &record);
         self.record = record;
         self.raw = Some(raw);
+        (self.dirty, self.urgent, self.saved_at) = (false, false, Instant::now());
         Ok(())
     }
 
@@ -433,7 +449,7 @@ impl Driver {
             inflight.spawn(async move {
                 let answer = match proof(&log, old, size).await {
                     Ok(proof) => submit::submit(&client, &url, submit::body(old, &proof, &note)).await,
-                    Err(e) => Answer::Refused(Refusal::Status(0, format!("this log could not prove consistency: {e}"))),
+                    Err(e) => Answer::Refused(Refusal::Proof(e)),
                 };
                 Submitted { peer: i, old, size, note, answer }
             });
@@ -543,11 +559,11 @@ impl Driver {
         let note = with_cosignatures(&c.note, names.iter().filter_map(|n| c.cosignatures.get(n)));
         let size = c.size;
         self.record.witnessed = Some(WitnessedNote { size, note, cosigned_by: names });
+        self.urgent = true;
         self.metrics.witnessed(size);
         if first {
             tracing::debug!(size, "a checkpoint met the witness quorum");
-            if let Some((seen, at)) = self.first_unwitnessed.filter(|(seen, _)| *seen <= size) {
-                let _ = seen;
+            if let Some((_, at)) = self.first_unwitnessed.filter(|(seen, _)| *seen <= size) {
                 self.metrics.witnessed_lag(at.elapsed());
                 self.first_unwitnessed = None;
             }

@@ -135,3 +135,26 @@ impl From<RecordError> for crate::error::ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosignatures_follow_the_log_signature_and_the_record_stays_bounded() {
+        let note = "origin\n1\nroot=\n\n\u{2014} origin sig\n";
+        let lines = ["\u{2014} a one".to_owned(), "\u{2014} b two".to_owned()];
+        assert_eq!(with_cosignatures(note, &lines), format!("{note}\u{2014} a one\n\u{2014} b two\n"));
+        let mut record = Record::default();
+        record.acknowledged.insert("a".into(), 3);
+        record.acknowledged.insert("gone".into(), 9);
+        let cosignatures = [("a".to_owned(), "x".to_owned()), ("gone".to_owned(), "y".to_owned())].into();
+        record.collecting = Some(Collecting { size: 3, note: note.into(), cosignatures });
+        record.keep_only(&["a", "b"]);
+        assert_eq!(record.acknowledged.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(record.collecting.as_ref().unwrap().cosignatures.len(), 1);
+        let text = serde_json::to_vec(&record).unwrap();
+        assert_eq!(Record::parse(&text).unwrap(), record);
+        assert!(matches!(Record::parse(b"{"), Err(RecordError::Corrupt(_))));
+    }
+}

@@ -55,6 +55,8 @@ pub(super) enum Refusal {
     Unreachable(String),
     /// 200, but no line verified with the witness's key in the policy.
     BadCosignature(String),
+    /// This log could not make the consistency proof (its store failed): not sent.
+    Proof(String),
     /// 409 with a size larger than this log's published tree: the log went back (it was
     /// restored from an older backup), or the witness holds a fork of a larger size.
     AheadOfLog { held: u64, published: u64 },
@@ -71,6 +73,7 @@ impl Refusal {
             Self::Status(..) => "unexpected_status",
             Self::Unreachable(_) => "unreachable",
             Self::BadCosignature(_) => "bad_cosignature",
+            Self::Proof(_) => "proof_failed",
             Self::AheadOfLog { .. } => "ahead_of_log",
         }
     }
@@ -87,6 +90,7 @@ impl std::fmt::Display for Refusal {
             Self::Status(s, t) => write!(f, "{s}: {t}"),
             Self::Unreachable(e) => write!(f, "unreachable: {e}"),
             Self::BadCosignature(e) => write!(f, "answered with no valid cosignature of its key: {e}"),
+            Self::Proof(e) => write!(f, "this log could not prove the consistency to send: {e}"),
             Self::AheadOfLog { held, published } => write!(
                 f,
                 "the witness holds a checkpoint of size {held}, larger than this log's published size {published}"
