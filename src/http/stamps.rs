@@ -39,10 +39,10 @@ pub(super) fn parse_id(raw: &str) -> Result<StampId, ApiError> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GetQuery {
+pub(super) struct GetQuery {
     /// Proven against the newest witnessed checkpoint rather than the newest one.
     #[serde(default)]
-    witnessed: bool,
+    pub(super) witnessed: bool,
 }
 
 async fn get(

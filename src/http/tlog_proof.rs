@@ -4,7 +4,8 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use super::stamps::parse_id;
+use super::extract::Query;
+use super::stamps::{parse_id, GetQuery};
 use crate::error::ApiError;
 use crate::log::tlog_proof::FILE_EXTENSION;
 use crate::service::{blocking, Service};
@@ -13,11 +14,15 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/stamps/{id}/tlog-proof").route(web::get().to(tlog_proof)));
 }
 
-async fn tlog_proof(svc: web::Data<Service>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn tlog_proof(
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+    Query(q): Query<GetQuery>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
     let filename = format!("{id}.{FILE_EXTENSION}");
     let svc = svc.into_inner();
-    let proof = blocking(move || svc.tlog_proof(&id)).await?;
+    let proof = blocking(move || svc.tlog_proof(&id, q.witnessed)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))

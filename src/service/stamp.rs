@@ -224,13 +224,15 @@ impl Service {
         self.receipt_at(index, &checkpoint)
     }
 
-    /// Stamp `id`'s inclusion as a C2SP tlog-proof, against the newest checkpoint, as
-    /// its receipt is (blocking).
+    /// Stamp `id`'s inclusion as a C2SP tlog-proof, against the newest checkpoint as its
+    /// receipt is, or with `witnessed` against the newest witnessed one, its cosignatures
+    /// included (blocking).
     ///
     /// # Errors
-    /// As [`Service::receipt`].
-    pub fn tlog_proof(&self, id: &StampId) -> Result<String, ApiError> {
-        Ok(self.receipt(id)?.tlog_proof().to_text())
+    /// As [`Service::receipt`] and [`Service::witnessed_receipt`].
+    pub fn tlog_proof(&self, id: &StampId, witnessed: bool) -> Result<String, ApiError> {
+        let receipt = if witnessed { self.witnessed_receipt(id)? } else { self.receipt(id)? };
+        Ok(receipt.tlog_proof().to_text())
     }
 
     /// Where stamp `id` is, if a published checkpoint covers it (blocking). Every

@@ -11,6 +11,7 @@ use ai_provenance::tlog::checkpoint::{Checkpoint, NoteVerifier};
 use ai_provenance::tlog::cosignature::CosignatureVerifier;
 use ai_provenance::tlog::merkle;
 use ai_provenance::tlog::policy::Policy;
+use ai_provenance::tlog::proof::TlogProof;
 use ai_provenance::Sha256Digest;
 
 use crate::binary::{
@@ -140,6 +141,11 @@ async fn a_witnessed_log_serves_checkpoints_that_meet_its_policy_even_with_a_wit
     let index = receipt["log"]["index"].as_u64().unwrap();
     assert_eq!(receipt["log"]["tree_size"].as_u64(), Some(r_checkpoint.size));
     merkle::verify_inclusion(&leaf, index, r_checkpoint.size, &proof, &r_checkpoint.root).unwrap();
+    // The same, exported as a C2SP tlog-proof: it verifies under the policy alone.
+    let url = format!("{}/v1/stamps/{id}/tlog-proof?witnessed=true", log.base);
+    let exported = TlogProof::parse(&text(&client, &url).await).unwrap();
+    let verified = exported.verify(&leaf, &log_key, Some(&policy)).expect("the witnessed tlog-proof verifies");
+    assert_eq!(verified.checkpoint.size, r_checkpoint.size);
 
     // One witness dies: two of three still meet the quorum, and new checkpoints are
     // witnessed.
