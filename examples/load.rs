@@ -273,6 +273,8 @@ fn fill_log(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
                     leaf,
                     content_sha256: content,
                     normalized_text_sha256: Some(Sha256Digest::of(content.as_bytes())),
+                    code: None,
+                    sentences: Vec::new(),
                     prompt_salt: Some(*Sha256Digest::of(&i.to_le_bytes()).as_bytes()),
                 }
             })

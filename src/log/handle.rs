@@ -19,6 +19,8 @@ use crate::log::store::{ContentIndex, IndexKey, LogStore, NewLeaf, SaltStore, St
 use crate::log::tiles::{self, BundleId, TileId};
 use crate::log::LogIndex;
 use crate::memo::{lock, Memo};
+use crate::fingerprint::{CodeKind, ContentCode};
+use crate::log::similar::{Similar, SimilarityIndex};
 use crate::Sha256Digest;
 
 /// Queue depth in front of the integration loop; callers wait (backpressure) when it is full.
@@ -102,6 +104,7 @@ const BUNDLE_MEMO: usize = 32;
 pub struct Log {
     store: Arc<dyn LogStore>,
     index: Arc<dyn ContentIndex>,
+    similar: Arc<SimilarityIndex>,
     salts: Arc<dyn SaltStore>,
     nodes: Arc<Mutex<Memo<NodeId, Sha256Digest>>>,
     /// Tile rows, cut to the published tree (see [`CachedNodes`]).
@@ -128,7 +131,8 @@ impl Log {
     /// On storage errors; [`LogError::OriginMismatch`] when the store was created for
     /// another origin; [`LogError::KeyMismatch`].
     pub fn open(storage: LogStorage, signer: NoteSigner, observer: Arc<dyn LogObserver>) -> Result<Self, LogError> {
-        let LogStorage { store, index, salts, sequencer } = storage;
+        let LogStorage { store, index, codes, salts, sequencer } = storage;
+        let similar = Arc::new(SimilarityIndex::new(codes));
         let origin = signer.verifier().name().to_owned();
         match store.meta("origin")? {
             Some(stored) if stored != origin.as_bytes() => {
@@ -183,6 +187,7 @@ impl Log {
         Ok(Self {
             store,
             index,
+            similar,
             salts,
             nodes: Arc::new(Mutex::new(Memo::new(NODE_MEMO))),
             rows: Arc::new(Mutex::new(Memo::new(ROW_MEMO))),
@@ -276,8 +281,8 @@ impl Log {
         Ok(self.index.index_of(leaf_hash)?)
     }
 
-    /// Leaves whose content has the exact hash `sha256` or, when given, the normalised
-    /// text hash `normalized`: newest first, at most `limit`, and only leaves the newest
+    /// Leaves whose content has the exact hash `sha256` or one of the normalised text
+    /// hashes `normalized`: newest first, at most `limit`, and only leaves the newest
     /// checkpoint covers, which is returned too (blocking).
     ///
     /// # Errors
@@ -285,15 +290,84 @@ impl Log {
     pub fn find_content(
         &self,
         sha256: &Sha256Digest,
-        normalized: Option<&Sha256Digest>,
+        normalized: &[Sha256Digest],
         limit: usize,
     ) -> Result<(Vec<LogIndex>, SignedCheckpoint), LogError> {
         let mut keys = vec![IndexKey::Content(*sha256)];
-        keys.extend(normalized.map(|n| IndexKey::NormalizedText(*n)));
+        keys.extend(normalized.iter().map(|n| IndexKey::NormalizedText(*n)));
         let mut indices = self.index.find(&keys, limit)?;
         let checkpoint = self.latest_checkpoint();
         indices.retain(|i| i.0 < checkpoint.checkpoint.size);
         Ok((indices, checkpoint))
+    }
+
+    /// Leaves with a sentence whose hash is among `sentences`: newest first, at most
+    /// `limit`, only leaves the newest checkpoint covers (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn find_sentences(
+        &self,
+        sentences: &[Sha256Digest],
+        limit: usize,
+    ) -> Result<(Vec<LogIndex>, SignedCheckpoint), LogError> {
+        let keys: Vec<IndexKey> = sentences.iter().map(|s| IndexKey::Sentence(*s)).collect();
+        let mut indices = if keys.is_empty() { Vec::new() } else { self.index.find(&keys, limit)? };
+        let checkpoint = self.latest_checkpoint();
+        indices.retain(|i| i.0 < checkpoint.checkpoint.size);
+        Ok((indices, checkpoint))
+    }
+
+    /// Leaves whose Content-Code is of `code`'s kind and within `max_distance` bits of
+    /// it, nearest first, at most `limit`, among those the newest checkpoint covers; the
+    /// similarity index first reads what was appended since it last looked (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn find_similar(
+        &self,
+        code: &ContentCode,
+        max_distance: u32,
+        limit: usize,
+    ) -> Result<(Vec<Similar>, SignedCheckpoint), LogError> {
+        let checkpoint = self.latest_checkpoint();
+        self.similar.catch_up(checkpoint.checkpoint.size)?;
+        Ok((self.similar.find(code, max_distance, checkpoint.checkpoint.size, limit), checkpoint))
+    }
+
+    /// Builds the similarity index from storage, up to the newest checkpoint (blocking:
+    /// a start calls it on a thread of its own, so that a large log does not delay it).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub fn load_similarity_index(&self) -> Result<(), LogError> {
+        Ok(self.similar.catch_up(self.latest_checkpoint().checkpoint.size)?)
+    }
+
+    /// [`Log::load_similarity_index`] on a thread of its own; lookups meanwhile wait for
+    /// it (they catch up under the same lock).
+    pub fn load_similarity_index_in_background(&self) {
+        let (similar, size) = (self.similar.clone(), self.latest_checkpoint().checkpoint.size);
+        let spawned = std::thread::Builder::new().name("similarity-index".into()).spawn(move || {
+            let started = std::time::Instant::now();
+            match similar.catch_up(size) {
+                Ok(()) => tracing::info!(
+                    images = similar.len(CodeKind::Image),
+                    texts = similar.len(CodeKind::Text),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "similarity index loaded"
+                ),
+                Err(e) => tracing::warn!(error = %e, "loading the similarity index failed; lookups will retry"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start loading the similarity index; lookups will load it");
+        }
+    }
+
+    /// How many codes of `kind` the similarity index holds.
+    pub fn similarity_codes(&self, kind: CodeKind) -> usize {
+        self.similar.len(kind)
     }
 
     /// The prompt salt of stamp `leaf_hash`, unless it was erased or never existed.

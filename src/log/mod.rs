@@ -39,6 +39,7 @@ pub(crate) mod policy;
 mod publish;
 mod reader;
 mod sequencer;
+pub(crate) mod similar;
 mod store;
 pub(crate) mod tiles;
 pub(crate) mod tlog_proof;
@@ -55,7 +56,7 @@ pub(crate) use publish::{LogObserver, Role, SignedCheckpoint};
 pub use reader::LogReader;
 pub(crate) use sequencer::{Committed, Extension, Followed, Sequencer};
 pub(crate) use store::{io_error, newest_first, StoreTiles, StoredNodes};
-pub(crate) use store::{Batch, ContentIndex, IndexKey, LogStore, SaltStore, STORAGE_FORMAT};
+pub(crate) use store::{Batch, CodeStore, ContentIndex, IndexKey, LogStore, SaltStore, STORAGE_FORMAT};
 pub use store::{NewLeaf, StoreError};
 
 /// A position in the log: leaves are numbered from 0.

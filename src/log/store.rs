@@ -12,6 +12,7 @@
 use crate::log::merkle::{NodeId, NodeSource};
 use crate::log::tiles::{self, BundleId, Tile, TileId};
 use crate::log::LogIndex;
+use crate::fingerprint::ContentCode;
 use crate::Sha256Digest;
 
 /// The on-disk layout this build reads and writes. Format 1 stored a key per leaf and
@@ -25,6 +26,10 @@ pub struct NewLeaf {
     pub leaf_hash: Sha256Digest,
     pub content_sha256: Sha256Digest,
     pub normalized_text_sha256: Option<Sha256Digest>,
+    /// The content's ISCC Content-Code, for the similarity index.
+    pub code: Option<ContentCode>,
+    /// The hashes of a text's sentences (`fingerprint::text::sentence_hashes`).
+    pub sentences: Vec<Sha256Digest>,
     /// The salt of the prompt commitment; never part of the leaf.
     pub prompt_salt: Option<[u8; 32]>,
 }
@@ -130,6 +135,8 @@ pub enum IndexKey {
     Content(Sha256Digest),
     /// The normalised text hash (docs/contract.md §2).
     NormalizedText(Sha256Digest),
+    /// The hash of one sentence of a text (`fingerprint::text::sentence_hashes`).
+    Sentence(Sha256Digest),
 }
 
 /// Stamps by stamp id and by content. Written with each batch; read by any node.
@@ -139,6 +146,16 @@ pub trait ContentIndex: Send + Sync + 'static {
     /// Leaves with any of `keys`, newest first, at most `limit`, without repeats: every
     /// key's lookups, which a backend may answer in one query.
     fn find(&self, keys: &[IndexKey], limit: usize) -> Result<Vec<LogIndex>, StoreError>;
+}
+
+/// Content-Codes by leaf: what each node's similarity index (`crate::log::similar`) is
+/// built from at start and follows as the log grows. Written with each batch.
+pub trait CodeStore: Send + Sync + 'static {
+    /// The codes of leaves `from..below`, in index order, at most `limit` of them.
+    ///
+    /// # Errors
+    /// On storage failure, or a stored code that is not one.
+    fn codes(&self, from: LogIndex, below: u64, limit: usize) -> Result<Vec<(LogIndex, ContentCode)>, StoreError>;
 }
 
 /// Prompt salts, kept apart from the immutable log so that they can be erased

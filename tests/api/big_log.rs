@@ -29,6 +29,8 @@ fn fill(data: &std::path::Path, n: u64) {
                     leaf_hash: merkle::leaf_hash(&leaf),
                     content_sha256: Sha256Digest::of(&i.to_be_bytes()),
                     normalized_text_sha256: None,
+                    code: None,
+                    sentences: Vec::new(),
                     prompt_salt: None,
                     leaf,
                 }

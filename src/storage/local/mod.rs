@@ -41,6 +41,7 @@ pub(crate) fn open(dir: &Path) -> Result<Storage, StoreError> {
         log: LogStorage {
             store: Arc::new(store.clone()),
             index: Arc::new(store.clone()),
+            codes: Arc::new(store.clone()),
             salts: Arc::new(store.clone()),
             sequencer: Box::new(LocalSequencer::new(store.clone())),
         },

@@ -100,6 +100,7 @@ mod tests {
         LogStorage {
             store: Arc::new(store.clone()),
             index: Arc::new(store.clone()),
+            codes: Arc::new(store.clone()),
             salts: Arc::new(store.clone()),
             sequencer,
         }
@@ -111,6 +112,8 @@ mod tests {
             leaf_hash: merkle::leaf_hash(bytes),
             content_sha256: Sha256Digest::of(bytes),
             normalized_text_sha256: None,
+            code: None,
+            sentences: Vec::new(),
             prompt_salt: None,
         }
     }

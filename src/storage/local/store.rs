@@ -43,8 +43,9 @@ use super::files::TileFiles;
 use super::salts::SaltFiles;
 use crate::log::tiles::{self, BundleId, BundlePiece, Tile, TileId, TILE_WIDTH};
 use crate::log::{
-    newest_first, Batch, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError, STORAGE_FORMAT,
+    newest_first, Batch, CodeStore, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError, STORAGE_FORMAT,
 };
+use crate::fingerprint::ContentCode;
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
@@ -52,6 +53,9 @@ pub(super) const INDEX_DIR: &str = "index";
 pub(super) const P_ID: u8 = b'I';
 pub(super) const P_CONTENT: u8 = b'S';
 pub(super) const P_TEXT: u8 = b'T';
+pub(super) const P_SENTENCE: u8 = b'P';
+/// A leaf's Content-Code: the leaf index, then the code's binary unit as the value.
+pub(super) const P_CODE: u8 = b'C';
 pub(super) const P_META: u8 = b'M';
 pub(super) const META_SIZE: &str = "size";
 pub(super) const META_CHECKPOINT: &str = "checkpoint";
@@ -276,6 +280,12 @@ impl LocalStore {
             if let Some(norm) = &leaf.normalized_text_sha256 {
                 pairs.push((content_key(P_TEXT, norm, index), Vec::new()));
             }
+            for sentence in &leaf.sentences {
+                pairs.push((content_key(P_SENTENCE, sentence, index), Vec::new()));
+            }
+            if let Some(code) = &leaf.code {
+                pairs.push((key(P_CODE, &[&index.to_be_bytes()]), code.unit_bytes().to_vec()));
+            }
         }
         pairs.push((meta_key(META_SIZE), batch.new_size().to_be_bytes().to_vec()));
         self.put_all(pairs)?;
@@ -295,7 +305,8 @@ impl LocalStore {
             let (k, v) = item.map_err(db)?;
             let keep = match k.first() {
                 Some(&P_ID) => u64_from(&v)? < size,
-                Some(&P_CONTENT | &P_TEXT) => content_key_index(&k)? < size,
+                Some(&P_CONTENT | &P_TEXT | &P_SENTENCE) => content_key_index(&k)? < size,
+                Some(&P_CODE) => u64_from(&k[1..])? < size,
                 _ => true,
             };
             if keep {
@@ -421,9 +432,25 @@ impl ContentIndex for LocalStore {
             found.extend(match k {
                 IndexKey::Content(digest) => self.find_prefixed(P_CONTENT, digest, limit)?,
                 IndexKey::NormalizedText(digest) => self.find_prefixed(P_TEXT, digest, limit)?,
+                IndexKey::Sentence(digest) => self.find_prefixed(P_SENTENCE, digest, limit)?,
             });
         }
         Ok(newest_first(found, limit))
+    }
+}
+
+impl CodeStore for LocalStore {
+    fn codes(&self, from: LogIndex, below: u64, limit: usize) -> Result<Vec<(LogIndex, ContentCode)>, StoreError> {
+        let mut out = Vec::new();
+        let range = key(P_CODE, &[&from.0.to_be_bytes()])..key(P_CODE, &[&below.to_be_bytes()]);
+        for item in self.index.range(range).take(limit) {
+            let (k, v) = item.map_err(db)?;
+            let index = u64_from(&k[1..])?;
+            let code = ContentCode::from_unit_bytes(&v)
+                .map_err(|e| StoreError::Corrupt(format!("the Content-Code of leaf {index}: {e}")))?;
+            out.push((LogIndex(index), code));
+        }
+        Ok(out)
     }
 }
 
@@ -456,6 +483,8 @@ mod tests {
                     // Leaves 0, 2 and 4 have the same content; 1 and 3 another.
                     content_sha256: if i % 2 == 0 { same } else { Sha256Digest::of(b"other") },
                     normalized_text_sha256: (i == 3).then_some(same),
+                    code: None,
+                    sentences: Vec::new(),
                     prompt_salt: None,
                 }
             })
@@ -463,6 +492,7 @@ mod tests {
         let mut bulk = crate::log::BulkAppend::new(crate::log::LogStorage {
             store: Arc::new(store.clone()),
             index: Arc::new(store.clone()),
+            codes: Arc::new(store.clone()),
             salts: Arc::new(store.clone()),
             sequencer: Box::new(crate::storage::local::LocalSequencer::new(store.clone())),
         });

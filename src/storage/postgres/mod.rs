@@ -51,6 +51,7 @@ pub(crate) fn open(url: &str, checkpoint_key: &ed25519_dalek::SigningKey) -> Res
         log: LogStorage {
             store: store.clone(),
             index: store.clone(),
+            codes: store.clone(),
             salts: store,
             sequencer: Box::new(PgSequencer::new(pg.clone(), super::node_name(), seal)),
         },

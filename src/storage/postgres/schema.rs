@@ -8,7 +8,10 @@ use deadpool_postgres::Pool;
 use super::{describe, PgError};
 
 /// The migrations, by version: never edit one that shipped, add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../../migrations/postgres/0001_log.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../../migrations/postgres/0001_log.sql")),
+    (2, include_str!("../../../migrations/postgres/0002_fingerprints.sql")),
+];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -26,6 +26,7 @@ use super::store::{big, read_tile, unbig, write_batch};
 use super::{Pg, PgError};
 use crate::log::tiles::TileId;
 use crate::log::{Batch, Committed, Extension, Followed, LogIndex, NewLeaf, Sequencer, StoreError};
+use crate::fingerprint::ContentCode;
 use crate::Sha256Digest;
 
 /// How long a lease lasts without renewal: the longest a dead sequencer holds up stamps.
@@ -100,6 +101,10 @@ impl Sequencer for PgSequencer {
             c.content.push(leaf.content_sha256.as_bytes().to_vec());
             c.text.push(leaf.normalized_text_sha256.map(|d| d.as_bytes().to_vec()));
             c.sealed_salt.push(leaf.prompt_salt.as_ref().map(|s| self.seal.seal(s)).transpose()?);
+            c.code.push(leaf.code.map(|code| code.unit_bytes().to_vec()));
+            c.sentences.push(
+                (!leaf.sentences.is_empty()).then(|| leaf.sentences.iter().flat_map(|d| *d.as_bytes()).collect()),
+            );
         }
         let (node, pool, relaxed) = (self.node.clone(), self.pg.pool().clone(), self.pg.relaxed_commit());
         self.block(super::retry(&pool, |mut client| {
@@ -112,12 +117,15 @@ impl Sequencer for PgSequencer {
                 tx.batch_execute(relaxed).await?;
                 let stmt = tx
                     .prepare_cached(
-                        "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt) \
-                         SELECT $1::TEXT, l, h, c, t, s \
-                         FROM UNNEST($2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[]) AS u(l, h, c, t, s)",
+                        "INSERT INTO log_pending (node, leaf, leaf_hash, content, text_digest, sealed_salt, code, sentences) \
+                         SELECT $1::TEXT, l, h, c, t, s, f, p \
+                         FROM UNNEST($2::BYTEA[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[], $7::BYTEA[], \
+                                     $8::BYTEA[]) AS u(l, h, c, t, s, f, p)",
                     )
                     .await?;
-                tx.execute(&stmt, &[&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt]).await?;
+                let params: [&(dyn ToSql + Sync); 8] =
+                    [&node, &c.leaf, &c.leaf_hash, &c.content, &c.text, &c.sealed_salt, &c.code, &c.sentences];
+                tx.execute(&stmt, &params).await?;
                 tx.commit().await
             }
         }))?;
@@ -224,7 +232,8 @@ impl Extension for PgExtension<'_> {
         let rows = self.run(|c| async move {
             let stmt = c
                 .prepare_cached(
-                    "SELECT id, leaf, leaf_hash, content, text_digest, sealed_salt FROM log_pending ORDER BY id LIMIT $1",
+                    "SELECT id, leaf, leaf_hash, content, text_digest, sealed_salt, code, sentences \
+                     FROM log_pending ORDER BY id LIMIT $1",
                 )
                 .await?;
             c.query(&stmt, &[&room]).await
@@ -245,6 +254,19 @@ impl Extension for PgExtension<'_> {
                 leaf_hash: digest(2)?.ok_or_else(|| missing("leaf hash"))?,
                 content_sha256: digest(3)?.ok_or_else(|| missing("content hash"))?,
                 normalized_text_sha256: digest(4)?,
+                code: row
+                    .get::<_, Option<Vec<u8>>>(6)
+                    .map(|b| ContentCode::from_unit_bytes(&b))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("a queued stamp's Content-Code: {e}")))?,
+                sentences: match row.get::<_, Option<Vec<u8>>>(7) {
+                    None => Vec::new(),
+                    Some(b) => b
+                        .chunks(32)
+                        .map(Sha256Digest::try_from_slice)
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| StoreError::Corrupt(format!("a queued stamp's sentences: {e}")))?,
+                },
                 prompt_salt: row.get::<_, Option<Vec<u8>>>(5).map(|s| self.seq.seal.open(&s)).transpose()?,
             });
             self.pending.push(row.get(0));
@@ -310,4 +332,6 @@ struct QueuedColumns {
     content: Vec<Vec<u8>>,
     text: Vec<Option<Vec<u8>>>,
     sealed_salt: Vec<Option<Vec<u8>>>,
+    code: Vec<Option<Vec<u8>>>,
+    sentences: Vec<Option<Vec<u8>>>,
 }

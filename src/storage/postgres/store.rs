@@ -13,7 +13,8 @@ use tokio_postgres::types::ToSql;
 use super::seal::SaltSeal;
 use super::{Pg, PgError};
 use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
-use crate::log::{Batch, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError};
+use crate::fingerprint::ContentCode;
+use crate::log::{Batch, CodeStore, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError};
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 
@@ -99,6 +100,7 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
     // Entries one row each (the batch's bundle pieces are these entries, encoded).
     let (mut entry_bytes, mut leaf_hashes, mut indices, mut content) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut text, mut text_idx, mut salt_idx, mut salts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut sentences, mut sentence_idx, mut codes, mut code_idx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (offset, leaf) in batch.leaves.iter().enumerate() {
         let index = big(batch.size_before + offset as u64);
         entry_bytes.push(leaf.leaf.clone());
@@ -108,6 +110,14 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
         if let Some(norm) = &leaf.normalized_text_sha256 {
             text.push(norm.as_bytes().to_vec());
             text_idx.push(index);
+        }
+        for sentence in &leaf.sentences {
+            sentences.push(sentence.as_bytes().to_vec());
+            sentence_idx.push(index);
+        }
+        if let Some(code) = &leaf.code {
+            codes.push(code.unit_bytes().to_vec());
+            code_idx.push(index);
         }
         if let Some(salt) = &leaf.prompt_salt {
             salt_idx.push(index);
@@ -121,6 +131,8 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
     let by_content: [&(dyn ToSql + Sync); 2] = [&content, &indices];
     let by_text: [&(dyn ToSql + Sync); 2] = [&text, &text_idx];
     let salts: [&(dyn ToSql + Sync); 2] = [&salt_idx, &salts];
+    let by_sentence: [&(dyn ToSql + Sync); 2] = [&sentences, &sentence_idx];
+    let codes: [&(dyn ToSql + Sync); 2] = [&code_idx, &codes];
     tokio::try_join!(
         execute_cached(
             tx,
@@ -157,6 +169,18 @@ pub(super) async fn write_batch(tx: &impl GenericClient, seal: &SaltSeal, batch:
             "INSERT INTO log_salts (idx, sealed) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
              ON CONFLICT (idx) DO UPDATE SET sealed = excluded.sealed",
             &salts,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_by_sentence (digest, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) \
+             ON CONFLICT DO NOTHING",
+            &by_sentence,
+        ),
+        execute_cached(
+            tx,
+            "INSERT INTO log_codes (idx, code) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[]) \
+             ON CONFLICT (idx) DO UPDATE SET code = excluded.code",
+            &codes,
         ),
     )?;
     Ok(())
@@ -296,11 +320,27 @@ impl ContentIndex for PgStore {
     fn find(&self, keys: &[IndexKey], limit: usize) -> Result<Vec<LogIndex>, StoreError> {
         let mut found = Vec::new();
         // One statement per pair of keys (a lookup sends one of each kind).
-        let (mut content, mut text) = (Vec::new(), Vec::new());
+        let (mut content, mut text, mut sentences) = (Vec::new(), Vec::new(), Vec::new());
         for k in keys {
             match k {
                 IndexKey::Content(d) => content.push(d.as_bytes().to_vec()),
                 IndexKey::NormalizedText(d) => text.push(d.as_bytes().to_vec()),
+                IndexKey::Sentence(d) => sentences.push(d.as_bytes().to_vec()),
+            }
+        }
+        if !sentences.is_empty() {
+            let rows = self.pg.block(move |pool| async move {
+                let client = pool.get().await?;
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT DISTINCT idx FROM log_by_sentence WHERE digest = ANY($1::BYTEA[]) \
+                         ORDER BY idx DESC LIMIT $2",
+                    )
+                    .await?;
+                Ok(client.query(&stmt, &[&sentences, &big(limit as u64)]).await?)
+            })?;
+            for row in rows {
+                found.push(LogIndex(unbig(row.get(0))?));
             }
         }
         while !content.is_empty() || !text.is_empty() {
@@ -308,6 +348,27 @@ impl ContentIndex for PgStore {
             found.extend(self.find_pair(sha256, norm, limit)?);
         }
         Ok(crate::log::newest_first(found, limit))
+    }
+}
+
+impl CodeStore for PgStore {
+    fn codes(&self, from: LogIndex, below: u64, limit: usize) -> Result<Vec<(LogIndex, ContentCode)>, StoreError> {
+        let (from, below, limit) = (big(from.0), big(below), big(limit as u64));
+        let rows = self.pg.block(move |pool| async move {
+            let client = pool.get().await?;
+            let stmt = client
+                .prepare_cached("SELECT idx, code FROM log_codes WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3")
+                .await?;
+            Ok(client.query(&stmt, &[&from, &below, &limit]).await?)
+        })?;
+        let mut codes = Vec::with_capacity(rows.len());
+        for row in rows {
+            let index = unbig(row.get(0))?;
+            let code = ContentCode::from_unit_bytes(row.get::<_, &[u8]>(1))
+                .map_err(|e| StoreError::Corrupt(format!("the Content-Code of leaf {index}: {e}")))?;
+            codes.push((LogIndex(index), code));
+        }
+        Ok(codes)
     }
 }
 
@@ -387,6 +448,8 @@ mod tests {
                 Sha256Digest::of(&i.to_be_bytes())
             },
             normalized_text_sha256: (i == 5).then(|| Sha256Digest::of(b"same")),
+            code: None,
+            sentences: Vec::new(),
             prompt_salt: i.is_multiple_of(2).then_some([i as u8; 32]),
         }
     }
@@ -403,6 +466,7 @@ mod tests {
             BulkAppend::new(LogStorage {
                 store: std::sync::Arc::new(store.clone()),
                 index: std::sync::Arc::new(store.clone()),
+                codes: std::sync::Arc::new(store.clone()),
                 salts: std::sync::Arc::new(store.clone()),
                 sequencer: Box::new(PgSequencer::new(pg.clone(), name.into(), sealed())),
             })
