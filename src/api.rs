@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::jcs::StrictValue;
 use crate::statement::not_null;
 use crate::statement::receipt::{Receipt, StampId};
+use crate::statement::{Disclosure, Kind};
+use crate::time::Timestamp;
 use crate::verify::Verdict;
 use crate::Sha256Digest;
 
@@ -61,4 +63,43 @@ pub struct VerifyResponse {
     /// Ids of the stamps in this log that match the content, newest first.
     #[serde(default)]
     pub matches: Vec<StampId>,
+    /// When nothing matches exactly or after normalisation: stamps of similar content,
+    /// most similar first (docs/contract.md §12). Never proof: the verdict is not verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub similar: Vec<SimilarStamp>,
+}
+
+/// A stamp whose content is similar to the content verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarStamp {
+    pub stamp_id: StampId,
+    pub issuer: String,
+    pub kind: Kind,
+    pub issued_at: Timestamp,
+    pub disclosure: Disclosure,
+    /// How it was found: `io.iscc.v0` (the ISCC Content-Code, by Hamming distance) or
+    /// `ai-provenance.sentence.v1` (sentences of the stamped text, word for word).
+    pub algorithm: String,
+    /// For `io.iscc.v0`: bits of the 256 that differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<u32>,
+    /// 0 to 100. For `io.iscc.v0`, the share of equal bits; for sentences, the share of
+    /// the verified text's sentences (of 8 words or more) found in the stamped text.
+    pub similarity: u8,
+}
+
+/// The answer of the C2PA Soft Binding Resolution API's `matches` queries
+/// (`/sbr/v1/matches/byBinding`, `/byContent`): best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SbrMatches {
+    pub matches: Vec<SbrMatch>,
+}
+
+/// One manifest whose content matches: its id (the stamp id here) and how similar the
+/// content is, 0 to 100.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SbrMatch {
+    pub manifest_id: String,
+    pub similarity_score: u8,
 }

@@ -75,6 +75,7 @@ impl ServeArgs {
         config.new_log = self.new_log;
         config.key_passphrase = key_passphrase()?;
         config.stamp_rate = RateLimit { per_second: self.stamp_rate, burst: self.stamp_burst };
+        config.lookup_rate = RateLimit { per_second: self.lookup_rate, burst: self.lookup_burst };
         config.trusted_proxies = TrustedProxies::new(self.trusted_proxies.clone());
         config.backup_dir.clone_from(&self.backup_dir);
         config.public_url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen));
@@ -120,6 +121,13 @@ pub struct ServeArgs {
     /// Stamps a token may send at once above the sustained rate.
     #[arg(long = "stamp-burst", env = "AIPROV_STAMP_BURST", default_value_t = ServiceConfig::DEFAULT_STAMP_RATE.burst)]
     pub stamp_burst: u32,
+    /// Content lookups per second allowed per client address through the C2PA Soft
+    /// Binding Resolution API (/sbr/v1/matches/*, sustained); past it: 429 with Retry-After.
+    #[arg(long = "lookup-rate", env = "AIPROV_LOOKUP_RATE", default_value_t = ServiceConfig::DEFAULT_LOOKUP_RATE.per_second)]
+    pub lookup_rate: f64,
+    /// Lookups a client address may send at once above the sustained rate.
+    #[arg(long = "lookup-burst", env = "AIPROV_LOOKUP_BURST", default_value_t = ServiceConfig::DEFAULT_LOOKUP_RATE.burst)]
+    pub lookup_burst: u32,
     /// Largest streamed body (POST /v1/stamps/upload, /v1/verify/upload) in bytes; past it: 413.
     #[arg(long = "max-upload-bytes", env = "AIPROV_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
@@ -499,9 +507,15 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR", requires = "receipts")]
     pub dir: Option<PathBuf>,
     /// The service's keys: its base URL (fetches /v1/keys), a saved copy of /v1/keys,
-    /// or one base64 Ed25519 statement key (then give --log-key too).
-    #[arg(long, value_name = "URL|FILE|KEY")]
-    pub key: String,
+    /// or one base64 Ed25519 statement key (then give --log-key too). Default: --url.
+    #[arg(long, value_name = "URL|FILE|KEY", required_unless_present = "url")]
+    pub key: Option<String>,
+    /// Without a receipt: the service to look --file or --text up at (its base URL). It
+    /// names the stamps that hold the content; the newest exact match's receipt is then
+    /// fetched and verified here, with the keys --key (default: this URL) names. When
+    /// nothing matches exactly, similar stamps are listed, and the content is not verified.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["receipt", "receipts"])]
+    pub url: Option<String>,
     /// The log's note verifier key (from /v1/log/verifier-key), with a bare --key.
     #[arg(long, value_name = "VERIFIER_KEY")]
     pub log_key: Option<String>,
@@ -749,5 +763,12 @@ mod tests {
         let defaults = Cli::parse_from(["aiprov"]).serve.service_config().unwrap();
         assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
         assert_eq!(defaults.backup_dir, None, "no backups unless a directory is named");
+    }
+}
+
+impl VerifyArgs {
+    /// What `--key` names, or the `--url` looked up at when it is absent.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().or(self.url.as_deref()).unwrap_or_default()
     }
 }

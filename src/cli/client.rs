@@ -342,6 +342,36 @@ impl Client {
         serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
     }
 
+    /// What the service says of `content` without a receipt: its stamps, exact matches
+    /// first, else similar ones (`POST /v1/verify` for text, `/v1/verify/upload` for a
+    /// file's bytes). A lookup, not proof: the caller verifies a match's receipt itself.
+    ///
+    /// # Errors
+    /// As [`Client::stamp`].
+    pub async fn look_up(&self, content: &LookUp) -> Result<crate::api::VerifyResponse, ClientError> {
+        let (url, value) = match content {
+            LookUp::Text(text) => {
+                let url = format!("{}/v1/verify", self.base);
+                let value = self.with_retries(|| Ok(self.http.post(&url).json(&serde_json::json!({ "text": text })))).await?;
+                (url, value)
+            }
+            LookUp::Bytes(bytes) => {
+                let url = format!("{}/v1/verify/upload", self.base);
+                let value = self
+                    .with_retries(|| {
+                        Ok(self
+                            .http
+                            .post(&url)
+                            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                            .body(bytes.clone()))
+                    })
+                    .await?;
+                (url, value)
+            }
+        };
+        serde_json::from_value(value).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+    }
+
     /// The service's trust anchors: its published keys and the log's verifier key.
     ///
     /// # Errors
@@ -497,4 +527,10 @@ mod tests {
         assert_eq!(back.prompt, metadata.prompt);
         assert_eq!(back.generator, metadata.generator);
     }
+}
+
+/// Content to look up ([`Client::look_up`]).
+pub enum LookUp {
+    Text(String),
+    Bytes(Vec<u8>),
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod json_logs;
 mod keys;
 mod local_admin;
+mod lookup;
 mod migrate;
 mod progress;
 pub mod receipts;

@@ -67,6 +67,9 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
             return print(args, &verdict);
         }
     }
+    if let Some(url) = &args.url {
+        return super::lookup::look_up(args, url);
+    }
     let Some(path) = &args.source.receipt else {
         anyhow::bail!("give --receipt FILE or --receipts FILE (a receipt may be left out only for an image with Content Credentials)")
     };
@@ -143,8 +146,8 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
     let Some(link) = link else { return Ok(Some(Verdict::from_checks(checks, None))) };
     let receipt = match &args.source.receipt {
         Some(path) => read_receipt(path)?,
-        None if args.key.starts_with("http://") || args.key.starts_with("https://") => {
-            let client = Client::new(&args.key, None)?;
+        None if args.key().starts_with("http://") || args.key().starts_with("https://") => {
+            let client = Client::new(args.key(), None)?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let path = format!("/v1/stamps/{}", link.stamp_id);
             runtime
@@ -172,7 +175,7 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
 }
 
 /// Prints a verdict, as `--json` asks; `true` when it is verified.
-fn print(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<bool> {
+pub(super) fn print(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<bool> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {

@@ -36,16 +36,16 @@ pub(super) fn trust_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
 
 /// The service's keys, as `--key` names them.
 fn service_anchors(args: &VerifyArgs) -> anyhow::Result<TrustAnchors> {
-    if is_url(&args.key) {
-        let client = Client::new(&args.key, None)?;
+    if is_url(args.key()) {
+        let client = Client::new(args.key(), None)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         Ok(runtime.block_on(client.trust_anchors())?)
-    } else if Path::new(&args.key).is_file() {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&args.key)?)
-            .with_context(|| format!("{} is not a saved /v1/keys document", args.key))?;
+    } else if Path::new(args.key()).is_file() {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(args.key())?)
+            .with_context(|| format!("{} is not a saved /v1/keys document", args.key()))?;
         TrustAnchors::from_keys_document(&doc).map_err(anyhow::Error::msg)
     } else {
-        TrustAnchors::from_public_key(&args.key, args.log_key.as_deref()).map_err(anyhow::Error::msg)
+        TrustAnchors::from_public_key(args.key(), args.log_key.as_deref()).map_err(anyhow::Error::msg)
     }
 }
 
@@ -80,8 +80,8 @@ impl ServedLog {
     /// # Errors
     /// When the checkpoint cannot be fetched, or does not verify with the log's key.
     pub(super) fn of(args: &VerifyArgs, trust: &TrustAnchors) -> anyhow::Result<Option<Self>> {
-        let Some(verifier) = trust.log.clone().filter(|_| is_url(&args.key)) else { return Ok(None) };
-        let client = Client::new(&args.key, None)?;
+        let Some(verifier) = trust.log.clone().filter(|_| is_url(args.key())) else { return Ok(None) };
+        let client = Client::new(args.key(), None)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let now = fetch_checkpoint(&client, &runtime, &verifier)?;
         Ok(Some(Self { client, runtime, verifier, now, proofs: HashMap::new(), waited: false }))

@@ -90,7 +90,10 @@ impl HashedContent {
     /// The hashes a verifier looks content up by: the exact hash, and the normalised
     /// text hash when the content is small UTF-8 text (as [`ContentHashes::of_bytes`]).
     pub fn hashes(&self) -> ContentHashes {
-        ContentHashes { sha256: self.sha256, normalized_text_sha256: self.normalized_text_sha256() }
+        match self.small_text() {
+            Some(text) => ContentHashes { sha256: self.sha256, ..ContentHashes::of_text(text) },
+            None => ContentHashes::of_sha256(self.sha256),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ pub use hash::{
 
 use base64::Engine;
 
-use crate::normalize::normalized_text_sha256;
+use crate::normalize::{normalized_text_sha256, Normalization};
 use crate::Sha256Digest;
 
 /// The bytes of a `content_base64` member: standard base64 with padding (RFC 4648 §4),
@@ -27,13 +27,20 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentHashes {
     pub sha256: Sha256Digest,
-    /// Present when the content is text.
+    /// Present when the content is text: its normalised hash under v1 (what statements
+    /// `ai-provenance/statement/v1` carry).
     pub normalized_text_sha256: Option<Sha256Digest>,
+    /// Present when the content is text: its normalised hash under v2 (statements v2).
+    pub normalized_v2_sha256: Option<Sha256Digest>,
 }
 
 impl ContentHashes {
     pub fn of_text(text: &str) -> Self {
-        Self { sha256: Sha256Digest::of(text.as_bytes()), normalized_text_sha256: Some(normalized_text_sha256(text)) }
+        Self {
+            sha256: Sha256Digest::of(text.as_bytes()),
+            normalized_text_sha256: Some(normalized_text_sha256(text)),
+            normalized_v2_sha256: Some(Normalization::V2.sha256(text)),
+        }
     }
 
     /// Bytes: treated as text too when they are valid UTF-8, so a saved `.txt` file
@@ -41,12 +48,19 @@ impl ContentHashes {
     pub fn of_bytes(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
             Ok(text) => Self::of_text(text),
-            Err(_) => Self { sha256: Sha256Digest::of(bytes), normalized_text_sha256: None },
+            Err(_) => Self::of_sha256(Sha256Digest::of(bytes)),
         }
     }
 
+    /// The normalised text hashes, newest normalisation first (what a lookup sends).
+    pub fn normalized(&self) -> Vec<Sha256Digest> {
+        let mut all: Vec<Sha256Digest> = [self.normalized_v2_sha256, self.normalized_text_sha256].into_iter().flatten().collect();
+        all.dedup();
+        all
+    }
+
     pub fn of_sha256(sha256: Sha256Digest) -> Self {
-        Self { sha256, normalized_text_sha256: None }
+        Self { sha256, normalized_text_sha256: None, normalized_v2_sha256: None }
     }
 }
 

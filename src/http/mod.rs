@@ -14,6 +14,7 @@ mod openapi;
 mod ops;
 mod page;
 mod prompt;
+mod sbr;
 pub(crate) mod server;
 mod stamps;
 mod tlog;
@@ -68,6 +69,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
                 .configure(verify::routes)
                 .configure(keys::routes)
                 .configure(log::routes),
+        )
+        .service(
+            web::scope("/sbr/v1")
+                .wrap(actix_web::middleware::from_fn(cors::public_cors))
+                .configure(sbr::routes),
         )
         .configure(tlog::routes)
         .default_service(web::to(not_found));

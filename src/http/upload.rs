@@ -93,7 +93,7 @@ pub(super) fn parse_metadata(raw: Option<&[u8]>) -> Result<StampMetadata, ApiErr
 ///
 /// # Errors
 /// `422` when the header is not a media type.
-fn media_type_from_content_type(raw: Option<&[u8]>) -> Result<Option<MediaType>, ApiError> {
+pub(super) fn media_type_from_content_type(raw: Option<&[u8]>) -> Result<Option<MediaType>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let bad = || {
         let message = "Content-Type: must be a MIME type such as text/plain or image/png";

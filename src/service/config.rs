@@ -38,6 +38,8 @@ pub struct ServiceConfig {
     /// Prompt checks per client address: each check is an online guess at a prompt, so
     /// this is what keeps short prompts from being brute-forced through the endpoint.
     pub prompt_check_rate: RateLimit,
+    /// Public content lookups (the Soft Binding Resolution API) per client address.
+    pub lookup_rate: RateLimit,
     /// Decrypts passphrase-protected key files (and encrypts new ones).
     pub key_passphrase: Option<Passphrase>,
     /// Largest body of a streamed upload (`/v1/stamps/upload`, `/v1/verify/upload`).
@@ -71,6 +73,7 @@ pub(crate) const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 impl ServiceConfig {
     pub const DEFAULT_STAMP_RATE: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
     pub const DEFAULT_PROMPT_CHECK_RATE: RateLimit = RateLimit { per_second: 0.2, burst: 10 };
+    pub const DEFAULT_LOOKUP_RATE: RateLimit = RateLimit { per_second: 20.0, burst: 100 };
 
     /// A configuration with the default limits.
     pub fn new(data_dir: PathBuf, keys_dir: PathBuf, origin: String) -> Self {
@@ -82,6 +85,7 @@ impl ServiceConfig {
             new_log: false,
             stamp_rate: Self::DEFAULT_STAMP_RATE,
             prompt_check_rate: Self::DEFAULT_PROMPT_CHECK_RATE,
+            lookup_rate: Self::DEFAULT_LOOKUP_RATE,
             key_passphrase: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             upload_idle: Duration::from_secs(DEFAULT_UPLOAD_IDLE_SECS),

@@ -19,6 +19,8 @@ use crate::api::StampResponse;
 use crate::content::{hash_stream_into, HashedContent, StreamLimits};
 use crate::credentials::{embed, EmbedError, ImageFormat, StampLink};
 use crate::error::ApiError;
+use crate::fingerprint::image::ImageBounds;
+use crate::fingerprint::Fingerprints;
 use crate::records::tokens::Principal;
 use crate::statement::request::{prepare_content, StampContent, StampMetadata};
 use crate::statement::{Kind, MediaType, Statement};
@@ -76,7 +78,7 @@ impl Service {
         let (source, statement) = blocking(move || this.trial_embed(source, format, &metadata, &hashed)).await?;
         let stamp = self
             .sign_and_append(who.issuer, move |issuer, salt, at| {
-                prepare_content(StampContent::Streamed(statement.0), statement.1, issuer, salt, at)
+                prepare_content(StampContent::Streamed(statement.0), statement.1, statement.2, issuer, salt, at)
             })
             .await?;
         let this = self.clone();
@@ -133,7 +135,7 @@ impl Service {
         format: ImageFormat,
         metadata: &StampMetadata,
         hashed: &HashedContent,
-    ) -> Result<(File, (HashedContent, StampMetadata)), ApiError> {
+    ) -> Result<(File, (HashedContent, StampMetadata, Fingerprints)), ApiError> {
         let mut head = [0u8; 12];
         let n = read_up_to(&mut source, &mut head).map_err(ApiError::internal)?;
         if ImageFormat::sniff(&head[..n]) != Some(format) {
@@ -144,10 +146,12 @@ impl Service {
             ));
         }
         source.seek(SeekFrom::Start(0)).map_err(ApiError::internal)?;
+        let fingerprints = fingerprint_file(&mut source, hashed.size)?;
         // A statement shaped like the real one, for the placeholder manifest only.
         let placeholder = prepare_content(
             StampContent::Streamed(hashed.clone()),
             metadata.clone(),
+            fingerprints.clone(),
             crate::statement::IssuerName::parse("Placeholder").map_err(ApiError::internal)?,
             [0; 32],
             crate::time::Timestamp::now(),
@@ -157,7 +161,7 @@ impl Service {
             EmbedError::Image { .. } => ApiError::unprocessable("invalid_image", e.to_string()),
             EmbedError::Internal(_) => ApiError::internal(e),
         })?;
-        Ok((source, (hashed.clone(), metadata.clone())))
+        Ok((source, (hashed.clone(), metadata.clone(), fingerprints)))
     }
 
     /// Embeds a manifest for `statement` and `link` into a copy of `source` in a new
@@ -222,4 +226,17 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// The fingerprint of the spooled image in `source` (`size` bytes), read whole when
+/// within the fingerprint bounds; `source` is rewound.
+fn fingerprint_file(source: &mut File, size: u64) -> Result<Fingerprints, ApiError> {
+    let bounds = ImageBounds::DEFAULT;
+    if size > bounds.max_bytes {
+        return Ok(Fingerprints::default());
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    source.read_to_end(&mut bytes).map_err(ApiError::internal)?;
+    source.seek(SeekFrom::Start(0)).map_err(ApiError::internal)?;
+    Ok(Fingerprints::of_image(&bytes, bounds))
 }

@@ -165,6 +165,29 @@ pub(crate) struct Metrics {
     writer_running: Gauge,
     sequencer: Gauge,
     witnessing: WitnessMetrics,
+    fingerprint_seconds: Histogram,
+    fingerprints: Family<FingerprintLabels, Counter>,
+    similar_seconds: Histogram,
+    decode_waits: Family<DecodeLabels, Counter>,
+    // Read from the log at each scrape.
+    similarity_codes: Family<KindLabel, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FingerprintLabels {
+    /// `made`, or `none` when the image could not be decoded within bounds.
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecodeLabels {
+    /// `issuer` (stamping, credentials) or `public` (verify uploads, byContent).
+    pool: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
 }
 
 impl Metrics {
@@ -247,6 +270,37 @@ impl Metrics {
         );
         let witnessing = WitnessMetrics::default();
         witnessing.register(&mut registry);
+        let (fingerprint_seconds, similar_seconds) = (latency(), latency());
+        registry.register_with_unit(
+            "fingerprint_duration",
+            "Decoding an image and computing its ISCC Image-Code",
+            Unit::Seconds,
+            fingerprint_seconds.clone(),
+        );
+        let fingerprints = Family::<FingerprintLabels, Counter>::default();
+        registry.register(
+            "image_fingerprints",
+            "Images given an ISCC Image-Code (made), or not (none: undecodable or past the bounds)",
+            fingerprints.clone(),
+        );
+        registry.register_with_unit(
+            "similar_lookup_duration",
+            "Looking up similar content: the similarity index, sentence hashes and the candidates' entries",
+            Unit::Seconds,
+            similar_seconds.clone(),
+        );
+        let decode_waits = Family::<DecodeLabels, Counter>::default();
+        registry.register(
+            "image_decodes_refused",
+            "Image decodes refused (503) because every decode slot of the pool stayed busy",
+            decode_waits.clone(),
+        );
+        let similarity_codes = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "similarity_index_codes",
+            "ISCC Content-Codes in this node's similarity index, by kind",
+            similarity_codes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -261,7 +315,25 @@ impl Metrics {
             writer_running,
             sequencer,
             witnessing,
+            fingerprint_seconds,
+            fingerprints,
+            similar_seconds,
+            decode_waits,
+            similarity_codes,
         }
+    }
+
+    pub(super) fn fingerprinted(&self, took: Duration, made: bool) {
+        self.fingerprint_seconds.observe(took.as_secs_f64());
+        self.fingerprints.get_or_create(&FingerprintLabels { result: if made { "made" } else { "none" } }).inc();
+    }
+
+    pub(super) fn looked_up_similar(&self, took: Duration) {
+        self.similar_seconds.observe(took.as_secs_f64());
+    }
+
+    pub(super) fn decode_refused(&self, pool: &'static str) {
+        self.decode_waits.get_or_create(&DecodeLabels { pool }).inc();
     }
 
     /// What witnessing reports to.
@@ -304,6 +376,10 @@ impl Metrics {
     /// Every metric in the Prometheus text format, the log's state read now.
     pub(crate) fn render(&self, log: &Log) -> String {
         self.tree_size.set(i64::try_from(log.published_size()).unwrap_or(i64::MAX));
+        for kind in crate::fingerprint::CodeKind::ALL {
+            let codes = i64::try_from(log.similarity_codes(kind)).unwrap_or(i64::MAX);
+            self.similarity_codes.get_or_create(&KindLabel { kind: kind.as_str() }).set(codes);
+        }
         self.checkpoint_age.set(log.checkpoint_age().as_secs_f64());
         self.queue_depth.set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));
         self.writer_running.set(i64::from(log.is_writing()));

@@ -18,6 +18,7 @@
 mod admin;
 mod config;
 mod credentials;
+mod decodes;
 mod identity;
 mod key_rollout;
 mod log_api;
@@ -25,8 +26,10 @@ pub(crate) mod metrics;
 mod ops;
 mod private;
 mod prompt;
+mod sbr;
 pub(crate) mod proxies;
 mod signing;
+mod similar;
 mod stamp;
 mod tlog;
 mod verify;
@@ -42,6 +45,7 @@ pub use config::ServiceConfig;
 pub(crate) use config::{DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
 pub(crate) use key_rollout::RotationStatus;
 pub(crate) use ops::BackupReport;
+pub(crate) use sbr::{DEFAULT_RESULTS as SBR_DEFAULT_RESULTS, MAX_RESULTS as SBR_MAX_RESULTS};
 pub(crate) use stamp::{ContentQuery, MAX_LOOKUP};
 
 use crate::content::fetch::FetchConfig;
@@ -77,6 +81,8 @@ pub struct Service {
     checks: CheckCache,
     stamp_limiter: RateLimiter,
     prompt_limiter: RateLimiter,
+    /// Public content lookups (`/sbr/v1/matches/*`), per client address.
+    lookup_limiter: RateLimiter,
     upload_limits: StreamLimits,
     max_text_bytes: usize,
     fetch: FetchConfig,
@@ -98,6 +104,8 @@ pub struct Service {
     witnessed: Option<witnessing::WitnessedView>,
     /// Submits checkpoints to the witnesses while this node sequences.
     _witnessing: Option<witnessing::Witnessing>,
+    /// Slots for image decodes (fingerprints), issuers' apart from the public's.
+    decodes: decodes::Decodes,
 }
 
 impl Service {
@@ -139,8 +147,10 @@ impl Service {
         let witness_store = store.clone();
         let log = Log::open(storage.log, signer, metrics.log_observer())
             .with_context(|| format!("opening the log in {location}"))?;
+        log.load_similarity_index_in_background();
         let stamp_limiter = RateLimiter::on(config.stamp_rate, tables.buckets.clone(), "stamp");
-        let prompt_limiter = RateLimiter::on(config.prompt_check_rate, tables.buckets, "prompt");
+        let prompt_limiter = RateLimiter::on(config.prompt_check_rate, tables.buckets.clone(), "prompt");
+        let lookup_limiter = RateLimiter::on(config.lookup_rate, tables.buckets, "lookup");
         let tokens = TokenStore::on(tables.tokens);
         // After opening: whatever the database and keyring created is there now.
         let restricting = |dir: &Path| format!("restricting {} to this user", dir.display());
@@ -193,6 +203,7 @@ impl Service {
             checks: CheckCache::default(),
             stamp_limiter,
             prompt_limiter,
+            lookup_limiter,
             upload_limits: StreamLimits { max_bytes: config.max_upload_bytes, idle: config.upload_idle },
             max_text_bytes: config.max_text_bytes,
             fetch: config.fetch.clone(),
@@ -207,6 +218,7 @@ impl Service {
             witness_policy,
             witnessed,
             _witnessing: witnessing,
+            decodes: decodes::Decodes::default(),
         })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use futures_util::Stream;
 
+use super::decodes::DecodePool;
 use super::{blocking, limit, Service};
 use crate::api::StampResponse;
 use crate::content::{hash_stream, ContentHashes, HashedContent};
@@ -17,9 +18,9 @@ use crate::records::tokens::Principal;
 use crate::statement::receipt::{
     leaf_bytes_from_canonical, sign_canonical, LogProof, Receipt, SignedStatement, StampId,
 };
-use crate::statement::request::{
-    prepare, prepare_content, PreparedStamp, RequestError, StampContent, StampMetadata, StampRequest,
-};
+use crate::fingerprint::image::ImageBounds;
+use crate::fingerprint::Fingerprints;
+use crate::statement::request::{prepare_content, PreparedStamp, RequestError, StampContent, StampMetadata, StampRequest};
 use crate::statement::{IssuerName, Statement};
 use crate::time::Timestamp;
 use crate::Sha256Digest;
@@ -43,7 +44,41 @@ impl Service {
     /// `429` past the token's rate; `4xx` for bad requests; `503` when the log cannot append.
     pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
         limit(&self.stamp_limiter, who.token_id.as_str()).await?;
-        self.sign_and_append(who.issuer, move |issuer, salt, at| prepare(req, issuer, salt, at)).await
+        let (content, metadata) = req.into_parts()?;
+        let fingerprints = self.fingerprint(&content, &metadata).await?;
+        self.sign_and_append(who.issuer, move |issuer, salt, at| {
+            prepare_content(content, metadata, fingerprints, issuer, salt, at)
+        })
+        .await
+    }
+
+    /// The fingerprints of stamped content ([`StampContent::fingerprints`]): an image's
+    /// on the blocking pool, in the issuers' decode slots; a text's inline (microseconds
+    /// for marketing copy).
+    pub(super) async fn fingerprint(
+        &self,
+        content: &StampContent,
+        metadata: &StampMetadata,
+    ) -> Result<Fingerprints, ApiError> {
+        let image = metadata.media_type.as_ref().is_some_and(|m| m.is_image());
+        if !image {
+            return Ok(content.fingerprints(metadata.media_type.as_ref()));
+        }
+        let started = std::time::Instant::now();
+        let bytes = match content {
+            StampContent::Bytes(b) => b.clone(),
+            StampContent::Streamed(h) => match &h.small {
+                Some(b) => b.clone(),
+                None => return Ok(Fingerprints::default()),
+            },
+            _ => return Ok(Fingerprints::default()),
+        };
+        let fingerprints = self
+            .decodes
+            .run(DecodePool::Issuer, &self.metrics, move || Fingerprints::of_image(&bytes, ImageBounds::DEFAULT))
+            .await?;
+        self.metrics.fingerprinted(started.elapsed(), fingerprints.code.is_some());
+        Ok(fingerprints)
     }
 
     /// Stamps an asset streamed in `body`: hashed chunk by chunk as it arrives, never
@@ -69,12 +104,19 @@ impl Service {
         limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         // Refuse bad metadata before a possibly huge body is read, not after.
         metadata.validate()?;
-        // Only text is normalised, so only text bodies are kept (when small enough).
-        let keep = if metadata.media_type.as_ref().is_some_and(|m| m.is_text()) { self.max_text_bytes } else { 0 };
+        // Only text is normalised and only text and images fingerprinted, so only their
+        // bodies are kept (when small enough).
+        let keep = match &metadata.media_type {
+            Some(m) if m.is_text() => self.max_text_bytes,
+            Some(m) if m.is_image() => ImageBounds::DEFAULT.max_bytes as usize,
+            _ => 0,
+        };
         let hashed = self.hash_body(declared, body, keep).await?;
         tracing::debug!(size = hashed.size, "upload hashed");
+        let content = StampContent::Streamed(hashed);
+        let fingerprints = self.fingerprint(&content, &metadata).await?;
         self.sign_and_append(who.issuer, move |issuer, salt, at| {
-            prepare_content(StampContent::Streamed(hashed), metadata, issuer, salt, at)
+            prepare_content(content, metadata, fingerprints, issuer, salt, at)
         })
         .await
     }
@@ -147,6 +189,8 @@ impl Service {
                 leaf: bytes,
                 content_sha256: signed.statement.subject.sha256,
                 normalized_text_sha256: signed.statement.subject.normalized_text_sha256,
+                code: signed.statement.subject.iscc,
+                sentences: prepared.sentences,
                 prompt_salt: prepared.prompt_salt,
             };
             Ok::<_, ApiError>((signed, leaf, prepared.prompt_salt))
@@ -288,7 +332,7 @@ impl Service {
         limit: usize,
     ) -> Result<(Vec<LogIndex>, SignedCheckpoint), ApiError> {
         let limit = limit.clamp(1, MAX_LOOKUP);
-        self.log.find_content(&hashes.sha256, hashes.normalized_text_sha256.as_ref(), limit).map_err(ApiError::from)
+        self.log.find_content(&hashes.sha256, &hashes.normalized(), limit).map_err(ApiError::from)
     }
 
     /// The stored statement of stamp `id` (blocking). Found exactly when

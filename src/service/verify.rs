@@ -7,11 +7,15 @@ use std::io::Seek;
 
 use futures_util::{Stream, StreamExt};
 
+use super::similar::Probe;
 use super::{blocking, Service};
 use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::{hash_stream_into, ContentHashes};
 use crate::credentials::{self, ImageFormat};
 use crate::error::ApiError;
+use crate::fingerprint::image::ImageBounds;
+use crate::fingerprint::Fingerprints;
+use crate::api::SimilarStamp;
 use crate::log::checkpoint::Checkpoint;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
@@ -66,17 +70,17 @@ impl Service {
 
     /// The hashes of the content of `req` given as `text`, `content_base64` or `sha256`
     /// (CPU work for large base64: call it off the executor).
-    fn content_of(req: &VerifyRequest) -> Result<Option<ContentHashes>, ApiError> {
-        Ok(if let Some(text) = &req.text {
-            Some(ContentHashes::of_text(text))
+    fn content_of(req: &mut VerifyRequest) -> Result<(Option<ContentHashes>, Probe), ApiError> {
+        Ok(if let Some(text) = req.text.take() {
+            (Some(ContentHashes::of_text(&text)), Probe::Bytes(text.into_bytes()))
         } else if let Some(b64) = &req.content_base64 {
             let bytes = crate::content::decode_base64(b64).map_err(|e| {
                 let message = format!("content_base64 is not valid standard base64: {e}");
                 ApiError::bad_request("invalid_base64", message).with_field("content_base64")
             })?;
-            Some(ContentHashes::of_bytes(&bytes))
+            (Some(ContentHashes::of_bytes(&bytes)), Probe::Bytes(bytes))
         } else {
-            req.sha256.map(ContentHashes::of_sha256)
+            (req.sha256.map(ContentHashes::of_sha256), Probe::Nothing)
         })
     }
 
@@ -94,7 +98,11 @@ impl Service {
         let receipt = req.receipt.take().map(|r| r.0);
         let this = self.clone();
         let Some(url) = req.url.take() else {
-            return blocking(move || this.verify_hashes(Self::content_of(&req)?, receipt)).await;
+            return blocking(move || {
+                let (content, probe) = Self::content_of(&mut req)?;
+                this.verify_hashes(content, receipt, probe)
+            })
+            .await;
         };
         let fetched = crate::content::fetch::fetch(&url, &self.fetch, self.max_text_bytes).await?;
         tracing::debug!(
@@ -103,7 +111,8 @@ impl Service {
             "URL fetched for verification"
         );
         let hashes = fetched.content.hashes();
-        blocking(move || this.verify_hashes(Some(hashes), receipt)).await
+        let probe = fetched.content.small.map_or(Probe::Nothing, Probe::Bytes);
+        blocking(move || this.verify_hashes(Some(hashes), receipt, probe)).await
     }
 
     /// A verdict for a body streamed in `body`, hashed chunk by chunk (the exact hash,
@@ -139,7 +148,8 @@ impl Service {
                 return Err(ApiError::unprocessable("invalid_content", message));
             }
             let hashes = hashed.hashes();
-            return blocking(move || this.verify_hashes(Some(hashes), None)).await;
+            let probe = hashed.small.map_or(Probe::Nothing, Probe::Bytes);
+            return blocking(move || this.verify_hashes(Some(hashes), None, probe)).await;
         };
         self.refuse_announced(declared)?;
         let file = tempfile::tempfile_in(&self.spool_dir).map_err(ApiError::internal)?;
@@ -158,17 +168,22 @@ impl Service {
     ) -> Result<VerifyResponse, ApiError> {
         let (indices, _) = self.find_hashes(&hashes, 1)?;
         if !indices.is_empty() || size > self.max_image_bytes {
-            return self.verify_hashes(Some(hashes), None);
+            return self.verify_hashes(Some(hashes), None, Probe::Nothing);
         }
         file.seek(std::io::SeekFrom::Start(0)).map_err(ApiError::internal)?;
+        let mut bytes = Vec::new();
+        if size <= ImageBounds::DEFAULT.max_bytes {
+            std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ApiError::internal)?;
+            file.seek(std::io::SeekFrom::Start(0)).map_err(ApiError::internal)?;
+        }
         let trust = self.trust();
         let started = std::time::Instant::now();
         let credential = match credentials::read(format, std::io::BufReader::new(file), &trust.c2pa_roots) {
-            Ok(None) => return self.verify_hashes(Some(hashes), None),
+            Ok(None) => return self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
             Ok(Some(c)) => c,
             Err(e) => {
                 let verdict = Verdict::from_checks(vec![credential::unreadable_check(&e)], None);
-                return Ok(VerifyResponse { verdict, matches: Vec::new() });
+                return Ok(VerifyResponse { verdict, matches: Vec::new(), similar: Vec::new() });
             }
         };
         let (check, link) = credential::credential_check(&credential, &trust);
@@ -196,20 +211,21 @@ impl Service {
             }
         }
         self.metrics.verified(started.elapsed());
-        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
+        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches, similar: Vec::new() })
     }
 
     /// A verdict for content known by its hashes and/or a receipt (blocking).
     ///
     /// # Errors
     /// `422` when there is neither; storage failures.
-    pub fn verify_hashes(
+    pub(crate) fn verify_hashes(
         &self,
         content: Option<ContentHashes>,
         receipt: Option<serde_json::Value>,
+        probe: Probe,
     ) -> Result<VerifyResponse, ApiError> {
         let started = std::time::Instant::now();
-        let answer = self.verdict(content, receipt);
+        let answer = self.verdict(content, receipt, probe);
         if answer.is_ok() {
             self.metrics.verified(started.elapsed());
         }
@@ -220,6 +236,7 @@ impl Service {
         &self,
         content: Option<ContentHashes>,
         receipt: Option<serde_json::Value>,
+        probe: Probe,
     ) -> Result<VerifyResponse, ApiError> {
         if let Some(receipt) = &receipt {
             let (mut checks, stamp) = verify_receipt_with(
@@ -230,7 +247,7 @@ impl Service {
                 Some(&self.checks),
             );
             checks.extend(self.fork_check(receipt)?);
-            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new() });
+            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new(), similar: Vec::new() });
         }
         let Some(hashes) = content else {
             return Err(ApiError::unprocessable(
@@ -247,17 +264,13 @@ impl Service {
             .collect::<Result<Vec<_>, _>>()
             .map_err(ApiError::internal)?;
         let Some(&newest) = indices.first() else {
-            let check = Check {
-                name: "content".into(),
-                code: "content.unknown".into(),
-                passed: false,
-                message: "No stamp in this log matches this content, exactly or after whitespace normalisation.".into(),
-            };
-            return Ok(VerifyResponse { verdict: Verdict::from_checks(vec![check], None), matches });
+            let fingerprints = self.probe_fingerprints(probe)?;
+            let similar = self.similar_stamps(&fingerprints, 10)?;
+            return Ok(VerifyResponse { verdict: not_found_verdict(&fingerprints, &similar), matches, similar });
         };
         let (receipt, leaf) = self.receipt_and_leaf_at(newest, &checkpoint)?;
         let (checks, stamp) = verify_own_receipt(&receipt, &leaf, Some(&hashes), &self.trust(), Some(&self.checks));
-        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches })
+        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches, similar: Vec::new() })
     }
 
     /// Compares a receipt whose checkpoint this log's key signed with this log
@@ -297,4 +310,51 @@ impl Service {
         }
         Ok(Some(Consistency::Consistent.check(&theirs)))
     }
+}
+
+/// The verdict for content that no stamp matches exactly or after normalisation: similar
+/// stamps named when there are any (`content.similar`), else `content.unknown`, saying
+/// what the content could and could not be compared by.
+fn not_found_verdict(fingerprints: &Fingerprints, similar: &[SimilarStamp]) -> Verdict {
+    let Some(best) = similar.first() else {
+        let compared = match (&fingerprints.code, fingerprints.sentences.is_empty()) {
+            (Some(_), true) => "exactly, after normalisation, or by its ISCC fingerprint",
+            (Some(_), false) => "exactly, after normalisation, by its ISCC fingerprint or by its sentences",
+            (None, false) => "exactly, after normalisation or by its sentences",
+            (None, true) => {
+                "exactly or after normalisation (it has no fingerprint: only images and text the service can read \
+                 are compared by similarity)"
+            }
+        };
+        let check = Check {
+            name: "content".into(),
+            code: "content.unknown".into(),
+            passed: false,
+            message: format!("No stamp in this log matches this content, {compared}."),
+        };
+        return Verdict::from_checks(vec![check], None);
+    };
+    let how = match best.algorithm.as_str() {
+        crate::fingerprint::SENTENCE_ALG => "its sentences appear word for word in",
+        _ => "its ISCC fingerprint is close to that of",
+    };
+    let check = Check {
+        name: "content".into(),
+        code: "content.similar".into(),
+        passed: false,
+        message: format!(
+            "Not the stamped content itself: {how} stamp {} (similarity {} of 100). {} similar stamp(s) are listed; \
+             none proves anything about this content.",
+            best.stamp_id,
+            best.similarity,
+            similar.len()
+        ),
+    };
+    let mut verdict = Verdict::from_checks(vec![check], None);
+    verdict.summary = format!(
+        "Not the stamped content itself, but very similar to content that {} declared AI-generated on {}.",
+        best.issuer,
+        best.issued_at.to_rfc3339().get(..10).unwrap_or_default()
+    );
+    verdict
 }

@@ -171,6 +171,11 @@ impl MediaType {
     pub fn is_text(&self) -> bool {
         self.0.starts_with("text/")
     }
+
+    /// Whether this is an image type (and so may have an ISCC Image-Code).
+    pub fn is_image(&self) -> bool {
+        self.0.starts_with("image/")
+    }
 }
 
 /// A parameter value at the start of `s` (a token, or a quoted string unescaped, without

@@ -13,11 +13,17 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use self::media_type::MediaType;
+use crate::fingerprint::ContentCode;
+use crate::normalize::Normalization;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
-/// The `type` of every statement this version issues.
-pub const STATEMENT_TYPE: &str = "ai-provenance/statement/v1";
+/// The `type` of every statement this version issues: v1 and the ISCC Content-Code of
+/// the content (`subject.iscc`), with text normalised by v2 (`normalize`).
+pub const STATEMENT_TYPE: &str = "ai-provenance/statement/v2";
+
+/// The `type` of statements issued before fingerprints; verifiers accept both.
+pub const STATEMENT_TYPE_V1: &str = "ai-provenance/statement/v1";
 
 /// Prefix of every IPTC Digital Source Type URI.
 pub const IPTC_DST_PREFIX: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/";
@@ -267,9 +273,14 @@ pub struct Subject {
     /// Size in bytes; absent when the issuer sent only a hash and no size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    /// For text: SHA-256 of the normalised text (see `normalize`).
+    /// For text: SHA-256 of the normalised text (see `normalize`; v1 in statements v1,
+    /// v2 in statements v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized_text_sha256: Option<Sha256Digest>,
+    /// The ISCC Content-Code (256 bits) of an image or text the service saw (statements
+    /// v2 only); absent when it saw only a hash, or content it could not fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iscc: Option<ContentCode>,
 }
 
 /// The system that generated the asset (SB 942's provider, system name and version).
@@ -417,6 +428,17 @@ pub struct Statement {
     pub issued_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
+}
+
+impl Statement {
+    /// The text normalisation of `subject.normalized_text_sha256`: v1 for statements v1.
+    pub fn normalization(&self) -> Normalization {
+        if self.statement_type == STATEMENT_TYPE_V1 {
+            Normalization::V1
+        } else {
+            Normalization::V2
+        }
+    }
 }
 
 #[cfg(test)]

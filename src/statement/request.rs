@@ -6,7 +6,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::content::{decode_base64, HashedContent};
-use crate::normalize::normalized_text_sha256;
+use crate::fingerprint::image::ImageBounds;
+use crate::fingerprint::{ContentCode, Fingerprints};
+use crate::normalize::Normalization;
 use crate::statement::pii::{self, PersonalData};
 use crate::statement::{
     not_null, DigitalSourceType, Disclosure, Explanation, FieldError, Generator, HumanOversight, IssuerName, Kind,
@@ -85,6 +87,8 @@ pub struct StampRequest {
 /// A statement ready to sign, and what must be kept beside it.
 pub struct PreparedStamp {
     pub statement: Statement,
+    /// The hashes of the text's sentences, for the excerpt index (not signed).
+    pub sentences: Vec<Sha256Digest>,
     /// The salt of the prompt commitment: returned to the issuer once, stored erasably.
     pub prompt_salt: Option<[u8; 32]>,
 }
@@ -243,12 +247,32 @@ impl StampRequest {
 }
 
 impl StampContent {
+    /// What this content is found by besides its hashes (`crate::fingerprint`): text is
+    /// given a Text-Code and its sentences' hashes, an image (`image/*`) an Image-Code
+    /// when it decodes within bounds; a digest, nothing. Computed before the statement
+    /// is signed: decoding an image takes milliseconds, which must not hold the signer.
+    pub fn fingerprints(&self, media_type: Option<&MediaType>) -> Fingerprints {
+        let image = media_type.is_some_and(MediaType::is_image);
+        let text = |bytes: &[u8]| std::str::from_utf8(bytes).map(Fingerprints::of_text).unwrap_or_default();
+        match self {
+            Self::Text(t) => Fingerprints::of_text(t),
+            Self::Bytes(b) if image => Fingerprints::of_image(b, ImageBounds::DEFAULT),
+            Self::Bytes(b) if media_type.is_some_and(MediaType::is_text) => text(b),
+            Self::Streamed(h) => match &h.small {
+                Some(b) if image => Fingerprints::of_image(b, ImageBounds::DEFAULT),
+                Some(b) if media_type.is_some_and(MediaType::is_text) => text(b),
+                _ => Fingerprints::default(),
+            },
+            Self::Bytes(_) | Self::Digest { .. } => Fingerprints::default(),
+        }
+    }
+
     /// The statement's subject: the content's hashes (hashing it here when it came
     /// whole), size and media type (`media_type`, or the default for the form).
     ///
     /// # Errors
     /// `422` for empty content, or text with a media type that is not `text/*`.
-    pub fn into_subject(self, media_type: Option<MediaType>) -> Result<Subject, RequestError> {
+    pub fn into_subject(self, media_type: Option<MediaType>, code: Option<ContentCode>) -> Result<Subject, RequestError> {
         let octet_stream = || MediaType::parse("application/octet-stream");
         let empty = |field: &str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
         Ok(match self {
@@ -267,7 +291,8 @@ impl StampContent {
                     sha256: Sha256Digest::of(text.as_bytes()),
                     media_type,
                     size: Some(text.len() as u64),
-                    normalized_text_sha256: Some(normalized_text_sha256(&text)),
+                    normalized_text_sha256: Some(Normalization::V2.sha256(&text)),
+                    iscc: code,
                 }
             }
             Self::Bytes(bytes) => {
@@ -279,7 +304,7 @@ impl StampContent {
                     None => octet_stream()?,
                 };
                 let normalized = if media_type.is_text() {
-                    std::str::from_utf8(&bytes).ok().map(normalized_text_sha256)
+                    std::str::from_utf8(&bytes).ok().map(|t| Normalization::V2.sha256(t))
                 } else {
                     None
                 };
@@ -288,6 +313,7 @@ impl StampContent {
                     media_type,
                     size: Some(bytes.len() as u64),
                     normalized_text_sha256: normalized,
+                    iscc: code,
                 }
             }
             Self::Digest { sha256, size } => Subject {
@@ -298,6 +324,7 @@ impl StampContent {
                 },
                 size,
                 normalized_text_sha256: None,
+                iscc: None,
             },
             Self::Streamed(hashed) => {
                 if hashed.size == 0 {
@@ -312,12 +339,13 @@ impl StampContent {
                 };
                 // Only text small enough to have been kept is normalised (see
                 // `content`): a larger text is stamped by its exact hash alone.
-                let normalized = if media_type.is_text() { hashed.normalized_text_sha256() } else { None };
+                let normalized = if media_type.is_text() { hashed.hashes().normalized_v2_sha256 } else { None };
                 Subject {
                     sha256: hashed.sha256,
                     media_type,
                     size: Some(hashed.size),
                     normalized_text_sha256: normalized,
+                    iscc: code,
                 }
             }
         })
@@ -388,7 +416,8 @@ pub fn prepare(
     issued_at: Timestamp,
 ) -> Result<PreparedStamp, RequestError> {
     let (content, metadata) = req.into_parts()?;
-    prepare_content(content, metadata, issuer, salt, issued_at)
+    let fingerprints = content.fingerprints(metadata.media_type.as_ref());
+    prepare_content(content, metadata, fingerprints, issuer, salt, issued_at)
 }
 
 /// [`prepare`] for content already split from its metadata (a streamed upload): the
@@ -399,11 +428,12 @@ pub fn prepare(
 pub fn prepare_content(
     content: StampContent,
     metadata: StampMetadata,
+    fingerprints: Fingerprints,
     issuer: IssuerName,
     salt: [u8; 32],
     issued_at: Timestamp,
 ) -> Result<PreparedStamp, RequestError> {
-    let subject = content.into_subject(metadata.media_type.clone())?;
+    let subject = content.into_subject(metadata.media_type.clone(), fingerprints.code)?;
     metadata.validate()?;
     let (prompt_commitment, prompt_salt) = match &metadata.prompt {
         Some(prompt) => (Some(prompt_commitment(&salt, prompt)), Some(salt)),
@@ -424,7 +454,7 @@ pub fn prepare_content(
         issued_at,
         explanation: metadata.explanation,
     };
-    Ok(PreparedStamp { statement, prompt_salt })
+    Ok(PreparedStamp { statement, sentences: fingerprints.sentences, prompt_salt })
 }
 
 #[cfg(test)]
@@ -553,21 +583,23 @@ mod tests {
         let from_json = prepare(req(whole.clone()), issuer(), [3; 32], Timestamp::now()).unwrap();
 
         let (_, metadata) = req(whole).into_parts().unwrap();
-        let hashed = crate::content::hash_reader(text.as_bytes(), 1024).unwrap();
+        let hashed = StampContent::Streamed(crate::content::hash_reader(text.as_bytes(), 1024).unwrap());
+        let fingerprints = hashed.fingerprints(metadata.media_type.as_ref());
+        assert_eq!(fingerprints.code, from_json.statement.subject.iscc, "the same Text-Code either way");
+        assert!(fingerprints.code.is_some());
         let streamed =
-            prepare_content(StampContent::Streamed(hashed), metadata.clone(), issuer(), [3; 32], Timestamp::now())
-                .unwrap();
+            prepare_content(hashed, metadata.clone(), fingerprints, issuer(), [3; 32], Timestamp::now()).unwrap();
         assert_eq!(streamed.statement.subject, from_json.statement.subject);
         assert_eq!(streamed.statement.prompt_commitment, from_json.statement.prompt_commitment);
 
         // Too big to have been kept: the exact hash and size only.
         let big = crate::content::hash_reader(text.as_bytes(), 4).unwrap();
-        let subject = StampContent::Streamed(big).into_subject(metadata.media_type.clone()).unwrap();
+        let subject = StampContent::Streamed(big).into_subject(metadata.media_type.clone(), None).unwrap();
         assert_eq!((subject.sha256, subject.size), (Sha256Digest::of(text.as_bytes()), Some(text.len() as u64)));
         assert_eq!(subject.normalized_text_sha256, None);
 
         let empty = crate::content::hash_reader(&b""[..], 4).unwrap();
-        assert!(matches!(StampContent::Streamed(empty).into_subject(None), Err(RequestError::Content { .. })));
+        assert!(matches!(StampContent::Streamed(empty).into_subject(None, None), Err(RequestError::Content { .. })));
     }
 
     #[test]

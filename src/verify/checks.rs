@@ -125,14 +125,24 @@ pub(super) fn content(parsed: &Receipt, content: &ContentHashes) -> Check {
     let subject = &parsed.statement.subject;
     if subject.sha256 == content.sha256 {
         Check::new("content", true, "content.hash.match", "The content's SHA-256 matches the statement exactly.")
-    } else if content.normalized_text_sha256.is_some()
+    } else if subject.normalized_text_sha256.is_some()
         && content.normalized_text_sha256 == subject.normalized_text_sha256
     {
         Check::new(
             "content",
             true,
             "content.hash.match",
-            "The text matches the statement after whitespace and Unicode normalisation.",
+            "The text matches the statement after normalisation v1 (white space and Unicode composition).",
+        )
+    } else if subject.normalized_text_sha256.is_some()
+        && content.normalized_v2_sha256 == subject.normalized_text_sha256
+    {
+        Check::new(
+            "content",
+            true,
+            "content.hash.match",
+            "The text matches the statement after normalisation v2 (white space, Unicode composition, and \
+             typographic variants: curly quotes, dashes, ellipses, invisible characters).",
         )
     } else {
         Check::new(

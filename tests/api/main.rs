@@ -8,6 +8,8 @@ mod binary;
 mod browser;
 mod cli;
 mod cluster;
+#[path = "../corpus/mod.rs"]
+mod corpus;
 mod crash;
 mod credentials;
 mod disk;
@@ -25,6 +27,7 @@ mod privacy;
 mod readme;
 mod restart;
 mod rotation;
+mod similar;
 mod stamps;
 mod suites;
 mod tlog;

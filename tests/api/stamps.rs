@@ -11,7 +11,7 @@ async fn stamp_then_get_then_lookup_exact_and_normalized() {
     let stamped = app.stamp_ok(&copy_request(text)).await;
     let id = stamped["id"].as_str().unwrap().to_owned();
     assert_eq!(stamped["statement"]["issuer"], "Acme Test");
-    assert_eq!(stamped["statement"]["type"], "ai-provenance/statement/v1");
+    assert_eq!(stamped["statement"]["type"], "ai-provenance/statement/v2");
     assert_eq!(stamped["statement"]["human_oversight"], "reviewed");
     assert_eq!(
         stamped["statement"]["digital_source_type"],

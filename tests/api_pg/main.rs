@@ -18,6 +18,8 @@ mod browser;
 mod cli;
 #[path = "../api/cluster.rs"]
 mod cluster;
+#[path = "../corpus/mod.rs"]
+mod corpus;
 #[path = "../api/crash.rs"]
 mod crash;
 #[path = "../api/credentials.rs"]
@@ -52,6 +54,8 @@ mod readme;
 mod restart;
 #[path = "../api/rotation.rs"]
 mod rotation;
+#[path = "../api/similar.rs"]
+mod similar;
 #[path = "../api/stamps.rs"]
 mod stamps;
 #[path = "../api/suites.rs"]
