@@ -113,7 +113,7 @@
     fileStatus.textContent = 'Hashing ' + file.name + ' in your browser…';
     var digest = await window.crypto.subtle.digest('SHA-256', await file.arrayBuffer());
     var hex = Array.from(new Uint8Array(digest), function (b) { return b.toString(16).padStart(2, '0'); }).join('');
-    fileStatus.textContent = file.name + ': SHA-256 ' + hex + ' (only this hash is sent).';
+    fileStatus.textContent = file.name + ': SHA-256 ' + hex + ' (this hash is sent first).';
     return hex;
   }
 
@@ -144,7 +144,7 @@
     if (members.length === 0) {
       throw new UserError('Paste some text, choose a file, or paste a receipt, then verify.');
     }
-    var isImage = chosenFile && /^image\/(jpeg|png|webp)$/.test(chosenFile.type);
+    var isImage = chosenFile && /^image\/(jpeg|png|webp|gif)$/.test(chosenFile.type);
     return {
       body: '{' + members.join(',') + '}',
       receipt: receipt || null,
@@ -223,7 +223,42 @@
   }
 
   // receipt: the receipt checked (or, for content found in the log, the stamp's), as text.
+  // The checks of a verdict, each with its name, outcome, message and code.
+  function checkList(checks) {
+    var list = el('ul', { 'class': 'checks', id: 'checks' });
+    checks.forEach(function (c) {
+      list.appendChild(el('li', { 'class': c.passed ? 'pass' : 'fail', 'data-code': c.code }, [
+        el('span', { 'class': 'mark', 'aria-hidden': 'true' }, [c.passed ? '✓' : '✗']),
+        el('div', {}, [
+          el('strong', {}, [CHECK_NAMES[c.name] || c.name]), ': ',
+          el('span', { 'class': 'outcome' }, [c.passed ? 'passed' : 'failed']), '. '
+        ].concat(withTimes(c.message), ' ', el('code', { 'class': 'code' }, [c.code])))
+      ]));
+    });
+    return list;
+  }
+
+  // The first similar stamp, above the fold: whose disclosure, when, how similar, and a
+  // link to see that stamp. A lead, never proof.
+  function similarLead(candidate) {
+    return el('div', { 'class': 'lead', id: 'similar-lead' }, [
+      el('span', { 'class': 'disclosure' }, ['“' + candidate.disclosure.text + '”']),
+      el('br', {}),
+      candidate.issuer + ', ', timeEl(candidate.issued_at), ' · similarity ' + candidate.similarity + ' of 100 · ',
+      el('a', { href: 'verify?id=' + encodeURIComponent(candidate.stamp_id) }, ['See that stamp'])
+    ]);
+  }
+
   function render(v, receipt) {
+    var similar = Array.isArray(v.similar) ? v.similar : [];
+    var isSimilar = !v.verified && v.checks.some(function (c) { return c.code === 'content.similar'; });
+    // An image whose Content Credentials name a stamp, changed since they were signed.
+    var edited = !v.verified && v.stamp && v.checks.some(function (c) { return c.code === 'content.credential.mismatch'; }) &&
+      v.checks.some(function (c) { return c.name === 'c2pa' && !c.passed; });
+    if (isSimilar || edited) {
+      renderSimilar(v, similar, edited);
+      return;
+    }
     var unknown = !v.verified && v.checks.some(function (c) { return c.code === 'content.unknown'; });
     // Nothing is green unless the content itself was checked: a badge's link (#id=) or a
     // receipt alone proves that a stamp is genuine, not that what the reader sees is the
@@ -286,16 +321,7 @@
       parts.push(el('h3', {}, [v.verified ? 'The stamp' : 'What the receipt claims (not proven)']));
       parts.push(dl);
     }
-    var list = el('ul', { 'class': 'checks', id: 'checks' });
-    v.checks.forEach(function (c) {
-      list.appendChild(el('li', { 'class': c.passed ? 'pass' : 'fail', 'data-code': c.code }, [
-        el('span', { 'class': 'mark', 'aria-hidden': 'true' }, [c.passed ? '✓' : '✗']),
-        el('div', {}, [
-          el('strong', {}, [CHECK_NAMES[c.name] || c.name]), ': ',
-          el('span', { 'class': 'outcome' }, [c.passed ? 'passed' : 'failed']), '. '
-        ].concat(withTimes(c.message), ' ', el('code', { 'class': 'code' }, [c.code])))
-      ]));
-    });
+    var list = checkList(v.checks);
     if (stampOnly) {
       // The check a reader might assume was made, listed as not made.
       list.appendChild(el('li', { 'class': 'unchecked', 'data-code': 'content.not_checked' }, [
@@ -337,6 +363,44 @@
     detailsEl.replaceChildren.apply(detailsEl, parts);
   }
 
+  // Content that is not the stamped content itself, but close to it: similar text or
+  // images, or an image changed after its Content Credentials were signed. The lead to
+  // the original disclosure comes first; the checks follow.
+  function renderSimilar(v, similar, edited) {
+    var lines = [withTimes(v.summary)];
+    if (edited && v.stamp) {
+      lines.push(el('div', { 'class': 'lead', id: 'similar-lead' }, [
+        el('span', { 'class': 'disclosure' }, ['“' + v.stamp.disclosure.text + '”']),
+        el('br', {}),
+        v.stamp.issuer + ', ', timeEl(v.stamp.issued_at), ' · ',
+        el('a', { href: 'verify?id=' + encodeURIComponent(v.stamp.id) }, ['See the original stamp'])
+      ]));
+    } else if (similar.length > 0) {
+      lines.push(similarLead(similar[0]));
+    }
+    showBox('similar', '≈', edited ? 'Edited after its AI disclosure was made' : 'Similar to content declared AI-generated', lines);
+    var parts = [el('p', { 'class': 'note', id: 'similar-note' }, [edited
+      ? 'The file\'s Content Credentials were made for the original image. This file changed after they were signed ' +
+        '(re-encoded, resized or edited), so they no longer describe it: the stamp they name is the disclosure of ' +
+        'the original, not proof about this file.'
+      : 'Nothing in this service\'s log was stamped for this exact content, but content very close to it was. ' +
+        'That is a lead to the disclosure of the original, not proof: compare for yourself.'])];
+    if (similar.length > 0) {
+      var list = el('ul', { 'class': 'similar', id: 'similar' });
+      similar.forEach(function (c) {
+        list.appendChild(el('li', { 'data-stamp': c.stamp_id }, [
+          el('strong', {}, [c.issuer]), ', ', timeEl(c.issued_at), ': “' + c.disclosure.text + '” (',
+          (KINDS[c.kind] || c.kind) + ', similarity ' + c.similarity + ' of 100, found by ' +
+          (c.algorithm === 'io.iscc.v0' ? 'its ISCC fingerprint' : 'its sentences') + '). ',
+          el('a', { href: 'verify?id=' + encodeURIComponent(c.stamp_id) }, ['See the stamp'])
+        ]));
+      });
+      parts.push(el('h3', {}, ['Similar stamps']), list);
+    }
+    parts.push(el('h3', {}, ['Checks']), checkList(v.checks));
+    detailsEl.replaceChildren.apply(detailsEl, parts);
+  }
+
   function scrollBehavior() {
     return window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
   }
@@ -360,7 +424,11 @@
       // An image that matches no stamp by its hash may carry Content Credentials (a C2PA
       // manifest naming its stamp): only then is the file itself sent, to be read.
       if (req.imageFile && verdict.checks.length === 1 && verdict.checks[0].code === 'content.unknown') {
-        showBox('busy', '', 'No stamp has this exact file; reading its Content Credentials…', []);
+        // Said as it happens: the page promised the hash first, and now sends the image.
+        fileStatus.textContent = req.imageFile.name + ': no stamp has this exact file, so the image itself (' +
+          count(req.imageFile.size, { one: 'byte', other: 'bytes' }) + ') is being sent, to find similar ' +
+          'stamped images and read its Content Credentials. It is not kept.';
+        showBox('busy', '', 'No stamp has this exact file; comparing the image…', []);
         verdict = await post(req.imageFile, 'v1/verify/upload');
       }
       var receipt = req.receipt;

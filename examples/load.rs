@@ -5,7 +5,11 @@
 //! cargo run --release --example load                          # 20,000 requests a phase, 64 clients, 1M-entry log
 //! cargo run --release --example load -- 4000 64 100000        # COUNT CONCURRENCY BIG_LOG_SIZE
 //! cargo run --release --example load -- witnessed 5000 64 5    # COUNT CONCURRENCY RUNS
+//! cargo run --release --example load -- similar 10000000 1000   # CODES LOOKUPS
 //! ```
+//! `similar` measures fingerprints instead (`load/similar.rs`): the distances between
+//! unrelated texts and images, lookups among 10,000,000 codes and their memory, and
+//! `byContent` lookups of a 1-megapixel JPEG beside the machine's JPEG decode rate.
 //! `witnessed` measures the log with three witnesses instead (`load/witnessed.rs`): the
 //! lag from a stamp to a witnessed checkpoint, and stamps/s with and without witnesses.
 //! (a) Limits, measured in-process: Ed25519 signatures/s and verifications/s on all
@@ -37,6 +41,10 @@ use ai_provenance::{Service, ServiceConfig};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
 
+#[path = "../tests/corpus/mod.rs"]
+mod corpus;
+#[path = "load/similar.rs"]
+mod similar;
 #[path = "load/witnessed.rs"]
 mod witnessed;
 
@@ -147,6 +155,7 @@ fn start_service() -> anyhow::Result<Bench> {
 fn config_in(dir: &std::path::Path) -> ServiceConfig {
     let mut config = ServiceConfig::new(dir.join("data"), dir.join("keys"), "load.test/log".into());
     config.stamp_rate = RateLimit { per_second: 1e9, burst: u32::MAX };
+    config.lookup_rate = RateLimit { per_second: 1e9, burst: u32::MAX };
     config
 }
 
@@ -351,6 +360,10 @@ async fn main() -> anyhow::Result<()> {
     if args.peek().is_some_and(|a| a == "witnessed") {
         args.next();
         return witnessed::main(args).await;
+    }
+    if args.peek().is_some_and(|a| a == "similar") {
+        args.next();
+        return similar::main(args).await;
     }
     let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20_000);
     let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);

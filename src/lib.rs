@@ -72,7 +72,8 @@ pub mod witness;
 
 pub use digest::{DigestParseError, Sha256Digest};
 pub use http::{server::run, Limits};
-pub use log::{BulkAppend, LogReader, LogStopped, NewLeaf, StoreError};
+pub use log::similar::{Similar, SimilarityIndex};
+pub use log::{BulkAppend, LogIndex, LogReader, LogStopped, NewLeaf, StoreError};
 pub use records::ratelimit::RateLimit;
 pub use service::proxies::TrustedProxies;
 pub use service::{Service, ServiceConfig};

@@ -31,7 +31,6 @@ impl CodeKind {
             CodeKind::Image => "image",
         }
     }
-
 }
 
 /// Bits in a code's body.
@@ -67,11 +66,13 @@ impl ContentCode {
     }
 
     /// The body as four words, the form the similarity index compares.
-    pub(crate) fn words(&self) -> [u64; 4] {
+    pub fn words(&self) -> [u64; 4] {
         std::array::from_fn(|i| u64::from_be_bytes(self.body[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
     }
 
-    pub(crate) fn from_words(kind: CodeKind, words: [u64; 4]) -> Self {
+    /// A code of `kind` from its body as four big-endian words (what the index keeps;
+    /// tools that make codes in bulk, such as the load tool).
+    pub fn from_words(kind: CodeKind, words: [u64; 4]) -> Self {
         let mut body = [0u8; 32];
         for (i, w) in words.iter().enumerate() {
             body[i * 8..i * 8 + 8].copy_from_slice(&w.to_be_bytes());

@@ -30,6 +30,12 @@ pub fn max_distance(kind: CodeKind) -> u32 {
     }
 }
 
+/// The Image-Code of an image file within the default bounds, as stamping computes it;
+/// `None` when it cannot be decoded within them.
+pub fn image_code(bytes: &[u8]) -> Option<ContentCode> {
+    Fingerprints::of_image(bytes, image::ImageBounds::DEFAULT).code
+}
+
 /// What a stamp is found by besides its hashes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprints {

@@ -180,7 +180,7 @@ impl Indexed {
 }
 
 /// The similarity index of a log.
-pub(crate) struct SimilarityIndex {
+pub struct SimilarityIndex {
     source: Arc<dyn CodeStore>,
     indexed: RwLock<Indexed>,
     /// One catch-up at a time; lookups go on meanwhile.
@@ -196,8 +196,17 @@ impl SimilarityIndex {
         }
     }
 
+    /// An index of `codes` (leaf index and code, in index order) held in memory alone:
+    /// for tools that measure lookups without a log (the load tool).
+    pub fn from_codes(codes: Vec<(LogIndex, ContentCode)>) -> Self {
+        let size = codes.last().map_or(0, |(i, _)| i.0 + 1);
+        let index = Self::new(Arc::new(InMemory(codes)));
+        index.catch_up(size).expect("memory does not fail");
+        index
+    }
+
     /// How many codes of each kind are indexed.
-    pub(crate) fn len(&self, kind: CodeKind) -> usize {
+    pub fn len(&self, kind: CodeKind) -> usize {
         self.indexed.read().unwrap_or_else(|e| e.into_inner()).get(kind).words.len()
     }
 
@@ -237,7 +246,7 @@ impl SimilarityIndex {
 
     /// The codes of `query`'s kind within `max_distance` of it, among leaves below
     /// `size`: nearest first, then newest, at most `limit`.
-    pub(crate) fn find(&self, query: &ContentCode, max_distance: u32, size: u64, limit: usize) -> Vec<Similar> {
+    pub fn find(&self, query: &ContentCode, max_distance: u32, size: u64, limit: usize) -> Vec<Similar> {
         let indexed = self.indexed.read().unwrap_or_else(|e| e.into_inner());
         let codes = indexed.get(query.kind());
         let mut found = Vec::new();
@@ -254,6 +263,16 @@ impl SimilarityIndex {
         similar.sort_by(|a, b| a.distance.cmp(&b.distance).then(b.index.cmp(&a.index)));
         similar.truncate(limit);
         similar
+    }
+}
+
+/// Codes handed over whole ([`SimilarityIndex::from_codes`]).
+struct InMemory(Vec<(LogIndex, ContentCode)>);
+
+impl CodeStore for InMemory {
+    fn codes(&self, from: LogIndex, below: u64, limit: usize) -> Result<Vec<(LogIndex, ContentCode)>, StoreError> {
+        let start = self.0.partition_point(|(i, _)| *i < from);
+        Ok(self.0[start..].iter().take_while(|(i, _)| i.0 < below).take(limit).copied().collect())
     }
 }
 
@@ -298,7 +317,10 @@ mod tests {
         for (b, base) in bases.iter().enumerate() {
             for d in 0..=40u32 {
                 let bits: Vec<u32> = if b % 2 == 0 { (0..d).map(|k| k * 6).collect() } else { (0..d).collect() };
-                all.push((LogIndex(100_000 + (b as u64) * 64 + d as u64), ContentCode::from_words(CodeKind::Image, flip(*base, &bits))));
+                all.push((
+                    LogIndex(100_000 + (b as u64) * 64 + d as u64),
+                    ContentCode::from_words(CodeKind::Image, flip(*base, &bits)),
+                ));
             }
         }
         let source = Arc::new(Stored(Mutex::new(all.clone())));

@@ -9,13 +9,13 @@ use futures_util::{Stream, StreamExt};
 
 use super::similar::Probe;
 use super::{blocking, Service};
+use crate::api::SimilarStamp;
 use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::{hash_stream_into, ContentHashes};
 use crate::credentials::{self, ImageFormat};
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::Fingerprints;
-use crate::api::SimilarStamp;
 use crate::log::checkpoint::Checkpoint;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
@@ -191,6 +191,7 @@ impl Service {
         checks.extend(credential::c2pa_checks(&credential));
         let mut matches = Vec::new();
         let mut stamp = None;
+        let mut edited = false;
         if let Some(link) = link {
             let checkpoint = self.log.latest_checkpoint();
             let found = Sha256Digest::from_hex(&link.stamp_id)
@@ -204,6 +205,7 @@ impl Service {
                     let (receipt_checks, summary) =
                         verify_own_receipt(&receipt, &leaf, None, &trust, Some(&self.checks));
                     let content = credential::content_check(&credential, &link, &receipt);
+                    edited = !content.passed && link.stamp_id == receipt.id.to_string();
                     checks.extend(credential::with_content(receipt_checks, content));
                     matches.push(receipt.id);
                     stamp = summary;
@@ -211,7 +213,21 @@ impl Service {
             }
         }
         self.metrics.verified(started.elapsed());
-        Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches, similar: Vec::new() })
+        let mut verdict = Verdict::from_checks(checks, stamp);
+        let mut similar = Vec::new();
+        if edited {
+            if let Some(s) = &verdict.stamp {
+                verdict.summary = format!(
+                    "Edited after its disclosure was made: this image's Content Credentials name a stamp that \"{}\" \
+                     issued on {} for the original image, but this file changed after the credentials were signed \
+                     (re-encoded, resized or edited). It is not the stamped image itself.",
+                    s.issuer,
+                    s.issued_at.to_rfc3339().get(..10).unwrap_or_default()
+                );
+            }
+            similar = self.similar_stamps(&self.probe_fingerprints(Probe::Bytes(bytes))?, 10)?;
+        }
+        Ok(VerifyResponse { verdict, matches, similar })
     }
 
     /// A verdict for content known by its hashes and/or a receipt (blocking).
@@ -247,7 +263,11 @@ impl Service {
                 Some(&self.checks),
             );
             checks.extend(self.fork_check(receipt)?);
-            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new(), similar: Vec::new() });
+            return Ok(VerifyResponse {
+                verdict: Verdict::from_checks(checks, stamp),
+                matches: Vec::new(),
+                similar: Vec::new(),
+            });
         }
         let Some(hashes) = content else {
             return Err(ApiError::unprocessable(

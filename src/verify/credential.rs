@@ -20,9 +20,11 @@ pub fn c2pa_checks(credential: &Credential) -> Vec<Check> {
             *n += 1;
             continue;
         }
-        let message = match &status.explanation {
-            Some(e) => format!("C2PA: {e}."),
-            None => format!("C2PA status {}.", status.code),
+        let message = match (plain_words(&status.code, status.passed), &status.explanation) {
+            (Some(plain), Some(e)) => format!("{plain} (C2PA: {e}.)"),
+            (Some(plain), None) => plain.to_owned(),
+            (None, Some(e)) => format!("C2PA: {e}."),
+            (None, None) => format!("C2PA status {}.", status.code),
         };
         out.push((Check::new("c2pa", status.passed, &status.code, message), 1));
     }
@@ -34,6 +36,23 @@ pub fn c2pa_checks(credential: &Credential) -> Vec<Check> {
             c
         })
         .collect()
+}
+
+/// What a failed C2PA status means to a reader, for the failures an edited file shows;
+/// the SDK's own explanation follows in brackets.
+fn plain_words(code: &str, passed: bool) -> Option<&'static str> {
+    if passed {
+        return None;
+    }
+    Some(match code {
+        "assertion.dataHash.mismatch" | "assertion.boxesHash.mismatch" | "assertion.bmffHash.mismatch" => {
+            "The file's bytes changed after its Content Credentials were signed: it was re-encoded, resized, \
+             cropped or edited, so the credentials describe the file as it was, not this one."
+        }
+        "claimSignature.mismatch" => "The credentials' signature does not match them: they were altered after signing.",
+        "assertion.hashedURI.mismatch" => "A part of the credentials was changed after they were signed.",
+        _ => return None,
+    })
 }
 
 /// The single `c2pa` check of an image whose manifest could not be read at all.

@@ -597,3 +597,68 @@ async fn the_page_names_the_operators_witnesses_and_whose_policy_it_is() {
     }
     browser.quit().await;
 }
+
+/// A reader with one sentence of a stamped text, then with a stamped image saved again as
+/// a JPEG (its metadata gone, its bytes changed), on a phone and on a desktop: the page
+/// shows its own state, "Similar to content declared AI-generated", with the original's
+/// disclosure, issuer and date in sight at once, a link to that stamp, and says truthfully
+/// that it sent the image itself.
+#[tokio::test]
+async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_disclosure() {
+    use crate::corpus::images::{decode, encode, generated_png};
+    use crate::corpus::{excerpt, marketing_text};
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    let text = marketing_text(5);
+    let stamped_text = app.stamp_ok(&copy_request(&text)).await;
+    let png = generated_png(11);
+    let mut image_request = copy_request("");
+    image_request.as_object_mut().unwrap().remove("text");
+    image_request["content_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(&png));
+    image_request["media_type"] = json!("image/png");
+    image_request["kind"] = json!("image");
+    image_request["disclosure"]["text"] = json!("This image was generated with AI.");
+    let stamped_image = app.stamp_ok(&image_request).await;
+    let dir = tempfile::tempdir().unwrap();
+    let resaved = dir.path().join("resaved.jpg");
+    std::fs::write(&resaved, encode(&decode(&png), image::ImageFormat::Jpeg)).unwrap();
+    let lead_in_sight = "var r = document.getElementById('similar-lead').getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= window.innerHeight ? [r.top, r.bottom] : null;";
+    let done = |t: &str| t.contains("Similar to") || t.contains("No stamp found") || t.contains("Not verified");
+
+    for (width, height) in [(390, 844), (1280, 900)] {
+        browser.set_window(width, height).await;
+        browser.reduce_motion().await;
+        browser.goto(&format!("{}/verify", app.url(""))).await;
+        browser.send_keys("#text", &excerpt(&text)).await;
+        browser.click("#verify").await;
+        let verdict = browser.wait_text("#verdict", "a similar verdict", done).await;
+        assert!(verdict.contains("Similar to content declared AI-generated"), "{width} px: {verdict}");
+        assert!(verdict.contains("declared AI-generated on") && verdict.contains("Acme Test"), "{verdict}");
+        let disclosure = stamped_text["statement"]["disclosure"]["text"].as_str().unwrap();
+        assert!(browser.text("#similar-lead").await.unwrap().contains(disclosure));
+        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the lead is in sight");
+        let href = browser.exec("return document.querySelector('#similar-lead a').getAttribute('href');", json!([]));
+        assert_eq!(href.await, format!("verify?id={}", stamped_text["id"].as_str().unwrap()).as_str());
+        assert_eq!(
+            browser.count(&format!("#similar li[data-stamp='{}']", stamped_text["id"].as_str().unwrap())).await,
+            1
+        );
+        browser.assert_no_sideways_scroll(&format!("{width} px, similar text")).await;
+        browser.keep_screenshot(dir.path(), &format!("similar-text-{width}")).await;
+
+        browser.goto(&format!("{}/verify", app.url(""))).await;
+        browser.send_keys("#file", resaved.to_str().unwrap()).await;
+        browser.click("#verify").await;
+        let verdict = browser.wait_text("#verdict", "a similar verdict", done).await;
+        assert!(verdict.contains("Similar to content declared AI-generated"), "{width} px: {verdict}");
+        let status = browser.text("#file-status").await.unwrap();
+        assert!(status.contains("the image itself") && status.contains("is being sent"), "said truthfully: {status}");
+        let id = stamped_image["id"].as_str().unwrap();
+        assert_eq!(browser.count(&format!("#similar li[data-stamp='{id}']")).await, 1);
+        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the image's lead is in sight");
+        browser.assert_no_sideways_scroll(&format!("{width} px, similar image")).await;
+        browser.keep_screenshot(dir.path(), &format!("similar-image-{width}")).await;
+    }
+    browser.quit().await;
+}

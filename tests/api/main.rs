@@ -28,6 +28,7 @@ mod readme;
 mod restart;
 mod rotation;
 mod similar;
+mod similar_images;
 mod stamps;
 mod suites;
 mod tlog;

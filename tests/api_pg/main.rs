@@ -56,6 +56,8 @@ mod restart;
 mod rotation;
 #[path = "../api/similar.rs"]
 mod similar;
+#[path = "../api/similar_images.rs"]
+mod similar_images;
 #[path = "../api/stamps.rs"]
 mod stamps;
 #[path = "../api/suites.rs"]
