@@ -194,6 +194,7 @@ async fn by_content(pngs: &[Vec<u8>]) -> anyhow::Result<()> {
             client.post(format!("{}/v1/stamps", bench.base)).bearer_auth(&bench.token).json(&body).send().await?;
         anyhow::ensure!(resp.status() == 201, "stamping an image: {}", resp.status());
     }
+    let jpeg_kib = jpeg.len() / 1024;
     let (c, b, body) = (client.clone(), bench.base.clone(), Arc::new(jpeg));
     let phase = super::drive(4, 400, move |_| {
         c.post(format!("{b}/sbr/v1/matches/byContent?alg=io.iscc.v0"))
@@ -203,7 +204,7 @@ async fn by_content(pngs: &[Vec<u8>]) -> anyhow::Result<()> {
     .await;
     println!(
         "byContent, 1-megapixel JPEG (1155x866, {} KiB), 4 clients: {:.0} lookups/s, p50 {:.1} ms, p99 {:.1} ms; this machine decodes that JPEG {:.0} times/s on 2 threads (the public decode slots)",
-        body.len() / 1024,
+        jpeg_kib,
         phase.per_sec,
         phase.p50.as_secs_f64() * 1e3,
         phase.p99.as_secs_f64() * 1e3,

@@ -147,3 +147,4 @@ pub fn edit_one_word(text: &str, how: u64, at: u64) -> String {
 }
 
 pub mod images;
+pub mod photos;
