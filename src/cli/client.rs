@@ -352,7 +352,8 @@ impl Client {
         let (url, value) = match content {
             LookUp::Text(text) => {
                 let url = format!("{}/v1/verify", self.base);
-                let value = self.with_retries(|| Ok(self.http.post(&url).json(&serde_json::json!({ "text": text })))).await?;
+                let value =
+                    self.with_retries(|| Ok(self.http.post(&url).json(&serde_json::json!({ "text": text })))).await?;
                 (url, value)
             }
             LookUp::Bytes(bytes) => {

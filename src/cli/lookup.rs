@@ -28,7 +28,8 @@ pub(super) fn look_up(args: &VerifyArgs, url: &str) -> anyhow::Result<bool> {
     };
     let client = Client::new(url, None)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let answer = runtime.block_on(client.look_up(&content)).with_context(|| format!("looking the content up at {url}"))?;
+    let answer =
+        runtime.block_on(client.look_up(&content)).with_context(|| format!("looking the content up at {url}"))?;
     let Some(id) = answer.matches.first() else {
         // Nothing to verify: the service's own verdict, with the similar stamps it found.
         let verified = print(args, &answer.verdict)?;

@@ -54,7 +54,8 @@ impl ContentHashes {
 
     /// The normalised text hashes, newest normalisation first (what a lookup sends).
     pub fn normalized(&self) -> Vec<Sha256Digest> {
-        let mut all: Vec<Sha256Digest> = [self.normalized_v2_sha256, self.normalized_text_sha256].into_iter().flatten().collect();
+        let mut all: Vec<Sha256Digest> =
+            [self.normalized_v2_sha256, self.normalized_text_sha256].into_iter().flatten().collect();
         all.dedup();
         all
     }

@@ -31,7 +31,6 @@ impl CodeKind {
             CodeKind::Image => "image",
         }
     }
-
 }
 
 /// Bits in a code's body.

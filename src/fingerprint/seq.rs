@@ -37,14 +37,17 @@ pub fn decode_value(value: &str) -> Result<Vec<ContentCode>, SeqError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(SeqError::TooLong);
     }
-    let cleaned: String = value.trim().chars().map(|c| match c {
-        ' ' => '+',
-        '-' => '+',
-        '_' => '/',
-        c => c,
-    })
-    .filter(|c| *c != '=')
-    .collect();
+    let cleaned: String = value
+        .trim()
+        .chars()
+        .map(|c| match c {
+            ' ' => '+',
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .filter(|c| *c != '=')
+        .collect();
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned).map_err(|_| SeqError::NotBase64)?;
     let units = split_units(&bytes)?;
     let mut codes = Vec::new();

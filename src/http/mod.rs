@@ -70,11 +70,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, limits: Limits) {
                 .configure(keys::routes)
                 .configure(log::routes),
         )
-        .service(
-            web::scope("/sbr/v1")
-                .wrap(actix_web::middleware::from_fn(cors::public_cors))
-                .configure(sbr::routes),
-        )
+        .service(web::scope("/sbr/v1").wrap(actix_web::middleware::from_fn(cors::public_cors)).configure(sbr::routes))
         .configure(tlog::routes)
         .default_service(web::to(not_found));
 }

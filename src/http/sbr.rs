@@ -64,11 +64,10 @@ fn max_results(asked: Option<u32>) -> Result<usize, ApiError> {
     match asked {
         None => Ok(SBR_DEFAULT_RESULTS),
         Some(n) if (1..=SBR_MAX_RESULTS as u32).contains(&n) => Ok(n as usize),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("maxResults: from 1 to {SBR_MAX_RESULTS}, not {n}"),
-        )
-        .with_field("maxResults")),
+        Some(n) => {
+            Err(ApiError::bad_request("invalid_query", format!("maxResults: from 1 to {SBR_MAX_RESULTS}, not {n}"))
+                .with_field("maxResults"))
+        }
     }
 }
 
@@ -86,7 +85,11 @@ async fn by_binding_get(
     by_binding(&req, svc, query).await
 }
 
-async fn by_binding_post(req: HttpRequest, svc: web::Data<Service>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn by_binding_post(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     if body.len() > MAX_BINDING_BODY {
         return Err(ApiError::PayloadTooLarge(format!("a byBinding body is at most {MAX_BINDING_BODY} bytes")));
     }
@@ -94,9 +97,8 @@ async fn by_binding_post(req: HttpRequest, svc: web::Data<Service>, body: web::B
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let query: BindingQuery = match essence.as_str() {
         "application/json" => from_json("the request body", &body)?,
-        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body).map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("the form body: {e}"))
-        })?,
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body)
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("the form body: {e}")))?,
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "send alg and value as application/json or application/x-www-form-urlencoded".into(),

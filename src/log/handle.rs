@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::fingerprint::{CodeKind, ContentCode};
 use crate::log::backend::LogStorage;
 use crate::log::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
 use crate::log::error::LogError;
@@ -15,12 +16,11 @@ use crate::log::integrate::{Integrator, LogStopped, RightEdge};
 use crate::log::job::{Appended, Job};
 use crate::log::merkle::{self, Frontier, NodeId, NodeSource, TreeError};
 use crate::log::publish::{sign_checkpoint, LogObserver, Published, Publisher, Role, SignedCheckpoint};
+use crate::log::similar::{Similar, SimilarityIndex};
 use crate::log::store::{ContentIndex, IndexKey, LogStore, NewLeaf, SaltStore, StoreError, StoreTiles, StoredNodes};
 use crate::log::tiles::{self, BundleId, TileId};
 use crate::log::LogIndex;
 use crate::memo::{lock, Memo};
-use crate::fingerprint::{CodeKind, ContentCode};
-use crate::log::similar::{Similar, SimilarityIndex};
 use crate::Sha256Digest;
 
 /// Queue depth in front of the integration loop; callers wait (backpressure) when it is full.

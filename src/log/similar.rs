@@ -298,7 +298,10 @@ mod tests {
         for (b, base) in bases.iter().enumerate() {
             for d in 0..=40u32 {
                 let bits: Vec<u32> = if b % 2 == 0 { (0..d).map(|k| k * 6).collect() } else { (0..d).collect() };
-                all.push((LogIndex(100_000 + (b as u64) * 64 + d as u64), ContentCode::from_words(CodeKind::Image, flip(*base, &bits))));
+                all.push((
+                    LogIndex(100_000 + (b as u64) * 64 + d as u64),
+                    ContentCode::from_words(CodeKind::Image, flip(*base, &bits)),
+                ));
             }
         }
         let source = Arc::new(Stored(Mutex::new(all.clone())));

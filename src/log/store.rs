@@ -9,10 +9,10 @@
 //! traits read (tiles, entries, index rows, salts, the new size): the cost of an append
 //! does not depend on how large the log already is.
 
+use crate::fingerprint::ContentCode;
 use crate::log::merkle::{NodeId, NodeSource};
 use crate::log::tiles::{self, BundleId, Tile, TileId};
 use crate::log::LogIndex;
-use crate::fingerprint::ContentCode;
 use crate::Sha256Digest;
 
 /// The on-disk layout this build reads and writes. Format 1 stored a key per leaf and

@@ -37,10 +37,11 @@ impl Service {
         let mut all = Vec::new();
         for code in codes {
             let fingerprints = Fingerprints { code: Some(*code), sentences: Vec::new() };
-            all.extend(self.similar_stamps(&fingerprints, max_results)?.into_iter().map(|s| SbrMatch {
-                manifest_id: s.stamp_id.to_string(),
-                similarity_score: s.similarity,
-            }));
+            all.extend(
+                self.similar_stamps(&fingerprints, max_results)?
+                    .into_iter()
+                    .map(|s| SbrMatch { manifest_id: s.stamp_id.to_string(), similarity_score: s.similarity }),
+            );
         }
         Ok(best_first(all, max_results))
     }
@@ -69,7 +70,8 @@ impl Service {
             self.max_text_bytes
         } else {
             return Err(ApiError::UnsupportedMediaType(format!(
-                "{}: this service fingerprints images (image/*) and text (text/*)", media_type.as_str()
+                "{}: this service fingerprints images (image/*) and text (text/*)",
+                media_type.as_str()
             )));
         };
         if declared.is_some_and(|n| n > keep as u64) {
@@ -77,7 +79,10 @@ impl Service {
         }
         let hashed = self.hash_body(declared, body, keep).await?;
         if hashed.size == 0 {
-            return Err(ApiError::unprocessable("invalid_content", "the request body is empty: send the asset's bytes"));
+            return Err(ApiError::unprocessable(
+                "invalid_content",
+                "the request body is empty: send the asset's bytes",
+            ));
         }
         let Some(bytes) = hashed.small.clone() else { return Err(too_large(keep)) };
         let fingerprints = if media_type.is_image() {
@@ -110,10 +115,11 @@ impl Service {
             })
             .collect::<Result<_, ApiError>>()?;
         let fingerprints = self.probe_fingerprints(Probe::Fingerprints(fingerprints))?;
-        all.extend(self.similar_stamps(&fingerprints, max_results)?.into_iter().map(|s| SbrMatch {
-            manifest_id: s.stamp_id.to_string(),
-            similarity_score: s.similarity,
-        }));
+        all.extend(
+            self.similar_stamps(&fingerprints, max_results)?
+                .into_iter()
+                .map(|s| SbrMatch { manifest_id: s.stamp_id.to_string(), similarity_score: s.similarity }),
+        );
         Ok(best_first(all, max_results))
     }
 }

@@ -76,7 +76,11 @@ impl Service {
     ///
     /// # Errors
     /// On storage failure.
-    pub(crate) fn similar_stamps(&self, fingerprints: &Fingerprints, limit: usize) -> Result<Vec<SimilarStamp>, ApiError> {
+    pub(crate) fn similar_stamps(
+        &self,
+        fingerprints: &Fingerprints,
+        limit: usize,
+    ) -> Result<Vec<SimilarStamp>, ApiError> {
         let started = std::time::Instant::now();
         let mut found: BTreeMap<LogIndex, Found> = BTreeMap::new();
         let mut better = |index: LogIndex, candidate: Found| {

@@ -11,6 +11,8 @@ use super::{blocking, limit, Service};
 use crate::api::StampResponse;
 use crate::content::{hash_stream, ContentHashes, HashedContent};
 use crate::error::ApiError;
+use crate::fingerprint::image::ImageBounds;
+use crate::fingerprint::Fingerprints;
 use crate::jcs;
 use crate::log::merkle;
 use crate::log::{LogIndex, NewLeaf, SignedCheckpoint};
@@ -18,9 +20,9 @@ use crate::records::tokens::Principal;
 use crate::statement::receipt::{
     leaf_bytes_from_canonical, sign_canonical, LogProof, Receipt, SignedStatement, StampId,
 };
-use crate::fingerprint::image::ImageBounds;
-use crate::fingerprint::Fingerprints;
-use crate::statement::request::{prepare_content, PreparedStamp, RequestError, StampContent, StampMetadata, StampRequest};
+use crate::statement::request::{
+    prepare_content, PreparedStamp, RequestError, StampContent, StampMetadata, StampRequest,
+};
 use crate::statement::{IssuerName, Statement};
 use crate::time::Timestamp;
 use crate::Sha256Digest;

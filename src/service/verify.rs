@@ -9,13 +9,13 @@ use futures_util::{Stream, StreamExt};
 
 use super::similar::Probe;
 use super::{blocking, Service};
+use crate::api::SimilarStamp;
 use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::{hash_stream_into, ContentHashes};
 use crate::credentials::{self, ImageFormat};
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::Fingerprints;
-use crate::api::SimilarStamp;
 use crate::log::checkpoint::Checkpoint;
 use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
@@ -247,7 +247,11 @@ impl Service {
                 Some(&self.checks),
             );
             checks.extend(self.fork_check(receipt)?);
-            return Ok(VerifyResponse { verdict: Verdict::from_checks(checks, stamp), matches: Vec::new(), similar: Vec::new() });
+            return Ok(VerifyResponse {
+                verdict: Verdict::from_checks(checks, stamp),
+                matches: Vec::new(),
+                similar: Vec::new(),
+            });
         }
         let Some(hashes) = content else {
             return Err(ApiError::unprocessable(

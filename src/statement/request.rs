@@ -272,7 +272,11 @@ impl StampContent {
     ///
     /// # Errors
     /// `422` for empty content, or text with a media type that is not `text/*`.
-    pub fn into_subject(self, media_type: Option<MediaType>, code: Option<ContentCode>) -> Result<Subject, RequestError> {
+    pub fn into_subject(
+        self,
+        media_type: Option<MediaType>,
+        code: Option<ContentCode>,
+    ) -> Result<Subject, RequestError> {
         let octet_stream = || MediaType::parse("application/octet-stream");
         let empty = |field: &str, what: &str| FieldError::new(field, format!("{what} must not be empty"));
         Ok(match self {

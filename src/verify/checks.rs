@@ -134,8 +134,7 @@ pub(super) fn content(parsed: &Receipt, content: &ContentHashes) -> Check {
             "content.hash.match",
             "The text matches the statement after normalisation v1 (white space and Unicode composition).",
         )
-    } else if subject.normalized_text_sha256.is_some()
-        && content.normalized_v2_sha256 == subject.normalized_text_sha256
+    } else if subject.normalized_text_sha256.is_some() && content.normalized_v2_sha256 == subject.normalized_text_sha256
     {
         Check::new(
             "content",

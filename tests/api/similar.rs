@@ -112,13 +112,16 @@ async fn the_soft_binding_resolution_api_finds_text_by_binding_and_by_content() 
     assert_eq!(status, 200);
     assert_eq!(algs, json!({"watermarks": [], "fingerprints": [{"alg": "io.iscc.v0"}]}));
 
-    let query: String =
-        form_urlencoded::Serializer::new(String::new()).append_pair("alg", "io.iscc.v0").append_pair("value", &value).finish();
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("alg", "io.iscc.v0")
+        .append_pair("value", &value)
+        .finish();
     let (status, found) = app.get_json(&format!("/sbr/v1/matches/byBinding?{query}&maxResults=5")).await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found, json!({"matches": [{"manifestId": id, "similarityScore": 100}]}));
     // As POST, JSON and form.
-    let (status, posted) = app.post_json("/sbr/v1/matches/byBinding", &json!({"alg": "io.iscc.v0", "value": value})).await;
+    let (status, posted) =
+        app.post_json("/sbr/v1/matches/byBinding", &json!({"alg": "io.iscc.v0", "value": value})).await;
     assert_eq!((status, &posted), (200, &found));
     let resp = app
         .client

@@ -25,24 +25,50 @@ impl Rng {
 
 const BRANDS: &[&str] = &["Aero", "Nimbus", "Fjord", "Lumen", "Kestrel", "Orbit", "Verde", "Halcyon", "Pico", "Tundra"];
 const PRODUCTS: &[&str] = &[
-    "running shoe", "espresso machine", "rain jacket", "standing desk", "smart thermostat", "travel backpack",
-    "electric toothbrush", "yoga mat", "noise-cancelling headphones", "cast-iron skillet", "e-bike", "face serum",
+    "running shoe",
+    "espresso machine",
+    "rain jacket",
+    "standing desk",
+    "smart thermostat",
+    "travel backpack",
+    "electric toothbrush",
+    "yoga mat",
+    "noise-cancelling headphones",
+    "cast-iron skillet",
+    "e-bike",
+    "face serum",
 ];
 const ADJECTIVES: &[&str] = &[
-    "lightest", "quietest", "most durable", "smartest", "most comfortable", "greenest", "fastest", "warmest",
-    "most versatile", "boldest",
+    "lightest",
+    "quietest",
+    "most durable",
+    "smartest",
+    "most comfortable",
+    "greenest",
+    "fastest",
+    "warmest",
+    "most versatile",
+    "boldest",
 ];
 const BENEFITS: &[&str] = &[
-    "keeps you dry on the wettest commute", "saves you twenty minutes every morning",
-    "cuts your energy bill without a single setting to learn", "fits in the overhead bin with room to spare",
-    "feels as good on day one hundred as on day one", "is made from recycled ocean plastic",
-    "charges fully in under an hour", "brews cafe-quality coffee at home", "adapts to the way you move",
+    "keeps you dry on the wettest commute",
+    "saves you twenty minutes every morning",
+    "cuts your energy bill without a single setting to learn",
+    "fits in the overhead bin with room to spare",
+    "feels as good on day one hundred as on day one",
+    "is made from recycled ocean plastic",
+    "charges fully in under an hour",
+    "brews cafe-quality coffee at home",
+    "adapts to the way you move",
     "pays for itself before the season ends",
 ];
-const PEOPLE: &[&str] = &["runners", "commuters", "new parents", "students", "home cooks", "remote workers", "travellers"];
+const PEOPLE: &[&str] =
+    &["runners", "commuters", "new parents", "students", "home cooks", "remote workers", "travellers"];
 const CLOSERS: &[&str] = &[
-    "Order today and it's at your door by Friday.", "Try it risk-free for thirty days -- we'll pay the return.",
-    "Find your nearest store and see it for yourself.", "Join the waitlist before the first batch sells out.",
+    "Order today and it's at your door by Friday.",
+    "Try it risk-free for thirty days -- we'll pay the return.",
+    "Find your nearest store and see it for yourself.",
+    "Join the waitlist before the first batch sells out.",
     "Use code HELLO10 at checkout for 10% off your first order.",
 ];
 

@@ -41,11 +41,11 @@ use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 
 use super::files::TileFiles;
 use super::salts::SaltFiles;
+use crate::fingerprint::ContentCode;
 use crate::log::tiles::{self, BundleId, BundlePiece, Tile, TileId, TILE_WIDTH};
 use crate::log::{
     newest_first, Batch, CodeStore, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError, STORAGE_FORMAT,
 };
-use crate::fingerprint::ContentCode;
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
 

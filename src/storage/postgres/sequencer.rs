@@ -24,9 +24,9 @@ use tokio_postgres::types::ToSql;
 use super::seal::SaltSeal;
 use super::store::{big, read_tile, unbig, write_batch};
 use super::{Pg, PgError};
+use crate::fingerprint::ContentCode;
 use crate::log::tiles::TileId;
 use crate::log::{Batch, Committed, Extension, Followed, LogIndex, NewLeaf, Sequencer, StoreError};
-use crate::fingerprint::ContentCode;
 use crate::Sha256Digest;
 
 /// How long a lease lasts without renewal: the longest a dead sequencer holds up stamps.

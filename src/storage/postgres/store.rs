@@ -12,8 +12,8 @@ use tokio_postgres::types::ToSql;
 
 use super::seal::SaltSeal;
 use super::{Pg, PgError};
-use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
 use crate::fingerprint::ContentCode;
+use crate::log::tiles::{self, BundleId, TileId, TILE_WIDTH};
 use crate::log::{Batch, CodeStore, ContentIndex, IndexKey, LogIndex, LogStore, SaltStore, StoreError};
 use crate::memo::{lock, Memo};
 use crate::Sha256Digest;
