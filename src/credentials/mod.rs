@@ -34,6 +34,11 @@
 //!   the manifest's own.
 //! - The claim generator is `ai-provenance` and this crate's version.
 //!
+//! [`detached`] makes the same manifest for a stamped image the service never kept, as a
+//! manifest store of its own (a sidecar, `application/c2pa`, for `GET
+//! /sbr/v1/manifests/{id}`): its hard binding is a `c2pa.hash.data` over the whole asset,
+//! without exclusions, whose hash is the statement's `subject.sha256`.
+//!
 //! The prompt never enters the manifest, nor its commitment.
 
 use std::io::{Read, Seek, Write};
@@ -301,6 +306,33 @@ where
         // Everything else is about the asset the SDK could not parse or write into.
         other => EmbedError::Image { format: format.media_type(), reason: other.to_string() },
     })
+}
+
+/// The media type of a detached C2PA manifest store (a sidecar, `.c2pa`).
+pub(crate) const C2PA_MEDIA_TYPE: &str = "application/c2pa";
+
+/// A detached manifest store (a sidecar) for the stamped asset of `statement`, whose
+/// bytes the service never kept: the same assertions as an embedded manifest, and a hard
+/// binding `c2pa.hash.data` over the whole asset, no exclusions, whose hash is the
+/// statement's `subject.sha256`. Signed with `key` under its leaf certificate `leaf`.
+/// A validator checks it against the asset with the store beside it
+/// (`Reader::with_manifest_data_and_stream`).
+///
+/// # Errors
+/// When the SDK cannot build or sign the manifest.
+pub(crate) fn detached(
+    statement: &Statement,
+    link: &StampLink,
+    key: &SecretKey,
+    leaf: &[u8],
+) -> Result<Vec<u8>, c2pa::Error> {
+    // A v2 claim names no format, so nothing says "image/png" but the validator's call.
+    let mut builder = builder(statement, link)?;
+    let mut hash = c2pa::assertions::DataHash::new("jumbf manifest", "sha256");
+    hash.set_hash(statement.subject.sha256.as_bytes().to_vec());
+    builder.add_assertion(c2pa::assertions::DataHash::LABEL, &hash)?;
+    let signer = ManifestSigner { key, leaf };
+    builder.sign_data_hashed_embeddable(&signer, &hash, C2PA_MEDIA_TYPE)
 }
 
 /// One C2PA validation status of the active manifest, as the SDK reports it.

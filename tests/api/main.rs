@@ -27,6 +27,7 @@ mod privacy;
 mod readme;
 mod restart;
 mod rotation;
+mod sbr_manifest;
 mod similar;
 mod stamps;
 mod suites;
