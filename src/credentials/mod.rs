@@ -15,9 +15,29 @@
 //!   the SHA-256 of the image as uploaded (the statement's `subject.sha256`), the issuer,
 //!   the time, the disclosure and the human-oversight level. C2PA has no assertion of its
 //!   own for a disclosure text or for human oversight, hence a namespaced one.
+//! - `c2pa.soft-binding` (C2PA's, CBOR), when the statement has a Content-Code
+//!   (`subject.iscc`): the soft binding `io.iscc.v0` that finds the stamp again once the
+//!   manifest is stripped or the image re-encoded ([`SoftBinding`]). As the C2PA
+//!   specification (2.2, §18.10, `soft-binding-map`) and IEP-0020 (Table 1) ask: `alg`
+//!   `io.iscc.v0`; one block whose `scope` is empty (the whole asset) and whose `value` is
+//!   a CBOR *byte string* holding the ISCC-SEQ of the Content-Code (its 34 bytes: header
+//!   and 256-bit body), the same bytes that `/sbr/v1/matches/byBinding` takes in base64;
+//!   `pad` an empty byte string (required by the 2.2 CDDL, optional since); `name`; no
+//!   `alg-params` (IEP-0020 forbids them) and no `bindingMetadata` (not in the 2.2 CDDL).
+//!   The c2pa crate's own `c2pa::assertions::SoftBinding` types `value` as a text string,
+//!   which neither the CDDL nor IEP-0020 allow and which could not hold the ISCC-SEQ as
+//!   bytes: the assertion is therefore written with a type of our own. The SDK reads any
+//!   `c2pa.soft-binding` as opaque CBOR, so its validation is unaffected (its JSON view
+//!   shows the byte string as an array of numbers). No Instance-Code is included
+//!   (IEP-0020 "should"): the service keeps only the SHA-256 of what it stamped.
 //! - `c2pa.hash.data`: the hard binding the SDK computes over every byte of the file but
 //!   the manifest's own.
 //! - The claim generator is `ai-provenance` and this crate's version.
+//!
+//! [`detached`] makes the same manifest for a stamped image the service never kept, as a
+//! manifest store of its own (a sidecar, `application/c2pa`, for `GET
+//! /sbr/v1/manifests/{id}`): its hard binding is a `c2pa.hash.data` over the whole asset,
+//! without exclusions, whose hash is the statement's `subject.sha256`.
 //!
 //! The prompt never enters the manifest, nor its commitment.
 
@@ -26,11 +46,62 @@ use std::io::{Read, Seek, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::fingerprint::seq::encode_seq;
+use crate::fingerprint::{CodeKind, ContentCode, ISCC_ALG};
 use crate::keys::{to_pem, SecretKey};
 use crate::statement::{Disclosure, HumanOversight, Statement};
 
 /// The label of the namespaced assertion that links a manifest to its stamp.
 pub(crate) const LINK_LABEL: &str = "org.ai-provenance.stamp";
+
+/// C2PA's label of the soft binding assertion.
+pub(crate) const SOFT_BINDING_LABEL: &str = "c2pa.soft-binding";
+
+/// The `c2pa.soft-binding` assertion of an `io.iscc.v0` binding (see the module docs):
+/// C2PA's `soft-binding-map` with one block over the whole asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SoftBinding {
+    alg: &'static str,
+    blocks: [SoftBindingBlock; 1],
+    /// Zero-filled padding: empty, as the SDK computes sizes in one pass.
+    #[serde(serialize_with = "cbor_bytes")]
+    pad: Vec<u8>,
+    name: &'static str,
+}
+
+/// C2PA's `soft-binding-block-map`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct SoftBindingBlock {
+    scope: WholeAsset,
+    /// The ISCC-SEQ, a CBOR byte string (major type 2) as IEP-0020 requires.
+    #[serde(serialize_with = "cbor_bytes")]
+    value: Vec<u8>,
+}
+
+/// An empty `soft-binding-scope-map`: the value covers the whole asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct WholeAsset {}
+
+/// Serialises as a byte string (CBOR major type 2), not as an array of integers.
+fn cbor_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(bytes)
+}
+
+impl SoftBinding {
+    /// The `io.iscc.v0` binding of one Content-Code.
+    pub(crate) fn iscc(code: &ContentCode) -> Self {
+        let name = match code.kind() {
+            CodeKind::Image => "ISCC Content-Code (image) of the asset as stamped",
+            CodeKind::Text => "ISCC Content-Code (text) of the asset as stamped",
+        };
+        Self {
+            alg: ISCC_ALG,
+            blocks: [SoftBindingBlock { scope: WholeAsset {}, value: encode_seq(&[*code]) }],
+            pad: Vec::new(),
+            name,
+        }
+    }
+}
 
 /// The image formats credentials are made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +269,16 @@ fn definition(statement: &Statement, link: &StampLink) -> serde_json::Value {
     })
 }
 
+/// The builder of a stamp's manifest: the definition, and the soft binding when the
+/// statement has a Content-Code.
+fn builder(statement: &Statement, link: &StampLink) -> Result<c2pa::Builder, c2pa::Error> {
+    let mut builder = c2pa::Builder::from_context(context(&[])?).with_definition(definition(statement, link))?;
+    if let Some(code) = &statement.subject.iscc {
+        builder.add_assertion(SOFT_BINDING_LABEL, &SoftBinding::iscc(code))?;
+    }
+    Ok(builder)
+}
+
 /// Writes `source` (an image of `format`) to `dest` with a manifest for the stamp of
 /// `statement` that `link` describes, signed with `key` under its leaf certificate `leaf`.
 ///
@@ -217,9 +298,7 @@ where
     W: Write + Read + Seek + Send,
 {
     let internal = |e: c2pa::Error| EmbedError::Internal(e.to_string());
-    let mut builder = c2pa::Builder::from_context(context(&[]).map_err(internal)?)
-        .with_definition(definition(statement, link))
-        .map_err(internal)?;
+    let mut builder = builder(statement, link).map_err(internal)?;
     let signer = ManifestSigner { key, leaf };
     builder.sign(&signer, format.media_type(), source, dest).map(drop).map_err(|e| match e {
         // Ours: signing and serialising the claim.
@@ -227,6 +306,33 @@ where
         // Everything else is about the asset the SDK could not parse or write into.
         other => EmbedError::Image { format: format.media_type(), reason: other.to_string() },
     })
+}
+
+/// The media type of a detached C2PA manifest store (a sidecar, `.c2pa`).
+pub(crate) const C2PA_MEDIA_TYPE: &str = "application/c2pa";
+
+/// A detached manifest store (a sidecar) for the stamped asset of `statement`, whose
+/// bytes the service never kept: the same assertions as an embedded manifest, and a hard
+/// binding `c2pa.hash.data` over the whole asset, no exclusions, whose hash is the
+/// statement's `subject.sha256`. Signed with `key` under its leaf certificate `leaf`.
+/// A validator checks it against the asset with the store beside it
+/// (`Reader::with_manifest_data_and_stream`).
+///
+/// # Errors
+/// When the SDK cannot build or sign the manifest.
+pub(crate) fn detached(
+    statement: &Statement,
+    link: &StampLink,
+    key: &SecretKey,
+    leaf: &[u8],
+) -> Result<Vec<u8>, c2pa::Error> {
+    // A v2 claim names no format, so nothing says "image/png" but the validator's call.
+    let mut builder = builder(statement, link)?;
+    let mut hash = c2pa::assertions::DataHash::new("jumbf manifest", "sha256");
+    hash.set_hash(statement.subject.sha256.as_bytes().to_vec());
+    builder.add_assertion(c2pa::assertions::DataHash::LABEL, &hash)?;
+    let signer = ManifestSigner { key, leaf };
+    builder.sign_data_hashed_embeddable(&signer, &hash, C2PA_MEDIA_TYPE)
 }
 
 /// One C2PA validation status of the active manifest, as the SDK reports it.
@@ -360,6 +466,114 @@ fn leaf_ed25519(pem_chain: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::image::ImageBounds;
+    use crate::fingerprint::Fingerprints;
+    use crate::keys::{C2paCerts, Keyring};
+    use crate::statement::request::{prepare_content, StampContent, StampMetadata};
+    use crate::statement::IssuerName;
+
+    /// A small PNG, a gradient.
+    fn png() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, (x + y) as u8]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    /// A statement of `bytes` (an image) with its Content-Code, as the service prepares it.
+    fn statement_of(bytes: &[u8]) -> Statement {
+        let metadata: StampMetadata = serde_json::from_value(json!({
+            "kind": "image",
+            "media_type": "image/png",
+            "generator": {"provider": "ExampleAI", "model": "painter"},
+            "disclosure": {"text": "This image was generated with AI.", "lang": "en"},
+        }))
+        .unwrap();
+        let fingerprints = Fingerprints::of_image(bytes, ImageBounds::DEFAULT);
+        assert!(fingerprints.code.is_some(), "the test image has a Content-Code");
+        prepare_content(
+            StampContent::Bytes(bytes.to_vec()),
+            metadata,
+            fingerprints,
+            IssuerName::parse("Example").unwrap(),
+            [7; 32],
+            crate::time::Timestamp::now(),
+        )
+        .unwrap()
+        .statement
+    }
+
+    #[test]
+    fn the_soft_binding_carries_the_iscc_seq_as_a_byte_string_and_the_manifest_still_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        let kids: Vec<_> = ring.public_keys().iter().map(|k| k.kid.clone()).collect();
+        let certs =
+            C2paCerts::open_or_create(dir.path(), &kids, ring.statement_key(), None, "test.example/log").unwrap();
+        let leaf = certs.leaf(ring.statement_key().kid()).unwrap();
+        let original = png();
+        let statement = statement_of(&original);
+        let code = statement.subject.iscc.unwrap();
+        let link = StampLink::new(&statement, &"ab".repeat(32), 3, "test.example/log", "https://example.test");
+        let mut dest = std::io::Cursor::new(Vec::new());
+        embed(
+            ImageFormat::Png,
+            &mut std::io::Cursor::new(&original),
+            &mut dest,
+            &statement,
+            &link,
+            ring.statement_key(),
+            leaf,
+        )
+        .unwrap();
+        let credentialed = dest.into_inner();
+
+        // The c2pa crate's own reader: trusted, the hard binding intact, the soft binding there.
+        let context = context(&[certs.root_der().to_vec()]).unwrap();
+        let reader =
+            c2pa::Reader::from_context(context).with_stream("image/png", std::io::Cursor::new(&credentialed)).unwrap();
+        assert_eq!(reader.validation_state(), c2pa::ValidationState::Trusted, "{}", reader.json());
+        let manifest = reader.active_manifest().unwrap();
+        let binding: serde_json::Value = manifest.find_assertion(SOFT_BINDING_LABEL).expect("a soft binding");
+        assert_eq!(binding["alg"], "io.iscc.v0");
+        assert_eq!(binding["blocks"].as_array().unwrap().len(), 1, "{binding}");
+        assert_eq!(binding["blocks"][0]["scope"], json!({}), "the whole asset");
+        // A CBOR byte string reaches the SDK's JSON view as an array of numbers (a text
+        // string would be a JSON string): the bytes are the ISCC-SEQ of the Content-Code.
+        let value: Vec<u8> = serde_json::from_value(binding["blocks"][0]["value"].clone()).expect("bytes");
+        assert_eq!(value, encode_seq(&[code]));
+        assert_eq!(value, code.unit_bytes());
+        // In the file itself: CBOR major type 2, 34 bytes (0x58 0x22), then the ISCC-SEQ.
+        let mut encoded = vec![0x58, 0x22];
+        encoded.extend_from_slice(&value);
+        assert!(credentialed.windows(encoded.len()).any(|w| w == encoded), "a CBOR byte string in the manifest");
+        assert_eq!(
+            crate::fingerprint::seq::decode_value(&crate::fingerprint::seq::encode_value(&[code])).unwrap(),
+            [code]
+        );
+        assert_eq!(binding["pad"], json!([]));
+        assert!(binding.get("alg-params").is_none(), "IEP-0020 forbids alg-params");
+
+        // And this crate's reader agrees: everything passed, the link is there.
+        let read = read(ImageFormat::Png, std::io::Cursor::new(&credentialed), &[certs.root_der().to_vec()])
+            .unwrap()
+            .expect("a manifest");
+        assert!(read.trusted());
+        assert!(read.statuses.iter().all(|s| s.passed), "{:?}", read.statuses);
+        assert!(read.statuses.iter().any(|s| s.code == "assertion.dataHash.match"), "{:?}", read.statuses);
+        assert_eq!(read.link.unwrap().unwrap(), link);
+    }
+
+    #[test]
+    fn a_statement_without_a_content_code_gets_no_soft_binding() {
+        let original = png();
+        let mut statement = statement_of(&original);
+        statement.subject.iscc = None;
+        let link = StampLink::new(&statement, &"ab".repeat(32), 3, "test.example/log", "https://example.test");
+        let builder = builder(&statement, &link).unwrap();
+        let labels: Vec<String> = builder.definition.assertions.iter().map(|a| a.label.clone()).collect();
+        assert!(!labels.iter().any(|l| l == SOFT_BINDING_LABEL), "{labels:?}");
+    }
 
     #[test]
     fn formats_by_media_type_and_by_magic() {

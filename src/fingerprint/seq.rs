@@ -64,10 +64,16 @@ pub fn decode_value(value: &str) -> Result<Vec<ContentCode>, SeqError> {
     Ok(codes)
 }
 
-/// `codes` as an `io.iscc.v0` value: standard base64 with padding of their ISCC-SEQ.
+/// The ISCC-SEQ of `codes`: their units one after the other, as a C2PA soft binding
+/// assertion carries it (a CBOR byte string, IEP-0020 Table 1).
+pub fn encode_seq(codes: &[ContentCode]) -> Vec<u8> {
+    codes.iter().flat_map(|c| c.unit_bytes()).collect()
+}
+
+/// `codes` as an `io.iscc.v0` value of the Soft Binding Resolution API: standard base64
+/// with padding of their ISCC-SEQ.
 pub fn encode_value(codes: &[ContentCode]) -> String {
-    let seq: Vec<u8> = codes.iter().flat_map(|c| c.unit_bytes()).collect();
-    base64::engine::general_purpose::STANDARD.encode(seq)
+    base64::engine::general_purpose::STANDARD.encode(encode_seq(codes))
 }
 
 /// Reads a header's nibbles.

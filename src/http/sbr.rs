@@ -1,6 +1,6 @@
 //! The C2PA Soft Binding Resolution API, mounted at `/sbr/v1` (docs/contract.md §12):
 //! the supported algorithms, matches by soft binding value and by content, and the
-//! manifests of the matches. Public, no token; lookups limited per client address.
+//! manifests of the matches (a detached manifest store per stamped image). Public, no token; lookups limited per client address.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -8,10 +8,13 @@ use serde::Deserialize;
 
 use super::extract::{from_json, Query};
 use super::upload::{check_content_encoding, declared_length, header_bytes, media_type_from_content_type};
+use crate::credentials::C2PA_MEDIA_TYPE;
 use crate::error::ApiError;
 use crate::fingerprint::seq::decode_value;
 use crate::fingerprint::ISCC_ALG;
 use crate::service::{blocking, Service, SBR_DEFAULT_RESULTS, SBR_MAX_RESULTS};
+use crate::statement::receipt::StampId;
+use crate::Sha256Digest;
 
 /// Largest `POST byBinding` body: a value of the longest length, with room for the rest.
 const MAX_BINDING_BODY: usize = 16 * 1024;
@@ -23,7 +26,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(by_binding_get))
                 .route(web::post().to(by_binding_post)),
         )
-        .service(web::resource("/matches/byContent").route(web::post().to(by_content)));
+        .service(web::resource("/matches/byContent").route(web::post().to(by_content)))
+        .service(web::resource("/manifests/{manifestId}").route(web::get().to(manifest)));
 }
 
 async fn supported_algorithms() -> HttpResponse {
@@ -38,6 +42,16 @@ struct BindingQuery {
     value: String,
     #[serde(default)]
     max_results: Option<u32>,
+}
+
+/// The parameters of `manifests/{manifestId}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestQuery {
+    /// Only the active manifest rather than the whole store: the same here, since the
+    /// store holds one manifest, the active one. Checked all the same.
+    #[serde(default)]
+    return_active_manifest: bool,
 }
 
 /// The parameters of `byContent`.
@@ -137,4 +151,28 @@ async fn by_content(
     let svc = svc.into_inner();
     let matches = svc.matches_by_content(&media_type, declared_length(&req), body, max).await?;
     Ok(HttpResponse::Ok().json(matches))
+}
+
+/// `GET /manifests/{manifestId}`: the detached C2PA manifest store of a stamped image,
+/// `manifestId` being the stamp id. The same bytes at every request: they never change
+/// once made, so caches may keep them.
+async fn manifest(
+    req: HttpRequest,
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+    Query(query): Query<ManifestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Sha256Digest::from_hex(&path.into_inner()).map(StampId).map_err(|e| {
+        ApiError::bad_request("invalid_id", format!("manifestId: a manifest id here is a stamp id, 64 hex digits: {e}"))
+            .with_field("manifestId")
+    })?;
+    svc.spend_lookup(&client(&req, &svc)).await?;
+    tracing::debug!(%id, active_only = query.return_active_manifest, "manifest store asked for");
+    let svc = svc.into_inner();
+    let bytes = blocking(move || svc.sbr_manifest(&id)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(C2PA_MEDIA_TYPE)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.c2pa\"")))
+        .body(bytes))
 }

@@ -392,6 +392,24 @@ impl Log {
         }
     }
 
+    /// A value of the log's own settings (blocking).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub(crate) fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, LogError> {
+        Ok(self.store.meta(name)?)
+    }
+
+    /// Stores `value` under `name` in the log's settings unless a value is there already,
+    /// and returns the value stored: first writer wins, across every node of the log
+    /// (`LogStore::claim_meta`). Blocking.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub(crate) fn claim_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, LogError> {
+        Ok(self.store.claim_meta(name, value)?)
+    }
+
     pub fn verifier(&self) -> &NoteVerifier {
         &self.verifier
     }

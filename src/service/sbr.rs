@@ -1,6 +1,7 @@
 //! The C2PA Soft Binding Resolution API (the specification's decoupled-manifest chapter):
-//! which stamps match a soft binding value or an asset. Public, limited per client
-//! address, its image decodes in the public slots (`decodes`).
+//! which stamps match a soft binding value or an asset, and the manifest store of a
+//! stamped image. Public, limited per client address, its image decodes in the public
+//! slots (`decodes`).
 
 use std::sync::Arc;
 
@@ -10,11 +11,16 @@ use super::similar::Probe;
 use super::{blocking, limit, Service};
 use crate::api::{SbrMatch, SbrMatches};
 use crate::content::ContentHashes;
+use crate::credentials::{detached, StampLink};
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::{ContentCode, Fingerprints};
 use crate::log::LogIndex;
+use crate::statement::receipt::StampId;
 use crate::statement::MediaType;
+
+/// The prefix of the log setting that keeps a stamp's detached manifest store.
+const MANIFEST_SETTING: &str = "sbr-manifest/";
 
 /// Default and largest `maxResults`.
 pub(crate) const DEFAULT_RESULTS: usize = 10;
@@ -96,6 +102,46 @@ impl Service {
         let hashes = hashed.hashes();
         let this = self.clone();
         blocking(move || this.matches_of(&hashes, fingerprints, max_results)).await
+    }
+
+    /// The detached C2PA manifest store of stamp `id`, an image (`GET
+    /// /sbr/v1/manifests/{manifestId}`), blocking. Made and signed once, at the first
+    /// request, and kept in the log's settings (`sbr-manifest/<id>`) by a claim that the
+    /// first writer wins: every later request, on every node, answers the same bytes, and
+    /// no anonymous request costs a signature after the first.
+    ///
+    /// # Errors
+    /// `404` when no stamp has this id, or when the stamp is not of an image; `503` when
+    /// the statement key in use has no C2PA certificate; `500` on storage failure.
+    pub fn sbr_manifest(&self, id: &StampId) -> Result<Vec<u8>, ApiError> {
+        let index = self.published_index(id, &self.log.latest_checkpoint())?;
+        let name = format!("{MANIFEST_SETTING}{id}");
+        if let Some(stored) = self.log.setting(&name)? {
+            return Ok(stored);
+        }
+        let statement = self.signed_statement_at(id, index)?.statement;
+        let media_type = &statement.subject.media_type;
+        if !media_type.is_image() {
+            return Err(ApiError::NotFound(format!(
+                "stamp {id} is of {}, not an image: this service keeps C2PA manifests of stamped images only",
+                media_type.as_str()
+            )));
+        }
+        let link = StampLink::new(&statement, &id.to_string(), index.0, self.log.verifier().name(), &self.public_url);
+        let made = self.signing.sign_c2pa(|key, leaf| {
+            let leaf = leaf.ok_or_else(|| {
+                ApiError::Unavailable(
+                    "the statement key in use has no C2PA certificate yet: the operator must put the C2PA root key \
+                     (keys/c2pa-root.key) back and restart the service"
+                        .into(),
+                )
+            })?;
+            detached(&statement, &link, key, leaf)
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("signing the C2PA manifest of stamp {id}: {e}")))
+        })?;
+        let stored = self.log.claim_setting(&name, &made)?;
+        tracing::info!(%id, size = stored.len(), "made the detached C2PA manifest of a stamp");
+        Ok(stored)
     }
 
     fn matches_of(

@@ -345,7 +345,7 @@ impl Service {
     }
 
     /// The stored statement of stamp `id` at `index` (blocking).
-    fn signed_statement_at(&self, id: &StampId, index: LogIndex) -> Result<SignedStatement, ApiError> {
+    pub(super) fn signed_statement_at(&self, id: &StampId, index: LogIndex) -> Result<SignedStatement, ApiError> {
         let bytes = self.log.leaf(index).map_err(ApiError::from)?;
         let bytes = bytes.ok_or_else(|| ApiError::NotFound(format!("no stamp has id {id}")))?;
         serde_json::from_slice(&bytes)

@@ -206,6 +206,14 @@ async fn each_format_comes_back_credentialed_trusted_under_the_published_root_wi
         assert!(link["verify_url"].as_str().unwrap().ends_with(&format!("/verify#id={id}")), "{link}");
         assert_eq!(link["human_oversight"], "reviewed");
         assert_eq!(link["subject_sha256"], subject["sha256"]);
+        // The soft binding io.iscc.v0: the ISCC-SEQ of the statement's Content-Code, as
+        // a CBOR byte string (the SDK's JSON view shows it as an array of numbers).
+        let iscc: ai_provenance::fingerprint::ContentCode =
+            subject["iscc"].as_str().expect("a Content-Code").parse().unwrap();
+        let binding: Value = manifest.find_assertion("c2pa.soft-binding").expect("the soft binding");
+        assert_eq!(binding["alg"], "io.iscc.v0", "{media_type}");
+        let value: Vec<u8> = serde_json::from_value(binding["blocks"][0]["value"].clone()).expect("bytes");
+        assert_eq!(value, ai_provenance::fingerprint::seq::encode_seq(&[iscc]), "{media_type}");
         let signature = manifest.signature_info().expect("signed");
         assert_eq!(signature.alg, Some(c2pa::SigningAlg::Ed25519));
         assert_eq!(signature.issuer.as_deref(), Some("test.example/log"), "the organisation is the log's origin");

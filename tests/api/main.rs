@@ -27,6 +27,7 @@ mod privacy;
 mod readme;
 mod restart;
 mod rotation;
+mod sbr_manifest;
 mod similar;
 mod similar_images;
 mod stamps;

@@ -54,6 +54,8 @@ mod readme;
 mod restart;
 #[path = "../api/rotation.rs"]
 mod rotation;
+#[path = "../api/sbr_manifest.rs"]
+mod sbr_manifest;
 #[path = "../api/similar.rs"]
 mod similar;
 #[path = "../api/similar_images.rs"]

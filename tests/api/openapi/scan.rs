@@ -342,27 +342,30 @@ pub fn registered_routes(http_dir: &Path) -> BTreeSet<Route> {
     }
     let root = files.get("mod").expect("src/http/mod.rs exists");
 
-    // The span of `web::scope("/v1") ...` up to the bracket closing the call holding it.
-    let scope_at = (0..root.len())
-        .find(|&i| is(root, i, &["web", ":", ":", "scope", "("]))
-        .expect("src/http/mod.rs has a web::scope");
-    assert_eq!(string_at(root, scope_at + 5), Some("/v1"), "the route scan knows only the /v1 scope");
-    let scope_end = {
-        let mut depth = 0i32;
-        let mut k = scope_at;
-        loop {
-            match root.get(k).map(|t| &t.tok) {
-                Some(Tok::Punct('(' | '[' | '{')) => depth += 1,
-                Some(Tok::Punct(')' | ']' | '}')) if depth == 0 => break k,
-                Some(Tok::Punct(')' | ']' | '}')) => depth -= 1,
-                Some(_) => {}
-                None => panic!("the /v1 scope in src/http/mod.rs never closes"),
-            }
-            k += 1;
-        }
-    };
-    let in_scope = |i: usize| (scope_at..scope_end).contains(&i);
-    let prefix_of = |i: usize| if in_scope(i) { "/v1" } else { "" };
+    // Each `web::scope("/prefix") ...` (`/v1`, `/sbr/v1`), with its span: up to the
+    // bracket closing the call that holds it. Scopes are not nested.
+    let scopes: Vec<(&str, std::ops::Range<usize>)> = (0..root.len())
+        .filter(|&i| is(root, i, &["web", ":", ":", "scope", "("]))
+        .map(|at| {
+            let prefix = string_at(root, at + 5)
+                .unwrap_or_else(|| panic!("src/http/mod.rs:{}: web::scope( must name its prefix", root[at].line));
+            let mut depth = 0i32;
+            let mut k = at;
+            let end = loop {
+                match root.get(k).map(|t| &t.tok) {
+                    Some(Tok::Punct('(' | '[' | '{')) => depth += 1,
+                    Some(Tok::Punct(')' | ']' | '}')) if depth == 0 => break k,
+                    Some(Tok::Punct(')' | ']' | '}')) => depth -= 1,
+                    Some(_) => {}
+                    None => panic!("the {prefix} scope in src/http/mod.rs never closes"),
+                }
+                k += 1;
+            };
+            (prefix, at..end)
+        })
+        .collect();
+    assert!(scopes.iter().any(|(p, _)| *p == "/v1"), "src/http/mod.rs has no web::scope(\"/v1\")");
+    let prefix_of = |i: usize| scopes.iter().find(|(_, span)| span.contains(&i)).map_or("", |(p, _)| p);
 
     // `.configure(module::function)` calls, each with the prefix it sits under.
     let mut configured: BTreeMap<(String, String), &str> = BTreeMap::new();
@@ -374,9 +377,6 @@ pub fn registered_routes(http_dir: &Path) -> BTreeSet<Route> {
             };
             let previous = configured.insert((module.to_owned(), function.to_owned()), prefix_of(i));
             assert!(previous.is_none(), "src/http/mod.rs configures {module}::{function} twice");
-        }
-        if is(root, i, &["web", ":", ":", "scope", "("]) && i != scope_at {
-            panic!("src/http/mod.rs:{}: a second web::scope; extend the route scan", root[i].line);
         }
     }
 
