@@ -41,6 +41,24 @@ pub async fn main(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> 
     for (kind, set) in [(CodeKind::Text, &texts), (CodeKind::Image, &images)] {
         distances_row(kind, set);
     }
+    // What the thresholds must stay above: the distances the everyday changes make.
+    println!("\n| change | cases | median | 95% | 99% | max | threshold |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let edited: Vec<u32> = (0..CORPUS)
+        .map(|i| texts[i as usize].distance(&text_code(&edit_one_word(&marketing_text(i), i, i * 7)).expect("a Text-Code")))
+        .collect();
+    change_row("text: one word changed, added or removed", edited, max_distance(CodeKind::Text));
+    for (label, change) in CHANGES {
+        let d: Vec<u32> = pngs[..300]
+            .iter()
+            .zip(&images)
+            .filter_map(|(png, code)| image_code(&change(png)).map(|c| c.distance(code)))
+            .collect();
+        change_row(&format!("image: {label}"), d, max_distance(CodeKind::Image));
+    }
+    if codes == 0 {
+        return Ok(());
+    }
 
     println!("\n## 2. Lookups among {codes} codes\n");
     let queries = image_queries(&pngs[..100.min(pngs.len())]);
@@ -87,6 +105,12 @@ fn distances_row(kind: CodeKind, set: &[ContentCode]) {
         observed,
         per_lookup.max(tail * 1e7)
     );
+}
+
+fn change_row(label: &str, mut d: Vec<u32>, threshold: u32) {
+    d.sort_unstable();
+    let at = |q: f64| d[((d.len() as f64 * q) as usize).min(d.len() - 1)];
+    println!("| {label} | {} | {} | {} | {} | {} | {threshold} |", d.len(), at(0.5), at(0.95), at(0.99), d[d.len() - 1]);
 }
 
 /// The probability of exactly `k` of `n` bits differing when each does with `p`.

@@ -666,6 +666,13 @@ impl LogSettings {
     }
 }
 
+impl VerifyArgs {
+    /// What `--key` names, or the `--url` looked up at when it is absent.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().or(self.url.as_deref()).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,12 +770,5 @@ mod tests {
         let defaults = Cli::parse_from(["aiprov"]).serve.service_config().unwrap();
         assert!(defaults.trusted_proxies.is_empty(), "no proxy is trusted unless named");
         assert_eq!(defaults.backup_dir, None, "no backups unless a directory is named");
-    }
-}
-
-impl VerifyArgs {
-    /// What `--key` names, or the `--url` looked up at when it is absent.
-    pub fn key(&self) -> &str {
-        self.key.as_deref().or(self.url.as_deref()).unwrap_or_default()
     }
 }

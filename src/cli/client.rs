@@ -492,6 +492,12 @@ pub fn metadata_header(metadata: &StampMetadata) -> String {
     out
 }
 
+/// Content to look up ([`Client::look_up`]).
+pub enum LookUp {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,10 +534,4 @@ mod tests {
         assert_eq!(back.prompt, metadata.prompt);
         assert_eq!(back.generator, metadata.generator);
     }
-}
-
-/// Content to look up ([`Client::look_up`]).
-pub enum LookUp {
-    Text(String),
-    Bytes(Vec<u8>),
 }

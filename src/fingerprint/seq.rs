@@ -85,7 +85,7 @@ struct Nibbles<'a> {
 impl Nibbles<'_> {
     fn next(&mut self) -> Result<u32, SeqError> {
         let byte = *self.bytes.get(self.at / 2).ok_or(SeqError::Malformed("a unit's header is cut short"))?;
-        let nibble = if self.at % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+        let nibble = if self.at.is_multiple_of(2) { byte >> 4 } else { byte & 0x0f };
         self.at += 1;
         Ok(u32::from(nibble))
     }
@@ -121,7 +121,7 @@ fn split_units(mut bytes: &[u8]) -> Result<Vec<&[u8]>, SeqError> {
         let _sub_type = header.varnibble()?;
         let _version = header.varnibble()?;
         let length = header.varnibble()?;
-        if header.at % 2 == 1 && header.next()? != 0 {
+        if !header.at.is_multiple_of(2) && header.next()? != 0 {
             return Err(SeqError::Malformed("a header's padding nibble is not zero"));
         }
         match main_type {

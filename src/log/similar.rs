@@ -80,6 +80,13 @@ impl Codes {
     }
 
     fn push(&mut self, index: u64, words: [u64; 4]) {
+        // Grown by an eighth at a time, not doubled: at 10,000,000 codes a doubling would
+        // leave up to 400 MB allocated and unused.
+        if self.words.len() == self.words.capacity() {
+            let more = (self.words.len() / 8).max(1024);
+            self.words.reserve_exact(more);
+            self.indices.reserve_exact(more);
+        }
         self.indices.push(index);
         self.words.push(words);
     }
@@ -92,25 +99,30 @@ impl Codes {
             return;
         }
         let n = self.words.len();
-        *tables = (0..CHUNKS)
-            .map(|c| {
-                let mut starts = vec![0u32; (1 << 16) + 1];
-                for w in &self.words {
-                    starts[chunk(w, c) + 1] += 1;
-                }
-                for v in 0..1 << 16 {
-                    starts[v + 1] += starts[v];
-                }
-                let mut next = starts.clone();
-                let mut ids = vec![0u32; n];
-                for (id, w) in self.words.iter().enumerate() {
-                    let v = chunk(w, c);
-                    ids[next[v] as usize] = id as u32;
-                    next[v] += 1;
-                }
-                Table { starts, ids }
-            })
-            .collect();
+        // One table at a time, each replacing its old one: the old tables are freed as
+        // the new ones are made, so a rebuild needs one table's memory more, not twice all.
+        tables.truncate(CHUNKS);
+        for c in 0..CHUNKS {
+            let mut starts = vec![0u32; (1 << 16) + 1];
+            for w in &self.words {
+                starts[chunk(w, c) + 1] += 1;
+            }
+            for v in 0..1 << 16 {
+                starts[v + 1] += starts[v];
+            }
+            let mut next = starts.clone();
+            let mut ids = vec![0u32; n];
+            for (id, w) in self.words.iter().enumerate() {
+                let v = chunk(w, c);
+                ids[next[v] as usize] = id as u32;
+                next[v] += 1;
+            }
+            let table = Table { starts, ids };
+            match tables.get_mut(c) {
+                Some(old) => *old = table,
+                None => tables.push(table),
+            }
+        }
         self.built = n;
     }
 
@@ -200,8 +212,11 @@ impl SimilarityIndex {
     /// for tools that measure lookups without a log (the load tool).
     pub fn from_codes(codes: Vec<(LogIndex, ContentCode)>) -> Self {
         let size = codes.last().map_or(0, |(i, _)| i.0 + 1);
-        let index = Self::new(Arc::new(InMemory(codes)));
+        let source = Arc::new(InMemory(Mutex::new(codes)));
+        let index = Self::new(source.clone());
         index.catch_up(size).expect("memory does not fail");
+        // Indexed now: the index keeps its own copy, in its own form.
+        *lock(&source.0) = Vec::new();
         index
     }
 
@@ -267,12 +282,13 @@ impl SimilarityIndex {
 }
 
 /// Codes handed over whole ([`SimilarityIndex::from_codes`]).
-struct InMemory(Vec<(LogIndex, ContentCode)>);
+struct InMemory(Mutex<Vec<(LogIndex, ContentCode)>>);
 
 impl CodeStore for InMemory {
     fn codes(&self, from: LogIndex, below: u64, limit: usize) -> Result<Vec<(LogIndex, ContentCode)>, StoreError> {
-        let start = self.0.partition_point(|(i, _)| *i < from);
-        Ok(self.0[start..].iter().take_while(|(i, _)| i.0 < below).take(limit).copied().collect())
+        let codes = lock(&self.0);
+        let start = codes.partition_point(|(i, _)| *i < from);
+        Ok(codes[start..].iter().take_while(|(i, _)| i.0 < below).take(limit).copied().collect())
     }
 }
 

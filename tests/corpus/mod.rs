@@ -23,83 +23,78 @@ impl Rng {
     }
 }
 
-const BRANDS: &[&str] = &["Aero", "Nimbus", "Fjord", "Lumen", "Kestrel", "Orbit", "Verde", "Halcyon", "Pico", "Tundra"];
+const BRANDS: &[&str] = &[
+    "Aero", "Nimbus", "Fjord", "Lumen", "Kestrel", "Orbit", "Verde", "Halcyon", "Pico", "Tundra", "Sable", "Quill",
+    "Marlow", "Juniper", "Cobalt", "Ember", "Solstice", "Wren", "Atlas", "Brisa",
+];
 const PRODUCTS: &[&str] = &[
-    "running shoe",
-    "espresso machine",
-    "rain jacket",
-    "standing desk",
-    "smart thermostat",
-    "travel backpack",
-    "electric toothbrush",
-    "yoga mat",
-    "noise-cancelling headphones",
-    "cast-iron skillet",
-    "e-bike",
-    "face serum",
+    "running shoe", "espresso machine", "rain jacket", "standing desk", "smart thermostat", "travel backpack",
+    "electric toothbrush", "yoga mat", "noise-cancelling headphones", "cast-iron skillet", "e-bike", "face serum",
+    "sleeping bag", "robot vacuum", "water bottle", "office chair", "air purifier", "hiking boot", "blender",
+    "wool sweater", "desk lamp", "phone case", "carry-on suitcase", "garden hose",
 ];
 const ADJECTIVES: &[&str] = &[
-    "lightest",
-    "quietest",
-    "most durable",
-    "smartest",
-    "most comfortable",
-    "greenest",
-    "fastest",
-    "warmest",
-    "most versatile",
-    "boldest",
+    "lightest", "quietest", "most durable", "smartest", "most comfortable", "greenest", "fastest", "warmest",
+    "most versatile", "boldest", "simplest", "toughest", "most affordable", "sleekest", "most repairable",
 ];
 const BENEFITS: &[&str] = &[
-    "keeps you dry on the wettest commute",
-    "saves you twenty minutes every morning",
-    "cuts your energy bill without a single setting to learn",
-    "fits in the overhead bin with room to spare",
-    "feels as good on day one hundred as on day one",
-    "is made from recycled ocean plastic",
-    "charges fully in under an hour",
-    "brews cafe-quality coffee at home",
-    "adapts to the way you move",
-    "pays for itself before the season ends",
+    "keeps you dry on the wettest commute", "saves you twenty minutes every morning",
+    "cuts your energy bill without a single setting to learn", "fits in the overhead bin with room to spare",
+    "feels as good on day one hundred as on day one", "is made from recycled ocean plastic",
+    "charges fully in under an hour", "brews cafe-quality coffee at home", "adapts to the way you move",
+    "pays for itself before the season ends", "folds flat into any drawer", "shrugs off spills and scratches",
+    "weighs less than a paperback", "runs for a week on one charge", "cleans itself between uses",
+    "stays cool through the longest afternoon", "packs down to the size of a grapefruit",
+    "holds its shape after a thousand washes", "sets up in under two minutes", "keeps drinks cold for a full day",
 ];
-const PEOPLE: &[&str] =
-    &["runners", "commuters", "new parents", "students", "home cooks", "remote workers", "travellers"];
-const CLOSERS: &[&str] = &[
-    "Order today and it's at your door by Friday.",
-    "Try it risk-free for thirty days -- we'll pay the return.",
-    "Find your nearest store and see it for yourself.",
-    "Join the waitlist before the first batch sells out.",
-    "Use code HELLO10 at checkout for 10% off your first order.",
+const PEOPLE: &[&str] = &[
+    "runners", "commuters", "new parents", "students", "home cooks", "remote workers", "travellers", "gardeners",
+    "climbers", "night-shift nurses", "cyclists", "small-flat dwellers",
+];
+const MOMENTS: &[&str] = &[
+    "morning", "weekly", "daily", "evening", "weekend", "holiday", "training", "cleaning", "packing", "commuting",
+];
+const OFFERS: &[&str] = &[
+    "free shipping on orders over fifty dollars", "a thirty-day trial with free returns",
+    "ten percent off your first order", "a free engraving this month only", "a second one at half price",
+    "two years of free servicing", "a trade-in credit for your old one",
 ];
 
-/// The `i`-th marketing text: four to six sentences, 45 to 110 words.
+/// The `i`-th marketing text: four to seven sentences of varied build, 45 to 130 words.
 pub fn marketing_text(i: u64) -> String {
     let mut r = Rng(i.wrapping_mul(7919).wrapping_add(17));
     let brand = r.pick(BRANDS);
     let product = r.pick(PRODUCTS);
-    let mut sentences = vec![
-        format!("Meet the {brand} {}, our {} {product} yet.", 2 + r.below(8), r.pick(ADJECTIVES)),
-        format!(
-            "It {} and it {}, so {} can finally stop compromising.",
-            r.pick(BENEFITS),
-            r.pick(BENEFITS),
-            r.pick(PEOPLE)
-        ),
-        format!(
-            "\"I didn't expect a {product} to change my {} routine,\" says one of our {} testers.",
-            r.pick(&["morning", "weekly", "daily", "evening"]),
-            r.pick(PEOPLE)
-        ),
-    ];
-    for _ in 0..r.below(3) {
-        sentences.push(format!(
-            "Unlike the {} alternatives, the {brand} {} -- and it's backed by a {}-year warranty.",
-            r.pick(&["usual", "cheaper", "heavier", "louder", "older"]),
-            r.pick(BENEFITS),
-            2 + r.below(4)
-        ));
+    let model = 2 + r.below(40);
+    let opening = match r.below(4) {
+        0 => format!("Meet the {brand} {model}, our {} {product} yet.", r.pick(ADJECTIVES)),
+        1 => format!("Say hello to {brand} {model}: the {} {product} we have ever built.", r.pick(ADJECTIVES)),
+        2 => format!("This season, {brand} reinvents the {product} with the {model} series."),
+        _ => format!("Looking for a {product} that {}? The {brand} {model} is here.", r.pick(BENEFITS)),
+    };
+    let mut sentences = vec![opening];
+    let mut benefits: Vec<&str> = BENEFITS.to_vec();
+    for _ in 0..2 + r.below(3) {
+        let benefit = benefits.remove(r.below(benefits.len()));
+        sentences.push(match r.below(5) {
+            0 => format!("It {benefit}, so {} can finally stop compromising.", r.pick(PEOPLE)),
+            1 => format!("Better still, it {benefit}."),
+            2 => format!(
+                "\"I didn't expect a {product} to change my {} routine, but it {benefit},\" says one of our {} testers.",
+                r.pick(MOMENTS),
+                r.pick(PEOPLE)
+            ),
+            3 => format!("Unlike the {} alternatives, the {model} {benefit} -- and it's backed by a {}-year warranty.",
+                r.pick(&["usual", "cheaper", "heavier", "louder", "older"]), 2 + r.below(9)),
+            _ => format!("Our {} asked for one thing: a {product} that {benefit}. We listened.", r.pick(PEOPLE)),
+        });
     }
-    sentences.push(r.pick(CLOSERS).to_owned());
+    sentences.push(match r.below(4) {
+        0 => format!("Order the {brand} {model} today and get {}.", r.pick(OFFERS)),
+        1 => format!("Visit any {brand} store before {} to claim {}.", r.pick(&["Sunday", "the first of the month", "Friday", "the holidays"]), r.pick(OFFERS)),
+        2 => format!("Join {} others who switched this {} -- it's {}.", 1000 * (2 + r.below(90)), r.pick(&["spring", "summer", "autumn", "winter", "year"]), r.pick(OFFERS)),
+        _ => format!("Available now in {} colours, with {}.", 2 + r.below(8), r.pick(OFFERS)),
+    });
     sentences.join(" ")
 }
 
