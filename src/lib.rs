@@ -55,6 +55,9 @@ pub mod content;
 mod credentials;
 mod digest;
 mod error;
+// Not called yet: the service takes it up in the next merge.
+#[allow(dead_code)]
+mod fingerprint;
 mod http;
 mod jcs;
 pub mod keys;

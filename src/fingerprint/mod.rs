@@ -1,0 +1,2 @@
+//! Perceptual fingerprints of content: codes that stay close when the content is re-encoded.
+pub(crate) mod image;
