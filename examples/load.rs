@@ -41,6 +41,8 @@ use ai_provenance::{Service, ServiceConfig};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use serde_json::json;
 
+// Shared with the tests, which use all of it; this tool only part.
+#[allow(dead_code)]
 #[path = "../tests/corpus/mod.rs"]
 mod corpus;
 #[path = "load/similar.rs"]

@@ -6,7 +6,6 @@
 //! defeat the ISCC Image-Code by design (crops, mirroring, borders) are measured and
 //! printed, not required. The README's table is this run's.
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::corpus::images::{generated_png, CHANGES, DEFEATS};
@@ -28,14 +27,25 @@ fn images() -> Vec<(String, Vec<u8>)> {
     all
 }
 
-async fn stamp_image(app: &TestApp, png: &[u8], media_type: &str) -> String {
-    let mut req = copy_request("");
-    let body = req.as_object_mut().unwrap();
+/// Stamps an image through the streamed upload (photographs are larger than a JSON body
+/// may be here), as a content pipeline would.
+async fn stamp_image(app: &TestApp, file: &[u8], media_type: &str) -> String {
+    let mut metadata = copy_request("");
+    let body = metadata.as_object_mut().unwrap();
     body.remove("text");
-    body.insert("content_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(png)));
-    body.insert("media_type".into(), json!(media_type));
     body.insert("kind".into(), json!("image"));
-    let stamped = app.stamp_ok(&req).await;
+    let resp = app
+        .client
+        .post(app.url("/v1/stamps/upload"))
+        .bearer_auth(&app.token)
+        .header("aiprov-metadata", metadata.to_string())
+        .header("content-type", media_type)
+        .body(file.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let stamped: Value = resp.json().await.unwrap();
     assert!(stamped["statement"]["subject"]["iscc"].as_str().is_some_and(|c| c.starts_with("ISCC:EE")), "{stamped}");
     stamped["id"].as_str().unwrap().to_owned()
 }
@@ -49,7 +59,10 @@ async fn verify_upload(app: &TestApp, file: Vec<u8>) -> Value {
 #[tokio::test]
 async fn changed_images_lead_to_their_stamps() {
     let app = spawn_app().await;
-    let images = images();
+    // The found rates do not depend on the backend, which only stores the codes: on
+    // PostgreSQL every fifth image is enough to show the flow works there too.
+    let step = if crate::helpers::on_postgres() { 5 } else { 1 };
+    let images: Vec<_> = images().into_iter().step_by(step).collect();
     let mut stamped = Vec::new();
     for (name, file) in &images {
         let media_type = if file.starts_with(&[0xFF, 0xD8]) { "image/jpeg" } else { "image/png" };
@@ -79,7 +92,7 @@ async fn changed_images_lead_to_their_stamps() {
         let median = distances.get(distances.len() / 2).map_or("-".to_owned(), |d| d.to_string());
         let pct = found as f64 * 100.0 / n as f64;
         println!("| {label} | {pct:.1}% | {median} |");
-        if *required {
+        if required {
             assert!(pct >= 95.0, "{label}: {found} of {n} led to their stamp");
         }
     }
