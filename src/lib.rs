@@ -10,12 +10,15 @@
 //! - Primitives: `digest` (`Sha256Digest`, the type of every hash), `jcs` (RFC 8785
 //!   canonical JSON, the only way signed bytes are made), `normalize` (the normalised
 //!   text hash that survives copy and paste), `memo` (a bounded map for values that
-//!   never change for their key), `time` (`Timestamp`).
+//!   never change for their key), `time` (`Timestamp`), [`fingerprint`] (ISCC
+//!   Content-Codes of images and texts, the `io.iscc.v0` soft-binding values, sentence
+//!   hashes: what finds content that is no longer byte for byte what was stamped).
 //! - [`keys`]: the keyring in the keys directory, sealed key files, rotation, and the
 //!   log's record of its statement keys that a rotation across nodes moves forward.
 //! - `log`: the transparency log, whatever stores it: Merkle maths, checkpoints and
 //!   signed notes, C2SP tiles, tlog-policy, cosignatures and tlog-proofs; the traits a backend implements (`LogStore`,
-//!   `ContentIndex`, `SaltStore`, `Sequencer`); the one integration loop every backend
+//!   `ContentIndex`, `CodeStore`, `SaltStore`, `Sequencer`); the in-memory similarity
+//!   index built from a `CodeStore`; the one integration loop every backend
 //!   shares (batching, the right edge, signing, acknowledging) and its syncer; the `Log`
 //!   handle.
 //! - `storage`: the backends, a folder each (`local/`: files, fjall and sled in the data

@@ -51,7 +51,9 @@ pub async fn main(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> 
     println!("\n| change | cases | median | 95% | 99% | max | threshold |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     let edited: Vec<u32> = (0..CORPUS)
-        .map(|i| texts[i as usize].distance(&text_code(&edit_one_word(&marketing_text(i), i, i * 7)).expect("a Text-Code")))
+        .map(|i| {
+            texts[i as usize].distance(&text_code(&edit_one_word(&marketing_text(i), i, i * 7)).expect("a Text-Code"))
+        })
         .collect();
     change_row("text: one word changed, added or removed", edited, max_distance(CodeKind::Text));
     for (label, change) in CHANGES.iter().chain(DEFEATS.iter()) {
@@ -116,7 +118,14 @@ fn distances_row(kind: CodeKind, set: &[ContentCode]) {
 fn change_row(label: &str, mut d: Vec<u32>, threshold: u32) {
     d.sort_unstable();
     let at = |q: f64| d[((d.len() as f64 * q) as usize).min(d.len() - 1)];
-    println!("| {label} | {} | {} | {} | {} | {} | {threshold} |", d.len(), at(0.5), at(0.95), at(0.99), d[d.len() - 1]);
+    println!(
+        "| {label} | {} | {} | {} | {} | {} | {threshold} |",
+        d.len(),
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        d[d.len() - 1]
+    );
 }
 
 /// The probability of exactly `k` of `n` bits differing when each does with `p`.

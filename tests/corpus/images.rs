@@ -82,7 +82,10 @@ fn jpeg(img: &DynamicImage, quality: u8) -> Vec<u8> {
 }
 
 /// The everyday changes, by name: each takes an image file and gives the changed file.
-pub const CHANGES: [(&str, fn(&[u8]) -> Vec<u8>); 5] = [
+/// A change by name: it takes an image file and gives the changed file.
+pub type Change = (&'static str, fn(&[u8]) -> Vec<u8>);
+
+pub const CHANGES: [Change; 5] = [
     ("re-encoded as JPEG at quality 70", |f| jpeg(&decode(f), 70)),
     ("resized to 50%", |f| {
         let img = decode(f);
@@ -105,7 +108,7 @@ pub const CHANGES: [(&str, fn(&[u8]) -> Vec<u8>); 5] = [
 
 /// Changes measured but not required (README: what defeats ISCC): crops, mirroring and
 /// patterned borders defeat it by design; a plain border is trimmed by its preparation.
-pub const DEFEATS: [(&str, fn(&[u8]) -> Vec<u8>); 4] = [
+pub const DEFEATS: [Change; 4] = [
     ("cropped by 20% on each side", |f| {
         let img = decode(f);
         let (w, h) = (img.width(), img.height());

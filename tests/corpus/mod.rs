@@ -28,36 +28,94 @@ const BRANDS: &[&str] = &[
     "Marlow", "Juniper", "Cobalt", "Ember", "Solstice", "Wren", "Atlas", "Brisa",
 ];
 const PRODUCTS: &[&str] = &[
-    "running shoe", "espresso machine", "rain jacket", "standing desk", "smart thermostat", "travel backpack",
-    "electric toothbrush", "yoga mat", "noise-cancelling headphones", "cast-iron skillet", "e-bike", "face serum",
-    "sleeping bag", "robot vacuum", "water bottle", "office chair", "air purifier", "hiking boot", "blender",
-    "wool sweater", "desk lamp", "phone case", "carry-on suitcase", "garden hose",
+    "running shoe",
+    "espresso machine",
+    "rain jacket",
+    "standing desk",
+    "smart thermostat",
+    "travel backpack",
+    "electric toothbrush",
+    "yoga mat",
+    "noise-cancelling headphones",
+    "cast-iron skillet",
+    "e-bike",
+    "face serum",
+    "sleeping bag",
+    "robot vacuum",
+    "water bottle",
+    "office chair",
+    "air purifier",
+    "hiking boot",
+    "blender",
+    "wool sweater",
+    "desk lamp",
+    "phone case",
+    "carry-on suitcase",
+    "garden hose",
 ];
 const ADJECTIVES: &[&str] = &[
-    "lightest", "quietest", "most durable", "smartest", "most comfortable", "greenest", "fastest", "warmest",
-    "most versatile", "boldest", "simplest", "toughest", "most affordable", "sleekest", "most repairable",
+    "lightest",
+    "quietest",
+    "most durable",
+    "smartest",
+    "most comfortable",
+    "greenest",
+    "fastest",
+    "warmest",
+    "most versatile",
+    "boldest",
+    "simplest",
+    "toughest",
+    "most affordable",
+    "sleekest",
+    "most repairable",
 ];
 const BENEFITS: &[&str] = &[
-    "keeps you dry on the wettest commute", "saves you twenty minutes every morning",
-    "cuts your energy bill without a single setting to learn", "fits in the overhead bin with room to spare",
-    "feels as good on day one hundred as on day one", "is made from recycled ocean plastic",
-    "charges fully in under an hour", "brews cafe-quality coffee at home", "adapts to the way you move",
-    "pays for itself before the season ends", "folds flat into any drawer", "shrugs off spills and scratches",
-    "weighs less than a paperback", "runs for a week on one charge", "cleans itself between uses",
-    "stays cool through the longest afternoon", "packs down to the size of a grapefruit",
-    "holds its shape after a thousand washes", "sets up in under two minutes", "keeps drinks cold for a full day",
+    "keeps you dry on the wettest commute",
+    "saves you twenty minutes every morning",
+    "cuts your energy bill without a single setting to learn",
+    "fits in the overhead bin with room to spare",
+    "feels as good on day one hundred as on day one",
+    "is made from recycled ocean plastic",
+    "charges fully in under an hour",
+    "brews cafe-quality coffee at home",
+    "adapts to the way you move",
+    "pays for itself before the season ends",
+    "folds flat into any drawer",
+    "shrugs off spills and scratches",
+    "weighs less than a paperback",
+    "runs for a week on one charge",
+    "cleans itself between uses",
+    "stays cool through the longest afternoon",
+    "packs down to the size of a grapefruit",
+    "holds its shape after a thousand washes",
+    "sets up in under two minutes",
+    "keeps drinks cold for a full day",
 ];
 const PEOPLE: &[&str] = &[
-    "runners", "commuters", "new parents", "students", "home cooks", "remote workers", "travellers", "gardeners",
-    "climbers", "night-shift nurses", "cyclists", "small-flat dwellers",
+    "runners",
+    "commuters",
+    "new parents",
+    "students",
+    "home cooks",
+    "remote workers",
+    "travellers",
+    "gardeners",
+    "climbers",
+    "night-shift nurses",
+    "cyclists",
+    "small-flat dwellers",
 ];
-const MOMENTS: &[&str] = &[
-    "morning", "weekly", "daily", "evening", "weekend", "holiday", "training", "cleaning", "packing", "commuting",
-];
+const MOMENTS: &[&str] =
+    &["morning", "weekly", "daily", "evening", "weekend", "holiday", "training", "cleaning", "packing", "commuting"];
 const OFFERS: &[&str] = &[
-    "free shipping on orders over fifty dollars", "a thirty-day trial with free returns",
-    "ten percent off your first order", "a free engraving this month only", "a second one at half price",
-    "two years of free servicing", "a trade-in credit for your old one",
+    "free shipping on orders over fifty dollars",
+    "a thirty-day trial with free returns",
+    "ten percent off your first order",
+    "a free engraving this month only",
+    "a second one at half price",
+    "two years of free servicing",
+    "a trade-in credit for your old one",
 ];
 
 /// The `i`-th marketing text: four to seven sentences of varied build, 45 to 130 words.
@@ -91,8 +149,17 @@ pub fn marketing_text(i: u64) -> String {
     }
     sentences.push(match r.below(4) {
         0 => format!("Order the {brand} {model} today and get {}.", r.pick(OFFERS)),
-        1 => format!("Visit any {brand} store before {} to claim {}.", r.pick(&["Sunday", "the first of the month", "Friday", "the holidays"]), r.pick(OFFERS)),
-        2 => format!("Join {} others who switched this {} -- it's {}.", 1000 * (2 + r.below(90)), r.pick(&["spring", "summer", "autumn", "winter", "year"]), r.pick(OFFERS)),
+        1 => format!(
+            "Visit any {brand} store before {} to claim {}.",
+            r.pick(&["Sunday", "the first of the month", "Friday", "the holidays"]),
+            r.pick(OFFERS)
+        ),
+        2 => format!(
+            "Join {} others who switched this {} -- it's {}.",
+            1000 * (2 + r.below(90)),
+            r.pick(&["spring", "summer", "autumn", "winter", "year"]),
+            r.pick(OFFERS)
+        ),
         _ => format!("Available now in {} colours, with {}.", 2 + r.below(8), r.pick(OFFERS)),
     });
     sentences.join(" ")

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// here (no Python, no package index): callers say what that means for them.
 pub fn photographs() -> Vec<(String, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("iscc-reference");
+    let dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("iscc-reference");
     let images = dir.join("images");
     if !images.join("astronaut.png").exists() {
         let status = std::process::Command::new("python3")
