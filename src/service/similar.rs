@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::{max_distance, similarity, ContentCode, Fingerprints, ISCC_ALG, SENTENCE_ALG};
 use crate::log::LogIndex;
-use crate::statement::receipt::{SignedStatement, StampId};
+use crate::statement::receipt::StampId;
 
 /// Most sentences of a verified text looked up one by one.
 const MAX_QUERY_SENTENCES: usize = 32;
@@ -113,13 +113,7 @@ impl Service {
         ranked.truncate(limit);
         let mut stamps = Vec::with_capacity(ranked.len());
         for (index, f) in ranked {
-            let bytes = self
-                .log
-                .leaf(index)
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {index} is indexed but missing")))?;
-            let signed: SignedStatement = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))?;
+            let (signed, bytes) = self.indexed_leaf(index)?;
             let st = signed.statement;
             stamps.push(SimilarStamp {
                 stamp_id: StampId(crate::log::merkle::leaf_hash(&bytes)),

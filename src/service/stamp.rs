@@ -249,6 +249,14 @@ impl Service {
         index: LogIndex,
         checkpoint: &SignedCheckpoint,
     ) -> Result<(Receipt, Vec<u8>), ApiError> {
+        let (signed, bytes) = self.indexed_leaf(index)?;
+        let receipt = self.build_receipt(signed, index, merkle::leaf_hash(&bytes), checkpoint)?;
+        Ok((receipt, bytes))
+    }
+
+    /// The statement of the leaf at `index`, which an index named, and the leaf's bytes
+    /// (blocking). A missing or unreadable leaf there is the store's fault: `500`.
+    pub(super) fn indexed_leaf(&self, index: LogIndex) -> Result<(SignedStatement, Vec<u8>), ApiError> {
         let bytes = self
             .log
             .leaf(index)
@@ -256,8 +264,7 @@ impl Service {
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("leaf {index} is indexed but missing")))?;
         let signed: SignedStatement = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::internal(anyhow::anyhow!("leaf {index} does not parse: {e}")))?;
-        let receipt = self.build_receipt(signed, index, merkle::leaf_hash(&bytes), checkpoint)?;
-        Ok((receipt, bytes))
+        Ok((signed, bytes))
     }
 
     /// The public receipt of stamp `id` (blocking).

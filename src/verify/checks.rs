@@ -12,6 +12,7 @@ use crate::keys::KeyPurpose;
 use crate::log::checkpoint::{Checkpoint, NoteError};
 use crate::log::merkle;
 use crate::log::policy::Policy;
+use crate::normalize::Normalization;
 use crate::statement::receipt::{leaf_bytes_from_canonical, Receipt, ALG_ED25519};
 
 /// The receipt's checkpoint, opened with the log's key when one is known (`None`
@@ -126,23 +127,16 @@ pub(super) fn content(parsed: &Receipt, content: &ContentHashes) -> Check {
     if subject.sha256 == content.sha256 {
         Check::new("content", true, "content.hash.match", "The content's SHA-256 matches the statement exactly.")
     } else if subject.normalized_text_sha256.is_some()
-        && content.normalized_text_sha256 == subject.normalized_text_sha256
+        && presented_normalized(parsed, content) == subject.normalized_text_sha256
     {
-        Check::new(
-            "content",
-            true,
-            "content.hash.match",
-            "The text matches the statement after normalisation v1 (white space and Unicode composition).",
-        )
-    } else if subject.normalized_text_sha256.is_some() && content.normalized_v2_sha256 == subject.normalized_text_sha256
-    {
-        Check::new(
-            "content",
-            true,
-            "content.hash.match",
-            "The text matches the statement after normalisation v2 (white space, Unicode composition, and \
-             typographic variants: curly quotes, dashes, ellipses, invisible characters).",
-        )
+        let how = match parsed.statement.normalization() {
+            Normalization::V1 => "normalisation v1 (white space and Unicode composition)",
+            Normalization::V2 => {
+                "normalisation v2 (white space, Unicode composition, and typographic variants: curly quotes, \
+                 dashes, ellipses, invisible characters)"
+            }
+        };
+        Check::new("content", true, "content.hash.match", format!("The text matches the statement after {how}."))
     } else {
         Check::new(
             "content",
@@ -150,6 +144,14 @@ pub(super) fn content(parsed: &Receipt, content: &ContentHashes) -> Check {
             "content.hash.mismatch",
             "The content does not match the statement's hash: it is different or was altered.",
         )
+    }
+}
+
+/// The presented text's normalised hash under the statement's own normalisation.
+fn presented_normalized(parsed: &Receipt, content: &ContentHashes) -> Option<crate::Sha256Digest> {
+    match parsed.statement.normalization() {
+        Normalization::V1 => content.normalized_text_sha256,
+        Normalization::V2 => content.normalized_v2_sha256,
     }
 }
 

@@ -612,13 +612,7 @@ async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_dis
     let text = marketing_text(5);
     let stamped_text = app.stamp_ok(&copy_request(&text)).await;
     let png = generated_png(11);
-    let mut image_request = copy_request("");
-    image_request.as_object_mut().unwrap().remove("text");
-    image_request["content_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(&png));
-    image_request["media_type"] = json!("image/png");
-    image_request["kind"] = json!("image");
-    image_request["disclosure"]["text"] = json!("This image was generated with AI.");
-    let stamped_image = app.stamp_ok(&image_request).await;
+    let stamped_image = app.stamp_image(&png, "image/png").await;
     let dir = tempfile::tempdir().unwrap();
     let resaved = dir.path().join("resaved.jpg");
     std::fs::write(&resaved, encode(&decode(&png), image::ImageFormat::Jpeg)).unwrap();

@@ -402,7 +402,12 @@ async fn a_credentialed_image_verifies_and_edits_swaps_and_truncation_fail_by_na
         let bad = failed(&verdict);
         assert!(bad.contains(&"assertion.dataHash.mismatch".to_owned()), "{media_type}: {bad:?}");
         assert!(bad.contains(&"content.credential.mismatch".to_owned()), "{media_type}: {bad:?}");
-        assert!(verdict["summary"].as_str().unwrap().starts_with("Not verified"), "{verdict}");
+        // Said in plain words: edited since, and the stamp is the original's.
+        let summary = verdict["summary"].as_str().unwrap();
+        assert!(summary.starts_with("Edited after its disclosure was made"), "{verdict}");
+        assert!(summary.contains("It is not the stamped image itself."), "{summary}");
+        let c2pa = verdict["checks"].as_array().unwrap().iter().find(|c| c["code"] == "assertion.dataHash.mismatch");
+        assert!(c2pa.unwrap()["message"].as_str().unwrap().starts_with("The file's bytes changed after"), "{verdict}");
 
         // Another image's manifest swapped in.
         let other = app.credential(media_type, picture(format, 9)).await;

@@ -146,6 +146,30 @@ impl TestApp {
         body
     }
 
+    /// Stamps an image through the streamed upload (an image is often larger than a JSON
+    /// body may be here), as a content pipeline would; the 201 body.
+    pub async fn stamp_image(&self, file: &[u8], media_type: &str) -> Value {
+        let mut metadata = copy_request("");
+        let body = metadata.as_object_mut().expect("an object");
+        body.remove("text");
+        body.insert("kind".into(), json!("image"));
+        body.insert("disclosure".into(), json!({"text": "This image was generated with AI.", "lang": "en"}));
+        let resp = self
+            .client
+            .post(self.url("/v1/stamps/upload"))
+            .bearer_auth(&self.token)
+            .header("aiprov-metadata", metadata.to_string())
+            .header("content-type", media_type)
+            .body(file.to_vec())
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(status, 201, "stamp failed: {body}");
+        body
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request")
     }

@@ -160,3 +160,65 @@ async fn the_soft_binding_resolution_api_finds_text_by_binding_and_by_content() 
         assert_eq!(body["error"]["field"], field, "{path}: {body}");
     }
 }
+
+/// The Text-Codes the service computes are ISCC's: compared with iscc-core (PyPI, ISCC's
+/// reference implementation in Python, pinned in `tests/reference/iscc_texts.py`) on the
+/// 200 marketing texts, their typeset and edited versions, and texts in other scripts.
+/// Skipped, saying why, when Python or PyPI is missing, unless AIPROV_REQUIRE_REFERENCE=1.
+#[tokio::test]
+async fn text_codes_are_those_of_iscc_core() {
+    use std::io::Write;
+    let mut texts: Vec<String> = Vec::new();
+    for i in 0..TEXTS {
+        let text = marketing_text(i);
+        texts.push(typeset(&text));
+        texts.push(edit_one_word(&text, i, i * 3));
+        texts.push(text);
+    }
+    texts.extend(
+        [
+            "Hello World",
+            "Café crème brûlée – 20 % günstiger, nur heute!",
+            "東京で一番軽いランニングシューズ。今すぐ予約してください。",
+            "Легчайшие кроссовки сезона: бегите дальше, тратьте меньше.",
+            "Emoji too 👟🔥 and a zero\u{200b}width space, m² and ＡＢＣ.",
+        ]
+        .map(str::to_owned),
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from);
+    let required = std::env::var("AIPROV_REQUIRE_REFERENCE").is_ok_and(|v| v == "1");
+    let child = std::process::Command::new("python3")
+        .arg(root.join("tests/reference/iscc_texts.py"))
+        .arg(target.join("iscc-core-reference"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but python3 could not be run: {e}");
+            return eprintln!("skipping the iscc-core comparison: python3 could not be run: {e}");
+        }
+    };
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&texts).unwrap().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    if output.status.code() == Some(3) {
+        let why = String::from_utf8_lossy(&output.stderr);
+        assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but iscc-core could not be installed: {why}");
+        return eprintln!("skipping the iscc-core comparison: {why}");
+    }
+    assert!(output.status.success(), "iscc_texts.py failed: {}", String::from_utf8_lossy(&output.stderr));
+    let expected: Vec<String> = serde_json::from_slice(&output.stdout).expect("a JSON list of codes");
+    assert_eq!(expected.len(), texts.len());
+    let mismatches: Vec<String> = texts
+        .iter()
+        .zip(&expected)
+        .filter_map(|(text, want)| {
+            let got = ai_provenance::fingerprint::text::text_code(text).map(|c| c.to_string()).unwrap_or_default();
+            (&got != want).then(|| format!("{text:?}: ours {got}, iscc-core {want}"))
+        })
+        .collect();
+    assert!(mismatches.is_empty(), "{} of {} differ:\n{}", mismatches.len(), texts.len(), mismatches.join("\n"));
+}

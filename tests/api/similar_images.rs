@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::corpus::images::{generated_png, CHANGES, DEFEATS};
-use crate::helpers::{copy_request, spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 
 const GENERATED: u64 = 185;
 
@@ -25,29 +25,6 @@ fn images() -> Vec<(String, Vec<u8>)> {
     let generated = 200usize.saturating_sub(all.len()).max(GENERATED as usize) as u64;
     all.extend((0..generated).map(|i| (format!("generated-{i}"), generated_png(i))));
     all
-}
-
-/// Stamps an image through the streamed upload (photographs are larger than a JSON body
-/// may be here), as a content pipeline would.
-async fn stamp_image(app: &TestApp, file: &[u8], media_type: &str) -> String {
-    let mut metadata = copy_request("");
-    let body = metadata.as_object_mut().unwrap();
-    body.remove("text");
-    body.insert("kind".into(), json!("image"));
-    let resp = app
-        .client
-        .post(app.url("/v1/stamps/upload"))
-        .bearer_auth(&app.token)
-        .header("aiprov-metadata", metadata.to_string())
-        .header("content-type", media_type)
-        .body(file.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let stamped: Value = resp.json().await.unwrap();
-    assert!(stamped["statement"]["subject"]["iscc"].as_str().is_some_and(|c| c.starts_with("ISCC:EE")), "{stamped}");
-    stamped["id"].as_str().unwrap().to_owned()
 }
 
 async fn verify_upload(app: &TestApp, file: Vec<u8>) -> Value {
@@ -66,7 +43,9 @@ async fn changed_images_lead_to_their_stamps() {
     let mut stamped = Vec::new();
     for (name, file) in &images {
         let media_type = if file.starts_with(&[0xFF, 0xD8]) { "image/jpeg" } else { "image/png" };
-        stamped.push((name, file, stamp_image(&app, file, media_type).await));
+        let body = app.stamp_image(file, media_type).await;
+        assert!(body["statement"]["subject"]["iscc"].as_str().is_some_and(|c| c.starts_with("ISCC:EE")), "{body}");
+        stamped.push((name, file, body["id"].as_str().unwrap().to_owned()));
     }
     let n = stamped.len();
     let photos = stamped.iter().filter(|(name, _, _)| !name.starts_with("generated-")).count();
