@@ -40,6 +40,13 @@ UNSTATEABLE = [
     # another media type (the `*/*` range) has no schema a generator could hold to it.
     ("POST", "/v1/stamps/upload", "invalid_content", "empty"),
     ("POST", "/v1/verify/upload", "invalid_content", "empty"),
+    # A soft-binding value must be base64 of well-formed ISCC-UNITs (IEP-0020) holding a
+    # Content-Code: a binary structure no string pattern describes.
+    ("GET", "/sbr/v1/matches/byBinding", "invalid_value", ""),
+    ("POST", "/sbr/v1/matches/byBinding", "invalid_value", ""),
+    # text/* bodies must be UTF-8, and no body may be empty; the media-type ranges have no
+    # schema a generator holds to.
+    ("POST", "/sbr/v1/matches/byContent", "invalid_content", ""),
 ]
 
 
