@@ -6,7 +6,7 @@
 //! defeat the ISCC Image-Code by design (crops, mirroring, borders) are measured and
 //! printed, not required. The README's table is this run's.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::corpus::images::{generated_png, CHANGES, DEFEATS};
 use crate::helpers::{spawn_app, TestApp};
