@@ -41,7 +41,28 @@ struct BindingQuery {
     alg: String,
     value: String,
     #[serde(default)]
-    max_results: Option<u32>,
+    max_results: Option<Whole>,
+}
+
+/// A whole number as JSON Schema reads `integer`: `37`, `37.0` (which some JSON writers
+/// make of every number), or its text in a query string or form.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Whole {
+    Int(u64),
+    Float(f64),
+    Text(String),
+}
+
+impl Whole {
+    fn value(&self) -> Option<u64> {
+        let float = |f: f64| (f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64);
+        match self {
+            Whole::Int(n) => Some(*n),
+            Whole::Float(f) => float(*f),
+            Whole::Text(t) => t.parse().ok().or_else(|| t.parse().ok().and_then(float)),
+        }
+    }
 }
 
 /// The parameters of `manifests/{manifestId}`.
@@ -60,7 +81,7 @@ struct ManifestQuery {
 struct ContentQuery {
     alg: String,
     #[serde(default)]
-    max_results: Option<u32>,
+    max_results: Option<Whole>,
 }
 
 fn check_alg(alg: &str) -> Result<(), ApiError> {
@@ -74,14 +95,15 @@ fn check_alg(alg: &str) -> Result<(), ApiError> {
     .with_field("alg"))
 }
 
-fn max_results(asked: Option<u32>) -> Result<usize, ApiError> {
-    match asked {
-        None => Ok(SBR_DEFAULT_RESULTS),
-        Some(n) if (1..=SBR_MAX_RESULTS as u32).contains(&n) => Ok(n as usize),
-        Some(n) => {
-            Err(ApiError::bad_request("invalid_query", format!("maxResults: from 1 to {SBR_MAX_RESULTS}, not {n}"))
-                .with_field("maxResults"))
-        }
+fn max_results(asked: Option<Whole>) -> Result<usize, ApiError> {
+    let Some(asked) = asked else { return Ok(SBR_DEFAULT_RESULTS) };
+    match asked.value() {
+        Some(n) if (1..=SBR_MAX_RESULTS as u64).contains(&n) => Ok(n as usize),
+        _ => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("maxResults: a whole number from 1 to {SBR_MAX_RESULTS}, not {asked:?}"),
+        )
+        .with_field("maxResults")),
     }
 }
 
@@ -175,4 +197,24 @@ async fn manifest(
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.c2pa\"")))
         .body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_results_is_a_whole_number_however_it_is_written() {
+        let parse = |json: &str| max_results(serde_json::from_str::<BindingQuery>(json).unwrap().max_results);
+        let body = |n: &str| format!(r#"{{"alg": "io.iscc.v0", "value": "x", "maxResults": {n}}}"#);
+        assert_eq!(parse(&body("37")).unwrap(), 37);
+        assert_eq!(parse(&body("37.0")).unwrap(), 37);
+        assert_eq!(parse(&body("\"5\"")).unwrap(), 5);
+        assert_eq!(parse(r#"{"alg": "io.iscc.v0", "value": "x"}"#).unwrap(), SBR_DEFAULT_RESULTS);
+        for bad in ["0", "101", "37.5", "-1", "\"many\""] {
+            assert_eq!(parse(&body(bad)).unwrap_err().field(), Some("maxResults"), "{bad}");
+        }
+        let form: BindingQuery = serde_urlencoded::from_str("alg=io.iscc.v0&value=x&maxResults=12").unwrap();
+        assert_eq!(max_results(form.max_results).unwrap(), 12);
+    }
 }
