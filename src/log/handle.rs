@@ -335,17 +335,9 @@ impl Log {
         Ok((self.similar.find(code, max_distance, checkpoint.checkpoint.size, limit), checkpoint))
     }
 
-    /// Builds the similarity index from storage, up to the newest checkpoint (blocking:
-    /// a start calls it on a thread of its own, so that a large log does not delay it).
-    ///
-    /// # Errors
-    /// On storage failure.
-    pub fn load_similarity_index(&self) -> Result<(), LogError> {
-        Ok(self.similar.catch_up(self.latest_checkpoint().checkpoint.size)?)
-    }
-
-    /// [`Log::load_similarity_index`] on a thread of its own; lookups meanwhile wait for
-    /// it (they catch up under the same lock).
+    /// Builds the similarity index from storage, up to the newest checkpoint, on a
+    /// thread of its own, so that a large log does not delay the start; lookups
+    /// meanwhile wait for it (they catch up under the same lock).
     pub fn load_similarity_index_in_background(&self) {
         let (similar, size) = (self.similar.clone(), self.latest_checkpoint().checkpoint.size);
         let spawned = std::thread::Builder::new().name("similarity-index".into()).spawn(move || {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use futures_util::Stream;
 
-use super::similar::Probe;
 use super::{blocking, limit, Service};
 use crate::api::{SbrMatch, SbrMatches};
 use crate::content::ContentHashes;
@@ -90,18 +89,18 @@ impl Service {
                 "the request body is empty: send the asset's bytes",
             ));
         }
-        let Some(bytes) = hashed.small.clone() else { return Err(too_large(keep)) };
-        let fingerprints = if media_type.is_image() {
-            Fingerprints { code: self.public_image_code(bytes).await?, sentences: Vec::new() }
-        } else {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                ApiError::unprocessable("invalid_content", "the body is not UTF-8 text, as its text/* type says")
-            })?;
-            Fingerprints::of_text(&text)
-        };
         let hashes = hashed.hashes();
+        let Some(bytes) = hashed.small else { return Err(too_large(keep)) };
         let this = self.clone();
-        blocking(move || this.matches_of(&hashes, fingerprints, max_results)).await
+        if media_type.is_image() {
+            let fingerprints = Fingerprints { code: self.public_image_code(bytes).await?, sentences: Vec::new() };
+            return blocking(move || this.matches_of(&hashes, &fingerprints, max_results)).await;
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            ApiError::unprocessable("invalid_content", "the body is not UTF-8 text, as its text/* type says")
+        })?;
+        // A text's fingerprints cost time in proportion to it: off the async worker.
+        blocking(move || this.matches_of(&hashes, &Fingerprints::of_text(&text), max_results)).await
     }
 
     /// The detached C2PA manifest store of stamp `id`, an image (`GET
@@ -147,7 +146,7 @@ impl Service {
     fn matches_of(
         &self,
         hashes: &ContentHashes,
-        fingerprints: Fingerprints,
+        fingerprints: &Fingerprints,
         max_results: usize,
     ) -> Result<SbrMatches, ApiError> {
         let (exact, _) = self.find_hashes(hashes, max_results)?;
@@ -160,9 +159,8 @@ impl Service {
                 })
             })
             .collect::<Result<_, ApiError>>()?;
-        let fingerprints = self.probe_fingerprints(Probe::Fingerprints(fingerprints))?;
         all.extend(
-            self.similar_stamps(&fingerprints, max_results)?
+            self.similar_stamps(fingerprints, max_results)?
                 .into_iter()
                 .map(|s| SbrMatch { manifest_id: s.stamp_id.to_string(), similarity_score: s.similarity }),
         );

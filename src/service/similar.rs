@@ -23,8 +23,6 @@ pub(crate) enum Probe {
     Nothing,
     /// Text, or bytes that may be text or an image.
     Bytes(Vec<u8>),
-    /// Fingerprints computed already.
-    Fingerprints(Fingerprints),
 }
 
 /// One match before its statement is read.
@@ -43,14 +41,11 @@ impl Service {
     pub(super) fn probe_fingerprints(&self, probe: Probe) -> Result<Fingerprints, ApiError> {
         Ok(match probe {
             Probe::Nothing => Fingerprints::default(),
-            Probe::Fingerprints(f) => f,
             Probe::Bytes(bytes) => match std::str::from_utf8(&bytes) {
                 Ok(text) => Fingerprints::of_text(text),
                 Err(_) if ImageFormat::sniff(&bytes).is_some() || looks_like_image(&bytes) => {
-                    let handle = tokio::runtime::Handle::current();
-                    handle.block_on(self.decodes.run(DecodePool::Public, &self.metrics, move || {
-                        Fingerprints::of_image(&bytes, ImageBounds::DEFAULT)
-                    }))?
+                    let code = tokio::runtime::Handle::current().block_on(self.public_image_code(bytes))?;
+                    Fingerprints { code, sentences: Vec::new() }
                 }
                 Err(_) => Fingerprints::default(),
             },

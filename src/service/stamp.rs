@@ -47,40 +47,36 @@ impl Service {
     pub async fn stamp(self: &Arc<Self>, who: Principal, req: StampRequest) -> Result<StampResponse, ApiError> {
         limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         let (content, metadata) = req.into_parts()?;
-        let fingerprints = self.fingerprint(&content, &metadata).await?;
+        let (content, fingerprints) = self.fingerprint(content, &metadata).await?;
         self.sign_and_append(who.issuer, move |issuer, salt, at| {
             prepare_content(content, metadata, fingerprints, issuer, salt, at)
         })
         .await
     }
 
-    /// The fingerprints of stamped content ([`StampContent::fingerprints`]): an image's
-    /// on the blocking pool, in the issuers' decode slots; a text's inline (microseconds
-    /// for marketing copy).
+    /// The fingerprints of stamped content ([`StampContent::fingerprints`]), with the
+    /// content handed back: an image's on the blocking pool, in the issuers' decode
+    /// slots (the content moves there and back, never copied); a text's inline
+    /// (microseconds for marketing copy).
     pub(super) async fn fingerprint(
         &self,
-        content: &StampContent,
+        content: StampContent,
         metadata: &StampMetadata,
-    ) -> Result<Fingerprints, ApiError> {
-        let image = metadata.media_type.as_ref().is_some_and(|m| m.is_image());
-        if !image {
-            return Ok(content.fingerprints(metadata.media_type.as_ref()));
-        }
-        let started = std::time::Instant::now();
-        let bytes = match content {
-            StampContent::Bytes(b) => b.clone(),
-            StampContent::Streamed(h) => match &h.small {
-                Some(b) => b.clone(),
-                None => return Ok(Fingerprints::default()),
-            },
-            _ => return Ok(Fingerprints::default()),
+    ) -> Result<(StampContent, Fingerprints), ApiError> {
+        let Some(image) = metadata.media_type.clone().filter(|m| m.is_image()) else {
+            let fingerprints = content.fingerprints(metadata.media_type.as_ref());
+            return Ok((content, fingerprints));
         };
-        let fingerprints = self
+        let started = std::time::Instant::now();
+        let (content, fingerprints) = self
             .decodes
-            .run(DecodePool::Issuer, &self.metrics, move || Fingerprints::of_image(&bytes, ImageBounds::DEFAULT))
+            .run(DecodePool::Issuer, &self.metrics, move || {
+                let fingerprints = content.fingerprints(Some(&image));
+                (content, fingerprints)
+            })
             .await?;
         self.metrics.fingerprinted(started.elapsed(), fingerprints.code.is_some());
-        Ok(fingerprints)
+        Ok((content, fingerprints))
     }
 
     /// Stamps an asset streamed in `body`: hashed chunk by chunk as it arrives, never
@@ -115,8 +111,7 @@ impl Service {
         };
         let hashed = self.hash_body(declared, body, keep).await?;
         tracing::debug!(size = hashed.size, "upload hashed");
-        let content = StampContent::Streamed(hashed);
-        let fingerprints = self.fingerprint(&content, &metadata).await?;
+        let (content, fingerprints) = self.fingerprint(StampContent::Streamed(hashed), &metadata).await?;
         self.sign_and_append(who.issuer, move |issuer, salt, at| {
             prepare_content(content, metadata, fingerprints, issuer, salt, at)
         })
