@@ -103,14 +103,15 @@ impl Service {
         blocking(move || this.matches_of(&hashes, &Fingerprints::of_text(&text), max_results)).await
     }
 
-    /// The detached C2PA manifest store of stamp `id`, an image (`GET
+    /// The detached C2PA manifest store of stamp `id`, an image or a text (`GET
     /// /sbr/v1/manifests/{manifestId}`), blocking. Made and signed once, at the first
     /// request, and kept in the log's settings (`sbr-manifest/<id>`) by a claim that the
     /// first writer wins: every later request, on every node, answers the same bytes, and
     /// no anonymous request costs a signature after the first.
     ///
     /// # Errors
-    /// `404` when no stamp has this id, or when the stamp is not of an image; `503` when
+    /// `404` when no stamp has this id, or when the stamp is of neither an image nor a
+    /// text (by its `media_type`); `503` when
     /// the statement key in use has no C2PA certificate; `500` on storage failure.
     pub fn sbr_manifest(&self, id: &StampId) -> Result<Vec<u8>, ApiError> {
         let index = self.published_index(id, &self.log.latest_checkpoint())?;
@@ -120,9 +121,9 @@ impl Service {
         }
         let statement = self.signed_statement_at(id, index)?.statement;
         let media_type = &statement.subject.media_type;
-        if !media_type.is_image() {
+        if !media_type.is_image() && !media_type.is_text() {
             return Err(ApiError::NotFound(format!(
-                "stamp {id} is of {}, not an image: this service keeps C2PA manifests of stamped images only",
+                "stamp {id} is of {}: this service makes C2PA manifests for stamped images and texts only",
                 media_type.as_str()
             )));
         }
