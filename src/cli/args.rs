@@ -482,7 +482,8 @@ pub struct VerifyContent {
 }
 
 /// What to verify: one receipt, or every line of a receipts file (or neither, for an
-/// image with Content Credentials given with `--file`: its manifest names its stamp).
+/// image or a text with Content Credentials given with `--file`: its manifest names its
+/// stamp).
 #[derive(clap::Args)]
 #[group(id = "receipt_source", required = false, multiple = false)]
 pub struct ReceiptSource {

@@ -17,7 +17,7 @@ use super::client::Client;
 use super::receipts::Line;
 use super::verify_inputs::{file_hashes, trust_anchors, ServedLog};
 use crate::content::ContentHashes;
-use crate::credentials::{self, ImageFormat};
+use crate::credentials::{self, Asset, ImageFormat};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::tlog_proof::TlogProof;
 use crate::verify::{credential, verify_receipt, Verdict};
@@ -71,7 +71,7 @@ fn verify_one(args: &VerifyArgs) -> anyhow::Result<bool> {
         return super::lookup::look_up(args, url);
     }
     let Some(path) = &args.source.receipt else {
-        anyhow::bail!("give --receipt FILE or --receipts FILE (a receipt may be left out only for an image with Content Credentials)")
+        anyhow::bail!("give --receipt FILE or --receipts FILE (a receipt may be left out only for an image or a text with Content Credentials)")
     };
     let mut receipt = read_receipt(path)?;
     if let Some(proof) = &args.tlog_proof {
@@ -121,10 +121,10 @@ fn with_tlog_proof(receipt: &mut Value, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The verdict for `file` when it is an image carrying Content Credentials (docs/contract.md
-/// §8): its C2PA manifest validated against the service's C2PA root, then the stamp it
-/// links checked with `--receipt`, or fetched from `--key` when that is the service's URL.
-/// `None` when the file is no image or carries no manifest.
+/// The verdict for `file` when it is an image or a text carrying Content Credentials
+/// (docs/contract.md §8.1): its C2PA manifest validated against the service's C2PA root,
+/// then the stamp it links checked with `--receipt`, or fetched from `--key` when that is
+/// the service's URL. `None` when the file is neither or carries no manifest.
 ///
 /// # Errors
 /// When the file cannot be read, or the stamp's receipt is needed and cannot be had.
@@ -132,13 +132,35 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
     let mut opened = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
     let mut head = [0u8; 12];
     let n = std::io::Read::read(&mut opened, &mut head).with_context(|| format!("reading {}", file.display()))?;
-    let Some(format) = ImageFormat::sniff(&head[..n]) else { return Ok(None) };
-    opened.seek(std::io::SeekFrom::Start(0))?;
+    // What the file is, before anything is fetched: an image, or a text that may carry a
+    // wrapper (read whole only when no larger than any text the service stamps).
+    let text = match ImageFormat::sniff(&head[..n]) {
+        Some(_) => None,
+        None => {
+            let size = opened.metadata().with_context(|| format!("reading {}", file.display()))?.len();
+            if size > MAX_TEXT_FILE {
+                return Ok(None);
+            }
+            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            match String::from_utf8(bytes) {
+                Ok(text) if text.contains('\u{feff}') => Some(text),
+                _ => return Ok(None),
+            }
+        }
+    };
     let trust = trust_anchors(args)?;
-    let found = match credentials::read(format, std::io::BufReader::new(opened), &trust.c2pa_roots) {
+    let (asset, read) = match (&text, ImageFormat::sniff(&head[..n])) {
+        (Some(text), _) => (Asset::Text, credentials::text::read(text, &trust.c2pa_roots)),
+        (None, Some(format)) => {
+            opened.seek(std::io::SeekFrom::Start(0))?;
+            (Asset::Image, credentials::read(format, std::io::BufReader::new(opened), &trust.c2pa_roots))
+        }
+        (None, None) => return Ok(None),
+    };
+    let found = match read {
         Ok(None) => return Ok(None),
         Ok(Some(c)) => c,
-        Err(e) => return Ok(Some(Verdict::from_checks(vec![credential::unreadable_check(&e)], None))),
+        Err(e) => return Ok(Some(Verdict::from_checks(vec![credential::unreadable_check(asset, &e)], None))),
     };
     let (check, link) = credential::credential_check(&found, &trust);
     let mut checks = vec![check];
@@ -173,6 +195,10 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
     }
     Ok(Some(Verdict::from_checks(checks, stamp)))
 }
+
+/// Largest text file read whole for Content Credentials: the service's default
+/// `--max-text-bytes`, plus room for the wrapper.
+const MAX_TEXT_FILE: u64 = 17 * 1024 * 1024;
 
 /// Prints a verdict, as `--json` asks; `true` when it is verified.
 pub(super) fn print(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<bool> {

@@ -39,7 +39,11 @@
 //! /sbr/v1/manifests/{id}`): its hard binding is a `c2pa.hash.data` over the whole asset,
 //! without exclusions, whose hash is the statement's `subject.sha256`.
 //!
+//! [`text`] puts the same manifest into unstructured text, in C2PA's text wrapper.
+//!
 //! The prompt never enters the manifest, nor its commitment.
+
+pub(crate) mod text;
 
 use std::io::{Read, Seek, Write};
 
@@ -200,6 +204,22 @@ pub(crate) enum EmbedError {
 struct ManifestSigner<'a> {
     key: &'a SecretKey,
     leaf: &'a [u8],
+    /// Room for the COSE signature beyond the certificate.
+    spare: usize,
+}
+
+impl<'a> ManifestSigner<'a> {
+    /// For manifests in files, where a few kilobytes of room cost nothing.
+    fn new(key: &'a SecretKey, leaf: &'a [u8]) -> Self {
+        Self { key, leaf, spare: 2048 }
+    }
+
+    /// For manifests carried in text, where every byte of room becomes four bytes of
+    /// invisible characters: the COSE headers and the Ed25519 signature take under 100
+    /// bytes besides the certificate (no time stamp is asked for).
+    fn compact(key: &'a SecretKey, leaf: &'a [u8]) -> Self {
+        Self { key, leaf, spare: 512 }
+    }
 }
 
 impl c2pa::Signer for ManifestSigner<'_> {
@@ -218,7 +238,7 @@ impl c2pa::Signer for ManifestSigner<'_> {
 
     fn reserve_size(&self) -> usize {
         // COSE headers, the signature and the certificate, with room to spare.
-        2048 + self.leaf.len()
+        self.spare + self.leaf.len()
     }
 }
 
@@ -252,7 +272,7 @@ fn definition(statement: &Statement, link: &StampLink) -> serde_json::Value {
     }
     json!({
         "claim_generator_info": [{ "name": "ai-provenance", "version": env!("CARGO_PKG_VERSION") }],
-        "title": format!("AI-generated image, stamp {}", link.stamp_id),
+        "title": format!("AI-generated {}, stamp {}", statement.kind.as_str().replace('_', " "), link.stamp_id),
         "assertions": [
             {
                 "label": "c2pa.actions.v2",
@@ -299,7 +319,7 @@ where
 {
     let internal = |e: c2pa::Error| EmbedError::Internal(e.to_string());
     let mut builder = builder(statement, link).map_err(internal)?;
-    let signer = ManifestSigner { key, leaf };
+    let signer = ManifestSigner::new(key, leaf);
     builder.sign(&signer, format.media_type(), source, dest).map(drop).map_err(|e| match e {
         // Ours: signing and serialising the claim.
         c2pa::Error::CoseSignature | c2pa::Error::JsonError(_) | c2pa::Error::AssertionEncoding(_) => internal(e),
@@ -331,7 +351,7 @@ pub(crate) fn detached(
     let mut hash = c2pa::assertions::DataHash::new("jumbf manifest", "sha256");
     hash.set_hash(statement.subject.sha256.as_bytes().to_vec());
     builder.add_assertion(c2pa::assertions::DataHash::LABEL, &hash)?;
-    let signer = ManifestSigner { key, leaf };
+    let signer = ManifestSigner::new(key, leaf);
     builder.sign_data_hashed_embeddable(&signer, &hash, C2PA_MEDIA_TYPE)
 }
 
@@ -345,9 +365,28 @@ pub struct Status {
     pub explanation: Option<String>,
 }
 
-/// The validated manifest of an image.
+/// What carries a manifest: the words a verdict uses for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asset {
+    Image,
+    Text,
+}
+
+impl Asset {
+    /// "image" or "text", for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Text => "text",
+        }
+    }
+}
+
+/// The validated manifest of an image or a text.
 #[derive(Debug, Clone)]
 pub struct Credential {
+    /// What carries it.
+    pub asset: Asset,
     /// The active manifest's statuses, in the SDK's order (successes, informational, failures).
     pub statuses: Vec<Status>,
     /// `Trusted`, `Valid` or `Invalid`, as the SDK sums the statuses up.
@@ -399,13 +438,21 @@ pub(crate) fn read<R: Read + Seek + Send>(
     stream: R,
     trust_roots: &[Vec<u8>],
 ) -> Result<Option<Credential>, ReadError> {
-    let unreadable = |code: &str, e: &dyn std::fmt::Display| ReadError { code: code.into(), message: e.to_string() };
     let context = context(trust_roots).map_err(|e| unreadable("manifest.unreadable", &e))?;
-    let reader = match c2pa::Reader::from_context(context).with_stream(format.media_type(), stream) {
-        Ok(r) => r,
-        Err(c2pa::Error::JumbfNotFound) => return Ok(None),
-        Err(e) => return Err(unreadable(status_of_error(&e), &e)),
-    };
+    match c2pa::Reader::from_context(context).with_stream(format.media_type(), stream) {
+        Err(c2pa::Error::JumbfNotFound) => Ok(None),
+        reader => credential_of(reader, Asset::Image).map(Some),
+    }
+}
+
+fn unreadable(code: &str, e: &dyn std::fmt::Display) -> ReadError {
+    ReadError { code: code.into(), message: e.to_string() }
+}
+
+/// What the SDK's reader of an `asset` found: its active manifest's statuses, signer and
+/// stamp link.
+fn credential_of(reader: Result<c2pa::Reader, c2pa::Error>, asset: Asset) -> Result<Credential, ReadError> {
+    let reader = reader.map_err(|e| unreadable(status_of_error(&e), &e))?;
     let Some(manifest) = reader.active_manifest() else {
         return Err(unreadable("claim.missing", &"the manifest store has no active manifest"));
     };
@@ -433,7 +480,8 @@ pub(crate) fn read<R: Read + Seek + Send>(
         .iter()
         .find(|a| a.label() == LINK_LABEL)
         .map(|a| a.to_assertion::<StampLink>().map_err(|e| e.to_string()));
-    Ok(Some(Credential {
+    Ok(Credential {
+        asset,
         statuses,
         state: reader.validation_state(),
         signer_organisation: info.and_then(|i| i.issuer.clone()),
@@ -441,7 +489,7 @@ pub(crate) fn read<R: Read + Seek + Send>(
         signer_ed25519,
         claim_generator: manifest.claim_generator_info.as_ref().and_then(|g| g.first()).map(|g| g.name.clone()),
         link,
-    }))
+    })
 }
 
 /// The C2PA status code for a manifest the SDK could not read at all.
@@ -464,7 +512,7 @@ fn leaf_ed25519(pem_chain: &str) -> Option<[u8; 32]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fingerprint::image::ImageBounds;
     use crate::fingerprint::Fingerprints;
@@ -480,19 +528,40 @@ mod tests {
         out.into_inner()
     }
 
+    /// A keyring and its C2PA certificates in a new directory (kept while the first lives).
+    pub(super) fn ring_and_certs() -> (tempfile::TempDir, Keyring, C2paCerts) {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        let kids: Vec<_> = ring.public_keys().iter().map(|k| k.kid.clone()).collect();
+        let certs =
+            C2paCerts::open_or_create(dir.path(), &kids, ring.statement_key(), None, "test.example/log").unwrap();
+        (dir, ring, certs)
+    }
+
     /// A statement of `bytes` (an image) with its Content-Code, as the service prepares it.
     fn statement_of(bytes: &[u8]) -> Statement {
-        let metadata: StampMetadata = serde_json::from_value(json!({
-            "kind": "image",
-            "media_type": "image/png",
-            "generator": {"provider": "ExampleAI", "model": "painter"},
-            "disclosure": {"text": "This image was generated with AI.", "lang": "en"},
-        }))
-        .unwrap();
         let fingerprints = Fingerprints::of_image(bytes, ImageBounds::DEFAULT);
         assert!(fingerprints.code.is_some(), "the test image has a Content-Code");
+        statement_with("image", "image/png", StampContent::Bytes(bytes.to_vec()), fingerprints)
+    }
+
+    /// A statement of a text with its Content-Code, as the service prepares it.
+    pub(super) fn statement_of_text(text: &str) -> Statement {
+        let fingerprints = Fingerprints::of_text(text);
+        assert!(fingerprints.code.is_some(), "the test text has a Content-Code");
+        statement_with("marketing_copy", "text/plain", StampContent::Text(text.to_owned()), fingerprints)
+    }
+
+    fn statement_with(kind: &str, media_type: &str, content: StampContent, fingerprints: Fingerprints) -> Statement {
+        let metadata: StampMetadata = serde_json::from_value(json!({
+            "kind": kind,
+            "media_type": media_type,
+            "generator": {"provider": "ExampleAI", "model": "writer"},
+            "disclosure": {"text": "This was generated with AI.", "lang": "en"},
+        }))
+        .unwrap();
         prepare_content(
-            StampContent::Bytes(bytes.to_vec()),
+            content,
             metadata,
             fingerprints,
             IssuerName::parse("Example").unwrap(),
@@ -505,11 +574,7 @@ mod tests {
 
     #[test]
     fn the_soft_binding_carries_the_iscc_seq_as_a_byte_string_and_the_manifest_still_validates() {
-        let dir = tempfile::tempdir().unwrap();
-        let ring = Keyring::open_or_create(dir.path()).unwrap();
-        let kids: Vec<_> = ring.public_keys().iter().map(|k| k.kid.clone()).collect();
-        let certs =
-            C2paCerts::open_or_create(dir.path(), &kids, ring.statement_key(), None, "test.example/log").unwrap();
+        let (_dir, ring, certs) = ring_and_certs();
         let leaf = certs.leaf(ring.statement_key().kid()).unwrap();
         let original = png();
         let statement = statement_of(&original);

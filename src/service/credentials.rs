@@ -63,13 +63,7 @@ impl Service {
         limit(&self.stamp_limiter, who.token_id.as_str()).await?;
         metadata.validate()?;
         check_metadata(&mut metadata, format)?;
-        if self.signing.sign_c2pa(|_, leaf| leaf.is_none()) {
-            return Err(ApiError::Unavailable(
-                "the active statement key has no C2PA certificate yet: the operator must put the C2PA root key \
-                 (keys/c2pa-root.key) back and restart the service"
-                    .into(),
-            ));
-        }
+        self.require_c2pa_certificate()?;
         let (hashed, source) = self.spool_image(declared, body).await?;
         if hashed.size == 0 {
             return Err(ApiError::unprocessable("invalid_content", "the body is empty: send the image's bytes"));
@@ -82,13 +76,7 @@ impl Service {
             })
             .await?;
         let this = self.clone();
-        let link = StampLink::new(
-            &stamp.receipt.statement,
-            &stamp.receipt.id.to_string(),
-            stamp.receipt.log.index.0,
-            self.log.verifier().name(),
-            &self.public_url,
-        );
+        let link = self.stamp_link(&stamp);
         let statement = stamp.receipt.statement.clone();
         let (image, len) = blocking(move || {
             let mut source = source;
@@ -101,6 +89,30 @@ impl Service {
         .await?;
         tracing::info!(id = %stamp.receipt.id, size = len, format = format.media_type(), "credentialed");
         Ok(Credentialed { image, len, format, stamp })
+    }
+
+    /// `503` when the active statement key has no C2PA certificate (the root key was
+    /// offline at its rotation): no manifest can be signed.
+    pub(super) fn require_c2pa_certificate(&self) -> Result<(), ApiError> {
+        if self.signing.sign_c2pa(|_, leaf| leaf.is_none()) {
+            return Err(ApiError::Unavailable(
+                "the active statement key has no C2PA certificate yet: the operator must put the C2PA root key \
+                 (keys/c2pa-root.key) back and restart the service"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stamp's link for the manifest, as the service publishes it.
+    pub(super) fn stamp_link(&self, stamp: &StampResponse) -> StampLink {
+        StampLink::new(
+            &stamp.receipt.statement,
+            &stamp.receipt.id.to_string(),
+            stamp.receipt.log.index.0,
+            self.log.verifier().name(),
+            &self.public_url,
+        )
     }
 
     /// Hashes `body` into an unnamed file of the data directory, under the upload limits
@@ -187,7 +199,7 @@ impl Service {
     }
 }
 
-/// Credentials are for images: `kind` must be `image`, and a `media_type` in the
+/// An image's credentials: `kind` must be `image`, and a `media_type` in the
 /// metadata must name the request's format. Sets `media_type` to the format's.
 fn check_metadata(metadata: &mut StampMetadata, format: ImageFormat) -> Result<(), ApiError> {
     if metadata.kind != Kind::Image {
@@ -195,7 +207,7 @@ fn check_metadata(metadata: &mut StampMetadata, format: ImageFormat) -> Result<(
             code: "invalid_metadata",
             field: Some("kind".into()),
             message: format!(
-                "kind: Content Credentials are for images: use \"image\", not \"{}\"",
+                "kind: an image body is an image: use \"image\", not \"{}\" (send a text as text/plain)",
                 metadata.kind.as_str()
             ),
         });

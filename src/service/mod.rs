@@ -4,6 +4,7 @@
 //!
 //! - `stamp`: signing and appending, receipts and lookups by content;
 //! - `verify`: verdicts for content, receipts, uploads and URLs;
+//! - `credentials`, `text_credentials`: Content Credentials for images and for text;
 //! - `prompt`: prompt checks and erasure of the prompt link;
 //! - `admin`: authentication and the admin API (tokens, erasure register);
 //! - `log_api`: the log's read API (checkpoint, proofs, entries);
@@ -31,6 +32,7 @@ mod sbr;
 mod signing;
 mod similar;
 mod stamp;
+mod text_credentials;
 mod tlog;
 mod verify;
 mod witnessed;
@@ -47,6 +49,7 @@ pub(crate) use key_rollout::RotationStatus;
 pub(crate) use ops::BackupReport;
 pub(crate) use sbr::{DEFAULT_RESULTS as SBR_DEFAULT_RESULTS, MAX_RESULTS as SBR_MAX_RESULTS};
 pub(crate) use stamp::{ContentQuery, MAX_LOOKUP};
+pub(crate) use text_credentials::TEXT_CREDENTIAL_MEDIA_TYPE;
 
 use crate::content::fetch::FetchConfig;
 use crate::content::StreamLimits;

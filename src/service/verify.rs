@@ -12,7 +12,7 @@ use super::{blocking, Service};
 use crate::api::SimilarStamp;
 use crate::api::{VerifyRequest, VerifyResponse};
 use crate::content::{hash_stream_into, ContentHashes};
-use crate::credentials::{self, ImageFormat};
+use crate::credentials::{self, Asset, Credential, ImageFormat};
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::Fingerprints;
@@ -21,6 +21,14 @@ use crate::statement::receipt::StampId;
 use crate::statement::request::named_if_given;
 use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Consistency, Verdict};
 use crate::Sha256Digest;
+
+/// What [`Service::credential_verdict`] makes of an asset.
+enum Credentialed {
+    /// It carries Content Credentials, or a manifest that cannot be read: the verdict.
+    Verdict(Box<VerifyResponse>),
+    /// It carries none: its bytes, handed back.
+    No(Vec<u8>),
+}
 
 /// Longest `url` to verify (characters): far beyond any real page's address, short
 /// enough that no one sends the service a novel to parse.
@@ -177,13 +185,35 @@ impl Service {
             file.seek(std::io::SeekFrom::Start(0)).map_err(ApiError::internal)?;
         }
         let trust = self.trust();
+        let read = credentials::read(format, std::io::BufReader::new(file), &trust.c2pa_roots);
+        match self.credential_verdict(Asset::Image, read, bytes)? {
+            Credentialed::Verdict(answer) => Ok(*answer),
+            Credentialed::No(bytes) => self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
+        }
+    }
+
+    /// A verdict for an asset that carries Content Credentials (blocking), from what
+    /// reading them gave (`read`) and the asset's bytes, which look for similar stamps
+    /// when the asset changed after its credentials were signed. Handed back without a
+    /// verdict when the asset has no credentials.
+    fn credential_verdict(
+        &self,
+        asset: Asset,
+        read: Result<Option<Credential>, credentials::ReadError>,
+        bytes: Vec<u8>,
+    ) -> Result<Credentialed, ApiError> {
         let started = std::time::Instant::now();
-        let credential = match credentials::read(format, std::io::BufReader::new(file), &trust.c2pa_roots) {
-            Ok(None) => return self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
+        let trust = self.trust();
+        let credential = match read {
+            Ok(None) => return Ok(Credentialed::No(bytes)),
             Ok(Some(c)) => c,
             Err(e) => {
-                let verdict = Verdict::from_checks(vec![credential::unreadable_check(&e)], None);
-                return Ok(VerifyResponse { verdict, matches: Vec::new(), similar: Vec::new() });
+                let verdict = Verdict::from_checks(vec![credential::unreadable_check(asset, &e)], None);
+                return Ok(Credentialed::Verdict(Box::new(VerifyResponse {
+                    verdict,
+                    matches: Vec::new(),
+                    similar: Vec::new(),
+                })));
             }
         };
         let (check, link) = credential::credential_check(&credential, &trust);
@@ -217,17 +247,22 @@ impl Service {
         let mut similar = Vec::new();
         if edited {
             if let Some(s) = &verdict.stamp {
+                let noun = asset.noun();
+                let how = match asset {
+                    Asset::Image => "re-encoded, resized or edited",
+                    Asset::Text => "words or characters edited, added or removed",
+                };
                 verdict.summary = format!(
-                    "Edited after its disclosure was made: this image's Content Credentials name a stamp that \"{}\" \
-                     issued on {} for the original image, but this file changed after the credentials were signed \
-                     (re-encoded, resized or edited). It is not the stamped image itself.",
+                    "Edited after its disclosure was made: this {noun}'s Content Credentials name a stamp that \"{}\" \
+                     issued on {} for the original {noun}, but it changed after the credentials were signed ({how}). \
+                     It is not the stamped {noun} itself.",
                     s.issuer,
                     s.issued_at.to_rfc3339().get(..10).unwrap_or_default()
                 );
             }
             similar = self.similar_stamps(&self.probe_fingerprints(Probe::Bytes(bytes))?, 10)?;
         }
-        Ok(VerifyResponse { verdict, matches, similar })
+        Ok(Credentialed::Verdict(Box::new(VerifyResponse { verdict, matches, similar })))
     }
 
     /// A verdict for content known by its hashes and/or a receipt (blocking).
@@ -274,6 +309,19 @@ impl Service {
                 "nothing_to_verify",
                 "send content (text, content_base64, sha256 or url), a receipt, or both",
             ));
+        };
+        // A text that carries Content Credentials is judged by them: intact, they bind it
+        // to its stamp; edited, they still name the stamp of the original.
+        let probe = match probe {
+            Probe::Bytes(bytes) if std::str::from_utf8(&bytes).is_ok_and(|t| t.contains('\u{feff}')) => {
+                let text = std::str::from_utf8(&bytes).unwrap_or_default();
+                let read = credentials::text::read(text, &self.trust().c2pa_roots);
+                match self.credential_verdict(Asset::Text, read, bytes)? {
+                    Credentialed::Verdict(answer) => return Ok(*answer),
+                    Credentialed::No(bytes) => Probe::Bytes(bytes),
+                }
+            }
+            probe => probe,
         };
         // Only the newest match is verified; the others are named by id, which is the
         // leaf hash the tree already holds, so no receipt is built for them.

@@ -1,11 +1,11 @@
-//! Checks of an image's Content Credentials (docs/contract.md §2.8 and §8): the C2PA
+//! Checks of the Content Credentials of an image or a text (docs/contract.md §2.8 and §8): the C2PA
 //! validation statuses under their own codes (name `c2pa`), whose manifest it is (name
 //! `credential`), and, for a manifest of this service, the content check that replaces
-//! the hash comparison (`content.credential.*`): the image's bytes are not the bytes
+//! the hash comparison (`content.credential.*`): the asset's bytes are not the bytes
 //! stamped (a manifest was added), they are bound to the stamp by the manifest.
 
 use super::Check;
-use crate::credentials::{Credential, ReadError, StampLink};
+use crate::credentials::{Asset, Credential, ReadError, StampLink};
 use crate::keys::KeyPurpose;
 use crate::statement::receipt::Receipt;
 use crate::verify::TrustAnchors;
@@ -20,7 +20,7 @@ pub fn c2pa_checks(credential: &Credential) -> Vec<Check> {
             *n += 1;
             continue;
         }
-        let message = match (plain_words(&status.code, status.passed), &status.explanation) {
+        let message = match (plain_words(credential.asset, &status.code, status.passed), &status.explanation) {
             (Some(plain), Some(e)) => format!("{plain} (C2PA: {e}.)"),
             (Some(plain), None) => plain.to_owned(),
             (None, Some(e)) => format!("C2PA: {e}."),
@@ -40,28 +40,41 @@ pub fn c2pa_checks(credential: &Credential) -> Vec<Check> {
 
 /// What a failed C2PA status means to a reader, for the failures an edited file shows;
 /// the SDK's own explanation follows in brackets.
-fn plain_words(code: &str, passed: bool) -> Option<&'static str> {
+fn plain_words(asset: Asset, code: &str, passed: bool) -> Option<&'static str> {
     if passed {
         return None;
     }
-    Some(match code {
-        "assertion.dataHash.mismatch" | "assertion.boxesHash.mismatch" | "assertion.bmffHash.mismatch" => {
+    Some(match (code, asset) {
+        (
+            "assertion.dataHash.mismatch" | "assertion.boxesHash.mismatch" | "assertion.bmffHash.mismatch",
+            Asset::Image,
+        ) => {
             "The file's bytes changed after its Content Credentials were signed: it was re-encoded, resized, \
              cropped or edited, so the credentials describe the file as it was, not this one."
         }
-        "claimSignature.mismatch" => "The credentials' signature does not match them: they were altered after signing.",
-        "assertion.hashedURI.mismatch" => "A part of the credentials was changed after they were signed.",
+        ("assertion.dataHash.mismatch", Asset::Text) => {
+            "The text changed after its Content Credentials were signed: words or characters were edited, added or \
+             removed, so the credentials describe the text as it was, not this one."
+        }
+        ("claimSignature.mismatch", _) => {
+            "The credentials' signature does not match them: they were altered after signing."
+        }
+        ("assertion.hashedURI.mismatch", _) => "A part of the credentials was changed after they were signed.",
         _ => return None,
     })
 }
 
-/// The single `c2pa` check of an image whose manifest could not be read at all.
-pub fn unreadable_check(error: &ReadError) -> Check {
+/// The single `c2pa` check of an asset whose manifest could not be read at all.
+pub fn unreadable_check(asset: Asset, error: &ReadError) -> Check {
+    let why = match asset {
+        Asset::Image => "The file is damaged or truncated.",
+        Asset::Text => "The text was cut short or its invisible credentials were damaged when it was copied.",
+    };
     Check::new(
         "c2pa",
         false,
         &error.code,
-        format!("The image's C2PA manifest cannot be read: {}. The file is damaged or truncated.", error.message),
+        format!("The {}'s C2PA manifest cannot be read: {}. {why}", asset.noun(), error.message),
     )
 }
 
@@ -83,9 +96,11 @@ pub fn credential_check(credential: &Credential, trust: &TrustAnchors) -> (Check
                 true,
                 "credential.linked",
                 format!(
-                    "The image carries Content Credentials signed with this service's statement key under its C2PA \
+                    "The {} carries Content Credentials signed with this service's statement key under its C2PA \
                      root, linking stamp {} (log index {}).",
-                    link.stamp_id, link.log_index
+                    credential.asset.noun(),
+                    link.stamp_id,
+                    link.log_index
                 ),
             ),
             Some(link.clone()),
@@ -119,8 +134,9 @@ pub fn credential_check(credential: &Credential, trust: &TrustAnchors) -> (Check
                     false,
                     "credential.other_issuer",
                     format!(
-                        "The image carries Content Credentials from {signer}{generator}: {validity}. They are not a \
-                         stamp of this service."
+                        "The {} carries Content Credentials from {signer}{generator}: {validity}. They are not a \
+                         stamp of this service.",
+                        credential.asset.noun()
                     ),
                 ),
                 None,
@@ -139,22 +155,32 @@ pub fn stamp_unknown_check(link: &StampLink) -> Check {
     )
 }
 
-/// `content` for a credentialed image: its bytes are bound by the manifest's hard
-/// binding (`assertion.dataHash.match`, no C2PA failure), and the manifest links this
-/// receipt's stamp, made for the image as uploaded.
+/// `content` for a credentialed image or text: its bytes are bound by the manifest's
+/// hard binding (`assertion.dataHash.match`, no C2PA failure), and the manifest links
+/// this receipt's stamp, made for the image as uploaded or the text as credentialed.
 pub fn content_check(credential: &Credential, link: &StampLink, receipt: &Receipt) -> Check {
     let bound = credential.statuses.iter().any(|s| s.passed && s.code == "assertion.dataHash.match")
         && credential.statuses.iter().all(|s| s.passed);
     let same_stamp = link.stamp_id == receipt.id.to_string()
         && link.subject_sha256 == receipt.statement.subject.sha256.to_hex()
         && link.log_index == receipt.log.index.0;
+    let noun = credential.asset.noun();
     match (bound, same_stamp) {
         (true, true) => Check::new(
             "content",
             true,
             "content.credential.match",
-            "The image is the one stamped, with its Content Credentials added: every byte but the manifest is bound \
-             by the manifest's data hash, and the manifest names this stamp.",
+            match credential.asset {
+                Asset::Image => {
+                    "The image is the one stamped, with its Content Credentials added: every byte but the \
+                                 manifest is bound by the manifest's data hash, and the manifest names this stamp."
+                }
+                Asset::Text => {
+                    "The text is the one stamped, with its Content Credentials added as invisible \
+                                characters at its end: every other byte is bound by the manifest's data hash, and the \
+                                manifest names this stamp."
+                }
+            },
         ),
         (_, false) => Check::new(
             "content",
@@ -166,7 +192,9 @@ pub fn content_check(credential: &Credential, link: &StampLink, receipt: &Receip
             "content",
             false,
             "content.credential.mismatch",
-            "The image was changed after its Content Credentials were added: the manifest's hard binding fails.",
+            format!(
+                "The {noun} was changed after its Content Credentials were added: the manifest's hard binding fails."
+            ),
         ),
     }
 }

@@ -352,18 +352,18 @@ fn edited_picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
 }
 
 impl TestApp {
-    async fn verify_bytes(&self, bytes: Vec<u8>) -> Value {
+    pub async fn verify_bytes(&self, bytes: Vec<u8>) -> Value {
         let resp = self.client.post(self.url("/v1/verify/upload")).body(bytes).send().await.expect("request");
         assert_eq!(resp.status(), 200);
         resp.json().await.expect("a verdict")
     }
 }
 
-fn codes(verdict: &Value) -> Vec<String> {
+pub fn codes(verdict: &Value) -> Vec<String> {
     verdict["checks"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap().to_owned()).collect()
 }
 
-fn failed(verdict: &Value) -> Vec<String> {
+pub fn failed(verdict: &Value) -> Vec<String> {
     let checks = verdict["checks"].as_array().unwrap();
     checks.iter().filter(|c| c["passed"] == false).map(|c| c["code"].as_str().unwrap().to_owned()).collect()
 }

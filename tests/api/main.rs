@@ -32,6 +32,7 @@ mod similar;
 mod similar_images;
 mod stamps;
 mod suites;
+mod text_credentials;
 mod tlog;
 mod tlog_go;
 mod upload;

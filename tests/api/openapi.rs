@@ -512,7 +512,7 @@ async fn what_the_service_refuses_the_document_refuses_too() {
         &json!({"kind": "audio", "generator": {"provider": "0", "model": "0"},
         "disclosure": {"text": "0", "lang": "A"}, "explanation": explanation})
     ));
-    // Content Credentials are for images.
+    // Content Credentials are for images and texts, never audio or video.
     let audio = json!({"kind": "audio", "generator": {"provider": "0", "model": "0"}, "disclosure": {"text": "0", "lang": "A"}});
     assert!(!fails(&schema("UploadMetadata"), &audio), "an upload's metadata without explanation");
     assert!(fails(&schema("CredentialMetadata"), &audio));

@@ -64,6 +64,8 @@ mod similar_images;
 mod stamps;
 #[path = "../api/suites.rs"]
 mod suites;
+#[path = "../api/text_credentials.rs"]
+mod text_credentials;
 #[path = "../api/tlog.rs"]
 mod tlog;
 #[path = "../api/tlog_go.rs"]
