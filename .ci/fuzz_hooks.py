@@ -4,7 +4,7 @@ Every request the API document allows must be accepted (positive_data_acceptance
 document states every rule of the service that a JSON Schema can state: `explanation`
 only with kind `recommendation_explanation` (if/then/else), exactly one content form
 (oneOf), exactly one of `?sha256=` and `?text=` (one query object with oneOf), non-empty
-content and bodies, `kind: image` for Content Credentials, the characters of an issuer
+content and bodies, the kinds Content Credentials are made for, the characters of an issuer
 name, and no `url` where the service does not fetch URLs. The rules below cannot be
 stated in a schema; a schema-valid request refused by one of them, with its own error
 code and message, is not a failure. Anything else refused is.
@@ -33,6 +33,10 @@ UNSTATEABLE = [
     # metadata media_type that must agree with the request's Content-Type header.
     ("POST", "/v1/credentials", "invalid_image", ""),
     ("POST", "/v1/credentials", "invalid_metadata", "does not match the request's Content-Type"),
+    # The metadata's kind must suit the body: `image` for an image, a text kind for a
+    # text. The header's schema cannot depend on the body's media type.
+    ("POST", "/v1/credentials", "invalid_metadata", "an image body is an image"),
+    ("POST", "/v1/credentials", "invalid_metadata", "a text/plain body is a text"),
     # A signed leaf must fit a tlog-tiles bundle entry (65,535 bytes); the size of the
     # canonical statement depends on every field at once.
     (None, None, "statement_too_large", ""),

@@ -145,10 +145,15 @@
       throw new UserError('Paste some text, choose a file, or paste a receipt, then verify.');
     }
     var isImage = chosenFile && /^image\/(jpeg|png|webp|gif)$/.test(chosenFile.type);
+    // A plain-text file may carry Content Credentials as invisible characters, or be
+    // typeset or excerpted: like an image, it is sent itself when its hash finds nothing.
+    var isText = chosenFile && (chosenFile.type === 'text/plain' || /\.txt$/i.test(chosenFile.name));
+    var sendable = (isImage || isText) && !hasText && !receipt;
     return {
       body: '{' + members.join(',') + '}',
       receipt: receipt || null,
-      imageFile: isImage && !hasText && !receipt ? chosenFile : null
+      asset: isImage ? 'image' : 'text',
+      uploadFile: sendable ? chosenFile : null
     };
   }
 
@@ -252,7 +257,7 @@
   function render(v, receipt) {
     var similar = Array.isArray(v.similar) ? v.similar : [];
     var isSimilar = !v.verified && v.checks.some(function (c) { return c.code === 'content.similar'; });
-    // An image whose Content Credentials name a stamp, changed since they were signed.
+    // An image or text whose Content Credentials name a stamp, changed since they were signed.
     var edited = !v.verified && v.stamp && v.checks.some(function (c) { return c.code === 'content.credential.mismatch'; }) &&
       v.checks.some(function (c) { return c.name === 'c2pa' && !c.passed; });
     if (isSimilar || edited) {
@@ -367,6 +372,7 @@
   // images, or an image changed after its Content Credentials were signed. The lead to
   // the original disclosure comes first; the checks follow.
   function renderSimilar(v, similar, edited) {
+    var noun = sentAsset === 'image' ? 'image' : 'text';
     var lines = [withTimes(v.summary)];
     if (edited && v.stamp) {
       lines.push(el('div', { 'class': 'lead', id: 'similar-lead' }, [
@@ -380,9 +386,10 @@
     }
     showBox('similar', '≈', edited ? 'Edited after its AI disclosure was made' : 'Similar to content declared AI-generated', lines);
     var parts = [el('p', { 'class': 'note', id: 'similar-note' }, [edited
-      ? 'The file\'s Content Credentials were made for the original image. This file changed after they were signed ' +
-        '(re-encoded, resized or edited), so they no longer describe it: the stamp they name is the disclosure of ' +
-        'the original, not proof about this file.'
+      ? 'The ' + noun + '\'s Content Credentials were made for the original ' + noun + '. This ' + noun +
+        ' changed after they were signed (' + (noun === 'image' ? 're-encoded, resized or edited' : 'words or ' +
+        'characters edited, added or removed') + '), so they no longer describe it: the stamp they name is the ' +
+        'disclosure of the original, not proof about this ' + noun + '.'
       : 'Nothing in this service\'s log was stamped for this exact content, but content very close to it was. ' +
         'That is a lead to the disclosure of the original, not proof: compare for yourself.'])];
     if (similar.length > 0) {
@@ -408,6 +415,8 @@
   // While a verification runs, Verify is marked busy, not disabled: disabling the focused
   // button would drop the keyboard's focus to the top of the page.
   var busy = false;
+  // What the last verification sent: 'image' for an image file, else 'text'.
+  var sentAsset = 'text';
 
   // arrived: a link brought the reader here, to this verdict: it gets the focus (screen
   // readers announce its heading) and the top of the window, below the form it would be
@@ -421,16 +430,17 @@
     try {
       var req = await makeRequest();
       var verdict = await post(req.body);
-      // An image that matches no stamp by its hash may carry Content Credentials (a C2PA
-      // manifest naming its stamp): only then is the file itself sent, to be read.
-      if (req.imageFile && verdict.checks.length === 1 && verdict.checks[0].code === 'content.unknown') {
-        // Said as it happens: the page promised the hash first, and now sends the image.
-        fileStatus.textContent = req.imageFile.name + ': no stamp has this exact file, so the image itself (' +
-          count(req.imageFile.size, { one: 'byte', other: 'bytes' }) + ') is being sent, to find similar ' +
-          'stamped images and read its Content Credentials. It is not kept.';
-        showBox('busy', '', 'No stamp has this exact file; comparing the image…', []);
-        verdict = await post(req.imageFile, 'v1/verify/upload');
+      // An image or a text file that matches no stamp by its hash may carry Content
+      // Credentials (a C2PA manifest naming its stamp): only then is the file itself sent.
+      if (req.uploadFile && verdict.checks.length === 1 && verdict.checks[0].code === 'content.unknown') {
+        // Said as it happens: the page promised the hash first, and now sends the file.
+        fileStatus.textContent = req.uploadFile.name + ': no stamp has this exact file, so the ' + req.asset +
+          ' itself (' + count(req.uploadFile.size, { one: 'byte', other: 'bytes' }) + ') is being sent, to find ' +
+          'similar stamped ' + req.asset + 's and read its Content Credentials. It is not kept.';
+        showBox('busy', '', 'No stamp has this exact file; comparing the ' + req.asset + '…', []);
+        verdict = await post(req.uploadFile, 'v1/verify/upload');
       }
+      sentAsset = req.asset;
       var receipt = req.receipt;
       if (!receipt && verdict.stamp && verdict.stamp.id) receipt = await fetchReceipt(verdict.stamp.id);
       render(verdict, receipt);

@@ -656,3 +656,65 @@ async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_dis
     }
     browser.quit().await;
 }
+
+/// A credentialed text file on the verify page, on a phone and on a desktop: as it was
+/// made, a genuine disclosure; edited, its own state, "Edited after its AI disclosure was
+/// made", with the original's disclosure in sight at once and a link to its stamp, the
+/// note in words about a text (not an image), and the page saying that it sent the text.
+#[tokio::test]
+async fn a_credentialed_text_file_verifies_and_its_edit_leads_to_the_original_disclosure() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    let text = "Meet the Trailblazer 3: the lightest running shoe we have ever made, built for long days on \
+                rough trails. Order today and your first pair ships free within two days.";
+    let answer = app
+        .credential_with(
+            Some(&app.token),
+            Some(&json!({
+                "kind": "marketing_copy",
+                "generator": {"provider": "ExampleAI", "model": "copywriter"},
+                "disclosure": {"text": "This text was generated with AI.", "lang": "en"}
+            })),
+            Some("text/plain; charset=utf-8"),
+            text.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    let id = answer.header("aiprov-stamp-id").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let intact = dir.path().join("launch.txt");
+    std::fs::write(&intact, &answer.body).unwrap();
+    let edited = dir.path().join("launch-edited.txt");
+    std::fs::write(&edited, String::from_utf8(answer.body.clone()).unwrap().replacen("lightest", "lighter", 1))
+        .unwrap();
+    let lead_in_sight = "var r = document.getElementById('similar-lead').getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= window.innerHeight ? [r.top, r.bottom] : null;";
+    let done = |t: &str| ["Edited after", "Genuine", "No stamp found", "Not verified"].iter().any(|w| t.contains(w));
+
+    browser.goto(&format!("{}/verify", app.url(""))).await;
+    browser.send_keys("#file", intact.to_str().unwrap()).await;
+    browser.click("#verify").await;
+    let verdict = browser.wait_text("#verdict", "a verdict", done).await;
+    assert!(verdict.contains("Genuine AI disclosure"), "{verdict}");
+    let status = browser.text("#file-status").await.unwrap();
+    assert!(status.contains("the text itself") && status.contains("is being sent"), "said truthfully: {status}");
+
+    for (width, height) in [(390, 844), (1280, 900)] {
+        browser.set_window(width, height).await;
+        browser.reduce_motion().await;
+        browser.goto(&format!("{}/verify", app.url(""))).await;
+        browser.send_keys("#file", edited.to_str().unwrap()).await;
+        browser.click("#verify").await;
+        let verdict = browser.wait_text("#verdict", "a verdict", done).await;
+        assert!(verdict.contains("Edited after its AI disclosure was made"), "{width} px: {verdict}");
+        assert!(browser.text("#similar-lead").await.unwrap().contains("This text was generated with AI."));
+        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the lead is in sight");
+        let href = browser.exec("return document.querySelector('#similar-lead a').getAttribute('href');", json!([]));
+        assert_eq!(href.await, format!("verify?id={id}").as_str());
+        let note = browser.text("#similar-note").await.unwrap();
+        assert!(note.contains("The text's Content Credentials were made for the original text"), "{note}");
+        browser.assert_no_sideways_scroll(&format!("{width} px, edited text")).await;
+        browser.keep_screenshot(dir.path(), &format!("edited-text-{width}")).await;
+    }
+    browser.quit().await;
+}
