@@ -458,6 +458,17 @@ async fn another_issuers_manifest_is_reported_as_theirs_not_as_unknown() {
     assert!(verdict["summary"].as_str().unwrap().contains("Other Studio"), "{verdict}");
 }
 
+/// `aiprov verify --key <the app> --file FILE`, run off the async workers.
+pub async fn verify_file_offline(app: &TestApp, file: std::path::PathBuf) -> std::process::Output {
+    let url = app.url("");
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::binary::BIN).args(["verify", "--key", &url, "--file"]).arg(&file).output()
+    })
+    .await
+    .unwrap()
+    .expect("aiprov runs")
+}
+
 #[tokio::test]
 async fn aiprov_verify_file_checks_a_credentialed_image_and_fetches_its_receipt() {
     let app = spawn_app().await;
@@ -466,25 +477,14 @@ async fn aiprov_verify_file_checks_a_credentialed_image_and_fetches_its_receipt(
     std::fs::write(&good, app.credential("image/png", picture(image::ImageFormat::Png, 5)).await.body).unwrap();
     let plain = dir.path().join("plain.png");
     std::fs::write(&plain, picture(image::ImageFormat::Png, 6)).unwrap();
-    let url = app.url("");
-    let run = |file: std::path::PathBuf| {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(crate::binary::BIN)
-                .args(["verify", "--key", &url, "--file"])
-                .arg(&file)
-                .output()
-                .unwrap()
-        })
-    };
-    let out = run(good).await.unwrap();
+    let out = verify_file_offline(&app, good).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     for code in ["credential.linked", "assertion.dataHash.match", "content.credential.match", "log.included"] {
         assert!(stdout.contains(&format!("PASS {code}")), "{code}: {stdout}");
     }
     // No manifest and no receipt: nothing to follow, said plainly (exit 2).
-    let out = run(plain).await.unwrap();
+    let out = verify_file_offline(&app, plain).await;
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--receipt"));
 }

@@ -244,18 +244,18 @@ pub fn assert_error_at(status: u16, body: &Value, expected: (u16, &str, Option<&
     }
 }
 
-/// C2PA's own Python tools (c2pa-python, c2pa-text; pinned in
-/// `tests/reference/c2pa_reference.py`, installed from PyPI into a venv under the target
-/// directory) run on `jobs` (see the script): one result per job. `None`, having said
-/// why, when Python or PyPI cannot be had here, unless `AIPROV_REQUIRE_REFERENCE=1`.
-pub fn c2pa_reference(jobs: &Value) -> Option<Vec<Value>> {
+/// A reference script of `tests/reference/` (it installs its pinned packages from PyPI
+/// into a venv of its own under the target directory, `workdir`), given `jobs` as JSON
+/// on stdin: the JSON it writes on stdout. `None`, having said why, when Python or PyPI
+/// cannot be had here (the script's exit status 3), unless `AIPROV_REQUIRE_REFERENCE=1`.
+pub fn run_reference(script: &str, workdir: &str, jobs: &Value) -> Option<Value> {
     use std::io::Write;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from);
     let required = std::env::var("AIPROV_REQUIRE_REFERENCE").is_ok_and(|v| v == "1");
     let child = std::process::Command::new("python3")
-        .arg(root.join("tests/reference/c2pa_reference.py"))
-        .arg(target.join("c2pa-reference"))
+        .arg(root.join("tests/reference").join(script))
+        .arg(target.join(workdir))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -264,7 +264,7 @@ pub fn c2pa_reference(jobs: &Value) -> Option<Vec<Value>> {
         Ok(child) => child,
         Err(e) => {
             assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but python3 could not be run: {e}");
-            eprintln!("skipped the C2PA reference check: python3 could not be run: {e}");
+            eprintln!("skipped the reference check of {script}: python3 could not be run: {e}");
             return None;
         }
     };
@@ -272,13 +272,18 @@ pub fn c2pa_reference(jobs: &Value) -> Option<Vec<Value>> {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.code() == Some(3) {
-        assert!(
-            !required,
-            "AIPROV_REQUIRE_REFERENCE=1, but c2pa-python and c2pa-text could not be installed: {stderr}"
-        );
-        eprintln!("skipped the C2PA reference check: {stderr}");
+        assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but {script} could not install its packages: {stderr}");
+        eprintln!("skipped the reference check of {script}: {stderr}");
         return None;
     }
-    assert!(output.status.success(), "c2pa_reference.py failed: {stderr}");
-    Some(serde_json::from_slice(&output.stdout).expect("a JSON list of results"))
+    assert!(output.status.success(), "{script} failed: {stderr}");
+    Some(serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{script} wrote no JSON: {e}")))
+}
+
+/// C2PA's own Python tools (c2pa-python, c2pa-text; pinned in
+/// `tests/reference/c2pa_reference.py`) run on `jobs` (see the script): one result per
+/// job, or `None` as [`run_reference`] says.
+pub fn c2pa_reference(jobs: &Value) -> Option<Vec<Value>> {
+    let results = run_reference("c2pa_reference.py", "c2pa-reference", jobs)?;
+    Some(serde_json::from_value(results).expect("a JSON list of results"))
 }

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::corpus::{edit_one_word, excerpt, marketing_text, typeset};
-use crate::helpers::{check_code, copy_request, spawn_app, TestApp};
+use crate::helpers::{check_code, copy_request, run_reference, spawn_app, TestApp};
 
 const TEXTS: u64 = 200;
 
@@ -167,7 +167,6 @@ async fn the_soft_binding_resolution_api_finds_text_by_binding_and_by_content() 
 /// Skipped, saying why, when Python or PyPI is missing, unless AIPROV_REQUIRE_REFERENCE=1.
 #[tokio::test]
 async fn text_codes_are_those_of_iscc_core() {
-    use std::io::Write;
     let mut texts: Vec<String> = Vec::new();
     for i in 0..TEXTS {
         let text = marketing_text(i);
@@ -185,32 +184,8 @@ async fn text_codes_are_those_of_iscc_core() {
         ]
         .map(str::to_owned),
     );
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from);
-    let required = std::env::var("AIPROV_REQUIRE_REFERENCE").is_ok_and(|v| v == "1");
-    let child = std::process::Command::new("python3")
-        .arg(root.join("tests/reference/iscc_texts.py"))
-        .arg(target.join("iscc-core-reference"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => {
-            assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but python3 could not be run: {e}");
-            return eprintln!("skipping the iscc-core comparison: python3 could not be run: {e}");
-        }
-    };
-    child.stdin.take().unwrap().write_all(serde_json::to_string(&texts).unwrap().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    if output.status.code() == Some(3) {
-        let why = String::from_utf8_lossy(&output.stderr);
-        assert!(!required, "AIPROV_REQUIRE_REFERENCE=1, but iscc-core could not be installed: {why}");
-        return eprintln!("skipping the iscc-core comparison: {why}");
-    }
-    assert!(output.status.success(), "iscc_texts.py failed: {}", String::from_utf8_lossy(&output.stderr));
-    let expected: Vec<String> = serde_json::from_slice(&output.stdout).expect("a JSON list of codes");
+    let Some(codes) = run_reference("iscc_texts.py", "iscc-core-reference", &json!(texts)) else { return };
+    let expected: Vec<String> = serde_json::from_value(codes).expect("a JSON list of codes");
     assert_eq!(expected.len(), texts.len());
     let mismatches: Vec<String> = texts
         .iter()

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::credentials::{codes, failed, Answer};
+use crate::credentials::{codes, failed, verify_file_offline, Answer};
 use crate::helpers::{assert_error_at, c2pa_reference, check_code, spawn_app, spawn_app_with, TestApp};
 use crate::sbr_manifest::validate;
 
@@ -257,24 +257,13 @@ async fn aiprov_verify_file_checks_a_credentialed_text_and_its_edit() {
     let edited = dir.path().join("edited.txt");
     std::fs::write(&edited, String::from_utf8(answer.body.clone()).unwrap().replacen("lightest", "lighter", 1))
         .unwrap();
-    let url = app.url("");
-    let run = |file: std::path::PathBuf| {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(crate::binary::BIN)
-                .args(["verify", "--key", &url, "--file"])
-                .arg(&file)
-                .output()
-                .unwrap()
-        })
-    };
-    let out = run(good).await.unwrap();
+    let out = verify_file_offline(&app, good).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     for code in ["credential.linked", "assertion.dataHash.match", "content.credential.match", "log.included"] {
         assert!(stdout.contains(&format!("PASS {code}")), "{code}: {stdout}");
     }
-    let out = run(edited).await.unwrap();
+    let out = verify_file_offline(&app, edited).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     for code in ["assertion.dataHash.mismatch", "content.credential.mismatch"] {

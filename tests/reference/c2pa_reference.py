@@ -21,15 +21,13 @@ Jobs:
   for a store), with its data hash exclusions.
 """
 
-import fcntl
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+from pinned_venv import run_in_venv
+
 PINS = ["c2pa-python==0.38.1", "c2pa-text==3.0.0"]
-UNAVAILABLE = 3
 
 
 def validate_store(store, asset, fmt):
@@ -87,34 +85,8 @@ def run_jobs(workdir):
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    work = Path(sys.argv[1]).resolve()
-    if os.environ.get("AIPROV_C2PA_IN_VENV") == "1":
-        return run_jobs(work)
-    venv = work / "venv"
-    python = venv / "bin" / "python"
-    stamp = work / "stamp.txt"
-    wanted = " ".join(PINS)
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        # Tests run in parallel: one installs, the others wait for it.
-        lock = open(work / "lock", "w")
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (stamp.exists() and stamp.read_text() == wanted):
-            if not python.exists():
-                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, stdout=sys.stderr)
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS],
-                check=True,
-                stdout=sys.stderr,
-            )
-            stamp.write_text(wanted)
-        lock.close()
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"reference unavailable: {e}", file=sys.stderr)
-        sys.exit(UNAVAILABLE)
-    env = dict(os.environ, AIPROV_C2PA_IN_VENV="1")
-    done = subprocess.run([str(python), __file__, str(work)], env=env, stdin=sys.stdin, check=False)
-    sys.exit(done.returncode)
+    run_in_venv(__file__, sys.argv[1], PINS)
+    run_jobs(Path(sys.argv[1]).resolve())
 
 
 if __name__ == "__main__":
