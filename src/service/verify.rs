@@ -184,10 +184,13 @@ impl Service {
             std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ApiError::internal)?;
             file.seek(std::io::SeekFrom::Start(0)).map_err(ApiError::internal)?;
         }
-        let trust = self.trust();
-        let read = credentials::read(format, std::io::BufReader::new(file), &trust.c2pa_roots);
+        let started = std::time::Instant::now();
+        let read = credentials::read(format, std::io::BufReader::new(file), &self.trust().c2pa_roots);
         match self.credential_verdict(Asset::Image, read, bytes)? {
-            Credentialed::Verdict(answer) => Ok(*answer),
+            Credentialed::Verdict(answer) => {
+                self.metrics.verified(started.elapsed());
+                Ok(*answer)
+            }
             Credentialed::No(bytes) => self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
         }
     }
@@ -202,7 +205,6 @@ impl Service {
         read: Result<Option<Credential>, credentials::ReadError>,
         bytes: Vec<u8>,
     ) -> Result<Credentialed, ApiError> {
-        let started = std::time::Instant::now();
         let trust = self.trust();
         let credential = match read {
             Ok(None) => return Ok(Credentialed::No(bytes)),
@@ -242,7 +244,6 @@ impl Service {
                 }
             }
         }
-        self.metrics.verified(started.elapsed());
         let mut verdict = Verdict::from_checks(checks, stamp);
         let mut similar = Vec::new();
         if edited {
@@ -311,11 +312,16 @@ impl Service {
             ));
         };
         // A text that carries Content Credentials is judged by them: intact, they bind it
-        // to its stamp; edited, they still name the stamp of the original.
+        // to its stamp; edited, they still name the stamp of the original. A damaged
+        // wrapper (cut short in copying, or doubled) is passed over: the visible text is
+        // looked up as any text is, and normalisation v2 ignores the wrapper's characters.
         let probe = match probe {
             Probe::Bytes(bytes) if std::str::from_utf8(&bytes).is_ok_and(|t| t.contains('\u{feff}')) => {
                 let text = std::str::from_utf8(&bytes).unwrap_or_default();
-                let read = credentials::text::read(text, &self.trust().c2pa_roots);
+                let read = credentials::text::read(text, &self.trust().c2pa_roots).or_else(|e| {
+                    tracing::debug!(code = %e.code, "a damaged C2PA text wrapper is passed over; the text is looked up");
+                    Ok(None)
+                });
                 match self.credential_verdict(Asset::Text, read, bytes)? {
                     Credentialed::Verdict(answer) => return Ok(*answer),
                     Credentialed::No(bytes) => Probe::Bytes(bytes),

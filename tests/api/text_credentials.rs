@@ -113,9 +113,14 @@ async fn a_credentialed_text_verifies_as_stamped_and_edits_are_explained_and_sti
     assert_eq!(verdict["stamp"]["id"], id.as_str(), "{verdict}");
     assert!(verdict["similar"].as_array().unwrap().iter().any(|s| s["stamp_id"] == id.as_str()), "{verdict}");
 
-    // Without its wrapper (a system that drops invisible characters): the stamped text.
-    let verdict = app.verify(&json!({"text": visible})).await;
-    assert_eq!((verdict["verified"].clone(), verdict["matches"][0].clone()), (json!(true), json!(id)), "{verdict}");
+    // Without its wrapper (a system that drops invisible characters), or with its wrapper
+    // cut short: the stamped text, found by its hash (normalisation v2 for the cut one).
+    let cut: String = credentialed.chars().take(visible.chars().count() + 40).collect();
+    for (label, text) in [("no wrapper", visible.as_str()), ("a cut wrapper", cut.as_str())] {
+        let verdict = app.verify(&json!({"text": text})).await;
+        assert_eq!(verdict["verified"], true, "{label}: {verdict}");
+        assert_eq!(verdict["matches"][0], id.as_str(), "{label}: {verdict}");
+    }
     // One sentence copied out of it: similar.
     let sentence = "Cafe\u{301} owners in Lyon wear it from opening to closing time without a single complaint.";
     let verdict = app.verify(&json!({"text": sentence})).await;
