@@ -18,12 +18,21 @@ use crate::normalize::Normalization;
 use crate::time::Timestamp;
 use crate::Sha256Digest;
 
-/// The `type` of every statement this version issues: v1 and the ISCC Content-Code of
-/// the content (`subject.iscc`), with text normalised by v2 (`normalize`).
-pub const STATEMENT_TYPE: &str = "ai-provenance/statement/v2";
+/// A statement's `type`: which members it may have and how its text hash is normalised.
+/// Verifiers accept both; any other type is no statement of this service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatementType {
+    /// Issued before fingerprints: no `subject.iscc`, text normalised by v1.
+    #[serde(rename = "ai-provenance/statement/v1")]
+    V1,
+    /// Issued since: v1 and the ISCC Content-Code of the content (`subject.iscc`), with
+    /// text normalised by v2 (`normalize`).
+    #[serde(rename = "ai-provenance/statement/v2")]
+    V2,
+}
 
-/// The `type` of statements issued before fingerprints; verifiers accept both.
-pub const STATEMENT_TYPE_V1: &str = "ai-provenance/statement/v1";
+/// The type of every statement this version issues.
+pub const STATEMENT_TYPE: StatementType = StatementType::V2;
 
 /// Prefix of every IPTC Digital Source Type URI.
 pub const IPTC_DST_PREFIX: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/";
@@ -414,7 +423,7 @@ impl Explanation {
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     #[serde(rename = "type")]
-    pub statement_type: String,
+    pub statement_type: StatementType,
     pub subject: Subject,
     pub kind: Kind,
     pub digital_source_type: DigitalSourceType,
@@ -433,17 +442,40 @@ pub struct Statement {
 impl Statement {
     /// The text normalisation of `subject.normalized_text_sha256`: v1 for statements v1.
     pub fn normalization(&self) -> Normalization {
-        if self.statement_type == STATEMENT_TYPE_V1 {
-            Normalization::V1
-        } else {
-            Normalization::V2
+        match self.statement_type {
+            StatementType::V1 => Normalization::V1,
+            StatementType::V2 => Normalization::V2,
         }
+    }
+
+    /// What a statement's type allows beyond what its members' own types say: a v1
+    /// statement has no Content-Code.
+    ///
+    /// # Errors
+    /// The member's path and what is wrong, for a `receipt.malformed` check.
+    pub fn check_type(&self) -> Result<(), String> {
+        if self.statement_type == StatementType::V1 && self.subject.iscc.is_some() {
+            return Err("statement.subject.iscc: a statement of type ai-provenance/statement/v1 has no Content-Code \
+                        (subject.iscc came with ai-provenance/statement/v2)"
+                .into());
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_two_statement_types_parse_and_v1_has_no_content_code() {
+        assert_eq!(serde_json::to_value(STATEMENT_TYPE).unwrap(), "ai-provenance/statement/v2");
+        let v1: StatementType = serde_json::from_value("ai-provenance/statement/v1".into()).unwrap();
+        assert_eq!(v1, StatementType::V1);
+        for other in ["ai-provenance/statement/v3", "ai-provenance/statement", ""] {
+            assert!(serde_json::from_value::<StatementType>(other.into()).is_err(), "{other}");
+        }
+    }
 
     #[test]
     fn default_source_types_are_in_the_vocabulary() {

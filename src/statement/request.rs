@@ -444,7 +444,7 @@ pub fn prepare_content(
         None => (None, None),
     };
     let statement = Statement {
-        statement_type: STATEMENT_TYPE.into(),
+        statement_type: STATEMENT_TYPE,
         subject,
         kind: metadata.kind,
         digital_source_type: metadata

@@ -250,7 +250,10 @@ pub fn verify_receipt_with(
     cache: Option<&CheckCache>,
 ) -> (Vec<Check>, Option<StampSummary>) {
     // With the path of what is wrong: "statement.subject.sha256: ...".
-    let parsed = match serde_path_to_error::deserialize::<_, Receipt>(receipt) {
+    let parsed = match serde_path_to_error::deserialize::<_, Receipt>(receipt)
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.statement.check_type().map(|()| r))
+    {
         Ok(r) => r,
         Err(e) => {
             let check = Check::new(
@@ -329,46 +332,50 @@ mod tests {
     /// with the library's own pieces, once for all cases.
     fn fixture() -> &'static (Vec<u8>, ContentHashes, TrustAnchors) {
         static F: OnceLock<(Vec<u8>, ContentHashes, TrustAnchors)> = OnceLock::new();
-        F.get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let ring = Keyring::open_or_create(dir.path()).unwrap();
-            let signer = NoteSigner::new("test.example/log", ring.checkpoint_key().signing_key().clone()).unwrap();
-            let text = "Bit flips must not survive.";
-            let req: StampRequest = serde_json::from_value(json!({
-                "text": text, "kind": "marketing_copy", "prompt": "p",
-                "generator": {"provider": "P", "model": "M"},
-                "disclosure": {"text": "AI-generated — reviewed.", "lang": "en"}
-            }))
-            .unwrap();
-            let prepared = prepare(req, IssuerName::parse("Acme").unwrap(), [3; 32], Timestamp::now()).unwrap();
-            let signature = sign_statement(&prepared.statement, ring.statement_key()).unwrap();
-            let signed = SignedStatement { statement: prepared.statement, signature };
-            let leaf_hash = merkle::leaf_hash(&signed.leaf_bytes().unwrap());
-            let mut tree = MemoryTree::new();
-            for i in 0..5u8 {
-                tree.push(if i == 2 { leaf_hash } else { merkle::leaf_hash(&[i]) });
-            }
-            let checkpoint = crate::log::checkpoint::Checkpoint {
-                origin: "test.example/log".into(),
-                size: 5,
-                root: tree.root(),
-                extensions: vec![],
-            };
-            let receipt = crate::statement::receipt::Receipt {
-                id: StampId(leaf_hash),
-                statement: signed.statement,
-                signature: signed.signature,
-                log: LogProof {
-                    index: LogIndex(2),
-                    leaf_hash,
-                    tree_size: 5,
-                    inclusion_proof: merkle::inclusion_proof(&tree, 2, 5).unwrap(),
-                    checkpoint: checkpoint.sign(&signer).unwrap(),
-                },
-            };
-            let trust = TrustAnchors::new(ring.public_keys().to_vec(), Some(signer.verifier()));
-            (serde_json::to_vec(&receipt).unwrap(), ContentHashes::of_text(text), trust)
-        })
+        F.get_or_init(|| receipt_with(|_| ()))
+    }
+
+    /// A genuine receipt of a statement changed by `edit` before it is signed.
+    fn receipt_with(edit: impl FnOnce(&mut crate::statement::Statement)) -> (Vec<u8>, ContentHashes, TrustAnchors) {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::open_or_create(dir.path()).unwrap();
+        let signer = NoteSigner::new("test.example/log", ring.checkpoint_key().signing_key().clone()).unwrap();
+        let text = "Bit flips must not survive.";
+        let req: StampRequest = serde_json::from_value(json!({
+            "text": text, "kind": "marketing_copy", "prompt": "p",
+            "generator": {"provider": "P", "model": "M"},
+            "disclosure": {"text": "AI-generated — reviewed.", "lang": "en"}
+        }))
+        .unwrap();
+        let mut prepared = prepare(req, IssuerName::parse("Acme").unwrap(), [3; 32], Timestamp::now()).unwrap();
+        edit(&mut prepared.statement);
+        let signature = sign_statement(&prepared.statement, ring.statement_key()).unwrap();
+        let signed = SignedStatement { statement: prepared.statement, signature };
+        let leaf_hash = merkle::leaf_hash(&signed.leaf_bytes().unwrap());
+        let mut tree = MemoryTree::new();
+        for i in 0..5u8 {
+            tree.push(if i == 2 { leaf_hash } else { merkle::leaf_hash(&[i]) });
+        }
+        let checkpoint = crate::log::checkpoint::Checkpoint {
+            origin: "test.example/log".into(),
+            size: 5,
+            root: tree.root(),
+            extensions: vec![],
+        };
+        let receipt = crate::statement::receipt::Receipt {
+            id: StampId(leaf_hash),
+            statement: signed.statement,
+            signature: signed.signature,
+            log: LogProof {
+                index: LogIndex(2),
+                leaf_hash,
+                tree_size: 5,
+                inclusion_proof: merkle::inclusion_proof(&tree, 2, 5).unwrap(),
+                checkpoint: checkpoint.sign(&signer).unwrap(),
+            },
+        };
+        let trust = TrustAnchors::new(ring.public_keys().to_vec(), Some(signer.verifier()));
+        (serde_json::to_vec(&receipt).unwrap(), ContentHashes::of_text(text), trust)
     }
 
     fn verdict_of(bytes: &[u8], content: &ContentHashes, trust: &TrustAnchors) -> bool {
@@ -386,6 +393,28 @@ mod tests {
     fn the_genuine_receipt_verifies() {
         let (bytes, content, trust) = fixture();
         assert!(verdict_of(bytes, content, trust));
+    }
+
+    #[test]
+    fn a_v1_statement_verifies_but_not_with_a_content_code_and_no_other_type_does() {
+        use crate::statement::StatementType;
+        let (bytes, content, trust) = receipt_with(|s| {
+            s.statement_type = StatementType::V1;
+            s.subject.iscc = None;
+        });
+        assert!(verdict_of(&bytes, &content, &trust), "a receipt issued before fingerprints still verifies");
+        let (bytes, content, trust) = receipt_with(|s| {
+            s.statement_type = StatementType::V1;
+            assert!(s.subject.iscc.is_some(), "the fixture's text has a Content-Code");
+        });
+        let receipt: Value = serde_json::from_slice(&bytes).unwrap();
+        let (checks, _) = verify_receipt(&receipt, Some(&content), &trust);
+        assert_eq!(checks[0].code, "receipt.malformed", "{checks:?}");
+        assert!(checks[0].message.contains("statement.subject.iscc"), "{}", checks[0].message);
+        let mut other = receipt.clone();
+        other["statement"]["type"] = json!("ai-provenance/statement/v3");
+        let (checks, _) = verify_receipt(&other, Some(&content), &trust);
+        assert_eq!(checks[0].code, "receipt.malformed", "{checks:?}");
     }
 
     #[test]
