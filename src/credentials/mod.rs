@@ -400,6 +400,8 @@ pub struct Credential {
     pub claim_generator: Option<String>,
     /// The link to a stamp, when the manifest has one.
     pub link: Option<Result<StampLink, String>>,
+    /// The Content-Code of its `io.iscc.v0` soft binding, when it has one that parses.
+    pub soft_binding: Option<ContentCode>,
 }
 
 impl Credential {
@@ -480,6 +482,15 @@ fn credential_of(reader: Result<c2pa::Reader, c2pa::Error>, asset: Asset) -> Res
         .iter()
         .find(|a| a.label() == LINK_LABEL)
         .map(|a| a.to_assertion::<StampLink>().map_err(|e| e.to_string()));
+    let soft_binding = manifest
+        .assertions()
+        .iter()
+        .filter(|a| a.label() == SOFT_BINDING_LABEL)
+        .filter_map(|a| a.to_assertion::<serde_json::Value>().ok())
+        .find(|v| v["alg"] == ISCC_ALG)
+        // The SDK's JSON view shows the CBOR byte string as an array of numbers.
+        .and_then(|v| serde_json::from_value::<Vec<u8>>(v["blocks"][0]["value"].clone()).ok())
+        .and_then(|bytes| ContentCode::from_unit_bytes(&bytes).ok());
     Ok(Credential {
         asset,
         statuses,
@@ -489,6 +500,7 @@ fn credential_of(reader: Result<c2pa::Reader, c2pa::Error>, asset: Asset) -> Res
         signer_ed25519,
         claim_generator: manifest.claim_generator_info.as_ref().and_then(|g| g.first()).map(|g| g.name.clone()),
         link,
+        soft_binding,
     })
 }
 
@@ -627,6 +639,7 @@ pub(crate) mod tests {
         assert!(read.statuses.iter().all(|s| s.passed), "{:?}", read.statuses);
         assert!(read.statuses.iter().any(|s| s.code == "assertion.dataHash.match"), "{:?}", read.statuses);
         assert_eq!(read.link.unwrap().unwrap(), link);
+        assert_eq!(read.soft_binding, Some(code), "the soft binding read back");
     }
 
     #[test]

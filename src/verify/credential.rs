@@ -6,6 +6,7 @@
 
 use super::Check;
 use crate::credentials::{Asset, Credential, ReadError, StampLink};
+use crate::fingerprint::ISCC_ALG;
 use crate::keys::KeyPurpose;
 use crate::statement::receipt::Receipt;
 use crate::verify::TrustAnchors;
@@ -97,10 +98,14 @@ pub fn credential_check(credential: &Credential, trust: &TrustAnchors) -> (Check
                 "credential.linked",
                 format!(
                     "The {} carries Content Credentials signed with this service's statement key under its C2PA \
-                     root, linking stamp {} (log index {}).",
+                     root, linking stamp {} (log index {}).{}",
                     credential.asset.noun(),
                     link.stamp_id,
-                    link.log_index
+                    link.log_index,
+                    credential.soft_binding.map_or(String::new(), |code| format!(
+                        " Its soft binding ({ISCC_ALG}) is {code}: the stamp is found by it once the credentials are \
+                         stripped."
+                    ))
                 ),
             ),
             Some(link.clone()),

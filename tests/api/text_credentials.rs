@@ -93,6 +93,12 @@ async fn a_credentialed_text_verifies_as_stamped_and_edits_are_explained_and_sti
         assert_eq!(verdict["verified"], true, "{verdict}");
         assert_eq!(verdict["matches"], json!([id]), "{verdict}");
         assert_eq!(check_code(&verdict, "credential"), "credential.linked", "{verdict}");
+        let linked = verdict["checks"].as_array().unwrap().iter().find(|c| c["name"] == "credential").unwrap();
+        let iscc = subject["iscc"].as_str().unwrap();
+        assert!(
+            linked["message"].as_str().unwrap().contains(&format!("soft binding (io.iscc.v0) is {iscc}")),
+            "{linked}"
+        );
         assert_eq!(check_code(&verdict, "content"), "content.credential.match", "{verdict}");
         assert!(codes(&verdict).iter().any(|c| c == "assertion.dataHash.match"), "{verdict}");
         assert!(failed(&verdict).is_empty(), "{verdict}");
