@@ -12,6 +12,7 @@ use crate::api::{StampResponse, METADATA_HEADER, PROMPT_SALT_HEADER, STAMP_ID_HE
 use crate::credentials::ImageFormat;
 use crate::error::ApiError;
 use crate::service::{Service, TEXT_CREDENTIAL_MEDIA_TYPE};
+use crate::statement::MediaType;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/credentials").route(web::post().to(credential)));
@@ -66,15 +67,10 @@ enum Upload {
 /// `415` when it is missing, names no format credentials are made for, or names text
 /// in another charset than UTF-8.
 fn asset_type(raw: Option<&[u8]>) -> Result<Upload, ApiError> {
-    let text = raw.and_then(|r| std::str::from_utf8(r).ok()).unwrap_or_default();
-    let mut parts = text.split(';');
-    if parts.next().unwrap_or_default().trim().eq_ignore_ascii_case("text/plain") {
-        let utf8 = parts.all(|p| {
-            p.trim().split_once('=').is_none_or(|(k, v)| {
-                !k.trim().eq_ignore_ascii_case("charset") || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-            })
-        });
-        return if utf8 {
+    let text = raw.and_then(|r| std::str::from_utf8(r).ok()).unwrap_or_default().trim();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("text/plain") {
+        return if MediaType::recorded(text).is_ok_and(|m| m.is_utf8_plain_text()) {
             Ok(Upload::Text)
         } else {
             Err(ApiError::UnsupportedMediaType(format!(

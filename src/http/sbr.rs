@@ -1,6 +1,7 @@
 //! The C2PA Soft Binding Resolution API, mounted at `/sbr/v1` (docs/contract.md §12):
 //! the supported algorithms, matches by soft binding value and by content, and the
-//! manifests of the matches (a detached manifest store per stamped image). Public, no token; lookups limited per client address.
+//! manifests of the matches (a detached manifest store per stamped image or text).
+//! Public, no token; lookups limited per client address.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -175,9 +176,9 @@ async fn by_content(
     Ok(HttpResponse::Ok().json(matches))
 }
 
-/// `GET /manifests/{manifestId}`: the detached C2PA manifest store of a stamped image,
-/// `manifestId` being the stamp id. The same bytes at every request: they never change
-/// once made, so caches may keep them.
+/// `GET /manifests/{manifestId}`: the detached C2PA manifest store of a stamped image or
+/// text, `manifestId` being the stamp id. The same bytes at every request: they never
+/// change once made, so caches may keep them.
 async fn manifest(
     req: HttpRequest,
     svc: web::Data<Service>,

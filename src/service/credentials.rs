@@ -21,7 +21,9 @@ use crate::credentials::{embed, EmbedError, ImageFormat, StampLink};
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::Fingerprints;
+use crate::log::LogIndex;
 use crate::records::tokens::Principal;
+use crate::statement::receipt::StampId;
 use crate::statement::request::{prepare_content, StampContent, StampMetadata};
 use crate::statement::{Kind, MediaType, Statement};
 
@@ -76,7 +78,7 @@ impl Service {
             })
             .await?;
         let this = self.clone();
-        let link = self.stamp_link(&stamp);
+        let link = self.stamp_link(&stamp.receipt.statement, &stamp.receipt.id, stamp.receipt.log.index);
         let statement = stamp.receipt.statement.clone();
         let (image, len) = blocking(move || {
             let mut source = source;
@@ -95,24 +97,15 @@ impl Service {
     /// offline at its rotation): no manifest can be signed.
     pub(super) fn require_c2pa_certificate(&self) -> Result<(), ApiError> {
         if self.signing.sign_c2pa(|_, leaf| leaf.is_none()) {
-            return Err(ApiError::Unavailable(
-                "the active statement key has no C2PA certificate yet: the operator must put the C2PA root key \
-                 (keys/c2pa-root.key) back and restart the service"
-                    .into(),
-            ));
+            return Err(no_c2pa_certificate());
         }
         Ok(())
     }
 
-    /// The stamp's link for the manifest, as the service publishes it.
-    pub(super) fn stamp_link(&self, stamp: &StampResponse) -> StampLink {
-        StampLink::new(
-            &stamp.receipt.statement,
-            &stamp.receipt.id.to_string(),
-            stamp.receipt.log.index.0,
-            self.log.verifier().name(),
-            &self.public_url,
-        )
+    /// The link to stamp `id` of `statement` at `index`, for its manifest, as the
+    /// service publishes it.
+    pub(super) fn stamp_link(&self, statement: &Statement, id: &StampId, index: LogIndex) -> StampLink {
+        StampLink::new(statement, &id.to_string(), index.0, self.log.verifier().name(), &self.public_url)
     }
 
     /// Hashes `body` into an unnamed file of the data directory, under the upload limits
@@ -197,6 +190,15 @@ impl Service {
         dest.seek(SeekFrom::Start(0)).map_err(io)?;
         Ok((dest, len))
     }
+}
+
+/// `503`: the statement key in use has no C2PA certificate, so no manifest can be signed.
+pub(super) fn no_c2pa_certificate() -> ApiError {
+    ApiError::Unavailable(
+        "the statement key in use has no C2PA certificate yet: the operator must put the C2PA root key \
+         (keys/c2pa-root.key) back and restart the service"
+            .into(),
+    )
 }
 
 /// An image's credentials: `kind` must be `image`, and a `media_type` in the

@@ -1,16 +1,17 @@
 //! The C2PA Soft Binding Resolution API (the specification's decoupled-manifest chapter):
 //! which stamps match a soft binding value or an asset, and the manifest store of a
-//! stamped image. Public, limited per client address, its image decodes in the public
-//! slots (`decodes`).
+//! stamped image or text. Public, limited per client address, its image decodes in the
+//! public slots (`decodes`).
 
 use std::sync::Arc;
 
 use futures_util::Stream;
 
+use super::credentials::no_c2pa_certificate;
 use super::{blocking, limit, Service};
 use crate::api::{SbrMatch, SbrMatches};
 use crate::content::ContentHashes;
-use crate::credentials::{detached, StampLink};
+use crate::credentials::detached;
 use crate::error::ApiError;
 use crate::fingerprint::image::ImageBounds;
 use crate::fingerprint::{ContentCode, Fingerprints};
@@ -127,15 +128,9 @@ impl Service {
                 media_type.as_str()
             )));
         }
-        let link = StampLink::new(&statement, &id.to_string(), index.0, self.log.verifier().name(), &self.public_url);
+        let link = self.stamp_link(&statement, id, index);
         let made = self.signing.sign_c2pa(|key, leaf| {
-            let leaf = leaf.ok_or_else(|| {
-                ApiError::Unavailable(
-                    "the statement key in use has no C2PA certificate yet: the operator must put the C2PA root key \
-                     (keys/c2pa-root.key) back and restart the service"
-                        .into(),
-                )
-            })?;
+            let leaf = leaf.ok_or_else(no_c2pa_certificate)?;
             detached(&statement, &link, key, leaf)
                 .map_err(|e| ApiError::internal(anyhow::anyhow!("signing the C2PA manifest of stamp {id}: {e}")))
         })?;

@@ -2,7 +2,7 @@
 //! in C2PA's invisible text wrapper (`POST /v1/credentials` with `text/plain`,
 //! docs/contract.md §8.1).
 //!
-//! The text is read whole (it is at most `--max-text-bytes`, as any stamped text), put
+//! The text is read whole (it is at most `--max-json-bytes`, as any stamped text), put
 //! in NFC, stamped exactly as `POST /v1/stamps` stamps `text` (so lookups, fingerprints
 //! and the similarity index treat it like any stamped text), and the manifest that
 //! names the stamp is appended. A text that already carries a wrapper is refused before
@@ -40,7 +40,7 @@ impl Service {
     /// a C2PA manifest, signed with the statement key, that links to the stamp.
     ///
     /// # Errors
-    /// As [`Service::stamp`]; `413` past `--max-text-bytes`; `422 invalid_metadata` for
+    /// As [`Service::stamp`]; `413` past `--max-json-bytes`; `422 invalid_metadata` for
     /// a `kind` that is not text or a `media_type` other than `text/plain`; `422
     /// invalid_content` for a body that is empty, not UTF-8, or already credentialed;
     /// `503` when the active statement key has no C2PA certificate.
@@ -68,7 +68,7 @@ impl Service {
                 prepare_content(content, metadata, fingerprints, issuer, salt, at)
             })
             .await?;
-        let link = self.stamp_link(&stamp);
+        let link = self.stamp_link(&stamp.receipt.statement, &stamp.receipt.id, stamp.receipt.log.index);
         let statement = stamp.receipt.statement.clone();
         let this = self.clone();
         let text = blocking(move || {
@@ -88,7 +88,7 @@ impl Service {
         Ok(CredentialedText { text, stamp })
     }
 
-    /// The body as NFC text, read whole under `--max-text-bytes`.
+    /// The body as NFC text, read whole under `--max-json-bytes`.
     async fn read_text<S, B, E>(&self, declared: Option<u64>, body: S) -> Result<String, ApiError>
     where
         S: Stream<Item = Result<B, E>>,
@@ -99,7 +99,7 @@ impl Service {
         if let Some(n) = declared.filter(|n| *n > max as u64) {
             return Err(ApiError::PayloadTooLarge(format!(
                 "Content-Length announces {n} bytes; this service gives credentials to texts of at most {max} bytes \
-                 (--max-text-bytes)"
+                 (--max-json-bytes)"
             )));
         }
         let limits = StreamLimits { max_bytes: max as u64, ..self.upload_limits };
@@ -144,12 +144,7 @@ fn check_text_metadata(metadata: &mut StampMetadata) -> Result<(), ApiError> {
         });
     }
     if let Some(given) = &metadata.media_type {
-        let essence = given.as_str().split(';').next().unwrap_or_default().trim();
-        let charset_ok =
-            given.as_str().split(';').skip(1).all(|p| {
-                p.trim().split_once('=').is_none_or(|(k, v)| k != "charset" || v.eq_ignore_ascii_case("utf-8"))
-            });
-        if essence != "text/plain" || !charset_ok {
+        if !given.is_utf8_plain_text() {
             return Err(ApiError::Unprocessable {
                 code: "invalid_metadata",
                 field: Some("media_type".into()),

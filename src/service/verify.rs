@@ -22,12 +22,13 @@ use crate::statement::request::named_if_given;
 use crate::verify::{credential, verify_own_receipt, verify_receipt_with, Check, Consistency, Verdict};
 use crate::Sha256Digest;
 
-/// What [`Service::credential_verdict`] makes of an asset.
-enum Credentialed {
+/// What [`Service::credential_verdict`] makes of an asset (not to be confused with
+/// `credentials::Credentialed`, an image given credentials).
+enum CredentialVerdict {
     /// It carries Content Credentials, or a manifest that cannot be read: the verdict.
     Verdict(Box<VerifyResponse>),
     /// It carries none: its bytes, handed back.
-    No(Vec<u8>),
+    None(Vec<u8>),
 }
 
 /// Longest `url` to verify (characters): far beyond any real page's address, short
@@ -187,11 +188,11 @@ impl Service {
         let started = std::time::Instant::now();
         let read = credentials::read(format, std::io::BufReader::new(file), &self.trust().c2pa_roots);
         match self.credential_verdict(Asset::Image, read, bytes)? {
-            Credentialed::Verdict(answer) => {
+            CredentialVerdict::Verdict(answer) => {
                 self.metrics.verified(started.elapsed());
                 Ok(*answer)
             }
-            Credentialed::No(bytes) => self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
+            CredentialVerdict::None(bytes) => self.verify_hashes(Some(hashes), None, Probe::Bytes(bytes)),
         }
     }
 
@@ -204,14 +205,14 @@ impl Service {
         asset: Asset,
         read: Result<Option<Credential>, credentials::ReadError>,
         bytes: Vec<u8>,
-    ) -> Result<Credentialed, ApiError> {
+    ) -> Result<CredentialVerdict, ApiError> {
         let trust = self.trust();
         let credential = match read {
-            Ok(None) => return Ok(Credentialed::No(bytes)),
+            Ok(None) => return Ok(CredentialVerdict::None(bytes)),
             Ok(Some(c)) => c,
             Err(e) => {
                 let verdict = Verdict::from_checks(vec![credential::unreadable_check(asset, &e)], None);
-                return Ok(Credentialed::Verdict(Box::new(VerifyResponse {
+                return Ok(CredentialVerdict::Verdict(Box::new(VerifyResponse {
                     verdict,
                     matches: Vec::new(),
                     similar: Vec::new(),
@@ -263,7 +264,7 @@ impl Service {
             }
             similar = self.similar_stamps(&self.probe_fingerprints(Probe::Bytes(bytes))?, 10)?;
         }
-        Ok(Credentialed::Verdict(Box::new(VerifyResponse { verdict, matches, similar })))
+        Ok(CredentialVerdict::Verdict(Box::new(VerifyResponse { verdict, matches, similar })))
     }
 
     /// A verdict for content known by its hashes and/or a receipt (blocking).
@@ -323,8 +324,8 @@ impl Service {
                     Ok(None)
                 });
                 match self.credential_verdict(Asset::Text, read, bytes)? {
-                    Credentialed::Verdict(answer) => return Ok(*answer),
-                    Credentialed::No(bytes) => Probe::Bytes(bytes),
+                    CredentialVerdict::Verdict(answer) => return Ok(*answer),
+                    CredentialVerdict::None(bytes) => Probe::Bytes(bytes),
                 }
             }
             probe => probe,

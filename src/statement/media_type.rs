@@ -176,6 +176,19 @@ impl MediaType {
     pub fn is_image(&self) -> bool {
         self.0.starts_with("image/")
     }
+
+    /// Whether this is plain text in UTF-8: `text/plain` with no `charset` or `utf-8`,
+    /// in any letter case (what text credentials are made for).
+    pub fn is_utf8_plain_text(&self) -> bool {
+        let mut parts = self.0.split(';').map(str::trim);
+        parts.next().is_some_and(|essence| essence.eq_ignore_ascii_case("text/plain"))
+            && parts.all(|p| {
+                p.split_once('=').is_none_or(|(name, value)| {
+                    !name.trim().eq_ignore_ascii_case("charset")
+                        || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+                })
+            })
+    }
 }
 
 /// A parameter value at the start of `s` (a token, or a quoted string unescaped, without
