@@ -14,7 +14,9 @@ use crate::keys::Passphrase;
 use crate::log::policy::Policy;
 use crate::records::ratelimit::RateLimit;
 use crate::service::proxies::TrustedProxies;
-use crate::service::{ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+use crate::service::{
+    ServiceConfig, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS,
+};
 use crate::statement::{DigitalSourceType, HumanOversight, Kind, IPTC_DST_CODES};
 
 /// The keys directory, the one definition of `--keys`.
@@ -113,7 +115,7 @@ pub struct ServeArgs {
     #[arg(long = "listen", env = "AIPROV_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Largest JSON request body in bytes.
-    #[arg(long = "max-json-bytes", env = "AIPROV_MAX_JSON_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long = "max-json-bytes", env = "AIPROV_MAX_JSON_BYTES", default_value_t = DEFAULT_MAX_TEXT_BYTES)]
     pub max_json_bytes: usize,
     /// Stamps per second allowed per issuer token (sustained); past it: 429 with Retry-After.
     #[arg(long = "stamp-rate", env = "AIPROV_STAMP_RATE", default_value_t = ServiceConfig::DEFAULT_STAMP_RATE.per_second)]

@@ -5,7 +5,7 @@
 //! must carry its quorum of witnesses' cosignatures; `--tlog-proof` checks the receipt's
 //! statement under a C2SP tlog-proof's (possibly cosigned) checkpoint instead of its own.
 
-use std::io::Seek;
+use std::io::{Read, Seek};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -20,6 +20,7 @@ use crate::content::ContentHashes;
 use crate::credentials::{self, Asset, ImageFormat};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::tlog_proof::TlogProof;
+use crate::service::DEFAULT_MAX_TEXT_BYTES;
 use crate::verify::{credential, verify_receipt, Verdict};
 
 /// Exit codes: 0 verified, 1 not verified (the failing check is named), 2 could not run.
@@ -134,28 +135,28 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
     let n = std::io::Read::read(&mut opened, &mut head).with_context(|| format!("reading {}", file.display()))?;
     // What the file is, before anything is fetched: an image, or a text that may carry a
     // wrapper (read whole only when no larger than any text the service stamps).
-    let text = match ImageFormat::sniff(&head[..n]) {
-        Some(_) => None,
+    let carrier = match ImageFormat::sniff(&head[..n]) {
+        Some(format) => Carrier::Image(format),
         None => {
             let size = opened.metadata().with_context(|| format!("reading {}", file.display()))?.len();
             if size > MAX_TEXT_FILE {
                 return Ok(None);
             }
-            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let mut bytes = head[..n].to_vec();
+            opened.read_to_end(&mut bytes).with_context(|| format!("reading {}", file.display()))?;
             match String::from_utf8(bytes) {
-                Ok(text) if text.contains('\u{feff}') => Some(text),
+                Ok(text) if text.contains('\u{feff}') => Carrier::Text(text),
                 _ => return Ok(None),
             }
         }
     };
     let trust = trust_anchors(args)?;
-    let (asset, read) = match (&text, ImageFormat::sniff(&head[..n])) {
-        (Some(text), _) => (Asset::Text, credentials::text::read(text, &trust.c2pa_roots)),
-        (None, Some(format)) => {
+    let (asset, read) = match carrier {
+        Carrier::Text(text) => (Asset::Text, credentials::text::read(&text, &trust.c2pa_roots)),
+        Carrier::Image(format) => {
             opened.seek(std::io::SeekFrom::Start(0))?;
             (Asset::Image, credentials::read(format, std::io::BufReader::new(opened), &trust.c2pa_roots))
         }
-        (None, None) => return Ok(None),
     };
     let found = match read {
         Ok(None) => return Ok(None),
@@ -196,9 +197,16 @@ fn credentialed(args: &VerifyArgs, file: &Path) -> anyhow::Result<Option<Verdict
     Ok(Some(Verdict::from_checks(checks, stamp)))
 }
 
+/// What a file may carry Content Credentials in.
+enum Carrier {
+    Image(ImageFormat),
+    /// A UTF-8 text with a U+FEFF, where a C2PA text wrapper starts.
+    Text(String),
+}
+
 /// Largest text file read whole for Content Credentials: the service's default
-/// `--max-text-bytes`, plus room for the wrapper.
-const MAX_TEXT_FILE: u64 = 17 * 1024 * 1024;
+/// `--max-json-bytes` (the largest text it stamps), plus room for the wrapper.
+const MAX_TEXT_FILE: u64 = DEFAULT_MAX_TEXT_BYTES as u64 + 1024 * 1024;
 
 /// Prints a verdict, as `--json` asks; `true` when it is verified.
 pub(super) fn print(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<bool> {

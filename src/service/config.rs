@@ -67,6 +67,10 @@ pub struct ServiceConfig {
     pub witness_policy: Option<Policy>,
 }
 
+/// Default largest text kept whole (`--max-json-bytes`: the JSON body limit, so that
+/// text that could have been sent as JSON `text` is treated alike): 16 MiB.
+pub(crate) const DEFAULT_MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
 /// Default upper bound of an image given or read for credentials: 256 MiB.
 pub(crate) const DEFAULT_MAX_IMAGE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -89,7 +93,7 @@ impl ServiceConfig {
             key_passphrase: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             upload_idle: Duration::from_secs(DEFAULT_UPLOAD_IDLE_SECS),
-            max_text_bytes: 16 * 1024 * 1024,
+            max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
             fetch: FetchConfig::default(),
             trusted_proxies: TrustedProxies::default(),
             backup_dir: None,

@@ -44,7 +44,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 pub use config::ServiceConfig;
-pub(crate) use config::{DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS};
+pub(crate) use config::{
+    DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_IDLE_SECS,
+};
 pub(crate) use key_rollout::RotationStatus;
 pub(crate) use ops::BackupReport;
 pub(crate) use sbr::{DEFAULT_RESULTS as SBR_DEFAULT_RESULTS, MAX_RESULTS as SBR_MAX_RESULTS};
