@@ -598,6 +598,10 @@ async fn the_page_names_the_operators_witnesses_and_whose_policy_it_is() {
     browser.quit().await;
 }
 
+/// Script: where the lead to the original disclosure is, when it is wholly in the window.
+const LEAD_IN_SIGHT: &str = "var r = document.getElementById('similar-lead').getBoundingClientRect();
+    return r.top >= 0 && r.bottom <= window.innerHeight ? [r.top, r.bottom] : null;";
+
 /// A reader with one sentence of a stamped text, then with a stamped image saved again as
 /// a JPEG (its metadata gone, its bytes changed), on a phone and on a desktop: the page
 /// shows its own state, "Similar to content declared AI-generated", with the original's
@@ -616,8 +620,6 @@ async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_dis
     let dir = tempfile::tempdir().unwrap();
     let resaved = dir.path().join("resaved.jpg");
     std::fs::write(&resaved, encode(&decode(&png), image::ImageFormat::Jpeg)).unwrap();
-    let lead_in_sight = "var r = document.getElementById('similar-lead').getBoundingClientRect();
-        return r.top >= 0 && r.bottom <= window.innerHeight ? [r.top, r.bottom] : null;";
     let done = |t: &str| t.contains("Similar to") || t.contains("No stamp found") || t.contains("Not verified");
 
     for (width, height) in [(390, 844), (1280, 900)] {
@@ -631,7 +633,7 @@ async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_dis
         assert!(verdict.contains("declared AI-generated on") && verdict.contains("Acme Test"), "{verdict}");
         let disclosure = stamped_text["statement"]["disclosure"]["text"].as_str().unwrap();
         assert!(browser.text("#similar-lead").await.unwrap().contains(disclosure));
-        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the lead is in sight");
+        assert!(!browser.exec(LEAD_IN_SIGHT, json!([])).await.is_null(), "{width} px: the lead is in sight");
         let href = browser.exec("return document.querySelector('#similar-lead a').getAttribute('href');", json!([]));
         assert_eq!(href.await, format!("verify?id={}", stamped_text["id"].as_str().unwrap()).as_str());
         assert_eq!(
@@ -650,7 +652,7 @@ async fn a_copied_sentence_or_a_resaved_image_leads_a_reader_to_the_original_dis
         assert!(status.contains("the image itself") && status.contains("is being sent"), "said truthfully: {status}");
         let id = stamped_image["id"].as_str().unwrap();
         assert_eq!(browser.count(&format!("#similar li[data-stamp='{id}']")).await, 1);
-        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the image's lead is in sight");
+        assert!(!browser.exec(LEAD_IN_SIGHT, json!([])).await.is_null(), "{width} px: the image's lead is in sight");
         browser.assert_no_sideways_scroll(&format!("{width} px, similar image")).await;
         browser.keep_screenshot(dir.path(), &format!("similar-image-{width}")).await;
     }
@@ -687,8 +689,6 @@ async fn a_credentialed_text_file_verifies_and_its_edit_leads_to_the_original_di
     let edited = dir.path().join("launch-edited.txt");
     std::fs::write(&edited, String::from_utf8(answer.body.clone()).unwrap().replacen("lightest", "lighter", 1))
         .unwrap();
-    let lead_in_sight = "var r = document.getElementById('similar-lead').getBoundingClientRect();
-        return r.top >= 0 && r.bottom <= window.innerHeight ? [r.top, r.bottom] : null;";
     let done = |t: &str| ["Edited after", "Genuine", "No stamp found", "Not verified"].iter().any(|w| t.contains(w));
 
     browser.goto(&format!("{}/verify", app.url(""))).await;
@@ -708,7 +708,7 @@ async fn a_credentialed_text_file_verifies_and_its_edit_leads_to_the_original_di
         let verdict = browser.wait_text("#verdict", "a verdict", done).await;
         assert!(verdict.contains("Edited after its AI disclosure was made"), "{width} px: {verdict}");
         assert!(browser.text("#similar-lead").await.unwrap().contains("This text was generated with AI."));
-        assert!(!browser.exec(lead_in_sight, json!([])).await.is_null(), "{width} px: the lead is in sight");
+        assert!(!browser.exec(LEAD_IN_SIGHT, json!([])).await.is_null(), "{width} px: the lead is in sight");
         let href = browser.exec("return document.querySelector('#similar-lead a').getAttribute('href');", json!([]));
         assert_eq!(href.await, format!("verify?id={id}").as_str());
         let note = browser.text("#similar-note").await.unwrap();
